@@ -1,0 +1,122 @@
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { loadConfig, projectRoot } from '../src/config';
+import { demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
+import { SchedulingStore } from '../src/domain/store';
+import { describeError } from '../src/errors';
+import { formatProgress, formatResult } from '../src/format';
+import { startDevServer, isListening, type DevServer } from '../src/temporal/devServer';
+import { ensureSearchAttributes } from '../src/temporal/searchAttributeSetup';
+import { createReassignmentWorker } from '../src/worker';
+import { approveSignal, progressQuery } from '../src/workflows/signals';
+import type { ReassignmentResult } from '../src/workflows/types';
+
+/**
+ * The whole thing end to end on the embedded defaults: the Temporal dev server (SQLite file, Web UI on
+ * 8233), a worker with the offline stand-in model, the seed's example reassigned by the prompt-driven
+ * workflow (the demo plays the human who approves), then the code-driven baseline on the same data.
+ */
+
+async function main(): Promise<void> {
+  const config = loadConfig({ DB_PATH: path.join(projectRoot, 'data', 'demo.db'), LOG_LEVEL: 'WARN', ...process.env });
+  Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL) });
+  const [host, portText] = config.TEMPORAL_ADDRESS.split(':') as [string, string];
+  let server: DevServer | undefined;
+  if (await isListening(host, Number(portText))) {
+    console.log(`Using the Temporal server already running at ${config.TEMPORAL_ADDRESS}.`);
+  } else {
+    console.log(`Starting the Temporal dev server (SQLite ${path.relative(process.cwd(), config.TEMPORAL_DB_PATH)}, Web UI on port ${config.TEMPORAL_UI_PORT}) ...`);
+    server = await startDevServer({ dbFile: config.TEMPORAL_DB_PATH, ip: host, port: Number(portText), uiPort: config.TEMPORAL_UI_PORT });
+  }
+  const uiBase = `http://localhost:${config.TEMPORAL_UI_PORT}`;
+
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+  const store = new SchedulingStore(config.DB_PATH);
+  store.load(demoDataset());
+  console.log(`Loaded the demo data into ${path.relative(process.cwd(), config.DB_PATH)}: provider ${DEMO_PROVIDER_ID} is ${DEMO_REASON} on ${DEMO_DATE}.`);
+
+  const native = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const handle = await createReassignmentWorker({ connection: native, config, store });
+  const running = handle.run();
+
+  try {
+    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const input = { providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, reason: DEMO_REASON };
+
+    console.log('\n▶ Prompt-driven reassignment (the prompt decides, the domain guards)');
+    const promptRun = await runAndWatch(client, config.TASK_QUEUE, 'promptDrivenReassignment', `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-prompt-${stamp}`, input);
+    console.log(formatResult(promptRun));
+    console.log(`  Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${promptRun.workflow_id}`);
+
+    console.log('\n▶ Code-driven baseline on a fresh copy of the same data');
+    store.load(demoDataset());
+    const codeRun = await runAndWatch(client, config.TASK_QUEUE, 'codeDrivenReassignment', `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-code-${stamp}`, input);
+    console.log(formatResult(codeRun));
+    const same = JSON.stringify(decisions(promptRun)) === JSON.stringify(decisions(codeRun));
+    console.log(`\nPrompt-driven and code-driven ${same ? 'agree on every appointment' : 'DISAGREE'}: ${JSON.stringify(decisions(promptRun))}`);
+
+    console.log(`\nTemporal Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
+    if (server && process.stdin.isTTY) {
+      console.log('The dev server keeps running so you can browse the runs; press Ctrl-C to stop.');
+      handle.shutdown();
+      await running;
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
+    if (!same) process.exitCode = 1;
+  } finally {
+    handle.shutdown();
+    await running.catch(() => undefined);
+    await native.close();
+    await connection.close();
+    store.close();
+    await server?.stop();
+  }
+}
+
+function decisions(r: ReassignmentResult): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of r.assignments) out[a.appointment_id] = a.new_provider_id;
+  for (const w of r.waitlisted) out[w.appointment_id] = 'waitlist';
+  return out;
+}
+
+/** Starts a run, prints its progress as it changes, and approves what awaits approval, like a person would. */
+async function runAndWatch(client: Client, taskQueue: string, type: string, workflowId: string, input: object): Promise<ReassignmentResult> {
+  const wf = await client.workflow.start(type, { taskQueue, workflowId, args: [input] });
+  console.log(`  started ${workflowId}`);
+  const approved = new Set<string>();
+  let last = '';
+  const result = wf.result() as Promise<ReassignmentResult>;
+  let finished = false;
+  void result.finally(() => {
+    finished = true;
+  });
+  while (!finished) {
+    try {
+      const p = await wf.query(progressQuery);
+      const line = formatProgress(p);
+      if (line !== last) console.log(`  ${line}`);
+      last = line;
+      for (const a of p.pending_approvals) {
+        if (approved.has(a.appointment_id)) continue;
+        approved.add(a.appointment_id);
+        console.log(`  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision. The demo approves it as "demo operator";`);
+        console.log(`    yourself: npm run cli -- approve ${workflowId} ${a.appointment_id}   (or: temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"appointmentId":"${a.appointment_id}"}')`);
+        await wf.signal(approveSignal, { appointmentId: a.appointment_id, by: 'demo operator' });
+      }
+    } catch {
+      // The run may finish between two queries.
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 300))]);
+  }
+  return result;
+}
+
+main().catch((err) => {
+  console.error(`demo: ${describeError(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type OpenAI from 'openai';
+import type { Policy } from '../domain/policy';
+import { DomainRefusal, type SchedulingStore } from '../domain/store';
+import { classifyLlmError } from '../llm/chatClient';
+import { openAiTools } from '../llm/toolSchemas';
+import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
+import type { PromptBundle } from '../prompts/schema';
+import { isToolName, tools, type ToolName, type ToolOutcome } from '../tools/catalog';
+import { isActivityTool, toolHandlers } from '../tools/handlers';
+
+/**
+ * Activities: thin adapters between the workflows and the world. Each is safe to retry: reads are pure,
+ * writes carry an idempotency key fixed by the workflow.
+ */
+
+export interface ActivityDeps {
+  store: SchedulingStore;
+  registry: PromptRegistry;
+  llm: OpenAI;
+  /** Model name used when the prompt config's model should be overridden (LLM_MODEL). */
+  modelOverride?: string;
+  /** True when the client talks to the offline stand-in: recorded in results. */
+  offline: boolean;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string | null;
+  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[];
+  tool_call_id?: string;
+}
+
+export interface ChatInput {
+  messages: ChatMessage[];
+  tools: ToolName[];
+  model: string;
+  temperature: number;
+  maxTokens: number;
+}
+
+export interface ChatOutput {
+  message: { content: string | null; tool_calls: { id: string; name: string; arguments: string }[] };
+  finish_reason: string;
+  usage: { prompt_tokens: number; completion_tokens: number };
+  model: string;
+  offline: boolean;
+}
+
+export interface ToolCallInput {
+  name: string;
+  args: unknown;
+  runId: string;
+  policy: Policy;
+  decidedBy: 'prompt' | 'code';
+  idempotencyKey?: string;
+  candidatesPerAppointment: number;
+}
+
+const HEARTBEAT_EVERY_MS = 5_000;
+
+export function createActivities(deps: ActivityDeps) {
+  const { store } = deps;
+
+  return {
+    /** Resolves name + label to exact versions once per run; the workflow pins the result. */
+    async resolvePrompts(input: { label: string }): Promise<PromptBundle> {
+      try {
+        return await resolvePromptBundle(deps.registry, input.label);
+      } catch (err) {
+        if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, 'PromptError');
+        throw err;
+      }
+    },
+
+    /** Records the provider's unavailability (idempotent) and checks the input against the store. */
+    async markProviderUnavailable(input: { providerId: string; date: string; reason: string }) {
+      try {
+        return store.markUnavailable(input.providerId, input.date, input.reason);
+      } catch (err) {
+        if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+        throw err;
+      }
+    },
+
+    /** One chat completion. Heartbeats while the model thinks, so a dead worker is noticed quickly. */
+    async chatCompletion(input: ChatInput): Promise<ChatOutput> {
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      try {
+        const completion = await deps.llm.chat.completions.create(
+          {
+            model: deps.modelOverride ?? input.model,
+            temperature: input.temperature,
+            max_tokens: input.maxTokens,
+            messages: input.messages as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
+            tools: openAiTools(input.tools),
+            parallel_tool_calls: true,
+          },
+          { signal: ctx.cancellationSignal },
+        );
+        const choice = completion.choices[0];
+        if (!choice) throw ApplicationFailure.retryable('the model returned no choice', 'LlmTransientError');
+        const calls = (choice.message.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : []));
+        return {
+          message: { content: choice.message.content ?? null, tool_calls: calls },
+          finish_reason: choice.finish_reason,
+          usage: { prompt_tokens: completion.usage?.prompt_tokens ?? 0, completion_tokens: completion.usage?.completion_tokens ?? 0 },
+          model: completion.model,
+          offline: deps.offline,
+        };
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
+        throw classifyLlmError(err);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /**
+     * One tool call, dispatched by name through the catalog. A refusal by the domain or invalid arguments
+     * come back as a result the model can read; only infrastructure failures throw (and are retried).
+     */
+    async callTool(input: ToolCallInput): Promise<ToolOutcome> {
+      if (!isToolName(input.name) || !isActivityTool(input.name)) {
+        return { ok: false, code: 'unknown_tool', error: `there is no tool named ${input.name}` };
+      }
+      const def = tools[input.name];
+      const args = def.input.safeParse(input.args);
+      if (!args.success) {
+        const issue = args.error.issues[0]!;
+        return { ok: false, code: 'invalid_arguments', error: `invalid arguments for ${input.name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}` };
+      }
+      try {
+        const handler = toolHandlers[input.name] as (a: unknown, c: unknown) => unknown;
+        const result = handler(args.data, {
+          store,
+          policy: input.policy,
+          runId: input.runId,
+          decidedBy: input.decidedBy,
+          idempotencyKey: input.idempotencyKey,
+          candidatesPerAppointment: input.candidatesPerAppointment,
+        });
+        return { ok: true, result: def.result.parse(result) };
+      } catch (err) {
+        if (err instanceof DomainRefusal) return { ok: false, code: err.code, error: err.message };
+        throw err;
+      }
+    },
+
+    /** Writes a human's (or the timeout policy's) decision; the assign guard reads it. Idempotent. */
+    async recordApproval(input: { appointmentId: string; providerId: string; decision: 'approved' | 'rejected' | 'timed_out'; decidedBy: string; note?: string; runId: string }) {
+      return store.recordApproval(input.appointmentId, input.providerId, input.decision, input.decidedBy, input.note, input.runId);
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

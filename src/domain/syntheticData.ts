@@ -1,0 +1,83 @@
+import type { Dataset } from './model';
+
+/**
+ * A large synthetic data set for tests and benchmarks: `appointments` affected appointments of provider
+ * `providerId` on `date`, one per minute from 07:00, and a pool of candidate providers with partly booked days.
+ * Deterministic for a given seed.
+ */
+export interface SyntheticOptions {
+  appointments: number;
+  providerId?: string;
+  date?: string;
+  seed?: number;
+  /** Candidate providers of the same specialty; by default one per 25 appointments, at least 8. */
+  candidates?: number;
+}
+
+export const MAX_APPOINTMENTS_PER_DAY = 17 * 60;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+const minuteToTime = (m: number) => `${pad(Math.floor(m / 60), 2)}:${pad(m % 60, 2)}`;
+
+export function syntheticDataset(options: SyntheticOptions): Dataset {
+  const { appointments: n, providerId = 'T001', date = '2025-11-21', seed = 42 } = options;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_APPOINTMENTS_PER_DAY) {
+    throw new RangeError(`appointments must be an integer from 1 to ${MAX_APPOINTMENTS_PER_DAY} (one a minute from 07:00)`);
+  }
+  const rand = mulberry32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const languages = ['en', 'es', 'pt', 'fr', 'zh'] as const;
+  const genders = ['female', 'male'] as const;
+  const base = { lat: 38.72, lon: -9.14 };
+  const near = (km: number) => ({ lat: +(base.lat + ((rand() - 0.5) * 2 * km) / 111).toFixed(5), lon: +(base.lon + ((rand() - 0.5) * 2 * km) / 87).toFixed(5) });
+  const k = options.candidates ?? Math.max(8, Math.ceil(n / 25));
+  const times = Array.from({ length: n }, (_, i) => minuteToTime(7 * 60 + i));
+
+  const data: Dataset = { providers: [], patients: [], appointments: [], history: [], slots: [], unavailability: [] };
+  data.providers.push({ id: providerId, name: 'Synthetic Absent Provider', specialty: 'orthopedics', gender: 'male', languages: ['en'], location: base, experience_years: 10 });
+  const candidateIds: string[] = [];
+  for (let c = 0; c < k; c++) {
+    const id = `P${pad(c + 1, 5)}`;
+    candidateIds.push(id);
+    const own = pick(languages);
+    data.providers.push({
+      id,
+      name: `Synthetic Provider ${c + 1}`,
+      specialty: 'orthopedics',
+      gender: pick(genders),
+      languages: own === 'en' ? ['en'] : ['en', own],
+      location: near(12),
+      experience_years: Math.floor(rand() * 30),
+    });
+  }
+  for (let i = 0; i < n; i++) {
+    const time = times[i]!;
+    data.slots.push({ provider_id: providerId, date, time });
+    // Each candidate works about half of the minutes, so every appointment has a few options.
+    for (const id of candidateIds) if (rand() < 0.5) data.slots.push({ provider_id: id, date, time });
+    const patientId = `PAT${pad(i + 1, 6)}`;
+    data.patients.push({
+      id: patientId,
+      name: `Synthetic Patient ${i + 1}`,
+      gender_preference: rand() < 0.5 ? 'any' : pick(genders),
+      language: rand() < 0.6 ? 'en' : pick(languages),
+      location: near(10),
+      max_distance_km: pick([5, 10, 15, 25]),
+      notes: '',
+    });
+    data.appointments.push({ id: `A${pad(i + 1, 6)}`, patient_id: patientId, provider_id: providerId, date, time, specialty: 'orthopedics', status: 'scheduled' });
+    if (rand() < 0.3) data.history.push({ patient_id: patientId, provider_id: pick(candidateIds), visits: 1 + Math.floor(rand() * 4) });
+  }
+  return data;
+}

@@ -1,0 +1,29 @@
+import type { Progress, ReassignmentResult } from './workflows/types';
+
+/** Human-readable renderings of a run's progress and result, for the CLI and the demo. */
+
+export function formatProgress(p: Progress): string {
+  const prompt = p.prompt ? ` · prompt ${p.prompt.name} v${p.prompt.version} (${p.prompt.label})` : '';
+  const approvals = p.pending_approvals.length > 0 ? ` · awaiting approval: ${p.pending_approvals.map((a) => `${a.appointment_id}→${a.provider_id} (score ${a.score})`).join(', ')}` : '';
+  return `[${p.status}/${p.phase}] ${p.decided}/${p.total_affected} decided (${p.assigned} reassigned, ${p.waitlisted} waitlisted) · batches ${p.batches.done}/${p.batches.total} (${p.batches.running} running) · LLM calls ${p.llm_calls}${prompt}${approvals}`;
+}
+
+export function formatResult(r: ReassignmentResult): string {
+  const lines = [
+    `Reassignment ${r.workflow_id} (${r.mode}-driven): ${r.status}`,
+    `  provider ${r.provider_id} unavailable on ${r.date} (${r.reason})`,
+    `  prompt   ${r.prompt.orchestrator.name} v${r.prompt.orchestrator.version} (${r.prompt.orchestrator.label}, ${r.prompt.orchestrator.source}, ${r.prompt.orchestrator.hash}) · ${r.prompt.scoring.name} v${r.prompt.scoring.version}`,
+    `  total_affected ${r.total_affected} · successful_assignments ${r.successful_assignments} · waitlist_entries ${r.waitlist_entries}${r.undecided.length ? ` · undecided ${r.undecided.length}` : ''}`,
+  ];
+  for (const a of r.assignments) lines.push(`  ✔ ${a.appointment_id} → ${a.new_provider_id}  score ${a.score}${a.band ? ` (${a.band})` : ''}${a.approved_by ? `, approved by ${a.approved_by}` : ''}`);
+  for (const w of r.waitlisted) lines.push(`  ⏸ ${w.appointment_id} waitlisted: ${w.reason}`);
+  for (const u of r.undecided) lines.push(`  ? ${u.appointment_id} undecided: ${u.reason}`);
+  const a = r.approvals;
+  if (a.requested > 0) lines.push(`  approvals: ${a.requested} requested, ${a.approved} approved, ${a.rejected} rejected, ${a.timed_out} timed out`);
+  if (r.mode === 'prompt') {
+    lines.push(`  LLM: ${r.llm.model}${r.llm.offline ? ' (offline stand-in, not an LLM)' : ''} · ${r.llm.calls} calls (${r.llm.calls_per_appointment}/appointment) · ${r.llm.prompt_tokens} input + ${r.llm.completion_tokens} output tokens · ${r.llm.invalid_tool_calls} invalid tool calls`);
+  }
+  lines.push(`  tool calls ${r.tool_calls} · batches ${r.batches} · workflow runs ${r.runs}`);
+  for (const d of r.discrepancies) lines.push(`  ! ${d}`);
+  return lines.join('\n');
+}

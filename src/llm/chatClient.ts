@@ -1,0 +1,43 @@
+import OpenAI from 'openai';
+import { ApplicationFailure } from '@temporalio/common';
+
+/**
+ * One chat completion through the official openai client. The client's own retries are off: Temporal owns
+ * retries. Errors are classified: 408/409/429/5xx and network failures are retryable (honouring
+ * retry-after); anything else (bad key, bad request) is fatal and not retried.
+ */
+
+export const LLM_FATAL = 'LlmFatalError';
+
+export function createOpenAiClient(options: { baseURL: string; apiKey?: string; timeoutMs: number }): OpenAI {
+  return new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey ?? 'offline-no-key', maxRetries: 0, timeout: options.timeoutMs });
+}
+
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  const ms = headers?.get('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms))) return Number(ms);
+  const s = headers?.get('retry-after');
+  if (!s) return undefined;
+  if (Number.isFinite(Number(s))) return Number(s) * 1000;
+  const at = Date.parse(s);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+export function classifyLlmError(err: unknown): ApplicationFailure {
+  if (err instanceof OpenAI.APIConnectionError) {
+    // Includes timeouts: the endpoint may come back.
+    return ApplicationFailure.create({ message: `LLM endpoint unreachable: ${err.message}`, type: 'LlmTransientError', nonRetryable: false });
+  }
+  if (err instanceof OpenAI.APIError) {
+    const status = err.status ?? 0;
+    const retryable = status === 408 || status === 409 || status === 429 || status >= 500;
+    const delay = retryable ? retryAfterMs(err.headers) : undefined;
+    return ApplicationFailure.create({
+      message: `LLM endpoint answered ${status}: ${err.message}`,
+      type: retryable ? 'LlmTransientError' : LLM_FATAL,
+      nonRetryable: !retryable,
+      ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
+    });
+  }
+  return ApplicationFailure.create({ message: `LLM call failed: ${(err as Error)?.message ?? String(err)}`, type: 'LlmTransientError', nonRetryable: false });
+}

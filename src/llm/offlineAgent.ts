@@ -1,0 +1,186 @@
+/**
+ * The offline stand-in model's decision procedure. It is NOT an LLM: a deterministic program that reads the
+ * same messages an LLM would get (system prompt, the batch, the tool results so far) and answers with tool
+ * calls or a final summary, the way the orchestrator prompt asks. It reads its thresholds, approval bands
+ * and steps from the prompt text, so editing the prompt changes what it does.
+ */
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content?: string | null;
+  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[];
+  tool_call_id?: string;
+}
+
+export interface AgentReply {
+  content: string | null;
+  toolCalls: { name: string; arguments: Record<string, unknown> }[];
+}
+
+export interface PromptPolicy {
+  excellent: number;
+  good: number;
+  approvalBands: string[];
+  notify: boolean;
+  patientDetails: boolean;
+}
+
+/** What the prompt text says, read the way a careful reader would. Missing rules fall back to safe ones. */
+export function readPolicy(systemPrompt: string): PromptPolicy {
+  const num = (re: RegExp) => {
+    const m = re.exec(systemPrompt);
+    return m ? Number(m[1]) : undefined;
+  };
+  const excellent = num(/score\s*>=\s*(\d+)\s*:\s*excellent/i) ?? 200;
+  const good = num(/score\s*>=\s*(\d+)[^:\n]*:\s*good/i) ?? excellent;
+  const bandsLine = /need a human approval first:\s*([a-z ,]+)/i.exec(systemPrompt)?.[1] ?? 'none';
+  const approvalBands = bandsLine
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s === 'excellent' || s === 'good');
+  const steps = /WORKFLOW STEPS([\s\S]*?)(?:\n\s*\n[A-Z ]+[:(]|$)/.exec(systemPrompt)?.[1] ?? systemPrompt;
+  return { excellent, good, approvalBands, notify: /notify_patient/.test(steps), patientDetails: /get_patient_details/.test(steps) };
+}
+
+interface Candidate {
+  provider_id: string;
+  score: number;
+}
+
+interface AppointmentState {
+  id: string;
+  candidates?: Candidate[];
+  patientId?: string;
+  details?: boolean;
+  refused: Set<string>;
+  approvals: Map<string, { decision: string; next_step: string }>;
+  assigned?: { provider: string; score: number };
+  waitlisted?: { reason: string };
+  decidedElsewhere?: boolean;
+  notified: boolean;
+  lastError?: string;
+}
+
+type Outcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: string; code: string };
+
+function parseJson(text: string | null | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The batch is the JSON object in the first user message: {"appointments": [{"appointment_id": ...}]}. */
+export function readBatch(messages: ChatMessage[]): string[] {
+  const user = messages.find((m) => m.role === 'user');
+  const text = user?.content ?? '';
+  const start = text.indexOf('{');
+  const parsed = parseJson(start >= 0 ? text.slice(start) : '') as { appointments?: { appointment_id?: string }[] } | undefined;
+  return (parsed?.appointments ?? []).map((a) => a.appointment_id).filter((id): id is string => typeof id === 'string');
+}
+
+export function decideNextTurn(messages: ChatMessage[]): AgentReply {
+  const system = messages.find((m) => m.role === 'system')?.content ?? '';
+  const policy = readPolicy(system);
+  const ids = readBatch(messages);
+  const state = new Map<string, AppointmentState>(ids.map((id) => [id, { id, refused: new Set(), approvals: new Map(), notified: false }]));
+
+  // Replay the conversation: which call got which answer.
+  const calls = new Map<string, { name: string; args: Record<string, unknown> }>();
+  for (const m of messages) {
+    if (m.role === 'assistant') {
+      for (const c of m.tool_calls ?? []) calls.set(c.id, { name: c.function.name, args: (parseJson(c.function.arguments) as Record<string, unknown>) ?? {} });
+      continue;
+    }
+    if (m.role !== 'tool' || !m.tool_call_id) continue;
+    const call = calls.get(m.tool_call_id);
+    const outcome = parseJson(m.content) as Outcome | undefined;
+    if (!call || !outcome) continue;
+    const s = state.get(String(call.args.appointment_id ?? '')) ?? [...state.values()].find((x) => x.patientId !== undefined && x.patientId === call.args.patient_id);
+    if (!s) continue;
+    if (!outcome.ok) {
+      s.lastError = outcome.code;
+      if (call.name === 'assign_appointment') {
+        if (outcome.code === 'already_decided') s.decidedElsewhere = true;
+        else if (outcome.code !== 'approval_required') s.refused.add(String(call.args.new_provider_id));
+      }
+      if (call.name === 'add_to_waitlist' && outcome.code === 'already_decided') s.decidedElsewhere = true;
+      if (call.name === 'notify_patient') s.notified = true; // already notified, or nothing to notify: do not insist
+      if (call.name === 'find_candidates') s.candidates = [];
+      continue;
+    }
+    const r = outcome.result;
+    switch (call.name) {
+      case 'find_candidates':
+        s.candidates = (r.candidates as Candidate[]) ?? [];
+        s.patientId = String(r.patient_id);
+        break;
+      case 'get_patient_details':
+        s.details = true;
+        break;
+      case 'request_approval':
+        s.approvals.set(String(r.provider_id), { decision: String(r.decision), next_step: String(r.next_step) });
+        break;
+      case 'assign_appointment':
+        s.assigned = { provider: String(r.new_provider_id), score: Number(r.score) };
+        break;
+      case 'add_to_waitlist':
+        s.waitlisted = { reason: String(r.reason) };
+        break;
+      case 'notify_patient':
+        s.notified = true;
+        break;
+    }
+  }
+
+  const toolCalls: AgentReply['toolCalls'] = [];
+  for (const s of state.values()) {
+    const id = s.id;
+    if (s.decidedElsewhere) continue;
+    if (s.assigned || s.waitlisted) {
+      if (policy.notify && !s.notified) toolCalls.push({ name: 'notify_patient', arguments: { appointment_id: id, kind: s.assigned ? 'reassigned' : 'waitlisted' } });
+      continue;
+    }
+    if (s.candidates === undefined) {
+      toolCalls.push({ name: 'find_candidates', arguments: { appointment_id: id } });
+      continue;
+    }
+    if (policy.patientDetails && !s.details && s.patientId) {
+      toolCalls.push({ name: 'get_patient_details', arguments: { patient_id: s.patientId } });
+      continue;
+    }
+    const best = s.candidates.find((c) => !s.refused.has(c.provider_id));
+    if (!best || best.score < policy.good) {
+      const reason = best ? `best match ${best.provider_id} scores ${best.score}, below ${policy.good}` : 'no available provider of the right specialty';
+      toolCalls.push({ name: 'add_to_waitlist', arguments: { appointment_id: id, reason } });
+      continue;
+    }
+    const band = best.score >= policy.excellent ? 'excellent' : 'good';
+    const needsApproval = policy.approvalBands.includes(band) || s.lastError === 'approval_required';
+    const approval = s.approvals.get(best.provider_id);
+    if (needsApproval && !approval) {
+      toolCalls.push({ name: 'request_approval', arguments: { appointment_id: id, provider_id: best.provider_id, rationale: `${band} match, score ${best.score}` } });
+      continue;
+    }
+    if (approval && approval.decision !== 'approved') {
+      if (/assign_appointment/.test(approval.next_step)) toolCalls.push({ name: 'assign_appointment', arguments: { appointment_id: id, new_provider_id: best.provider_id } });
+      else toolCalls.push({ name: 'add_to_waitlist', arguments: { appointment_id: id, reason: `approval ${approval.decision} for ${best.provider_id}` } });
+      continue;
+    }
+    toolCalls.push({ name: 'assign_appointment', arguments: { appointment_id: id, new_provider_id: best.provider_id } });
+  }
+  if (toolCalls.length > 0) return { content: null, toolCalls };
+
+  const assigned = [...state.values()].filter((s) => s.assigned);
+  const waitlisted = [...state.values()].filter((s) => s.waitlisted);
+  const summary = {
+    total_affected: ids.length,
+    successful_assignments: assigned.length,
+    waitlist_entries: waitlisted.length,
+    assignments: assigned.map((s) => ({ appointment_id: s.id, new_provider_id: s.assigned!.provider, score: s.assigned!.score })),
+    waitlisted: waitlisted.map((s) => ({ appointment_id: s.id, reason: s.waitlisted!.reason })),
+  };
+  return { content: JSON.stringify(summary), toolCalls: [] };
+}

@@ -1,0 +1,99 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { countTokens } from 'gpt-tokenizer';
+import { decideNextTurn, type ChatMessage } from './offlineAgent';
+
+/**
+ * A loopback HTTP server speaking the OpenAI chat-completions protocol, answered by the deterministic
+ * offline agent. It lets the real `openai` client path run without any LLM service. It is a stand-in,
+ * not an LLM, and every place that starts it says so.
+ */
+
+export const OFFLINE_MODEL_NAME = 'offline-deterministic-stand-in';
+export const OFFLINE_NOTICE = 'Using the OFFLINE stand-in model: a deterministic program on loopback that follows the prompt, not an LLM. Set OPENAI_BASE_URL to use a real model.';
+
+export interface OfflineModelServer {
+  url: string;
+  /** Chat completions answered so far. */
+  requests(): number;
+  close(): Promise<void>;
+}
+
+interface ChatRequest {
+  model?: string;
+  messages?: ChatMessage[];
+  tools?: unknown[];
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function errorBody(message: string, type: string) {
+  return { error: { message, type, param: null, code: null } };
+}
+
+function messageText(m: ChatMessage): string {
+  return [m.content ?? '', ...(m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`)].join('\n');
+}
+
+export async function startOfflineModel(options: { port?: number; host?: string } = {}): Promise<OfflineModelServer> {
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = (req.url ?? '').replace(/\?.*$/, '');
+      if (req.method === 'GET' && /\/models$/.test(url)) {
+        sendJson(res, 200, { object: 'list', data: [{ id: OFFLINE_MODEL_NAME, object: 'model', created: 0, owned_by: 'local' }] });
+        return;
+      }
+      if (req.method !== 'POST' || !/\/chat\/completions$/.test(url)) {
+        sendJson(res, 404, errorBody(`no route ${req.method} ${url}`, 'invalid_request_error'));
+        return;
+      }
+      let body: ChatRequest;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequest;
+      } catch {
+        sendJson(res, 400, errorBody('request body is not JSON', 'invalid_request_error'));
+        return;
+      }
+      if (!Array.isArray(body.messages) || body.messages.length === 0) {
+        sendJson(res, 400, errorBody('messages must be a non-empty array', 'invalid_request_error'));
+        return;
+      }
+      count += 1;
+      const turn = body.messages.filter((m) => m.role === 'assistant').length;
+      const reply = decideNextTurn(body.messages);
+      const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
+      const message = { role: 'assistant' as const, content: reply.content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: null };
+      const promptTokens = countTokens(body.messages.map(messageText).join('\n') + JSON.stringify(body.tools ?? []));
+      const completionTokens = countTokens(messageText(message));
+      sendJson(res, 200, {
+        id: `chatcmpl-offline-${count}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: OFFLINE_MODEL_NAME,
+        system_fingerprint: 'offline-deterministic',
+        choices: [{ index: 0, message, logprobs: null, finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop' }],
+        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+      });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests: () => count,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { Policy } from '../domain/policy';
+import { renderTemplate } from './render';
+import { orchestratorFileSchema, scoringFileSchema, type OrchestratorConfig, type PinnedPrompt, type PromptBundle, type ScoringConfig } from './schema';
+
+export const ORCHESTRATOR_PROMPT = 'healthcare-orchestrator';
+export const SCORING_PROMPT = 'scoring-strategy';
+
+/** A prompt that cannot be used: a missing file or label, a file that does not parse or validate. */
+export class PromptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PromptError';
+  }
+}
+
+export interface ResolvedPrompt<C> extends PinnedPrompt {
+  text: string;
+  config: C;
+}
+
+/** Where prompts live. Local files by default; Langfuse later, behind the same interface. */
+export interface PromptRegistry {
+  resolveOrchestrator(label: string): Promise<ResolvedPrompt<OrchestratorConfig>>;
+  resolveScoring(label: string): Promise<ResolvedPrompt<ScoringConfig>>;
+}
+
+export function promptHash(text: string, config: unknown): string {
+  return createHash('sha256').update(JSON.stringify({ text, config })).digest('hex').slice(0, 16);
+}
+
+/** Reads prompts/<name>.yaml: a list of versions, each with labels, a config and a text. */
+export class LocalPromptRegistry implements PromptRegistry {
+  constructor(readonly dir: string) {}
+
+  resolveOrchestrator(label: string) {
+    return Promise.resolve(this.resolve(ORCHESTRATOR_PROMPT, label, orchestratorFileSchema));
+  }
+
+  resolveScoring(label: string) {
+    return Promise.resolve(this.resolve(SCORING_PROMPT, label, scoringFileSchema));
+  }
+
+  private resolve<C>(name: string, label: string, schema: z.ZodType<{ name: string; versions: { version: number; labels: string[]; config: C; prompt: string }[] }>): ResolvedPrompt<C> {
+    const file = path.join(this.dir, `${name}.yaml`);
+    let raw: string;
+    try {
+      raw = fs.readFileSync(file, 'utf8');
+    } catch {
+      throw new PromptError(`prompt file ${file} not found`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(raw);
+    } catch (err) {
+      throw new PromptError(`prompt file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const parsed = schema.safeParse(doc);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new PromptError(`prompt file ${file} is invalid at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    }
+    if (parsed.data.name !== name) throw new PromptError(`prompt file ${file} names itself "${parsed.data.name}", expected "${name}"`);
+    const versions = parsed.data.versions;
+    const chosen = label === 'latest' ? versions.reduce((a, b) => (b.version > a.version ? b : a)) : versions.find((v) => v.labels.includes(label));
+    if (!chosen) {
+      const known = [...new Set(versions.flatMap((v) => v.labels)), 'latest'].join(', ');
+      throw new PromptError(`prompt "${name}" has no version labelled "${label}" (labels: ${known})`);
+    }
+    return { name, version: chosen.version, label, source: 'local', hash: promptHash(chosen.prompt, chosen.config), text: chosen.prompt, config: chosen.config };
+  }
+}
+
+/** Resolves both prompts for a label and renders the system prompt: done once per run, in an activity. */
+export async function resolvePromptBundle(registry: PromptRegistry, label: string): Promise<PromptBundle> {
+  const [orchestrator, scoring] = await Promise.all([registry.resolveOrchestrator(label), registry.resolveScoring(label)]);
+  const policy: Policy = { weights: scoring.config.weights, thresholds: orchestrator.config.thresholds, approval: orchestrator.config.approval };
+  let systemPrompt: string;
+  try {
+    const scoringText = renderTemplate(scoring.text, { ...scoring.config });
+    systemPrompt = renderTemplate(orchestrator.text, { ...orchestrator.config, weights: scoring.config.weights, scoring_strategy: scoringText.trim() });
+  } catch (err) {
+    throw new PromptError(`prompt "${orchestrator.name}" v${orchestrator.version}: ${(err as Error).message}`);
+  }
+  const pin = ({ text: _t, config: _c, ...p }: ResolvedPrompt<unknown>): PinnedPrompt => p;
+  return { orchestrator: pin(orchestrator), scoring: pin(scoring), systemPrompt, config: orchestrator.config, policy };
+}

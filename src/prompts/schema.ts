@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { approvalPolicySchema, thresholdsSchema, weightsSchema, type Policy } from '../domain/policy';
+
+/** Prompt files and prompt configs, validated with zod. Pure: the workflow uses the types. */
+
+export const labelSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,35}$/, 'labels are lower-case words such as production or staging');
+
+const versionEntry = <C extends z.ZodType>(config: C) =>
+  z
+    .object({
+      version: z.number().int().positive(),
+      labels: z.array(labelSchema).default([]),
+      commit_message: z.string().optional(),
+      config,
+      prompt: z.string().min(1),
+    })
+    .strict();
+
+export const promptFileSchema = <C extends z.ZodType>(config: C) =>
+  z
+    .object({
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+      description: z.string().optional(),
+      versions: z.array(versionEntry(config)).min(1),
+    })
+    .strict()
+    .superRefine((file, ctx) => {
+      const seenVersions = new Set<number>();
+      const seenLabels = new Map<string, number>();
+      for (const v of file.versions) {
+        if (seenVersions.has(v.version)) ctx.addIssue({ code: 'custom', message: `version ${v.version} appears twice` });
+        seenVersions.add(v.version);
+        for (const l of v.labels) {
+          if (l === 'latest') ctx.addIssue({ code: 'custom', message: '"latest" is automatic (the highest version): do not write it' });
+          const other = seenLabels.get(l);
+          if (other !== undefined) ctx.addIssue({ code: 'custom', message: `label "${l}" is on versions ${other} and ${v.version}; a label names one version` });
+          seenLabels.set(l, v.version);
+        }
+      }
+    });
+
+export const orchestratorConfigSchema = z
+  .object({
+    model: z.object({ name: z.string().min(1), temperature: z.number().min(0).max(2).default(0), max_tokens: z.number().int().positive().default(1024) }).strict(),
+    thresholds: thresholdsSchema,
+    approval: approvalPolicySchema,
+    /** Appointments handled by one conversation: a small conversation keeps history and tokens bounded. */
+    batch_size: z.number().int().min(1).max(50).default(10),
+    max_parallel_batches: z.number().int().min(1).max(64).default(4),
+    candidates_per_appointment: z.number().int().min(1).max(10).default(3),
+    budgets: z
+      .object({
+        max_turns_per_batch: z.number().int().min(2).max(200).default(12),
+        max_tokens_per_batch: z.number().int().min(1000).default(60_000),
+        max_tool_errors_per_batch: z.number().int().min(0).default(8),
+      })
+      .strict()
+      .default({ max_turns_per_batch: 12, max_tokens_per_batch: 60_000, max_tool_errors_per_batch: 8 }),
+  })
+  .strict();
+export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;
+
+export const scoringConfigSchema = z.object({ weights: weightsSchema }).strict();
+export type ScoringConfig = z.infer<typeof scoringConfigSchema>;
+
+export const orchestratorFileSchema = promptFileSchema(orchestratorConfigSchema);
+export const scoringFileSchema = promptFileSchema(scoringConfigSchema);
+
+export const promptSourceSchema = z.enum(['local', 'langfuse']);
+
+/** One prompt resolved to an exact version: what a run pins for its whole life. */
+export const pinnedPromptSchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  label: z.string(),
+  source: promptSourceSchema,
+  hash: z.string(),
+});
+export type PinnedPrompt = z.infer<typeof pinnedPromptSchema>;
+
+/** Everything a run needs from its prompts, resolved once and carried by the workflow. */
+export interface PromptBundle {
+  orchestrator: PinnedPrompt;
+  scoring: PinnedPrompt;
+  /** The system prompt, rendered from the orchestrator and scoring texts and their configs. */
+  systemPrompt: string;
+  config: OrchestratorConfig;
+  policy: Policy;
+}

@@ -1,0 +1,101 @@
+import { Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { loadConfig, usesOfflineModel, type AppConfig } from './config';
+import { SchedulingStore } from './domain/store';
+import { createOpenAiClient } from './llm/chatClient';
+import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
+import { LocalPromptRegistry } from './prompts/registry';
+import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
+import { describeError } from './errors';
+
+/** The worker: runs the workflows and the activities. With no OPENAI_BASE_URL it starts the offline stand-in. */
+
+export interface WorkerHandle {
+  worker: Worker;
+  store: SchedulingStore;
+  offlineModel?: OfflineModelServer;
+  /** Runs until shutdown() (or a signal); then closes the model server and the store. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  config: AppConfig;
+  /** A bundle built once (tests share one); by default the worker bundles src/workflows itself. */
+  workflowBundle?: WorkflowBundle;
+  store?: SchedulingStore;
+  say?: (line: string) => void;
+}
+
+export async function createReassignmentWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const { config } = options;
+  const say = options.say ?? ((l: string) => console.log(l));
+  const store = options.store ?? new SchedulingStore(config.DB_PATH);
+  let offlineModel: OfflineModelServer | undefined;
+  let baseURL = config.OPENAI_BASE_URL;
+  if (usesOfflineModel(config)) {
+    offlineModel = await startOfflineModel();
+    baseURL = offlineModel.url;
+    say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
+  }
+  const activities = createActivities({
+    store,
+    registry: new LocalPromptRegistry(config.PROMPTS_DIR),
+    llm: createOpenAiClient({ baseURL: baseURL!, apiKey: config.OPENAI_API_KEY, timeoutMs: config.LLM_TIMEOUT_MS }),
+    modelOverride: config.LLM_MODEL,
+    offline: offlineModel !== undefined,
+  });
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TASK_QUEUE,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    activities,
+    maxConcurrentActivityTaskExecutions: 64,
+    maxCachedWorkflows: 500,
+  });
+  const ownsStore = options.store === undefined;
+  return {
+    worker,
+    store,
+    offlineModel,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        await offlineModel?.close();
+        if (ownsStore) store.close();
+      }
+    },
+    shutdown: () => worker.shutdown(),
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL) });
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  } catch {
+    throw new Error(`cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\` or set TEMPORAL_ADDRESS`);
+  }
+  const client = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE);
+  if (added.length > 0) console.log(`registered search attributes: ${added.join(', ')}`);
+  await client.close();
+  const handle = await createReassignmentWorker({ connection, config });
+  if (handle.store.counts().appointments === 0) console.log(`note: the scheduling database ${config.DB_PATH} is empty; load the demo data with \`npm run seed\``);
+  console.log(`worker polling task queue "${config.TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); Ctrl-C stops it`);
+  await handle.run();
+  await connection.close();
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`worker: ${describeError(err)}`);
+    process.exit(1);
+  });
+}

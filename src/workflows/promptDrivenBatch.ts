@@ -1,0 +1,160 @@
+import { CancellationScope, log } from '@temporalio/workflow';
+import type { ChatMessage } from '../activities';
+import { isToolName, type ToolName, type ToolOutcome } from '../tools/catalog';
+import { llmActivities } from './activityOptions';
+import { BatchSession } from './batchSession';
+import { batchSummarySchema, type BatchInput, type BatchOutcome } from './types';
+
+/**
+ * One short conversation with the model for a batch of appointments. Each chat completion is an activity,
+ * each tool call is an activity (the calls of one turn run in parallel), arguments are validated before
+ * dispatch, budgets end a runaway loop, and the model's final summary is checked against the tools' record.
+ */
+
+/** Tools offered to the model; request_approval is answered by the workflow itself. */
+export const MODEL_TOOLS: ToolName[] = [
+  'find_candidates',
+  'calculate_match_score',
+  'get_patient_details',
+  'get_available_providers',
+  'request_approval',
+  'assign_appointment',
+  'add_to_waitlist',
+  'notify_patient',
+];
+
+function userMessage(input: BatchInput): string {
+  const batch = {
+    unavailable_provider: input.providerId,
+    date: input.date,
+    reason: input.reason,
+    appointments: input.appointments.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, time: a.time, specialty: a.specialty })),
+  };
+  return `Reassign this batch of ${input.appointments.length} affected appointment(s):\n${JSON.stringify(batch)}`;
+}
+
+/** The final answer may come bare or in a ```json fence. */
+function extractJson(text: string): unknown {
+  const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(text);
+  const body = (fenced ? fenced[1]! : text).trim();
+  const start = body.indexOf('{');
+  const end = body.lastIndexOf('}');
+  if (start < 0 || end < start) throw new Error('no JSON object in the reply');
+  return JSON.parse(body.slice(start, end + 1));
+}
+
+export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
+  const session = new BatchSession(input, 'prompt');
+  session.install();
+  return CancellationScope.nonCancellable(() => converse(session, input));
+}
+
+async function converse(session: BatchSession, input: BatchInput): Promise<BatchOutcome> {
+  const { config, systemPrompt, orchestrator } = input.bundle;
+  const budgets = config.budgets;
+  const stats = session.outcome.llm;
+  const messages: ChatMessage[] = [
+    { role: 'system', content: systemPrompt },
+    { role: 'user', content: userMessage(input) },
+  ];
+  let nudged = false;
+  let modelErrors = 0;
+
+  for (let turn = 1; ; turn++) {
+    if (session.cancelled) {
+      session.outcome.status = 'cancelled';
+      return session.finish('cancelled before a decision');
+    }
+    if (turn > budgets.max_turns_per_batch) return exhausted(session, `turn budget of ${budgets.max_turns_per_batch} LLM calls used up`);
+    if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch) {
+      return exhausted(session, `token budget of ${budgets.max_tokens_per_batch} used up`);
+    }
+
+    const reply = await llmActivities.chatCompletion.executeWithOptions(
+      { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
+      [{ messages, tools: MODEL_TOOLS, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens }],
+    );
+    stats.calls += 1;
+    stats.prompt_tokens += reply.usage.prompt_tokens;
+    stats.completion_tokens += reply.usage.completion_tokens;
+    stats.model = reply.model;
+    stats.offline = reply.offline;
+    const calls = reply.message.tool_calls;
+    messages.push({
+      role: 'assistant',
+      content: reply.message.content,
+      ...(calls.length > 0 ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) } : {}),
+    });
+
+    if (calls.length === 0) {
+      // A final answer: it must be the summary, and it must agree with what the tools did.
+      const undecided = input.appointments.filter((a) => !session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
+      let summary;
+      try {
+        summary = batchSummarySchema.parse(extractJson(reply.message.content ?? ''));
+      } catch (err) {
+        modelErrors += 1;
+        if (modelErrors > budgets.max_tool_errors_per_batch) return exhausted(session, 'the model kept answering without a valid summary');
+        messages.push({ role: 'user', content: `Your reply is not the SUMMARY JSON (${String((err as Error).message).slice(0, 200)}). Continue the work, or reply with only the SUMMARY JSON.` });
+        continue;
+      }
+      if (undecided.length > 0 && !nudged && !session.cancelled) {
+        nudged = true;
+        messages.push({ role: 'user', content: `These appointments are not decided yet: ${undecided.join(', ')}. Decide each of them with the tools, then reply with the SUMMARY JSON.` });
+        continue;
+      }
+      session.outcome.discrepancies.push(...compareWithRecord(summary, session));
+      return session.finish('the model ended without deciding it');
+    }
+
+    const results = await Promise.all(calls.map((c) => dispatch(session, c.name, c.arguments)));
+    calls.forEach((c, i) => messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(results[i]) }));
+    const invalid = results.filter((r) => !r.ok && ['invalid_json', 'unknown_tool', 'invalid_arguments'].includes(r.code)).length;
+    modelErrors += invalid;
+    if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
+    if (modelErrors > budgets.max_tool_errors_per_batch) return exhausted(session, `more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
+  }
+}
+
+async function dispatch(session: BatchSession, name: string, rawArgs: string): Promise<ToolOutcome> {
+  let args: unknown;
+  try {
+    args = JSON.parse(rawArgs || '{}');
+  } catch {
+    session.outcome.llm.invalid_tool_calls += 1;
+    return { ok: false, code: 'invalid_json', error: `the arguments of ${name} are not valid JSON` };
+  }
+  if (!isToolName(name)) {
+    session.outcome.llm.invalid_tool_calls += 1;
+    return { ok: false, code: 'unknown_tool', error: `there is no tool named ${name}; use one of: ${MODEL_TOOLS.join(', ')}` };
+  }
+  if (name === 'request_approval') return session.requestApproval(args);
+  return session.tool(name, args);
+}
+
+function exhausted(session: BatchSession, why: string): BatchOutcome {
+  log.warn('batch stopped by its budget', { batch: session.input.batch, why });
+  session.outcome.status = 'budget_exhausted';
+  session.outcome.message = why;
+  return session.finish(why);
+}
+
+/** Where the model's summary disagrees with the tools' record, say so; the record is what counts. */
+function compareWithRecord(summary: ReturnType<typeof batchSummarySchema.parse>, session: BatchSession): string[] {
+  const record = session.snapshot();
+  const issues: string[] = [];
+  const claimed = new Map(summary.assignments.map((a) => [a.appointment_id, a.new_provider_id]));
+  const real = new Map(record.assignments.map((a) => [a.appointment_id, a.new_provider_id]));
+  for (const [id, provider] of claimed) {
+    if (real.get(id) !== provider) issues.push(`batch ${session.input.batch}: the model reported ${id} → ${provider}, the tools record ${real.has(id) ? `→ ${real.get(id)}` : 'no assignment'}`);
+  }
+  for (const [id, provider] of real) if (!claimed.has(id)) issues.push(`batch ${session.input.batch}: the model left out the assignment ${id} → ${provider}`);
+  const claimedWait = new Set(summary.waitlisted.map((w) => w.appointment_id));
+  const realWait = new Set(record.waitlisted.map((w) => w.appointment_id));
+  for (const id of claimedWait) if (!realWait.has(id)) issues.push(`batch ${session.input.batch}: the model reported ${id} waitlisted, the tools record no waitlist entry`);
+  for (const id of realWait) if (!claimedWait.has(id)) issues.push(`batch ${session.input.batch}: the model left out the waitlist entry ${id}`);
+  if (summary.successful_assignments !== real.size) issues.push(`batch ${session.input.batch}: the model counted ${summary.successful_assignments} assignments, the tools record ${real.size}`);
+  if (summary.waitlist_entries !== realWait.size) issues.push(`batch ${session.input.batch}: the model counted ${summary.waitlist_entries} waitlist entries, the tools record ${realWait.size}`);
+  if (summary.total_affected !== session.input.appointments.length) issues.push(`batch ${session.input.batch}: the model counted ${summary.total_affected} affected, the batch has ${session.input.appointments.length}`);
+  return issues;
+}

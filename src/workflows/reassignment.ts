@@ -1,0 +1,267 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  startChild,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { PromptBundle } from '../prompts/schema';
+import { promptActivities, toolActivities } from './activityOptions';
+import { codeDrivenBatch } from './codeDrivenBatch';
+import { promptDrivenBatch } from './promptDrivenBatch';
+import { searchAttributes } from './searchAttributes';
+import { approvalNoticeSignal, approveSignal, cancelSignal, progressQuery, rejectSignal } from './signals';
+import {
+  decisionSignalSchema,
+  reassignmentInputSchema,
+  type BatchAppointment,
+  type BatchOutcome,
+  type CarriedState,
+  type DecisionSignal,
+  type Mode,
+  type PendingApproval,
+  type Progress,
+  type ReassignmentInput,
+  type ReassignmentResult,
+  type RunStatus,
+} from './types';
+
+/**
+ * A reassignment run: pins its prompts, records the provider's unavailability, lists the affected
+ * appointments, and hands them out in small batches to child workflows (one conversation each, a few at a
+ * time). The parent's own history grows by a handful of events per batch; past a limit it continues as new,
+ * carrying its exact state. Approvals, cancellation and progress are handled here for the whole run.
+ */
+
+export async function promptDrivenReassignment(input: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
+  return runReassignment('prompt', input, carried);
+}
+
+export async function codeDrivenReassignment(input: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
+  return runReassignment('code', input, carried);
+}
+
+function emptyOutcome(): BatchOutcome {
+  return {
+    batch: 0,
+    status: 'completed',
+    assignments: [],
+    waitlisted: [],
+    undecided: [],
+    approvals: { requested: 0, approved: 0, rejected: 0, timed_out: 0 },
+    llm: { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
+    tool_calls: 0,
+    discrepancies: [],
+  };
+}
+
+function merge(into: BatchOutcome, b: BatchOutcome): void {
+  into.assignments.push(...b.assignments);
+  into.waitlisted.push(...b.waitlisted);
+  into.undecided.push(...b.undecided);
+  into.discrepancies.push(...b.discrepancies);
+  for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
+  for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const) into.llm[k] += b.llm[k];
+  into.tool_calls += b.tool_calls;
+  if (b.llm.model !== undefined) {
+    into.llm.model = b.llm.model;
+    into.llm.offline = b.llm.offline;
+  }
+  if (b.status === 'budget_exhausted') into.status = 'budget_exhausted';
+  if (b.status === 'cancelled' && into.status === 'completed') into.status = 'cancelled';
+}
+
+async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
+  const parsedInput = reassignmentInputSchema.safeParse(rawInput ?? {});
+  if (!parsedInput.success) {
+    const issue = parsedInput.error.issues[0]!;
+    throw ApplicationFailure.nonRetryable(`invalid input: ${issue.path.join('.') || '(input)'} ${issue.message}`, 'InvalidInput');
+  }
+  const input = parsedInput.data;
+  const runId = workflowInfo().workflowId;
+
+  let phase: Progress['phase'] = carried ? 'reassigning' : 'resolving_prompt';
+  let cancelRequested = false;
+  let bundle: PromptBundle | undefined = carried?.bundle;
+  let remaining: BatchAppointment[] = carried?.remaining ?? [];
+  let totalAffected = carried?.totalAffected ?? 0;
+  let nextBatch = carried?.nextBatch ?? 1;
+  let batchesDone = carried?.batchesDone ?? 0;
+  let batchesTotal = batchesDone;
+  const runs = (carried?.runs ?? 0) + 1;
+  const done: BatchOutcome = carried?.done ?? emptyOutcome();
+  const running = new Map<number, { handle: ChildWorkflowHandle<typeof promptDrivenBatch>; appointments: BatchAppointment[] }>();
+  const pending = new Map<string, PendingApproval & { child: string }>();
+
+  const status = (): RunStatus => {
+    if (cancelRequested) return 'cancelled';
+    if (done.status === 'budget_exhausted') return 'budget_exhausted';
+    if (done.undecided.length > 0 || done.discrepancies.length > 0) return 'completed_with_issues';
+    return 'completed';
+  };
+
+  setHandler(progressQuery, (): Progress => {
+    const inFlight = [...running.values()].reduce((n, r) => n + r.appointments.length, 0);
+    return {
+      workflow_id: runId,
+      mode,
+      phase,
+      status: phase === 'finished' ? status() : cancelRequested ? 'cancelling' : 'running',
+      total_affected: totalAffected,
+      decided: done.assignments.length + done.waitlisted.length,
+      assigned: done.assignments.length,
+      waitlisted: done.waitlisted.length,
+      undecided: Math.max(0, totalAffected - done.assignments.length - done.waitlisted.length - inFlight - remaining.length),
+      batches: { total: batchesTotal, done: batchesDone, running: running.size },
+      pending_approvals: [...pending.values()].map(({ child: _c, ...p }) => p),
+      llm_calls: done.llm.calls,
+      tool_calls: done.tool_calls,
+      prompt: bundle && { name: bundle.orchestrator.name, version: bundle.orchestrator.version, label: bundle.orchestrator.label },
+      runs,
+    };
+  });
+
+  // Decisions are forwarded to the batch that waits for them; anything else is ignored, and logged.
+  const forward = (signal: typeof approveSignal) => async (raw: DecisionSignal) => {
+    const parsed = decisionSignalSchema.safeParse(raw);
+    if (!parsed.success) {
+      log.warn('ignored a malformed decision signal; expected {"appointmentId": "A002"}');
+      return;
+    }
+    const waiting = pending.get(parsed.data.appointmentId);
+    if (!waiting) {
+      log.warn('ignored a decision for an appointment that awaits no approval', { appointmentId: parsed.data.appointmentId });
+      return;
+    }
+    await getExternalWorkflowHandle(waiting.child).signal(signal, parsed.data);
+  };
+  setHandler(approveSignal, forward(approveSignal));
+  setHandler(rejectSignal, forward(rejectSignal));
+
+  const requestCancel = async (why: string) => {
+    if (cancelRequested) return;
+    cancelRequested = true;
+    log.info('cancellation requested: finishing the steps in flight', { why });
+    await Promise.all([...running.values()].map((r) => getExternalWorkflowHandle(r.handle.workflowId).signal(cancelSignal, { reason: why })));
+  };
+  setHandler(cancelSignal, (payload) => requestCancel(payload?.reason ?? 'cancel signal'));
+  CancellationScope.current().cancelRequested.catch(() => requestCancel('Temporal cancellation'));
+
+  setHandler(approvalNoticeSignal, (notice) => {
+    if (notice.settled) pending.delete(notice.appointment_id);
+    else pending.set(notice.appointment_id, { appointment_id: notice.appointment_id, provider_id: notice.provider_id, score: notice.score, batch: notice.batch, deadline: notice.deadline, child: notice.child_workflow_id });
+  });
+
+  return CancellationScope.nonCancellable(async () => {
+    if (!bundle) {
+      bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel }]);
+      await toolActivities.markProviderUnavailable.executeWithOptions({ summary: `mark ${input.providerId} unavailable on ${input.date} (${input.reason})` }, [
+        { providerId: input.providerId, date: input.date, reason: input.reason },
+      ]);
+      phase = 'finding_appointments';
+      const affected = await toolActivities.callTool.executeWithOptions({ summary: `get_affected_appointments ${input.providerId} ${input.date}` }, [
+        { name: 'get_affected_appointments', args: { provider_id: input.providerId, date: input.date }, runId, policy: bundle.policy, decidedBy: mode, candidatesPerAppointment: bundle.config.candidates_per_appointment },
+      ]);
+      if (!affected.ok) throw ApplicationFailure.nonRetryable(affected.error, 'InvalidInput');
+      const list = (affected.result as { appointments: BatchAppointment[] }).appointments;
+      remaining = list.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, time: a.time, specialty: a.specialty }));
+      totalAffected = remaining.length;
+    }
+    const pinned = bundle;
+    upsertMemo({
+      prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
+      provider: input.providerId,
+      date: input.date,
+      reason: input.reason,
+    });
+    upsertSearchAttributes([
+      { key: searchAttributes.providerId, value: input.providerId },
+      { key: searchAttributes.date, value: input.date },
+      { key: searchAttributes.mode, value: mode },
+      { key: searchAttributes.status, value: 'running' },
+      { key: searchAttributes.promptName, value: pinned.orchestrator.name },
+      { key: searchAttributes.promptLabel, value: pinned.orchestrator.label },
+      { key: searchAttributes.promptVersion, value: pinned.orchestrator.version },
+    ]);
+    phase = 'reassigning';
+
+    const size = pinned.config.batch_size;
+    batchesTotal = batchesDone + Math.ceil(remaining.length / size);
+    const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= input.historyEventLimit;
+
+    const launch = async () => {
+      const appointments = remaining.slice(0, size);
+      remaining = remaining.slice(size);
+      const batch = nextBatch++;
+      const first = appointments[0]!.appointment_id;
+      const last = appointments[appointments.length - 1]!.appointment_id;
+      const handle = await startChild(mode === 'prompt' ? promptDrivenBatch : codeDrivenBatch, {
+        workflowId: `${runId}-batch-${String(batch).padStart(4, '0')}`,
+        args: [{ runId, batch, providerId: input.providerId, date: input.date, reason: input.reason, appointments, bundle: pinned }],
+        staticSummary: `batch ${batch}: ${appointments.length} appointment(s), ${first}${first === last ? '' : ` … ${last}`} · ${mode}-driven`,
+      });
+      running.set(batch, { handle, appointments });
+    };
+
+    while (remaining.length > 0 || running.size > 0) {
+      while (!cancelRequested && remaining.length > 0 && running.size < pinned.config.max_parallel_batches && !historyFull()) await launch();
+      if (running.size === 0) break; // cancelled, or history full with nothing in flight
+      const [batch, outcome] = await Promise.race([...running.entries()].map(([b, r]) => r.handle.result().then((o) => [b, o] as const)));
+      running.delete(batch);
+      merge(done, outcome);
+      batchesDone += 1;
+    }
+
+    if (!cancelRequested && remaining.length > 0) {
+      // The history is long: start afresh with the exact state, once no handler is mid-flight.
+      await condition(allHandlersFinished);
+      log.info('continuing as new', { remaining: remaining.length, historyLength: workflowInfo().historyLength });
+      const next: CarriedState = { bundle: pinned, remaining, totalAffected, nextBatch, done, batchesDone, runs };
+      return continueAsNew<typeof promptDrivenReassignment>(rawInput, next);
+    }
+
+    if (cancelRequested) {
+      for (const a of remaining) done.undecided.push({ appointment_id: a.appointment_id, reason: 'cancelled before a decision' });
+      remaining = [];
+    }
+    phase = 'finished';
+    const final = status();
+    upsertSearchAttributes([{ key: searchAttributes.status, value: final }]);
+    await condition(allHandlersFinished);
+    const decided = done.assignments.length + done.waitlisted.length;
+    const result: ReassignmentResult = {
+      status: final,
+      mode,
+      workflow_id: runId,
+      provider_id: input.providerId,
+      date: input.date,
+      reason: input.reason,
+      total_affected: totalAffected,
+      successful_assignments: done.assignments.length,
+      waitlist_entries: done.waitlisted.length,
+      assignments: done.assignments.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
+      waitlisted: done.waitlisted.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
+      undecided: done.undecided.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
+      approvals: done.approvals,
+      prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
+      llm: { ...done.llm, model: mode === 'prompt' ? (done.llm.model ?? pinned.config.model.name) : 'none (code-driven)', offline: done.llm.offline ?? false, calls_per_appointment: decided > 0 ? Math.round((done.llm.calls / decided) * 100) / 100 : 0 },
+      tool_calls: done.tool_calls,
+      batches: batchesDone,
+      runs,
+      discrepancies: done.discrepancies,
+      message:
+        `${totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted` +
+        (done.undecided.length > 0 ? `, ${done.undecided.length} undecided` : '') +
+        ` · ${final} · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`,
+    };
+    return result;
+  });
+}

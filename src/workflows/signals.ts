@@ -1,0 +1,13 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ApprovalNotice, BatchOutcome, DecisionSignal, Progress } from './types';
+
+/** Signals and queries, by the names people type in the Temporal CLI and Web UI. */
+export const approveSignal = defineSignal<[DecisionSignal]>('approve');
+export const rejectSignal = defineSignal<[DecisionSignal]>('reject');
+export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
+export const progressQuery = defineQuery<Progress>('progress');
+
+/** Internal: a batch tells its parent that an approval is awaited or settled. */
+export const approvalNoticeSignal = defineSignal<[ApprovalNotice]>('approvalNotice');
+/** Internal: a batch's own live state. */
+export const batchProgressQuery = defineQuery<Omit<BatchOutcome, 'batch'> & { batch: number; pending: string[] }>('batchProgress');

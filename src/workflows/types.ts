@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { isoDateSchema, providerIdSchema } from '../domain/model';
+import { bandSchema } from '../domain/policy';
+import { labelSchema, pinnedPromptSchema, type PromptBundle } from '../prompts/schema';
+
+/** Contracts of the reassignment workflows: input, result, progress, signals' payloads. Pure. */
+
+export const reassignmentInputSchema = z
+  .object({
+    providerId: providerIdSchema,
+    date: isoDateSchema,
+    reason: z.string().trim().min(1).max(200).default('unavailable'),
+    promptLabel: labelSchema.default('production'),
+    /** Continue-as-new once the run's own history passes this many events (Temporal's suggestion also counts). */
+    historyEventLimit: z.number().int().min(100).max(40_000).default(5_000),
+  })
+  .strict();
+export type ReassignmentInput = z.input<typeof reassignmentInputSchema>;
+export type ParsedReassignmentInput = z.output<typeof reassignmentInputSchema>;
+
+export type Mode = 'prompt' | 'code';
+
+export const assignmentEntrySchema = z.object({
+  appointment_id: z.string(),
+  new_provider_id: z.string(),
+  score: z.number(),
+  band: bandSchema.optional(),
+  approved_by: z.string().nullable().optional(),
+  decided_by: z.enum(['prompt', 'code']).optional(),
+});
+export type AssignmentEntry = z.infer<typeof assignmentEntrySchema>;
+
+export const waitlistEntrySchema = z.object({ appointment_id: z.string(), reason: z.string(), decided_by: z.enum(['prompt', 'code']).optional() });
+export type WaitlistEntry = z.infer<typeof waitlistEntrySchema>;
+
+/** What the model must answer at the end of a batch. Extra keys are tolerated; the numbers are checked. */
+export const batchSummarySchema = z.object({
+  total_affected: z.number().int().min(0),
+  successful_assignments: z.number().int().min(0),
+  waitlist_entries: z.number().int().min(0),
+  assignments: z.array(z.object({ appointment_id: z.string(), new_provider_id: z.string(), score: z.number().optional() })),
+  waitlisted: z.array(z.object({ appointment_id: z.string(), reason: z.string().optional() })),
+});
+
+export interface UndecidedEntry {
+  appointment_id: string;
+  reason: string;
+}
+
+export interface ApprovalCounts {
+  requested: number;
+  approved: number;
+  rejected: number;
+  timed_out: number;
+}
+
+export interface LlmStats {
+  calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  invalid_tool_calls: number;
+  /** The model that answered, as it named itself, and whether it was the offline stand-in. */
+  model?: string;
+  offline?: boolean;
+}
+
+export type BatchStatus = 'completed' | 'cancelled' | 'budget_exhausted';
+
+/** The outcome of one batch (one conversation, one child workflow). */
+export interface BatchOutcome {
+  batch: number;
+  status: BatchStatus;
+  assignments: AssignmentEntry[];
+  waitlisted: WaitlistEntry[];
+  undecided: UndecidedEntry[];
+  approvals: ApprovalCounts;
+  llm: LlmStats;
+  tool_calls: number;
+  discrepancies: string[];
+  message?: string;
+}
+
+export interface BatchAppointment {
+  appointment_id: string;
+  patient_id: string;
+  time: string;
+  specialty: string;
+}
+
+export interface BatchInput {
+  runId: string;
+  batch: number;
+  providerId: string;
+  date: string;
+  reason: string;
+  appointments: BatchAppointment[];
+  bundle: PromptBundle;
+}
+
+export const runStatusSchema = z.enum(['completed', 'completed_with_issues', 'budget_exhausted', 'cancelled']);
+export type RunStatus = z.infer<typeof runStatusSchema>;
+
+export interface ReassignmentResult {
+  status: RunStatus;
+  mode: Mode;
+  workflow_id: string;
+  provider_id: string;
+  date: string;
+  reason: string;
+  total_affected: number;
+  successful_assignments: number;
+  waitlist_entries: number;
+  assignments: AssignmentEntry[];
+  waitlisted: WaitlistEntry[];
+  undecided: UndecidedEntry[];
+  approvals: ApprovalCounts;
+  prompt: { orchestrator: z.infer<typeof pinnedPromptSchema>; scoring: z.infer<typeof pinnedPromptSchema> };
+  llm: LlmStats & { model: string; offline: boolean; calls_per_appointment: number };
+  tool_calls: number;
+  batches: number;
+  runs: number;
+  discrepancies: string[];
+  message: string;
+}
+
+export interface PendingApproval {
+  appointment_id: string;
+  provider_id: string;
+  score: number;
+  batch: number;
+  deadline: string;
+}
+
+export interface Progress {
+  workflow_id: string;
+  mode: Mode;
+  phase: 'resolving_prompt' | 'finding_appointments' | 'reassigning' | 'finished';
+  status: RunStatus | 'running' | 'cancelling';
+  total_affected: number;
+  decided: number;
+  assigned: number;
+  waitlisted: number;
+  undecided: number;
+  batches: { total: number; done: number; running: number };
+  pending_approvals: PendingApproval[];
+  llm_calls: number;
+  tool_calls: number;
+  prompt?: { name: string; version: number; label: string };
+  runs: number;
+}
+
+/** Payload of approve/reject signals, as typed in the Temporal CLI or Web UI: {"appointmentId": "A002"}. */
+export const decisionSignalSchema = z.object({
+  appointmentId: z.string().min(1),
+  by: z.string().min(1).max(100).optional(),
+  note: z.string().max(500).optional(),
+});
+export type DecisionSignal = z.infer<typeof decisionSignalSchema>;
+
+/** Child → parent: an approval is awaited, or settled. */
+export interface ApprovalNotice {
+  appointment_id: string;
+  provider_id: string;
+  score: number;
+  batch: number;
+  child_workflow_id: string;
+  deadline: string;
+  settled?: 'approved' | 'rejected' | 'timed_out' | 'cancelled';
+}
+
+/** State carried across continue-as-new: exact, never a summary written by the model. */
+export interface CarriedState {
+  bundle: PromptBundle;
+  remaining: BatchAppointment[];
+  totalAffected: number;
+  nextBatch: number;
+  done: BatchOutcome;
+  batchesDone: number;
+  runs: number;
+}
