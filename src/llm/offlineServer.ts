@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { countTokens } from 'gpt-tokenizer';
-import { decideNextTurn, type ChatMessage } from './offlineAgent';
+import { decideNextTurn, type AgentReply, type ChatMessage } from './offlineAgent';
 
 /**
  * A loopback HTTP server speaking the OpenAI chat-completions protocol, answered by the deterministic
@@ -39,7 +39,15 @@ function messageText(m: ChatMessage): string {
   return [m.content ?? '', ...(m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`)].join('\n');
 }
 
-export async function startOfflineModel(options: { port?: number; host?: string } = {}): Promise<OfflineModelServer> {
+export interface OfflineModelOptions {
+  port?: number;
+  host?: string;
+  /** Replaces the decision procedure: tests script a misbehaving model with it, over the same protocol. */
+  agent?: (messages: ChatMessage[]) => AgentReply;
+}
+
+export async function startOfflineModel(options: OfflineModelOptions = {}): Promise<OfflineModelServer> {
+  const agent = options.agent ?? decideNextTurn;
   let count = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -67,7 +75,7 @@ export async function startOfflineModel(options: { port?: number; host?: string 
       }
       count += 1;
       const turn = body.messages.filter((m) => m.role === 'assistant').length;
-      const reply = decideNextTurn(body.messages);
+      const reply = agent(body.messages);
       const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
       const message = { role: 'assistant' as const, content: reply.content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: null };
       const promptTokens = countTokens(body.messages.map(messageText).join('\n') + JSON.stringify(body.tools ?? []));

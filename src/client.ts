@@ -1,0 +1,192 @@
+import fs from 'node:fs';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, type AppConfig } from './config';
+import { isoDateSchema, providerIdSchema } from './domain/model';
+import { SchedulingStore } from './domain/store';
+import { describeError } from './errors';
+import { formatProgress, formatResult } from './format';
+import { labelSchema } from './prompts/schema';
+import { approveSignal, cancelSignal, progressQuery, rejectSignal } from './workflows/signals';
+import type { Progress, ReassignmentResult } from './workflows/types';
+
+/** The command line: start a reassignment, decide approvals, cancel, follow progress, read the result. */
+
+class UserError extends Error {}
+
+const parseWith =
+  <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, what: string) =>
+  (value: string): T => {
+    const r = schema.safeParse(value);
+    if (!r.success) throw new InvalidArgumentError(`${what} "${value}": ${r.error.issues[0]!.message}`);
+    return r.data;
+  };
+
+async function connect(config: AppConfig): Promise<{ client: Client; connection: Connection }> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 3000 });
+    await connection.workflowService.getSystemInfo({});
+  } catch {
+    throw new UserError(`cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\` (or set TEMPORAL_ADDRESS)`);
+  }
+  return { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), connection };
+}
+
+async function withClient<T>(fn: (client: Client, config: AppConfig) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const { client, connection } = await connect(config);
+  try {
+    return await fn(client, config);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError') {
+      throw new UserError(`no reassignment with that workflow id in namespace ${config.TEMPORAL_NAMESPACE}`);
+    }
+    throw err;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** When the scheduling database is on this machine, check the provider and date before starting a run. */
+function checkAgainstStore(config: AppConfig, providerId: string, date: string): void {
+  if (!fs.existsSync(config.DB_PATH)) return;
+  const store = new SchedulingStore(config.DB_PATH);
+  try {
+    if (store.counts().providers === 0) throw new UserError(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
+    if (!store.provider(providerId)) throw new UserError(`unknown provider ${providerId} in ${config.DB_PATH}`);
+    const booked = store.db.prepare('SELECT COUNT(*) n FROM appointments WHERE provider_id = ? AND date = ?').get(providerId, date) as { n: number };
+    if (booked.n === 0 && !store.unavailability(providerId, date)) throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
+  } finally {
+    store.close();
+  }
+}
+
+function print(value: unknown, json: boolean, text: () => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : text());
+}
+
+async function awaitResult(client: Client, workflowId: string): Promise<ReassignmentResult> {
+  try {
+    return (await client.workflow.getHandle(workflowId).result()) as ReassignmentResult;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) throw new UserError(`the reassignment failed: ${describeError(err.cause ?? err)}`);
+    throw err;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('reassign')
+    .description('Prompt-driven reassignment of appointments on Temporal')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+
+  program
+    .command('start')
+    .description('start reassigning the appointments of an unavailable provider')
+    .requiredOption('-p, --provider <id>', 'the unavailable provider, e.g. T001', parseWith(providerIdSchema, 'provider'))
+    .requiredOption('-d, --date <YYYY-MM-DD>', 'the day the provider is unavailable', parseWith(isoDateSchema, 'date'))
+    .option('-r, --reason <text>', 'why (sick, leave, ...)', 'unavailable')
+    .addOption(new Option('-m, --mode <mode>', 'who decides: the prompt (LLM) or fixed code').choices(['prompt', 'code']).default('prompt'))
+    .option('-l, --label <label>', 'prompt label to resolve (production, staging, latest, ...)', parseWith(labelSchema, 'label'))
+    .option('--id <workflowId>', 'workflow id (default: reassign-<provider>-<date>-<time>)')
+    .option('-w, --wait', 'wait for the result and print it')
+    .option('--json', 'print JSON')
+    .action(async (opts: { provider: string; date: string; reason: string; mode: 'prompt' | 'code'; label?: string; id?: string; wait?: boolean; json?: boolean }) => {
+      const config = loadConfig();
+      checkAgainstStore(config, opts.provider, opts.date);
+      await withClient(async (client) => {
+        const workflowId = opts.id ?? `reassign-${opts.provider}-${opts.date}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}`;
+        const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
+        const input = { providerId: opts.provider, date: opts.date, reason: opts.reason, promptLabel: opts.label ?? config.PROMPT_LABEL };
+        await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args: [input] });
+        if (!opts.json) console.log(`started ${type} ${workflowId}`);
+        if (opts.wait) {
+          const result = await awaitResult(client, workflowId);
+          print(result, !!opts.json, () => formatResult(result));
+        } else if (opts.json) {
+          console.log(JSON.stringify({ workflowId, type }));
+        }
+      });
+    });
+
+  const decision = (name: 'approve' | 'reject') =>
+    program
+      .command(name)
+      .description(`${name} the assignment an appointment is waiting on`)
+      .argument('<workflowId>')
+      .argument('<appointmentId>')
+      .option('--by <name>', 'who decides', process.env.USER ?? 'operator')
+      .option('--note <text>', 'a note kept with the decision')
+      .action(async (workflowId: string, appointmentId: string, opts: { by: string; note?: string }) => {
+        await withClient(async (client) => {
+          const handle = client.workflow.getHandle(workflowId);
+          const progress = await handle.query(progressQuery);
+          if (!progress.pending_approvals.some((p) => p.appointment_id === appointmentId)) {
+            const waiting = progress.pending_approvals.map((p) => p.appointment_id).join(', ') || 'none';
+            throw new UserError(`${appointmentId} is not awaiting approval in ${workflowId} (awaiting: ${waiting})`);
+          }
+          await handle.signal(name === 'approve' ? approveSignal : rejectSignal, { appointmentId, by: opts.by, ...(opts.note ? { note: opts.note } : {}) });
+          console.log(`${name === 'approve' ? 'approved' : 'rejected'} ${appointmentId} in ${workflowId}`);
+        });
+      });
+  decision('approve');
+  decision('reject');
+
+  program
+    .command('cancel')
+    .description('stop a reassignment after the step in flight; what is done stays done')
+    .argument('<workflowId>')
+    .option('--temporal', "use Temporal's own cancellation instead of the cancel signal (same outcome)")
+    .action(async (workflowId: string, opts: { temporal?: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(workflowId);
+        if (opts.temporal) await handle.cancel();
+        else await handle.signal(cancelSignal, { reason: 'cancelled from the CLI' });
+        console.log(`cancellation requested for ${workflowId}`);
+      });
+    });
+
+  program
+    .command('status')
+    .description('live progress of a reassignment')
+    .argument('<workflowId>')
+    .option('--watch', 'follow until the run finishes')
+    .option('--json', 'print JSON')
+    .action(async (workflowId: string, opts: { watch?: boolean; json?: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(workflowId);
+        for (;;) {
+          const p: Progress = await handle.query(progressQuery);
+          print(p, !!opts.json, () => formatProgress(p));
+          if (!opts.watch || p.phase === 'finished') break;
+          const { status } = await handle.describe();
+          if (status.name !== 'RUNNING') break;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      });
+    });
+
+  program
+    .command('result')
+    .description('the result of a reassignment (waits if it is still running)')
+    .argument('<workflowId>')
+    .option('--json', 'print JSON')
+    .action(async (workflowId: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const result = await awaitResult(client, workflowId);
+        print(result, !!opts.json, () => formatResult(result));
+      });
+    });
+
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err) => {
+      console.error(`error: ${describeError(err)}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { loadConfig, projectRoot } from '../../src/config';
+import { demoDataset } from '../../src/domain/demoData';
+import type { Dataset } from '../../src/domain/model';
+import { SchedulingStore } from '../../src/domain/store';
+import type { AgentReply, ChatMessage } from '../../src/llm/offlineAgent';
+import { startOfflineModel, type OfflineModelServer } from '../../src/llm/offlineServer';
+import { findTemporalCli } from '../../src/temporal/cliBinary';
+import { createReassignmentWorker, type WorkerHandle } from '../../src/worker';
+import { progressQuery } from '../../src/workflows/signals';
+import type { Progress, ReassignmentInput, ReassignmentResult } from '../../src/workflows/types';
+
+/**
+ * The one place tests get their world from: the shared Temporal dev server and workflow bundle (started in
+ * globalSetup), a worker on a task queue of its own, a fresh SQLite scheduling database, and a model
+ * server on loopback (the offline stand-in, or a scripted one).
+ */
+
+let runtimeInstalled = false;
+let counter = 0;
+
+export interface Harness {
+  client: Client;
+  store: SchedulingStore;
+  taskQueue: string;
+  address: string;
+  model: OfflineModelServer;
+  worker: WorkerHandle;
+  /** Starts a run the way our CLI does and returns its handle. */
+  start(type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string): Promise<WorkflowHandle>;
+  run(type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string): Promise<ReassignmentResult>;
+  reload(data?: Dataset): void;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  data?: Dataset;
+  /** Edits applied to the project's prompt files (a temp copy) before the worker starts. */
+  editPrompts?: (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => void;
+  /** A scripted model instead of the offline stand-in. */
+  agent?: (messages: ChatMessage[]) => AgentReply;
+}
+
+export interface PromptDoc {
+  versions: { version: number; labels: string[]; config: Record<string, unknown> & { approval?: Record<string, unknown>; budgets?: Record<string, unknown> }; prompt: string }[];
+}
+
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+export function tempDir(name: string): string {
+  const base = process.env.TEST_TMP_DIR ?? fs.mkdtempSync('/tmp/reassign-');
+  const dir = path.join(base, uniqueName(name));
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Copies prompts/ to a temp folder and applies edits: how a test changes the prompt without touching the repo. */
+export function promptsCopy(edit?: HarnessOptions['editPrompts']): string {
+  const dir = tempDir('prompts');
+  const read = (name: string) => parseYaml(fs.readFileSync(path.join(projectRoot, 'prompts', `${name}.yaml`), 'utf8')) as PromptDoc;
+  const files = { orchestrator: read('healthcare-orchestrator'), scoring: read('scoring-strategy') };
+  edit?.(files);
+  fs.writeFileSync(path.join(dir, 'healthcare-orchestrator.yaml'), stringifyYaml(files.orchestrator, { aliasDuplicateObjects: false }));
+  fs.writeFileSync(path.join(dir, 'scoring-strategy.yaml'), stringifyYaml(files.scoring, { aliasDuplicateObjects: false }));
+  return dir;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  const bundlePath = process.env.TEST_WORKFLOW_BUNDLE;
+  if (!address || !bundlePath) throw new Error('the jest globalSetup did not run');
+  if (!runtimeInstalled) {
+    try {
+      Runtime.install({ logger: new DefaultLogger('ERROR') });
+    } catch {
+      // Already installed by another file in this process.
+    }
+    runtimeInstalled = true;
+  }
+  const taskQueue = uniqueName('tq');
+  const dir = tempDir('db');
+  const store = new SchedulingStore(path.join(dir, 'scheduling.db'));
+  store.load(options.data ?? demoDataset());
+  // A scripted model is served here; otherwise the worker starts the offline stand-in itself, as in production.
+  const scripted = options.agent ? await startOfflineModel({ agent: options.agent }) : undefined;
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: address,
+    TASK_QUEUE: taskQueue,
+    DB_PATH: store.file,
+    PROMPTS_DIR: options.editPrompts ? promptsCopy(options.editPrompts) : path.join(projectRoot, 'prompts'),
+    ...(scripted ? { OPENAI_BASE_URL: scripted.url } : {}),
+    LOG_LEVEL: 'ERROR',
+  });
+  const native = await NativeConnection.connect({ address });
+  const worker = await createReassignmentWorker({ connection: native, config, store, workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') }, say: () => undefined });
+  const running = worker.run();
+  const model = (scripted ?? worker.offlineModel)!;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+
+  const start = (type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string) =>
+    client.workflow.start(type, { taskQueue, workflowId: id ?? uniqueName(`reassign-${input.providerId}-${input.date}`), args: [input] });
+
+  return {
+    client,
+    store,
+    taskQueue,
+    address,
+    model,
+    worker,
+    start,
+    run: async (type, input, id) => (await start(type, input, id)).result() as Promise<ReassignmentResult>,
+    reload: (data) => store.load(data ?? demoDataset()),
+    async close() {
+      worker.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+      await scripted?.close();
+      store.close();
+    },
+  };
+}
+
+/** Polls the progress query until the predicate holds. */
+export async function waitForProgress(handle: WorkflowHandle, predicate: (p: Progress) => boolean, timeoutMs = 30_000): Promise<Progress> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Progress | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await handle.query(progressQuery);
+      if (predicate(last)) return last;
+    } catch {
+      // not started yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`progress never matched; last: ${JSON.stringify(last)}`);
+}
+
+/** Runs the real Temporal CLI against the test server. */
+export function temporalCli(address: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const binary = findTemporalCli({ install: false });
+  if (!binary) throw new Error('no Temporal CLI');
+  return new Promise((resolve) => {
+    execFile(binary, [...args, '--address', address], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 });
+    });
+  });
+}
+
+/** Every affected appointment in exactly one final state, no slot booked twice, no duplicate notification. */
+export function auditStore(store: SchedulingStore): string[] {
+  const db = store.db;
+  const problems: string[] = [];
+  const doubleBooked = db.prepare("SELECT provider_id, date, time, COUNT(*) n FROM appointments WHERE status = 'scheduled' GROUP BY 1,2,3 HAVING n > 1").all();
+  if (doubleBooked.length) problems.push(`double-booked slots: ${JSON.stringify(doubleBooked)}`);
+  const both = db.prepare('SELECT a.appointment_id FROM assignments a JOIN waitlist w USING (appointment_id)').all();
+  if (both.length) problems.push(`assigned and waitlisted: ${JSON.stringify(both)}`);
+  const twice = db.prepare('SELECT appointment_id, COUNT(*) n FROM assignments GROUP BY 1 HAVING n > 1').all();
+  if (twice.length) problems.push(`assigned twice: ${JSON.stringify(twice)}`);
+  const dupNotes = db.prepare('SELECT appointment_id, kind, COUNT(*) n FROM notifications GROUP BY 1,2 HAVING n > 1').all();
+  if (dupNotes.length) problems.push(`duplicate notifications: ${JSON.stringify(dupNotes)}`);
+  return problems;
+}
