@@ -7,5 +7,5 @@ module.exports = {
   globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
   // One Temporal server for the whole run; test files share it, two at a time on 2 cores.
   maxWorkers: 2,
-  testTimeout: 120000,
+  testTimeout: 60000,
 };

@@ -14,7 +14,8 @@ export interface ChatMessage {
 
 export interface AgentReply {
   content: string | null;
-  toolCalls: { name: string; arguments: Record<string, unknown> }[];
+  /** Arguments as an object, or as raw text (a scripted test model may send malformed JSON on purpose). */
+  toolCalls: { name: string; arguments: Record<string, unknown> | string }[];
 }
 
 export interface PromptPolicy {

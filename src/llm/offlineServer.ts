@@ -76,7 +76,7 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
       count += 1;
       const turn = body.messages.filter((m) => m.role === 'assistant').length;
       const reply = agent(body.messages);
-      const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
+      const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) } }));
       const message = { role: 'assistant' as const, content: reply.content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: null };
       const promptTokens = countTokens(body.messages.map(messageText).join('\n') + JSON.stringify(body.tools ?? []));
       const completionTokens = countTokens(messageText(message));

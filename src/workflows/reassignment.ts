@@ -141,7 +141,8 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       log.warn('ignored a decision for an appointment that awaits no approval', { appointmentId: parsed.data.appointmentId });
       return;
     }
-    await getExternalWorkflowHandle(waiting.child).signal(signal, parsed.data);
+    // Handlers run in the root scope; forwarding must still work once the run is being cancelled.
+    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, parsed.data));
   };
   setHandler(approveSignal, forward(approveSignal));
   setHandler(rejectSignal, forward(rejectSignal));
@@ -150,7 +151,9 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
     if (cancelRequested) return;
     cancelRequested = true;
     log.info('cancellation requested: finishing the steps in flight', { why });
-    await Promise.all([...running.values()].map((r) => getExternalWorkflowHandle(r.handle.workflowId).signal(cancelSignal, { reason: why })));
+    await CancellationScope.nonCancellable(() =>
+      Promise.all([...running.values()].map((r) => getExternalWorkflowHandle(r.handle.workflowId).signal(cancelSignal, { reason: why }))),
+    );
   };
   setHandler(cancelSignal, (payload) => requestCancel(payload?.reason ?? 'cancel signal'));
   CancellationScope.current().cancelRequested.catch(() => requestCancel('Temporal cancellation'));

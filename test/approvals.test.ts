@@ -1,0 +1,111 @@
+import { approveSignal, cancelSignal, rejectSignal } from '../src/workflows/signals';
+import type { ReassignmentResult } from '../src/workflows/types';
+import { auditStore, startHarness, waitForProgress, type Harness, type PromptDoc } from './support/harness';
+
+/** Human decisions, their deadline, cancellation and progress, on running reassignments. */
+
+const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+
+describe('approvals and cancellation', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.reload());
+
+  test('the progress query shows the pending approval with its true score and deadline', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    const p = await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    expect(p.pending_approvals).toEqual([expect.objectContaining({ appointment_id: 'A002', provider_id: 'P001', score: 129 })]);
+    expect(Date.parse(p.pending_approvals[0]!.deadline)).toBeGreaterThan(Date.now() + 23 * 3600_000);
+    expect(p.status).toBe('running');
+    expect(p.total_affected).toBe(3);
+    expect(p.prompt).toEqual({ name: 'healthcare-orchestrator', version: 1, label: 'production' });
+    await handle.signal(approveSignal, { appointmentId: 'A002' });
+    await handle.result();
+    const done = await waitForProgress(handle, (x) => x.phase === 'finished');
+    expect(done.decided).toBe(3);
+  });
+
+  test('reject: the good match is not assigned and the patient goes to the waitlist', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    await handle.signal(rejectSignal, { appointmentId: 'A002', by: 'dr-house', note: 'patient needs continuity' });
+    const r: ReassignmentResult = await handle.result();
+    expect(r.approvals).toMatchObject({ requested: 1, rejected: 1, approved: 0 });
+    expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
+    expect(h.store.appointment('A002')?.status).toBe('waitlisted');
+    const row = h.store.db.prepare('SELECT decision, decided_by, note FROM approvals WHERE appointment_id = ?').get('A002');
+    expect(row).toEqual({ decision: 'rejected', decided_by: 'dr-house', note: 'patient needs continuity' });
+  });
+
+  test('a decision for an appointment that awaits nothing, or a malformed one, is ignored', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    await handle.signal(approveSignal, { appointmentId: 'A003' });
+    await handle.signal(approveSignal, { bogus: true } as never);
+    await handle.signal(rejectSignal, { appointmentId: 'A002' });
+    const r: ReassignmentResult = await handle.result();
+    expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
+    expect(r.approvals).toMatchObject({ approved: 0, rejected: 1 });
+  });
+
+  test('cancel signal: stops cleanly, keeps what is done, returns a partial summary with status cancelled', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    await handle.signal(cancelSignal, { reason: 'test' });
+    const r: ReassignmentResult = await handle.result();
+    expect(r.status).toBe('cancelled');
+    expect(r.assignments.map((a) => a.appointment_id)).toEqual(['A001']);
+    expect(r.undecided.map((u) => u.appointment_id)).toContain('A002');
+    // A002 was never touched: still booked with the sick provider, no approval written.
+    expect(h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+    expect(h.store.appointment('A001')?.provider_id).toBe('P001');
+    expect(auditStore(h.store)).toEqual([]);
+    const description = await handle.describe();
+    expect((description.searchAttributes as Record<string, unknown[]>).ReassignStatus).toEqual(['cancelled']);
+  });
+
+  test("Temporal's own cancellation behaves like the cancel signal", async () => {
+    const handle = await h.start('codeDrivenReassignment', input);
+    await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    await handle.cancel();
+    const r: ReassignmentResult = await handle.result();
+    expect(r.status).toBe('cancelled');
+    expect(r.assignments.map((a) => a.appointment_id)).toEqual(['A001']);
+    expect(r.undecided.map((u) => u.appointment_id)).toContain('A002');
+    expect(h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+  });
+});
+
+describe('approval deadline from the prompt config', () => {
+  const withTimeout = (onTimeout: 'waitlist' | 'assign') => (files: { orchestrator: PromptDoc }) => {
+    files.orchestrator.versions[0]!.config.approval = { bands: ['good'], timeout: '2s', on_timeout: onTimeout };
+  };
+
+  test('nobody answers and on_timeout is waitlist: the patient is waitlisted', async () => {
+    const h = await startHarness({ editPrompts: withTimeout('waitlist') });
+    try {
+      const r = await h.run('promptDrivenReassignment', input);
+      expect(r.approvals).toMatchObject({ requested: 1, timed_out: 1 });
+      expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
+      expect(h.store.db.prepare('SELECT decision FROM approvals WHERE appointment_id = ?').get('A002')).toEqual({ decision: 'timed_out' });
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('nobody answers and on_timeout is assign: the assignment goes ahead, recorded as the timeout policy', async () => {
+    const h = await startHarness({ editPrompts: withTimeout('assign') });
+    try {
+      const r = await h.run('codeDrivenReassignment', input);
+      expect(r.approvals).toMatchObject({ requested: 1, timed_out: 1 });
+      const a002 = r.assignments.find((a) => a.appointment_id === 'A002');
+      expect(a002?.new_provider_id).toBe('P001');
+      expect(a002?.approved_by).toMatch(/timeout policy/);
+    } finally {
+      await h.close();
+    }
+  });
+});
