@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { approveSignal, cancelSignal } from '../src/workflows/signals';
+import { startHarness, temporalCli, waitForProgress, type Harness } from './support/harness';
+
+/**
+ * Determinism guard: histories of both workflows (parents and their batches, with an approval and a
+ * cancellation), exported as JSON by the Temporal CLI as a person would from the Web UI, replay against the
+ * current workflow code without nondeterminism errors. The histories
+ * recorded into test/fixtures/histories (named by workflow id) by an earlier version must replay too;
+ * RECORD_HISTORIES=1 adds the ones of this run.
+ */
+
+const fixtures = path.join(__dirname, 'fixtures', 'histories');
+const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+
+function bundle() {
+  return { workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') } };
+}
+
+async function replayAll(histories: { workflowId: string; history: unknown }[]): Promise<string[]> {
+  const errors: string[] = [];
+  for await (const r of Worker.runReplayHistories(bundle(), histories as never)) {
+    if (r.error) errors.push(`${r.workflowId}: ${r.error.message}`);
+  }
+  return errors;
+}
+
+describe('replay', () => {
+  let h: Harness;
+  const recorded: { name: string; workflowId: string; json: string }[] = [];
+  const asHistories = (list: typeof recorded) => list.map((r) => ({ workflowId: r.workflowId, history: historyFromJSON(JSON.parse(r.json)) }));
+
+  beforeAll(async () => {
+    h = await startHarness();
+    const exportJson = async (workflowId: string) => {
+      const shown = await temporalCli(h.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']);
+      if (shown.code !== 0) throw new Error(shown.stderr);
+      return shown.stdout;
+    };
+    const capture = async (name: string, workflowId: string) => {
+      recorded.push({ name, workflowId, json: await exportJson(workflowId) });
+      recorded.push({ name: `${name}-batch`, workflowId: `${workflowId}-batch-0001`, json: await exportJson(`${workflowId}-batch-0001`) });
+    };
+    for (const type of ['promptDrivenReassignment', 'codeDrivenReassignment'] as const) {
+      h.reload();
+      const approved = await h.start(type, input, `replay-${type}-approved-${Date.now()}`);
+      await waitForProgress(approved, (p) => p.pending_approvals.length > 0);
+      await approved.signal(approveSignal, { appointmentId: 'A002' });
+      await approved.result();
+      await capture(`${type}-approved`, approved.workflowId);
+      h.reload();
+      const cancelled = await h.start(type, input, `replay-${type}-cancelled-${Date.now()}`);
+      await waitForProgress(cancelled, (p) => p.pending_approvals.length > 0);
+      await cancelled.signal(cancelSignal, {});
+      await cancelled.result();
+      await capture(`${type}-cancelled`, cancelled.workflowId);
+    }
+    if (process.env.RECORD_HISTORIES === '1') {
+      fs.mkdirSync(fixtures, { recursive: true });
+      for (const r of recorded) fs.writeFileSync(path.join(fixtures, `${r.workflowId}.json`), r.json);
+    }
+  });
+  afterAll(() => h.close());
+
+  test('fresh histories of both workflows replay without nondeterminism', async () => {
+    expect(recorded).toHaveLength(8);
+    expect(await replayAll(asHistories(recorded))).toEqual([]);
+  });
+
+  test('the committed histories of earlier runs still replay', async () => {
+    const files = fs.readdirSync(fixtures).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(8);
+    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8'))) }));
+    expect(await replayAll(histories)).toEqual([]);
+  });
+
+  test('replay catches a workflow whose code changed its commands', async () => {
+    // A history whose first activity is swapped for another must fail to replay: the guard has teeth.
+    const original = recorded.find((r) => r.name === 'codeDrivenReassignment-approved')!;
+    const json = JSON.parse(original.json);
+    const scheduled = json.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
+    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse';
+    const errors = await replayAll([{ workflowId: 'tampered', history: historyFromJSON(json) }]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/nondetermin/i);
+  });
+});
