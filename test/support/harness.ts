@@ -31,6 +31,7 @@ export interface Harness {
   address: string;
   model: OfflineModelServer;
   worker: WorkerHandle;
+  promptsDir: string;
   /** Starts a run the way our CLI does and returns its handle. */
   start(type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string): Promise<WorkflowHandle>;
   run(type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string): Promise<ReassignmentResult>;
@@ -91,11 +92,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   store.load(options.data ?? demoDataset());
   // A scripted model is served here; otherwise the worker starts the offline stand-in itself, as in production.
   const scripted = options.agent ? await startOfflineModel({ agent: options.agent }) : undefined;
+  const promptsDir = options.editPrompts ? promptsCopy(options.editPrompts) : path.join(projectRoot, 'prompts');
   const config = loadConfig({
     TEMPORAL_ADDRESS: address,
     TASK_QUEUE: taskQueue,
     DB_PATH: store.file,
-    PROMPTS_DIR: options.editPrompts ? promptsCopy(options.editPrompts) : path.join(projectRoot, 'prompts'),
+    PROMPTS_DIR: promptsDir,
     ...(scripted ? { OPENAI_BASE_URL: scripted.url } : {}),
     LOG_LEVEL: 'ERROR',
   });
@@ -116,6 +118,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     address,
     model,
     worker,
+    promptsDir,
     start,
     run: async (type, input, id) => (await start(type, input, id)).result() as Promise<ReassignmentResult>,
     reload: (data) => store.load(data ?? demoDataset()),

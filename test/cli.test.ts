@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../src/config';
+import type { ReassignmentResult } from '../src/workflows/types';
+import { startHarness, waitForProgress, type Harness } from './support/harness';
+
+/** Our CLI as a user runs it, and prompts as data: a file edit changes the next run, not a code change. */
+
+const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
+const client = path.join(projectRoot, 'src', 'client.ts');
+
+function cli(h: Harness | undefined, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+  const base = h ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file } : {};
+  return new Promise((resolve) => {
+    execFile(tsx, [client, ...args], { env: { ...process.env, ...base, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
+    );
+  });
+}
+
+const oneLineError = (r: { stderr: string; code: number }, pattern: RegExp) => {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split('\n').filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+};
+
+describe('the client CLI', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.reload());
+
+  test('start --wait runs a reassignment and prints the summary', async () => {
+    const r = await cli(h, ['start', '--provider', 'T001', '--date', '2025-11-21', '--reason', 'sick', '--label', 'staging', '--wait', '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as ReassignmentResult;
+    expect(result).toMatchObject({ status: 'completed', total_affected: 3, successful_assignments: 2, waitlist_entries: 1 });
+    expect(result.workflow_id).toMatch(/^reassign-T001-2025-11-21-/);
+  });
+
+  test('approve, status and result work on a running reassignment', async () => {
+    const started = await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--mode', 'code', '--id', `cli-approve-${Date.now()}`, '--json']);
+    expect(started.code).toBe(0);
+    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+    await waitForProgress(h.client.workflow.getHandle(workflowId), (p) => p.pending_approvals.length > 0);
+    const status = await cli(h, ['status', workflowId]);
+    expect(status.stdout).toMatch(/awaiting approval: A002→P001 \(score 129\)/);
+    oneLineError(await cli(h, ['approve', workflowId, 'A003']), /A003 is not awaiting approval.*awaiting: A002/);
+    const approved = await cli(h, ['approve', workflowId, 'A002', '--by', 'nurse-jo']);
+    expect(approved.stdout).toMatch(/approved A002/);
+    const result = await cli(h, ['result', workflowId]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/A002 → P001 {2}score 129 \(good\), approved by nurse-jo/);
+  });
+
+  test('cancel stops a running reassignment', async () => {
+    const id = `cli-cancel-${Date.now()}`;
+    await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--id', id]);
+    await waitForProgress(h.client.workflow.getHandle(id), (p) => p.pending_approvals.length > 0);
+    expect((await cli(h, ['cancel', id])).code).toBe(0);
+    const result = JSON.parse((await cli(h, ['result', id, '--json'])).stdout) as ReassignmentResult;
+    expect(result.status).toBe('cancelled');
+  });
+
+  test.each([
+    ['a malformed date', ['start', '-p', 'T001', '-d', '2025-02-30'], /date "2025-02-30": not a calendar date/],
+    ['a malformed provider id', ['start', '-p', 'nobody', '-d', '2025-11-21'], /provider "nobody"/],
+    ['an unknown provider', ['start', '-p', 'T999', '-d', '2025-11-21'], /unknown provider T999/],
+    ['a date with no appointments', ['start', '-p', 'T001', '-d', '2026-01-05'], /no appointments on 2026-01-05/],
+    ['an unknown workflow', ['result', 'no-such-run'], /no reassignment with that workflow id/],
+    ['an unknown mode', ['start', '-p', 'T001', '-d', '2025-11-21', '--mode', 'magic'], /magic/],
+  ])('%s: one clear line and a non-zero exit', async (_name, args, message) => {
+    oneLineError(await cli(h, args as string[]), message as RegExp);
+  });
+
+  test('no server: one clear line and a non-zero exit', async () => {
+    oneLineError(await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' }), /cannot reach the Temporal server at 127.0.0.1:1/);
+  });
+
+  test('a bad setting: one clear line', async () => {
+    oneLineError(await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: 'not an address' }), /invalid configuration: TEMPORAL_ADDRESS/);
+  });
+});
+
+describe('prompts as data', () => {
+  test('moving the production label in the prompt file changes the next run, with no code change', async () => {
+    const h = await startHarness({ editPrompts: () => undefined });
+    try {
+      const first = await h.start('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21' });
+      await waitForProgress(first, (p) => p.pending_approvals.length > 0);
+      // While the first run waits, production moves to version 2 on disk.
+      const file = path.join(h.promptsDir, 'healthcare-orchestrator.yaml');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/labels:\n\s+- production/, 'labels: []').replace(/labels:\n\s+- staging/, 'labels:\n      - staging\n      - production'));
+      await first.signal('approve', { appointmentId: 'A002' });
+      const firstResult: ReassignmentResult = await first.result();
+      expect(firstResult.prompt.orchestrator.version).toBe(1);
+      expect(firstResult.approvals.requested).toBe(1);
+      h.reload();
+      const second = await h.run('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21' });
+      expect(second.prompt.orchestrator).toMatchObject({ version: 2, label: 'production' });
+      expect(second.approvals.requested).toBe(0);
+    } finally {
+      await h.close();
+    }
+  });
+});
