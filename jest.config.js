@@ -8,4 +8,5 @@ module.exports = {
   // One Temporal server for the whole run; test files share it, two at a time on 2 cores.
   maxWorkers: 2,
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/support/summaryReporter.js'],
 };
