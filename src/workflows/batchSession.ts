@@ -2,6 +2,7 @@ import { CancellationScope, condition, getExternalWorkflowHandle, log, setHandle
 import { durationMs } from '../domain/policy';
 import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../tools/catalog';
 import { toolActivities } from './activityOptions';
+import { emptyOutcome } from './outcome';
 import { approvalNoticeSignal, approveSignal, batchProgressQuery, cancelSignal, rejectSignal } from './signals';
 import { decisionSignalSchema, type ApprovalNotice, type BatchInput, type BatchOutcome, type DecisionSignal } from './types';
 
@@ -24,17 +25,7 @@ export class BatchSession {
     readonly input: BatchInput,
     readonly decidedBy: 'prompt' | 'code',
   ) {
-    this.outcome = {
-      batch: input.batch,
-      status: 'completed',
-      assignments: [],
-      waitlisted: [],
-      undecided: [],
-      approvals: { requested: 0, approved: 0, rejected: 0, timed_out: 0 },
-      llm: { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
-      tool_calls: 0,
-      discrepancies: [],
-    };
+    this.outcome = emptyOutcome(input.batch);
   }
 
   /** Signal and query handlers; Temporal cancellation becomes the same clean stop as the cancel signal. */

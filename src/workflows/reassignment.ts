@@ -16,6 +16,7 @@ import {
 import type { PromptBundle } from '../prompts/schema';
 import { promptActivities, toolActivities } from './activityOptions';
 import { codeDrivenBatch } from './codeDrivenBatch';
+import { emptyOutcome, mergeOutcome } from './outcome';
 import { promptDrivenBatch } from './promptDrivenBatch';
 import { searchAttributes } from './searchAttributes';
 import { approvalNoticeSignal, approveSignal, cancelSignal, progressQuery, rejectSignal } from './signals';
@@ -49,36 +50,6 @@ export async function codeDrivenReassignment(input: ReassignmentInput, carried?:
   return runReassignment('code', input, carried);
 }
 
-function emptyOutcome(): BatchOutcome {
-  return {
-    batch: 0,
-    status: 'completed',
-    assignments: [],
-    waitlisted: [],
-    undecided: [],
-    approvals: { requested: 0, approved: 0, rejected: 0, timed_out: 0 },
-    llm: { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
-    tool_calls: 0,
-    discrepancies: [],
-  };
-}
-
-function merge(into: BatchOutcome, b: BatchOutcome): void {
-  into.assignments.push(...b.assignments);
-  into.waitlisted.push(...b.waitlisted);
-  into.undecided.push(...b.undecided);
-  into.discrepancies.push(...b.discrepancies);
-  for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
-  for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const) into.llm[k] += b.llm[k];
-  into.tool_calls += b.tool_calls;
-  if (b.llm.model !== undefined) {
-    into.llm.model = b.llm.model;
-    into.llm.offline = b.llm.offline;
-  }
-  if (b.status === 'budget_exhausted') into.status = 'budget_exhausted';
-  if (b.status === 'cancelled' && into.status === 'completed') into.status = 'cancelled';
-}
-
 async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
   const parsedInput = reassignmentInputSchema.safeParse(rawInput ?? {});
   if (!parsedInput.success) {
@@ -97,7 +68,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
   let batchesDone = carried?.batchesDone ?? 0;
   let batchesTotal = batchesDone;
   const runs = (carried?.runs ?? 0) + 1;
-  const done: BatchOutcome = carried?.done ?? emptyOutcome();
+  const done: BatchOutcome = carried?.done ?? emptyOutcome(0);
   const running = new Map<number, { handle: ChildWorkflowHandle<typeof promptDrivenBatch>; appointments: BatchAppointment[] }>();
   const pending = new Map<string, PendingApproval & { child: string }>();
 
@@ -219,7 +190,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       if (running.size === 0) break; // cancelled, or history full with nothing in flight
       const [batch, outcome] = await Promise.race([...running.entries()].map(([b, r]) => r.handle.result().then((o) => [b, o] as const)));
       running.delete(batch);
-      merge(done, outcome);
+      mergeOutcome(done, outcome);
       batchesDone += 1;
     }
 

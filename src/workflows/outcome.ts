@@ -1,0 +1,34 @@
+import type { BatchOutcome } from './types';
+
+/** Outcomes of batches, and their sum for a whole run. */
+
+export function emptyOutcome(batch: number): BatchOutcome {
+  return {
+    batch,
+    status: 'completed',
+    assignments: [],
+    waitlisted: [],
+    undecided: [],
+    approvals: { requested: 0, approved: 0, rejected: 0, timed_out: 0 },
+    llm: { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
+    tool_calls: 0,
+    discrepancies: [],
+  };
+}
+
+/** Adds a finished batch to the run's total. */
+export function mergeOutcome(into: BatchOutcome, b: BatchOutcome): void {
+  into.assignments.push(...b.assignments);
+  into.waitlisted.push(...b.waitlisted);
+  into.undecided.push(...b.undecided);
+  into.discrepancies.push(...b.discrepancies);
+  for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
+  for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const) into.llm[k] += b.llm[k];
+  into.tool_calls += b.tool_calls;
+  if (b.llm.model !== undefined) {
+    into.llm.model = b.llm.model;
+    into.llm.offline = b.llm.offline;
+  }
+  if (b.status === 'budget_exhausted') into.status = 'budget_exhausted';
+  if (b.status === 'cancelled' && into.status === 'completed') into.status = 'cancelled';
+}
