@@ -41,6 +41,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   data?: Dataset;
+  /** Another Temporal server than the shared one (a test that restarts its own). */
+  address?: string;
   /** Edits applied to the project's prompt files (a temp copy) before the worker starts. */
   editPrompts?: (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => void;
   /** A scripted model instead of the offline stand-in. */
@@ -75,7 +77,7 @@ export function promptsCopy(edit?: HarnessOptions['editPrompts']): string {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  const address = options.address ?? process.env.TEST_TEMPORAL_ADDRESS;
   const bundlePath = process.env.TEST_WORKFLOW_BUNDLE;
   if (!address || !bundlePath) throw new Error('the jest globalSetup did not run');
   if (!runtimeInstalled) {
