@@ -69,7 +69,10 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
         if (ownsStore) store.close();
       }
     },
-    shutdown: () => worker.shutdown(),
+    shutdown: () => {
+      // Idempotent: the demo and tests may ask twice.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
   };
 }
 

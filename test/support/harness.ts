@@ -82,7 +82,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   if (!address || !bundlePath) throw new Error('the jest globalSetup did not run');
   if (!runtimeInstalled) {
     try {
-      Runtime.install({ logger: new DefaultLogger('ERROR') });
+      // Quiet: some tests provoke warnings on purpose (a tampered history, refused calls).
+      Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
     } catch {
       // Already installed by another file in this process.
     }
