@@ -126,7 +126,8 @@ export class BatchSession {
 
     const approval = this.input.bundle.policy.approval;
     const timeoutMs = durationMs(approval.timeout);
-    const deadline = new Date(Date.now() + timeoutMs).toISOString();
+    // Workflow time: Temporal's deterministic clock, the same on every replay.
+    const deadline = new Date(new Date().getTime() + timeoutMs).toISOString();
     const notice: ApprovalNotice = { appointment_id, provider_id, score, batch: this.input.batch, child_workflow_id: workflowInfo().workflowId, deadline };
     this.pending.set(appointment_id, provider_id);
     this.outcome.approvals.requested += 1;
