@@ -134,7 +134,9 @@ export class BatchSession {
     await this.notifyParent(notice);
     log.info('waiting for approval', { appointmentId: appointment_id, providerId: provider_id, score, deadline });
 
-    const answered = await condition(() => this.decisions.has(appointment_id) || this.cancelled, timeoutMs);
+    const answered = await condition(() => this.decisions.has(appointment_id) || this.cancelled, timeoutMs, {
+      summary: `approval deadline ${appointment_id} → ${provider_id} (${approval.timeout}, then ${approval.on_timeout})`,
+    });
     const human = this.decisions.get(appointment_id);
     this.pending.delete(appointment_id);
     let decision: ToolResult<'request_approval'>['decision'];
