@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type AppConfig } from './config';
+import { checkInvariants } from './domain/audit';
 import { isoDateSchema, providerIdSchema } from './domain/model';
 import { SchedulingStore } from './domain/store';
 import { describeError } from './errors';
@@ -177,6 +178,28 @@ export function buildProgram(): Command {
         const result = await awaitResult(client, workflowId);
         print(result, !!opts.json, () => formatResult(result));
       });
+    });
+
+  program
+    .command('audit')
+    .description("check the scheduling database's invariants; exits non-zero listing each violation")
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const config = loadConfig();
+      if (!fs.existsSync(config.DB_PATH)) throw new UserError(`no scheduling database at ${config.DB_PATH}`);
+      const store = new SchedulingStore(config.DB_PATH);
+      try {
+        const violations = checkInvariants(store);
+        const counts = store.counts();
+        if (opts.json) console.log(JSON.stringify({ counts, violations }, null, 2));
+        else {
+          for (const v of violations) console.log(`violation: ${v.rule}: ${v.detail}`);
+          console.log(`${config.DB_PATH}: ${counts.appointments} appointments, ${counts.assignments} assignments, ${counts.waitlist} waitlisted, ${counts.notifications} notifications; ${violations.length} violation(s)`);
+        }
+        if (violations.length > 0) process.exitCode = 1;
+      } finally {
+        store.close();
+      }
     });
 
   return program;

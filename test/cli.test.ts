@@ -78,6 +78,17 @@ describe('the client CLI', () => {
     oneLineError(await cli(h, args as string[]), message as RegExp);
   });
 
+  test('audit: exit 0 on a sound database, non-zero listing each violation after tampering', async () => {
+    await h.run('codeDrivenReassignment', { providerId: 'T001', date: '2025-11-21', promptLabel: 'staging' });
+    const clean = await cli(h, ['audit']);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toMatch(/2 assignments, 1 waitlisted, 3 notifications; 0 violation\(s\)/);
+    h.store.db.prepare("UPDATE appointments SET provider_id = 'T001' WHERE id = 'A001'").run();
+    const broken = await cli(h, ['audit']);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/violation: assignment not reflected in the appointment: .*A001/);
+  });
+
   test('no server: one clear line and a non-zero exit', async () => {
     oneLineError(await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' }), /cannot reach the Temporal server at 127.0.0.1:1/);
   });

@@ -166,3 +166,30 @@ describe('the offline stand-in model follows the prompt', () => {
     expect(decideNextTurn([prompt(140), batch, ...after(130)]).toolCalls[0]!.name).toBe('add_to_waitlist');
   });
 });
+
+describe('audit', () => {
+  test('a store changed only through its operations has no violation; tampering is found', async () => {
+    const { policy } = await production();
+    const store = new SchedulingStore(path.join(tempDir('audit'), 'db.sqlite'));
+    try {
+      store.load(demoDataset());
+      store.markUnavailable('T001', '2025-11-21', 'sick');
+      const ctx = (key: string) => ({ runId: 'r', idempotencyKey: key, policy, decidedBy: 'code' as const });
+      store.assign('A001', 'P001', ctx('a1'));
+      store.notify('A001', 'reassigned', ctx('n1'));
+      store.waitlist('A003', 'no match', ctx('w3'));
+      const { checkInvariants } = await import('../src/domain/audit');
+      expect(checkInvariants(store)).toEqual([]);
+      store.db.prepare("UPDATE appointments SET provider_id = 'P003' WHERE id = 'A001'").run();
+      store.db.prepare("UPDATE appointments SET status = 'scheduled' WHERE id = 'A003'").run();
+      store.db.prepare('DELETE FROM tool_calls').run();
+      expect(checkInvariants(store).map((v) => v.rule).sort()).toEqual([
+        'assignment not reflected in the appointment',
+        'assignment without a recorded call',
+        'waitlist entry not reflected in the appointment',
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadConfig, projectRoot } from '../../src/config';
+import { checkInvariants } from '../../src/domain/audit';
 import { demoDataset } from '../../src/domain/demoData';
 import type { Dataset } from '../../src/domain/model';
 import { SchedulingStore } from '../../src/domain/store';
@@ -163,17 +164,7 @@ export function temporalCli(address: string, args: string[]): Promise<{ stdout: 
   });
 }
 
-/** Every affected appointment in exactly one final state, no slot booked twice, no duplicate notification. */
+/** The store's invariants, as the audit command checks them: an empty list when all hold. */
 export function auditStore(store: SchedulingStore): string[] {
-  const db = store.db;
-  const problems: string[] = [];
-  const doubleBooked = db.prepare("SELECT provider_id, date, time, COUNT(*) n FROM appointments WHERE status = 'scheduled' GROUP BY 1,2,3 HAVING n > 1").all();
-  if (doubleBooked.length) problems.push(`double-booked slots: ${JSON.stringify(doubleBooked)}`);
-  const both = db.prepare('SELECT a.appointment_id FROM assignments a JOIN waitlist w USING (appointment_id)').all();
-  if (both.length) problems.push(`assigned and waitlisted: ${JSON.stringify(both)}`);
-  const twice = db.prepare('SELECT appointment_id, COUNT(*) n FROM assignments GROUP BY 1 HAVING n > 1').all();
-  if (twice.length) problems.push(`assigned twice: ${JSON.stringify(twice)}`);
-  const dupNotes = db.prepare('SELECT appointment_id, kind, COUNT(*) n FROM notifications GROUP BY 1,2 HAVING n > 1').all();
-  if (dupNotes.length) problems.push(`duplicate notifications: ${JSON.stringify(dupNotes)}`);
-  return problems;
+  return checkInvariants(store).map((v) => `${v.rule}: ${v.detail}`);
 }
