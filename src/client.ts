@@ -56,8 +56,7 @@ function checkAgainstStore(config: AppConfig, providerId: string, date: string):
   try {
     if (store.counts().providers === 0) throw new UserError(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
     if (!store.provider(providerId)) throw new UserError(`unknown provider ${providerId} in ${config.DB_PATH}`);
-    const booked = store.db.prepare('SELECT COUNT(*) n FROM appointments WHERE provider_id = ? AND date = ?').get(providerId, date) as { n: number };
-    if (booked.n === 0 && !store.unavailability(providerId, date)) throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
+    if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date)) throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
   } finally {
     store.close();
   }

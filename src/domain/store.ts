@@ -236,6 +236,11 @@ export class SchedulingStore {
       .all(providerId, date) as Appointment[];
   }
 
+  /** Appointments of a provider on a date, whatever their state. */
+  appointmentCount(providerId: string, date: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date = ?').get(providerId, date) as { n: number }).n;
+  }
+
   isBooked(providerId: string, date: string, time: string): boolean {
     return this.db.prepare("SELECT 1 FROM appointments WHERE provider_id = ? AND date = ? AND time = ? AND status = 'scheduled'").get(providerId, date, time) !== undefined;
   }
@@ -305,15 +310,11 @@ export class SchedulingStore {
   /** The appointment must still be booked with an unavailable provider: otherwise there is nothing to decide. */
   private requireAffected(id: string): Appointment & { original_provider_id: string } {
     const a = this.requireAppointment(id);
-    const assigned = this.db.prepare('SELECT to_provider_id FROM assignments WHERE appointment_id = ? AND from_provider_id = ?').get(id, a.provider_id) as { to_provider_id: string } | undefined;
     if (a.status === 'waitlisted') throw new DomainRefusal(`appointment ${id} is already on the waitlist`, 'already_decided');
-    if (!this.unavailability(a.provider_id, a.date)) {
-      const already = this.db.prepare('SELECT to_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1').get(id) as { to_provider_id: string } | undefined;
-      if (already) throw new DomainRefusal(`appointment ${id} was already reassigned to ${already.to_provider_id}`, 'already_decided');
-      throw new DomainRefusal(`appointment ${id} is not affected: provider ${a.provider_id} is available on ${a.date}`, 'not_affected');
-    }
-    if (assigned) throw new DomainRefusal(`appointment ${id} was already reassigned to ${assigned.to_provider_id}`, 'already_decided');
-    return a;
+    if (this.unavailability(a.provider_id, a.date)) return a;
+    const already = this.db.prepare('SELECT to_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1').get(id) as { to_provider_id: string } | undefined;
+    if (already) throw new DomainRefusal(`appointment ${id} was already reassigned to ${already.to_provider_id}`, 'already_decided');
+    throw new DomainRefusal(`appointment ${id} is not affected: provider ${a.provider_id} is available on ${a.date}`, 'not_affected');
   }
 
   assign(appointmentId: string, providerId: string, ctx: ActionContext): AssignmentResult {
@@ -406,9 +407,5 @@ export class SchedulingStore {
       approvals: c('SELECT COUNT(*) n FROM approvals'),
       tool_calls: c('SELECT COUNT(*) n FROM tool_calls'),
     };
-  }
-
-  assignmentsFor(runId: string): { appointment_id: string; to_provider_id: string; score: number }[] {
-    return this.db.prepare('SELECT appointment_id, to_provider_id, score FROM assignments WHERE run_id = ? ORDER BY appointment_id').all(runId) as { appointment_id: string; to_provider_id: string; score: number }[];
   }
 }
