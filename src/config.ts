@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { faultListSchema } from './llm/faults';
 
 /** Project root: config paths default to folders under it. */
 export const projectRoot = path.resolve(__dirname, '..');
@@ -26,6 +27,22 @@ const configSchema = z.object({
   LLM_MODEL: optionalString,
   LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** Offline stand-in only: think time per answer, and fault modes to serve (src/llm/faults.ts). */
+  OFFLINE_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  OFFLINE_MODEL_FAULTS: optionalString.pipe(
+    z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return [];
+        try {
+          return faultListSchema.parse(JSON.parse(text));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON list such as [{"mode":"rate_limit","times":2,"retry_after_s":1}] (modes: see src/llm/faults.ts)' });
+          return z.NEVER;
+        }
+      }),
+  ),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;

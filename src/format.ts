@@ -15,9 +15,16 @@ export function formatResult(r: ReassignmentResult): string {
     `  prompt   ${r.prompt.orchestrator.name} v${r.prompt.orchestrator.version} (${r.prompt.orchestrator.label}, ${r.prompt.orchestrator.source}, ${r.prompt.orchestrator.hash}) · ${r.prompt.scoring.name} v${r.prompt.scoring.version}`,
     `  total_affected ${r.total_affected} · successful_assignments ${r.successful_assignments} · waitlist_entries ${r.waitlist_entries}${r.undecided.length ? ` · undecided ${r.undecided.length}` : ''}`,
   ];
-  for (const a of r.assignments) lines.push(`  ✔ ${a.appointment_id} → ${a.new_provider_id}  score ${a.score}${a.band ? ` (${a.band})` : ''}${a.approved_by ? `, approved by ${a.approved_by}` : ''}`);
-  for (const w of r.waitlisted) lines.push(`  ⏸ ${w.appointment_id} waitlisted: ${w.reason}`);
+  // Only in a prompt-driven run that fell back is "by code" news worth printing on every line.
+  const by = (d: { decided_by?: string }) => (r.mode === 'prompt' && d.decided_by === 'code' ? ' [code-driven fallback]' : '');
+  for (const a of r.assignments) lines.push(`  ✔ ${a.appointment_id} → ${a.new_provider_id}  score ${a.score}${a.band ? ` (${a.band})` : ''}${a.approved_by ? `, approved by ${a.approved_by}` : ''}${by(a)}`);
+  for (const w of r.waitlisted) lines.push(`  ⏸ ${w.appointment_id} waitlisted: ${w.reason}${by(w)}`);
   for (const u of r.undecided) lines.push(`  ? ${u.appointment_id} undecided: ${u.reason}`);
+  for (const e of r.decided_elsewhere ?? []) lines.push(`  = ${e.appointment_id} decided by another run: ${e.detail}`);
+  for (const f of r.fallbacks ?? []) {
+    const what = [f.appointments.length ? `decided ${f.appointments.join(', ')}` : '', f.notified?.length ? `notified ${f.notified.join(', ')}` : ''].filter(Boolean).join('; ');
+    lines.push(`  ↪ batch ${f.batch}: the code-driven fallback ${what}, because ${f.reason}`);
+  }
   const a = r.approvals;
   if (a.requested > 0) lines.push(`  approvals: ${a.requested} requested, ${a.approved} approved, ${a.rejected} rejected, ${a.timed_out} timed out`);
   if (r.mode === 'prompt') {

@@ -1,9 +1,9 @@
 import { Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerInterceptors, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, usesOfflineModel, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
-import { createOpenAiClient } from './llm/chatClient';
+import { checkModelEndpoint, createOpenAiClient } from './llm/chatClient';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
 import { LocalPromptRegistry } from './prompts/registry';
 import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
@@ -27,6 +27,8 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundle;
   store?: SchedulingStore;
   say?: (line: string) => void;
+  /** Extra interceptors (the crash suite traces activities with one). */
+  interceptors?: WorkerInterceptors;
 }
 
 export async function createReassignmentWorker(options: WorkerOptions): Promise<WorkerHandle> {
@@ -36,9 +38,10 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
   let offlineModel: OfflineModelServer | undefined;
   let baseURL = config.OPENAI_BASE_URL;
   if (usesOfflineModel(config)) {
-    offlineModel = await startOfflineModel();
+    offlineModel = await startOfflineModel({ latencyMs: config.OFFLINE_MODEL_LATENCY_MS, faults: config.OFFLINE_MODEL_FAULTS });
     baseURL = offlineModel.url;
     say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
+    if (config.OFFLINE_MODEL_FAULTS.length > 0) say(`offline model fault modes on: ${config.OFFLINE_MODEL_FAULTS.map((f) => f.mode).join(', ')}`);
   }
   const activities = createActivities({
     store,
@@ -53,8 +56,11 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     taskQueue: config.TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities,
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     maxConcurrentActivityTaskExecutions: 64,
     maxCachedWorkflows: 500,
+    // After a crash, a dead worker's sticky workflow tasks move to the shared queue after this long (default 10 s).
+    stickyQueueScheduleToStartTimeout: '5 seconds',
   });
   const ownsStore = options.store === undefined;
   return {
@@ -89,6 +95,12 @@ async function main(): Promise<void> {
   const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE);
   if (added.length > 0) console.log(`registered search attributes: ${added.join(', ')}`);
   await client.close();
+  if (!usesOfflineModel(config)) {
+    // A refused key is a one-line error now, not a failed run later.
+    const llm = createOpenAiClient({ baseURL: config.OPENAI_BASE_URL!, apiKey: config.OPENAI_API_KEY, timeoutMs: 10_000 });
+    const check = await checkModelEndpoint(llm);
+    if (!check.reachable) console.log(`warning: the model endpoint ${config.OPENAI_BASE_URL} does not answer (${check.detail}); runs will retry, then fall back to code-driven where the prompt config allows`);
+  }
   const handle = await createReassignmentWorker({ connection, config });
   if (handle.store.counts().appointments === 0) console.log(`note: the scheduling database ${config.DB_PATH} is empty; load the demo data with \`npm run seed\``);
   console.log(`worker polling task queue "${config.TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); Ctrl-C stops it`);

@@ -2,6 +2,11 @@ import type { AgentReply, ChatMessage } from '../src/llm/offlineAgent';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { auditStore, startHarness, type PromptDoc } from './support/harness';
 
+/** These tests look at what the model's loop does on its own: the code-driven fallback is off. */
+const noFallback = ({ orchestrator }: { orchestrator: PromptDoc }) => {
+  for (const v of orchestrator.versions) v.config.fallback_to_code = false;
+};
+
 /**
  * The prompt decides, the code guards: a scripted model (same HTTP protocol, same openai client path)
  * asks for everything the invariants forbid, and nothing it asks for reaches the database.
@@ -75,7 +80,7 @@ describe('a misbehaving model changes nothing the invariants forbid', () => {
   let a003: unknown;
 
   beforeAll(async () => {
-    const h = await startHarness({ agent: script });
+    const h = await startHarness({ agent: script, editPrompts: noFallback });
     try {
       result = await h.run('promptDrivenReassignment', input);
       counts = h.store.counts();
@@ -127,7 +132,7 @@ describe('a misbehaving model changes nothing the invariants forbid', () => {
 
 describe('budgets end a runaway loop with a clear status', () => {
   test('a model that repeats itself forever is stopped by the turn budget', async () => {
-    const h = await startHarness({ agent: () => ({ content: null, toolCalls: [call('find_candidates', { appointment_id: 'A001' })] }) });
+    const h = await startHarness({ agent: () => ({ content: null, toolCalls: [call('find_candidates', { appointment_id: 'A001' })] }), editPrompts: noFallback });
     try {
       const r = await h.run('promptDrivenReassignment', input);
       expect(r.status).toBe('budget_exhausted');
@@ -142,8 +147,9 @@ describe('budgets end a runaway loop with a clear status', () => {
 
   test('the token budget from the prompt config stops the conversation', async () => {
     const h = await startHarness({
-      editPrompts: ({ orchestrator }: { orchestrator: PromptDoc }) => {
-        orchestrator.versions[0]!.config.budgets = { max_turns_per_batch: 12, max_tokens_per_batch: 1000, max_tool_errors_per_batch: 8 };
+      editPrompts: (files) => {
+        noFallback(files);
+        files.orchestrator.versions[0]!.config.budgets = { max_turns_per_batch: 12, max_tokens_per_batch: 1000, max_tool_errors_per_batch: 8 };
       },
     });
     try {

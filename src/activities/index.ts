@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type OpenAI from 'openai';
 import type { Policy } from '../domain/policy';
 import { DomainRefusal, type SchedulingStore } from '../domain/store';
-import { classifyLlmError } from '../llm/chatClient';
+import { checkModelEndpoint, classifyLlmError, LlmAuthError } from '../llm/chatClient';
 import { openAiTools } from '../llm/toolSchemas';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
@@ -58,7 +58,7 @@ export interface ToolCallInput {
   candidatesPerAppointment: number;
 }
 
-const HEARTBEAT_EVERY_MS = 5_000;
+const HEARTBEAT_EVERY_MS = 2_000;
 
 export function createActivities(deps: ActivityDeps) {
   const { store } = deps;
@@ -80,6 +80,19 @@ export function createActivities(deps: ActivityDeps) {
         return store.markUnavailable(input.providerId, input.date, input.reason);
       } catch (err) {
         if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+        throw err;
+      }
+    },
+
+    /**
+     * Before anything is written: does the model endpoint accept our key? A refused key fails the run at once
+     * (a misconfiguration); an endpoint that is merely down is left to the batches' retries and fallback.
+     */
+    async checkModel(): Promise<{ reachable: boolean; detail: string }> {
+      try {
+        return await checkModelEndpoint(deps.llm);
+      } catch (err) {
+        if (err instanceof LlmAuthError) throw ApplicationFailure.nonRetryable(err.message, 'LlmAuthError');
         throw err;
       }
     },

@@ -41,3 +41,27 @@ export function classifyLlmError(err: unknown): ApplicationFailure {
   }
   return ApplicationFailure.create({ message: `LLM call failed: ${(err as Error)?.message ?? String(err)}`, type: 'LlmTransientError', nonRetryable: false });
 }
+
+/** A refused key, as opposed to an endpoint that is only down. */
+export class LlmAuthError extends Error {
+  constructor(status: number) {
+    super(`the LLM endpoint refused the API key (${status}): check OPENAI_API_KEY`);
+    this.name = 'LlmAuthError';
+  }
+}
+
+/**
+ * Does the endpoint accept our key? GET /models costs no tokens. Throws LlmAuthError on 401/403; an endpoint
+ * without /models (404) counts as reachable, anything else as not reachable yet.
+ */
+export async function checkModelEndpoint(llm: OpenAI): Promise<{ reachable: boolean; detail: string }> {
+  try {
+    await llm.models.list({ timeout: 8_000 });
+    return { reachable: true, detail: 'models listed' };
+  } catch (err) {
+    const status = err instanceof OpenAI.APIError ? err.status : undefined;
+    if (status === 401 || status === 403) throw new LlmAuthError(status);
+    if (status === 404) return { reachable: true, detail: 'no /models route' };
+    return { reachable: false, detail: status ? `GET /models answered ${status}` : `unreachable: ${(err as Error)?.message ?? String(err)}` };
+  }
+}

@@ -16,6 +16,8 @@ export interface AgentReply {
   content: string | null;
   /** Arguments as an object, or as raw text (a scripted test model may send malformed JSON on purpose). */
   toolCalls: { name: string; arguments: Record<string, unknown> | string }[];
+  /** A refusal, sent in the message's `refusal` field as OpenAI does. */
+  refusal?: boolean;
 }
 
 export interface PromptPolicy {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { countTokens } from 'gpt-tokenizer';
+import { activeFaults, applyReplyFault, isTransportFault, type Fault } from './faults';
 import { decideNextTurn, type AgentReply, type ChatMessage } from './offlineAgent';
 
 /**
@@ -14,8 +15,12 @@ export const OFFLINE_NOTICE = 'Using the OFFLINE stand-in model: a deterministic
 
 export interface OfflineModelServer {
   url: string;
-  /** Chat completions answered so far. */
+  /** Chat completion requests received so far (faulty answers included). */
   requests(): number;
+  /** When each request arrived (ms since epoch): how tests see back-off and Retry-After at work. */
+  arrivals(): number[];
+  /** Switches fault modes on (or off with []); request numbering starts again. */
+  setFaults(faults: Fault[]): void;
   close(): Promise<void>;
 }
 
@@ -44,16 +49,28 @@ export interface OfflineModelOptions {
   host?: string;
   /** Replaces the decision procedure: tests script a misbehaving model with it, over the same protocol. */
   agent?: (messages: ChatMessage[]) => AgentReply;
+  /** Misbehaviour to serve: see faults.ts. */
+  faults?: Fault[];
+  /** Think time before each answer, in ms (simulated latency). */
+  latencyMs?: number;
 }
 
 export async function startOfflineModel(options: OfflineModelOptions = {}): Promise<OfflineModelServer> {
   const agent = options.agent ?? decideNextTurn;
+  let faults = options.faults ?? [];
   let count = 0;
+  let faultCount = 0;
+  const arrivals: number[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = (req.url ?? '').replace(/\?.*$/, '');
+      if (faults.some((f) => f.mode === 'unauthorized')) {
+        // What OpenAI answers to a wrong key, on every route.
+        sendJson(res, 401, { error: { message: 'Incorrect API key provided (offline fault mode).', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+        return;
+      }
       if (req.method === 'GET' && /\/models$/.test(url)) {
         sendJson(res, 200, { object: 'list', data: [{ id: OFFLINE_MODEL_NAME, object: 'model', created: 0, owned_by: 'local' }] });
         return;
@@ -74,23 +91,46 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
         return;
       }
       count += 1;
-      const turn = body.messages.filter((m) => m.role === 'assistant').length;
-      const reply = agent(body.messages);
-      const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) } }));
-      const message = { role: 'assistant' as const, content: reply.content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: null };
-      const promptTokens = countTokens(body.messages.map(messageText).join('\n') + JSON.stringify(body.tools ?? []));
-      const completionTokens = countTokens(messageText(message));
-      sendJson(res, 200, {
-        id: `chatcmpl-offline-${count}`,
-        object: 'chat.completion',
-        created: Math.floor(Date.now() / 1000),
-        model: OFFLINE_MODEL_NAME,
-        system_fingerprint: 'offline-deterministic',
-        choices: [{ index: 0, message, logprobs: null, finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop' }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-      });
+      faultCount += 1;
+      arrivals.push(Date.now());
+      const active = activeFaults(faults, faultCount);
+      const transport = active.find(isTransportFault);
+      if (transport?.mode === 'hang') return; // never answers: the client's timeout must end it
+      if (transport) {
+        const status = transport.mode === 'rate_limit' ? 429 : 500;
+        const headers: Record<string, string> = {};
+        if (transport.retry_after_s !== undefined) {
+          headers['retry-after'] = String(Math.ceil(transport.retry_after_s));
+          headers['retry-after-ms'] = String(Math.round(transport.retry_after_s * 1000));
+        }
+        const text = JSON.stringify(errorBody(status === 429 ? 'Rate limit reached for requests (offline fault mode)' : 'The server had an error while processing your request (offline fault mode)', status === 429 ? 'rate_limit_error' : 'server_error'));
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+        res.end(text);
+        return;
+      }
+      const messages = body.messages;
+      const answer = () => respond(res, { ...body, messages }, active);
+      if (options.latencyMs) setTimeout(answer, options.latencyMs);
+      else answer();
     });
   });
+  const respond = (res: http.ServerResponse, body: ChatRequest & { messages: ChatMessage[] }, active: Fault[]): void => {
+    const turn = body.messages.filter((m) => m.role === 'assistant').length;
+    const reply = active.reduce((r, f) => applyReplyFault(f.mode, r, body.messages), agent(body.messages));
+    const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) } }));
+    const message = { role: 'assistant' as const, content: reply.refusal ? null : reply.content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: reply.refusal ? reply.content : null };
+    const promptTokens = countTokens(body.messages.map(messageText).join('\n') + JSON.stringify(body.tools ?? []));
+    const completionTokens = countTokens(messageText(message));
+    sendJson(res, 200, {
+      id: `chatcmpl-offline-${count}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: OFFLINE_MODEL_NAME,
+      system_fingerprint: 'offline-deterministic',
+      choices: [{ index: 0, message, logprobs: null, finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop' }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -99,6 +139,11 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests: () => count,
+    arrivals: () => [...arrivals],
+    setFaults: (next) => {
+      faults = next;
+      faultCount = 0;
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -48,6 +48,8 @@ export const orchestratorConfigSchema = z
     batch_size: z.number().int().min(1).max(50).default(10),
     max_parallel_batches: z.number().int().min(1).max(64).default(4),
     candidates_per_appointment: z.number().int().min(1).max(10).default(3),
+    /** When the model cannot finish a batch (budget, unavailable, invalid output), the code-driven logic does. */
+    fallback_to_code: z.boolean().default(true),
     budgets: z
       .object({
         max_turns_per_batch: z.number().int().min(2).max(200).default(12),

@@ -2,25 +2,45 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
 /**
- * Timeouts and retry policies of every activity, in one place.
- * - LLM calls: long start-to-close (a model may think for a minute) but a short heartbeat timeout, so a
- *   killed worker is noticed in seconds; transient errors (429, 5xx, network) retried with back-off and
- *   the server's retry-after; fatal ones (bad key, bad request) not retried.
- * - Tools: short and idempotent, retried often; a refusal is a result, not an error, so never retried.
- * - Prompts: a bad prompt is fatal at once.
+ * Timeouts and retry policies of every activity, in one place (the README's table copies this one).
+ *
+ * | activity               | start-to-close | heartbeat | retries                                   | never retried        |
+ * |------------------------|----------------|-----------|-------------------------------------------|----------------------|
+ * | chatCompletion         | 3 min          | 10 s      | 6 attempts, 1 s ×2 up to 30 s, Retry-After | LlmFatalError, LlmAuthError |
+ * | checkModel             | 10 s           | –         | 2 attempts                                | LlmAuthError         |
+ * | callTool, recordApproval, markProviderUnavailable | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput         |
+ * | resolvePrompts         | 30 s           | –         | 5 attempts, 1 s ×2                        | PromptError          |
+ *
+ * Why these numbers:
+ * - A model may think for a minute or two (the client's own timeout, LLM_TIMEOUT_MS, is 2 min by default), so
+ *   the LLM call gets a long start-to-close; it heartbeats every 2 s, so a killed worker is noticed within the
+ *   10 s heartbeat timeout rather than after 3 minutes. Transient errors (429, 5xx, timeouts, network) are
+ *   retried with back-off, and the endpoint's Retry-After replaces the back-off for that attempt. After the
+ *   6th failure (about 30 s of waiting) the batch hands its remaining appointments to the code-driven
+ *   fallback. A refused key or a 400 is fatal at once: retrying cannot fix it.
+ * - Tools are local SQLite transactions that take milliseconds: 10 s is generous, and a killed worker's tool
+ *   call is retried after at most 10 s. Every write carries an idempotency key, so retrying is always safe. A
+ *   refusal by the domain is a result, not an error, so it is never retried.
+ * - A prompt that does not parse or validate is fatal at once; a registry that does not answer is retried.
  */
+
 export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>({
   startToCloseTimeout: '3 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: ['LlmFatalError'] },
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6, nonRetryableErrorTypes: ['LlmFatalError', 'LlmAuthError'] },
+});
+
+export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel'>>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: ['LlmAuthError'] },
 });
 
 export const toolActivities = proxyActivities<Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable'>>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['InvalidInput'] },
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['InvalidInput'] },
 });
 
 export const promptActivities = proxyActivities<Pick<Activities, 'resolvePrompts'>>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['PromptError'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: ['PromptError'] },
 });

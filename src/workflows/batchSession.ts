@@ -20,10 +20,15 @@ export class BatchSession {
   private readonly pending = new Map<string, string>();
   private readonly assigned = new Map<string, BatchOutcome['assignments'][number]>();
   private readonly waitlisted = new Map<string, BatchOutcome['waitlisted'][number]>();
+  private readonly notified = new Set<string>();
+  private readonly elsewhere = new Map<string, string>();
+  /** Approvals settled in this batch, by appointment and provider: asking twice never asks a human twice. */
+  private readonly settled = new Map<string, ToolResult<'request_approval'>>();
 
   constructor(
     readonly input: BatchInput,
-    readonly decidedBy: 'prompt' | 'code',
+    /** Who decides the next steps: the model, or the code (from the start, or as the fallback). */
+    public decidedBy: 'prompt' | 'code',
   ) {
     this.outcome = emptyOutcome(input.batch);
   }
@@ -55,11 +60,25 @@ export class BatchSession {
   }
 
   snapshot(): BatchOutcome {
-    return { ...this.outcome, assignments: [...this.assigned.values()], waitlisted: [...this.waitlisted.values()] };
+    return {
+      ...this.outcome,
+      assignments: [...this.assigned.values()],
+      waitlisted: [...this.waitlisted.values()],
+      decided_elsewhere: [...this.elsewhere].map(([appointment_id, detail]) => ({ appointment_id, detail })),
+    };
   }
 
+  /** Decided by this run, or found decided by another one: either way nothing is left to do here. */
   isDecided(appointmentId: string): boolean {
-    return this.assigned.has(appointmentId) || this.waitlisted.has(appointmentId);
+    return this.assigned.has(appointmentId) || this.waitlisted.has(appointmentId) || this.elsewhere.has(appointmentId);
+  }
+
+  /** Decided by this run but the patient not told yet (the model stopped between the two steps). */
+  needsNotification(appointmentId: string): 'reassigned' | 'waitlisted' | undefined {
+    if (this.notified.has(appointmentId)) return undefined;
+    if (this.assigned.has(appointmentId)) return 'reassigned';
+    if (this.waitlisted.has(appointmentId)) return 'waitlisted';
+    return undefined;
   }
 
   /** Runs one catalog tool as an activity. Writes get a key derived from the run and the change itself. */
@@ -93,7 +112,16 @@ export class BatchSession {
       ),
     )) as ToolOutcome<ToolResult<N>>;
     if (outcome.ok) this.record(name, outcome.result);
+    else this.noteRefusal(name, parsed.data as { appointment_id?: string }, outcome);
     return outcome;
+  }
+
+  private noteRefusal(name: ToolName, args: { appointment_id?: string }, outcome: { code: string; error: string }): void {
+    const id = args.appointment_id;
+    if (!id || this.assigned.has(id) || this.waitlisted.has(id)) return;
+    // Another run (for the same provider and date) got there first: a fact to report, not a failure.
+    if (outcome.code === 'already_decided' && (name === 'assign_appointment' || name === 'add_to_waitlist')) this.elsewhere.set(id, outcome.error);
+    if (outcome.code === 'already_notified' && name === 'notify_patient') this.notified.add(id);
   }
 
   private record(name: ToolName, result: unknown): void {
@@ -103,6 +131,8 @@ export class BatchSession {
     } else if (name === 'add_to_waitlist') {
       const r = result as ToolResult<'add_to_waitlist'>;
       this.waitlisted.set(r.appointment_id, { appointment_id: r.appointment_id, reason: r.reason, decided_by: this.decidedBy });
+    } else if (name === 'notify_patient') {
+      this.notified.add((result as ToolResult<'notify_patient'>).appointment_id);
     }
   }
 
@@ -118,6 +148,8 @@ export class BatchSession {
       return { ok: false, code: 'invalid_arguments', error: `invalid arguments for request_approval: ${issue.path.join('.') || '(arguments)'} ${issue.message}` };
     }
     const { appointment_id, provider_id } = parsed.data;
+    const earlier = this.settled.get(`${appointment_id}→${provider_id}`);
+    if (earlier) return { ok: true, result: earlier };
     const scored = await this.tool('calculate_match_score', { appointment_id, provider_id });
     if (!scored.ok) return scored;
     const { score, band, approval_required } = scored.result;
@@ -166,7 +198,9 @@ export class BatchSession {
       nextStep = 'stop: the run is being cancelled';
     }
     await this.notifyParent({ ...notice, settled: decision });
-    return { ok: true, result: { appointment_id, provider_id, score, decision, decided_by: decidedBy, next_step: nextStep } };
+    const result = { appointment_id, provider_id, score, decision, decided_by: decidedBy, next_step: nextStep };
+    if (decision !== 'cancelled') this.settled.set(`${appointment_id}→${provider_id}`, result);
+    return { ok: true, result };
   }
 
   private async recordApproval(appointmentId: string, providerId: string, decision: 'approved' | 'rejected' | 'timed_out', decidedBy: string, note?: string) {

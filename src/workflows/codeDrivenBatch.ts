@@ -11,15 +11,28 @@ export async function codeDrivenBatch(input: BatchInput): Promise<BatchOutcome> 
   const session = new BatchSession(input, 'code');
   session.install();
   return CancellationScope.nonCancellable(async () => {
-    await Promise.all(input.appointments.map((a) => decide(session, a)));
+    await decideByCode(session, input.appointments);
     if (session.cancelled) session.outcome.status = 'cancelled';
     return session.finish(session.cancelled ? 'cancelled before a decision' : 'no decision could be made');
   });
 }
 
+/**
+ * Decides the given appointments by fixed steps, in parallel. Also the prompt-driven path's fallback: it then
+ * skips what the model already decided and only tells the patients the model did not get to.
+ */
+export async function decideByCode(session: BatchSession, appointments: BatchAppointment[]): Promise<void> {
+  await Promise.all(appointments.map((a) => decide(session, a)));
+}
+
 async function decide(session: BatchSession, appointment: BatchAppointment): Promise<void> {
   const id = appointment.appointment_id;
   if (session.cancelled) return;
+  if (session.isDecided(id)) {
+    const kind = session.needsNotification(id);
+    if (kind) await session.tool('notify_patient', { appointment_id: id, kind });
+    return;
+  }
   const found = await session.tool('find_candidates', { appointment_id: id });
   if (!found.ok) return;
   for (const candidate of found.result.candidates) {

@@ -13,6 +13,8 @@ export function emptyOutcome(batch: number): BatchOutcome {
     llm: { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
     tool_calls: 0,
     discrepancies: [],
+    fallbacks: [],
+    decided_elsewhere: [],
   };
 }
 
@@ -22,6 +24,8 @@ export function mergeOutcome(into: BatchOutcome, b: BatchOutcome): void {
   into.waitlisted.push(...b.waitlisted);
   into.undecided.push(...b.undecided);
   into.discrepancies.push(...b.discrepancies);
+  (into.fallbacks ??= []).push(...(b.fallbacks ?? []));
+  (into.decided_elsewhere ??= []).push(...(b.decided_elsewhere ?? []));
   for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
   for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const) into.llm[k] += b.llm[k];
   into.tool_calls += b.tool_calls;

@@ -1,8 +1,9 @@
-import { CancellationScope, log } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, log } from '@temporalio/workflow';
 import type { ChatMessage } from '../activities';
 import { isToolName, type ToolName, type ToolOutcome } from '../tools/catalog';
 import { llmActivities } from './activityOptions';
 import { BatchSession } from './batchSession';
+import { decideByCode } from './codeDrivenBatch';
 import { batchSummarySchema, type BatchInput, type BatchOutcome } from './types';
 
 /**
@@ -43,13 +44,42 @@ function extractJson(text: string): unknown {
   return JSON.parse(body.slice(start, end + 1));
 }
 
+/** How a conversation ended: the model finished, the run was cancelled, or the model could not go on. */
+type Ending = { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; why: string };
+
 export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
   const session = new BatchSession(input, 'prompt');
   session.install();
-  return CancellationScope.nonCancellable(() => converse(session, input));
+  return CancellationScope.nonCancellable(async () => {
+    const ending = await converse(session, input);
+    if (ending.kind === 'cancelled' || session.cancelled) {
+      session.outcome.status = 'cancelled';
+      return session.finish('cancelled before a decision');
+    }
+    // A model that finished may have left patients untold on purpose (the prompt decides); one that got stuck did not.
+    const left = input.appointments.filter((a) => !session.isDecided(a.appointment_id) || (ending.kind === 'stuck' && session.needsNotification(a.appointment_id)));
+    if (left.length === 0) return session.finish('the model ended without deciding it');
+    const why = ending.kind === 'stuck' ? ending.why : 'the model ended without deciding every appointment';
+    if (!input.bundle.config.fallback_to_code) {
+      log.warn('batch stopped; fallback to code-driven is off', { batch: input.batch, why });
+      if (ending.kind === 'finished') return session.finish('the model ended without deciding it');
+      session.outcome.status = 'budget_exhausted';
+      session.outcome.message = why;
+      return session.finish(why);
+    }
+    // The rest of the batch is finished by the fixed steps, with the same tools and guards, in this same run.
+    log.warn('falling back to code-driven for the rest of the batch', { batch: input.batch, why, appointments: left.length });
+    const undecided = left.filter((a) => !session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
+    const untold = left.filter((a) => session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
+    session.decidedBy = 'code';
+    await decideByCode(session, left);
+    session.outcome.fallbacks!.push({ batch: input.batch, reason: why, appointments: undecided, notified: untold });
+    if (session.cancelled) session.outcome.status = 'cancelled';
+    return session.finish(session.cancelled ? 'cancelled before a decision' : `no decision could be made (after: ${why})`);
+  });
 }
 
-async function converse(session: BatchSession, input: BatchInput): Promise<BatchOutcome> {
+async function converse(session: BatchSession, input: BatchInput): Promise<Ending> {
   const { config, systemPrompt, orchestrator } = input.bundle;
   const budgets = config.budgets;
   const stats = session.outcome.llm;
@@ -59,21 +89,24 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Batch
   ];
   let nudged = false;
   let modelErrors = 0;
+  const stuck = (why: string): Ending => ({ kind: 'stuck', why });
 
   for (let turn = 1; ; turn++) {
-    if (session.cancelled) {
-      session.outcome.status = 'cancelled';
-      return session.finish('cancelled before a decision');
-    }
-    if (turn > budgets.max_turns_per_batch) return exhausted(session, `turn budget of ${budgets.max_turns_per_batch} LLM calls used up`);
-    if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch) {
-      return exhausted(session, `token budget of ${budgets.max_tokens_per_batch} used up`);
-    }
+    if (session.cancelled) return { kind: 'cancelled' };
+    if (turn > budgets.max_turns_per_batch) return stuck(`turn budget of ${budgets.max_turns_per_batch} LLM calls used up`);
+    if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch) return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`);
 
-    const reply = await llmActivities.chatCompletion.executeWithOptions(
-      { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
-      [{ messages, tools: MODEL_TOOLS, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens }],
-    );
+    let reply;
+    try {
+      reply = await llmActivities.chatCompletion.executeWithOptions(
+        { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
+        [{ messages, tools: MODEL_TOOLS, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens }],
+      );
+    } catch (err) {
+      // Retries are over (or the error is fatal): the model is unavailable for this batch.
+      if (err instanceof ActivityFailure) return stuck(`the model is unavailable: ${(err.cause?.message ?? err.message).slice(0, 300)}`);
+      throw err;
+    }
     stats.calls += 1;
     stats.prompt_tokens += reply.usage.prompt_tokens;
     stats.completion_tokens += reply.usage.completion_tokens;
@@ -94,8 +127,9 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Batch
         summary = batchSummarySchema.parse(extractJson(reply.message.content ?? ''));
       } catch (err) {
         modelErrors += 1;
-        if (modelErrors > budgets.max_tool_errors_per_batch) return exhausted(session, 'the model kept answering without a valid summary');
-        messages.push({ role: 'user', content: `Your reply is not the SUMMARY JSON (${String((err as Error).message).slice(0, 200)}). Continue the work, or reply with only the SUMMARY JSON.` });
+        if (modelErrors > budgets.max_tool_errors_per_batch) return stuck('the model kept answering without a valid summary');
+        const what = (reply.message.content ?? '').trim() === '' ? 'an empty reply' : `not the SUMMARY JSON (${String((err as Error).message).slice(0, 200)})`;
+        messages.push({ role: 'user', content: `Your reply is ${what}. Continue the work with the tools, or reply with only the SUMMARY JSON.` });
         continue;
       }
       if (undecided.length > 0 && !nudged && !session.cancelled) {
@@ -104,7 +138,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Batch
         continue;
       }
       session.outcome.discrepancies.push(...compareWithRecord(summary, session));
-      return session.finish('the model ended without deciding it');
+      return { kind: 'finished' };
     }
 
     const results = await Promise.all(calls.map((c) => dispatch(session, c.name, c.arguments)));
@@ -112,7 +146,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Batch
     const invalid = results.filter((r) => !r.ok && ['invalid_json', 'unknown_tool', 'invalid_arguments'].includes(r.code)).length;
     modelErrors += invalid;
     if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
-    if (modelErrors > budgets.max_tool_errors_per_batch) return exhausted(session, `more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
+    if (modelErrors > budgets.max_tool_errors_per_batch) return stuck(`more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
   }
 }
 
@@ -130,13 +164,6 @@ async function dispatch(session: BatchSession, name: string, rawArgs: string): P
   }
   if (name === 'request_approval') return session.requestApproval(args);
   return session.tool(name, args);
-}
-
-function exhausted(session: BatchSession, why: string): BatchOutcome {
-  log.warn('batch stopped by its budget', { batch: session.input.batch, why });
-  session.outcome.status = 'budget_exhausted';
-  session.outcome.message = why;
-  return session.finish(why);
 }
 
 /** Where the model's summary disagrees with the tools' record, say so; the record is what counts. */

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -6,6 +7,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   startChild,
   upsertMemo,
@@ -14,7 +16,7 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { PromptBundle } from '../prompts/schema';
-import { promptActivities, toolActivities } from './activityOptions';
+import { modelCheckActivities, promptActivities, toolActivities } from './activityOptions';
 import { codeDrivenBatch } from './codeDrivenBatch';
 import { emptyOutcome, mergeOutcome } from './outcome';
 import { promptDrivenBatch } from './promptDrivenBatch';
@@ -50,6 +52,17 @@ export async function codeDrivenReassignment(input: ReassignmentInput, carried?:
   return runReassignment('code', input, carried);
 }
 
+/** A refused API key fails the run before anything is written; an endpoint that is only down is the batches' business. */
+async function checkModel(): Promise<void> {
+  try {
+    const check = await modelCheckActivities.checkModel.executeWithOptions({ summary: 'check the model endpoint accepts our key' }, []);
+    if (!check.reachable) log.warn('the model endpoint does not answer yet; batches will retry, then fall back if configured', { detail: check.detail });
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'LlmAuthError');
+    throw err;
+  }
+}
+
 async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
   const parsedInput = reassignmentInputSchema.safeParse(rawInput ?? {});
   if (!parsedInput.success) {
@@ -76,6 +89,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
     if (cancelRequested) return 'cancelled';
     if (done.status === 'budget_exhausted') return 'budget_exhausted';
     if (done.undecided.length > 0 || done.discrepancies.length > 0) return 'completed_with_issues';
+    if ((done.fallbacks ?? []).length > 0) return 'completed_with_fallback';
     return 'completed';
   };
 
@@ -90,7 +104,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       decided: done.assignments.length + done.waitlisted.length,
       assigned: done.assignments.length,
       waitlisted: done.waitlisted.length,
-      undecided: Math.max(0, totalAffected - done.assignments.length - done.waitlisted.length - inFlight - remaining.length),
+      undecided: Math.max(0, totalAffected - done.assignments.length - done.waitlisted.length - (done.decided_elsewhere?.length ?? 0) - inFlight - remaining.length),
       batches: { total: batchesTotal, done: batchesDone, running: running.size },
       pending_approvals: [...pending.values()].map(({ child: _c, ...p }) => p),
       llm_calls: done.llm.calls,
@@ -137,6 +151,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
   return CancellationScope.nonCancellable(async () => {
     if (!bundle) {
       bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel }]);
+      if (mode === 'prompt' && patched('check-model-before-writing')) await checkModel();
       await toolActivities.markProviderUnavailable.executeWithOptions({ summary: `mark ${input.providerId} unavailable on ${input.date} (${input.reason})` }, [
         { providerId: input.providerId, date: input.date, reason: input.reason },
       ]);
@@ -224,6 +239,12 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       assignments: done.assignments.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
       waitlisted: done.waitlisted.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
       undecided: done.undecided.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
+      decided_by: {
+        prompt: [...done.assignments, ...done.waitlisted].filter((d) => d.decided_by === 'prompt').length,
+        code: [...done.assignments, ...done.waitlisted].filter((d) => d.decided_by === 'code').length,
+      },
+      fallbacks: (done.fallbacks ?? []).sort((a, b) => a.batch - b.batch),
+      decided_elsewhere: (done.decided_elsewhere ?? []).sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
       approvals: done.approvals,
       prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
       llm: { ...done.llm, model: mode === 'prompt' ? (done.llm.model ?? pinned.config.model.name) : 'none (code-driven)', offline: done.llm.offline ?? false, calls_per_appointment: decided > 0 ? Math.round((done.llm.calls / decided) * 100) / 100 : 0 },
@@ -234,6 +255,8 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       message:
         `${totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted` +
         (done.undecided.length > 0 ? `, ${done.undecided.length} undecided` : '') +
+        ((done.decided_elsewhere ?? []).length > 0 ? `, ${done.decided_elsewhere!.length} decided by another run` : '') +
+        ((done.fallbacks ?? []).length > 0 ? ` (${(done.fallbacks ?? []).reduce((n, f) => n + f.appointments.length, 0)} by the code-driven fallback)` : '') +
         ` · ${final} · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`,
     };
     return result;

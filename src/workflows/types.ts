@@ -66,6 +66,22 @@ export interface LlmStats {
 
 export type BatchStatus = 'completed' | 'cancelled' | 'budget_exhausted';
 
+/** Appointments the prompt-driven loop could not finish, decided by the code-driven logic in the same run. */
+export interface FallbackEntry {
+  batch: number;
+  reason: string;
+  /** Decided by the code-driven logic. */
+  appointments: string[];
+  /** Decided by the model, but the patient told by the code-driven logic (the model stopped in between). */
+  notified: string[];
+}
+
+/** Appointments another run decided first (two runs for the same provider and date): not this run's to report. */
+export interface DecidedElsewhereEntry {
+  appointment_id: string;
+  detail: string;
+}
+
 /** The outcome of one batch (one conversation, one child workflow). */
 export interface BatchOutcome {
   batch: number;
@@ -77,6 +93,9 @@ export interface BatchOutcome {
   llm: LlmStats;
   tool_calls: number;
   discrepancies: string[];
+  /** Absent in outcomes carried by runs of an earlier version. */
+  fallbacks?: FallbackEntry[];
+  decided_elsewhere?: DecidedElsewhereEntry[];
   message?: string;
 }
 
@@ -97,7 +116,7 @@ export interface BatchInput {
   bundle: PromptBundle;
 }
 
-export const runStatusSchema = z.enum(['completed', 'completed_with_issues', 'budget_exhausted', 'cancelled']);
+export const runStatusSchema = z.enum(['completed', 'completed_with_fallback', 'completed_with_issues', 'budget_exhausted', 'cancelled']);
 export type RunStatus = z.infer<typeof runStatusSchema>;
 
 export interface ReassignmentResult {
@@ -113,6 +132,10 @@ export interface ReassignmentResult {
   assignments: AssignmentEntry[];
   waitlisted: WaitlistEntry[];
   undecided: UndecidedEntry[];
+  /** Which path decided how many appointments, and why the code-driven fallback took over where it did. */
+  decided_by: { prompt: number; code: number };
+  fallbacks: FallbackEntry[];
+  decided_elsewhere: DecidedElsewhereEntry[];
   approvals: ApprovalCounts;
   prompt: { orchestrator: z.infer<typeof pinnedPromptSchema>; scoring: z.infer<typeof pinnedPromptSchema> };
   llm: LlmStats & { model: string; offline: boolean; calls_per_appointment: number };

@@ -10,6 +10,7 @@ import { demoDataset } from '../../src/domain/demoData';
 import type { Dataset } from '../../src/domain/model';
 import { SchedulingStore } from '../../src/domain/store';
 import type { AgentReply, ChatMessage } from '../../src/llm/offlineAgent';
+import type { Fault } from '../../src/llm/faults';
 import { startOfflineModel, type OfflineModelServer } from '../../src/llm/offlineServer';
 import { findTemporalCli } from '../../src/temporal/cliBinary';
 import { createReassignmentWorker, type WorkerHandle } from '../../src/worker';
@@ -48,6 +49,10 @@ export interface HarnessOptions {
   editPrompts?: (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => void;
   /** A scripted model instead of the offline stand-in. */
   agent?: (messages: ChatMessage[]) => AgentReply;
+  /** Fault modes for the model (the offline stand-in, or the scripted agent): see src/llm/faults.ts. */
+  faults?: Fault[];
+  /** More settings for the worker (LLM_TIMEOUT_MS, ...). */
+  env?: Record<string, string>;
 }
 
 export interface PromptDoc {
@@ -95,7 +100,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = new SchedulingStore(path.join(dir, 'scheduling.db'));
   store.load(options.data ?? demoDataset());
   // A scripted model is served here; otherwise the worker starts the offline stand-in itself, as in production.
-  const scripted = options.agent ? await startOfflineModel({ agent: options.agent }) : undefined;
+  const scripted = options.agent || options.faults ? await startOfflineModel({ agent: options.agent, faults: options.faults }) : undefined;
   const promptsDir = options.editPrompts ? promptsCopy(options.editPrompts) : path.join(projectRoot, 'prompts');
   const config = loadConfig({
     TEMPORAL_ADDRESS: address,
@@ -104,6 +109,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     PROMPTS_DIR: promptsDir,
     ...(scripted ? { OPENAI_BASE_URL: scripted.url } : {}),
     LOG_LEVEL: 'ERROR',
+    ...options.env,
   });
   const native = await NativeConnection.connect({ address });
   const worker = await createReassignmentWorker({ connection: native, config, store, workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') }, say: () => undefined });
