@@ -7,6 +7,7 @@ import { isoDateSchema, providerIdSchema } from './domain/model';
 import { SchedulingStore } from './domain/store';
 import { describeError } from './errors';
 import { formatProgress, formatResult } from './format';
+import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts/registry';
 import { labelSchema } from './prompts/schema';
 import { approveSignal, cancelSignal, progressQuery, rejectSignal } from './workflows/signals';
 import type { Progress, ReassignmentResult } from './workflows/types';
@@ -62,6 +63,16 @@ function checkAgainstStore(config: AppConfig, providerId: string, date: string):
   }
 }
 
+/** The local prompt files are read here too, so that a file that does not parse or a missing label is one line now. */
+async function checkPrompts(config: AppConfig, label: string): Promise<void> {
+  try {
+    await resolvePromptBundle(new LocalPromptRegistry(config.PROMPTS_DIR), label);
+  } catch (err) {
+    if (err instanceof PromptError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
 function print(value: unknown, json: boolean, text: () => string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text());
 }
@@ -95,6 +106,7 @@ export function buildProgram(): Command {
     .action(async (opts: { provider: string; date: string; reason: string; mode: 'prompt' | 'code'; label?: string; id?: string; wait?: boolean; json?: boolean }) => {
       const config = loadConfig();
       checkAgainstStore(config, opts.provider, opts.date);
+      await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
       await withClient(async (client) => {
         const workflowId = opts.id ?? `reassign-${opts.provider}-${opts.date}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}`;
         const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';

@@ -3,20 +3,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { startHarness, waitForProgress, type Harness } from './support/harness';
+import { SchedulingStore } from '../src/domain/store';
+import { startOfflineModel } from '../src/llm/offlineServer';
+import { promptsCopy, startHarness, tempDir, waitForProgress, type Harness } from './support/harness';
 
 /** Our CLI as a user runs it, and prompts as data: a file edit changes the next run, not a code change. */
 
 const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
 const client = path.join(projectRoot, 'src', 'client.ts');
 
-function cli(h: Harness | undefined, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  const base = h ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file } : {};
+const worker = path.join(projectRoot, 'src', 'worker.ts');
+
+function run(script: string, args: string[], env: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    execFile(tsx, [client, ...args], { env: { ...process.env, ...base, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(tsx, [script, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
     );
   });
+}
+
+function cli(h: Harness | undefined, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+  const base: Record<string, string> = h ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file } : {};
+  return run(client, args, { ...base, ...env });
 }
 
 const oneLineError = (r: { stderr: string; code: number }, pattern: RegExp) => {
@@ -87,6 +95,34 @@ describe('the client CLI', () => {
     const broken = await cli(h, ['audit']);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/violation: assignment not reflected in the appointment: .*A001/);
+  });
+
+  test('an empty scheduling database: one clear line', async () => {
+    const empty = path.join(tempDir('empty'), 'scheduling.db');
+    new SchedulingStore(empty).close();
+    oneLineError(await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { DB_PATH: empty }), /scheduling database .* is empty: load data first \(npm run seed\)/);
+  });
+
+  test('a prompt file that does not parse, or a label that does not exist: one clear line, nothing started', async () => {
+    const broken = promptsCopy();
+    fs.writeFileSync(path.join(broken, 'healthcare-orchestrator.yaml'), 'name: healthcare-orchestrator\nversions: [\n  - {version: 1\n');
+    oneLineError(await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { PROMPTS_DIR: broken }), /prompt file .*healthcare-orchestrator.yaml is not valid YAML/);
+    oneLineError(await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--label', 'nosuch']), /prompt "healthcare-orchestrator" has no version labelled "nosuch"/);
+    expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
+  });
+
+  test('a worker whose API key the model endpoint refuses: one clear line and a non-zero exit', async () => {
+    const endpoint = await startOfflineModel({ faults: [{ mode: 'unauthorized' }] });
+    try {
+      const r = await run(worker, [], { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, OPENAI_BASE_URL: endpoint.url, OPENAI_API_KEY: 'sk-wrong' });
+      oneLineError(r, /worker: the LLM endpoint refused the API key \(401\): check OPENAI_API_KEY/);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  test('a bad fault-mode setting: one clear line', async () => {
+    oneLineError(await cli(undefined, ['status', 'x'], { OFFLINE_MODEL_FAULTS: '[{"mode":"gremlins"}]' }), /invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list/);
   });
 
   test('no server: one clear line and a non-zero exit', async () => {

@@ -115,4 +115,22 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     expect(failure).toMatch(/unknown provider T999/);
     expect(h.store.counts()).toEqual(before);
   });
+
+  test('a prompt label that does not exist fails the run before anything is written', async () => {
+    h.reload();
+    const before = h.store.counts();
+    const handle = await h.start('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21', promptLabel: 'no-such-label' });
+    const failure = await handle.result().catch((e: { cause?: { message?: string; cause?: { message?: string } } }) => e.cause?.cause?.message ?? e.cause?.message);
+    expect(failure).toMatch(/has no version labelled "no-such-label" \(labels: production, staging, latest\)/);
+    expect(h.store.counts()).toEqual(before);
+    expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
+  });
+
+  test('a date with no appointments completes at once and says there is nothing to do', async () => {
+    h.reload();
+    const r = await h.run('promptDrivenReassignment', { providerId: 'T001', date: '2026-01-05' });
+    expect(r).toMatchObject({ status: 'completed', total_affected: 0, successful_assignments: 0, batches: 0 });
+    expect(r.message).toMatch(/no appointment of T001 on 2026-01-05 is left to reassign/);
+    expect(r.llm.calls).toBe(0);
+  });
 });

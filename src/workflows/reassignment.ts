@@ -253,7 +253,9 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       runs,
       discrepancies: done.discrepancies,
       message:
-        `${totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted` +
+        totalAffected === 0
+          ? `no appointment of ${input.providerId} on ${input.date} is left to reassign: nothing to do · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`
+          : `${totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted` +
         (done.undecided.length > 0 ? `, ${done.undecided.length} undecided` : '') +
         ((done.decided_elsewhere ?? []).length > 0 ? `, ${done.decided_elsewhere!.length} decided by another run` : '') +
         ((done.fallbacks ?? []).length > 0 ? ` (${(done.fallbacks ?? []).reduce((n, f) => n + f.appointments.length, 0)} by the code-driven fallback)` : '') +
