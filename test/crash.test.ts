@@ -5,7 +5,7 @@ import { projectRoot } from '../src/config';
 import { demoDataset } from '../src/domain/demoData';
 import type { Dataset } from '../src/domain/model';
 import { SchedulingStore } from '../src/domain/store';
-import { syntheticDataset } from '../src/domain/syntheticData';
+import { mulberry32, syntheticDataset } from '../src/domain/syntheticData';
 import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
@@ -66,17 +66,6 @@ let reference: Decisions;
 const datasets: Record<TrialSpec['data'], () => Dataset> = { demo: demoDataset, synthetic: () => syntheticDataset({ appointments: SYNTHETIC, seed: 11 }) };
 /** The demo under the staging prompt (or production with A002 approved): what an uninterrupted run decides. */
 const DEMO_DECISIONS: Decisions = { A001: 'P001', A002: 'P001', A003: 'waitlist' };
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What the database says about each appointment of the sick provider that day. */
 function inspect(store: SchedulingStore, data: Dataset) {

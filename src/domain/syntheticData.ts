@@ -16,7 +16,8 @@ export interface SyntheticOptions {
 
 export const MAX_APPOINTMENTS_PER_DAY = 17 * 60;
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG: the same seed, the same data. Also seeds the crash suite's random kill points. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
