@@ -38,16 +38,17 @@ const factorSchema = z.object({ points: z.number(), max: z.number(), detail: z.s
 export const tools = {
   get_affected_appointments: define({
     name: 'get_affected_appointments',
-    description: 'List the appointments still booked with a provider who is unavailable on a date (the work left to do).',
+    description: 'List the appointments still booked with a provider who is unavailable on a date, or from date through until (the work left to do).',
     kind: 'read',
-    input: z.object({ provider_id: providerIdSchema, date: isoDateSchema }).strict(),
+    input: z.object({ provider_id: providerIdSchema, date: isoDateSchema, until: isoDateSchema.optional() }).strict(),
     result: z.object({
       provider_id: providerIdSchema,
       date: isoDateSchema,
+      until: isoDateSchema.optional(),
       count: z.number().int(),
-      appointments: z.array(z.object({ appointment_id: appointmentIdSchema, patient_id: patientIdSchema, time: slotTimeSchema, specialty: z.string() })),
+      appointments: z.array(z.object({ appointment_id: appointmentIdSchema, patient_id: patientIdSchema, date: isoDateSchema.optional(), time: slotTimeSchema, specialty: z.string() })),
     }),
-    summarize: (a) => `get_affected_appointments ${a.provider_id} ${a.date}`,
+    summarize: (a) => `get_affected_appointments ${a.provider_id} ${a.date}${a.until ? ` … ${a.until}` : ''}`,
   }),
   get_patient_details: define({
     name: 'get_patient_details',

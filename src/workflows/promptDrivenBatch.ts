@@ -28,7 +28,7 @@ function userMessage(input: BatchInput): string {
     unavailable_provider: input.providerId,
     date: input.date,
     reason: input.reason,
-    appointments: input.appointments.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, time: a.time, specialty: a.specialty })),
+    appointments: input.appointments.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, ...(a.date !== undefined ? { date: a.date } : {}), time: a.time, specialty: a.specialty })),
   };
   return `Reassign this batch of ${input.appointments.length} affected appointment(s):\n${JSON.stringify(batch)}`;
 }
