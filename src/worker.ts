@@ -36,7 +36,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
   let offlineModel: OfflineModelServer | undefined;
   let baseURL = config.OPENAI_BASE_URL;
   if (usesOfflineModel(config)) {
-    offlineModel = await startOfflineModel();
+    offlineModel = await startOfflineModel({ latencyMs: config.OFFLINE_MODEL_LATENCY_MS });
     baseURL = offlineModel.url;
     say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
   }

@@ -150,6 +150,9 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
+    /** Does nothing: the floor benchmark measures what Temporal itself costs per activity. */
+    async noop(): Promise<void> {},
+
     /** Writes a human's (or the timeout policy's) decision; the assign guard reads it. Idempotent. */
     async recordApproval(input: { appointmentId: string; providerId: string; decision: 'approved' | 'rejected' | 'timed_out'; decidedBy: string; note?: string; runId: string }) {
       return store.recordApproval(input.appointmentId, input.providerId, input.decision, input.decidedBy, input.note, input.runId);
