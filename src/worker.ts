@@ -53,7 +53,8 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     taskQueue: config.TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities,
-    maxConcurrentActivityTaskExecutions: 64,
+    // Ten batches in flight run up to ten tool calls each in parallel, plus their LLM calls.
+    maxConcurrentActivityTaskExecutions: 128,
     maxCachedWorkflows: 500,
   });
   const ownsStore = options.store === undefined;
