@@ -3,7 +3,7 @@ import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type AppConfig } from './config';
 import { checkInvariants } from './domain/audit';
-import { isoDateSchema, providerIdSchema } from './domain/model';
+import { datesInRange, isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from './domain/model';
 import { SchedulingStore } from './domain/store';
 import { describeError } from './errors';
 import { formatProgress, formatResult } from './format';
@@ -51,13 +51,15 @@ async function withClient<T>(fn: (client: Client, config: AppConfig) => Promise<
 }
 
 /** When the scheduling database is on this machine, check the provider and date before starting a run. */
-function checkAgainstStore(config: AppConfig, providerId: string, date: string): void {
+function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): void {
   if (!fs.existsSync(config.DB_PATH)) return;
   const store = new SchedulingStore(config.DB_PATH);
   try {
     if (store.counts().providers === 0) throw new UserError(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
     if (!store.provider(providerId)) throw new UserError(`unknown provider ${providerId} in ${config.DB_PATH}`);
-    if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date)) throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
+    if (until !== undefined) {
+      if (store.appointmentCount(providerId, date, until) === 0) throw new UserError(`provider ${providerId} has no appointments from ${date} through ${until}: nothing to reassign`);
+    } else if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date)) throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
   } finally {
     store.close();
   }
@@ -96,21 +98,27 @@ export function buildProgram(): Command {
     .command('start')
     .description('start reassigning the appointments of an unavailable provider')
     .requiredOption('-p, --provider <id>', 'the unavailable provider, e.g. T001', parseWith(providerIdSchema, 'provider'))
-    .requiredOption('-d, --date <YYYY-MM-DD>', 'the day the provider is unavailable', parseWith(isoDateSchema, 'date'))
+    .requiredOption('-d, --date <YYYY-MM-DD>', 'the day the provider is unavailable (the first day, with --until)', parseWith(isoDateSchema, 'date'))
+    .option('-u, --until <YYYY-MM-DD>', `the last day of a range, inclusive (at most ${MAX_RANGE_DAYS} days)`, parseWith(isoDateSchema, 'until'))
     .option('-r, --reason <text>', 'why (sick, leave, ...)', 'unavailable')
     .addOption(new Option('-m, --mode <mode>', 'who decides: the prompt (LLM) or fixed code').choices(['prompt', 'code']).default('prompt'))
     .option('-l, --label <label>', 'prompt label to resolve (production, staging, latest, ...)', parseWith(labelSchema, 'label'))
     .option('--id <workflowId>', 'workflow id (default: reassign-<provider>-<date>-<time>)')
     .option('-w, --wait', 'wait for the result and print it')
     .option('--json', 'print JSON')
-    .action(async (opts: { provider: string; date: string; reason: string; mode: 'prompt' | 'code'; label?: string; id?: string; wait?: boolean; json?: boolean }) => {
+    .action(async (opts: { provider: string; date: string; until?: string; reason: string; mode: 'prompt' | 'code'; label?: string; id?: string; wait?: boolean; json?: boolean }) => {
       const config = loadConfig();
-      checkAgainstStore(config, opts.provider, opts.date);
+      if (opts.until !== undefined) {
+        const span = datesInRange(opts.date, opts.until).length;
+        if (opts.until < opts.date) throw new UserError(`--until ${opts.until} is before --date ${opts.date}`);
+        if (span > MAX_RANGE_DAYS) throw new UserError(`--date ${opts.date} through --until ${opts.until} is more than ${MAX_RANGE_DAYS} days`);
+      }
+      checkAgainstStore(config, opts.provider, opts.date, opts.until);
       await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
       await withClient(async (client) => {
         const workflowId = opts.id ?? `reassign-${opts.provider}-${opts.date}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}`;
         const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
-        const input = { providerId: opts.provider, date: opts.date, reason: opts.reason, promptLabel: opts.label ?? config.PROMPT_LABEL };
+        const input = { providerId: opts.provider, date: opts.date, ...(opts.until !== undefined ? { until: opts.until } : {}), reason: opts.reason, promptLabel: opts.label ?? config.PROMPT_LABEL };
         await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args: [input] });
         if (!opts.json) console.log(`started ${type} ${workflowId}`);
         if (opts.wait) {

@@ -26,9 +26,10 @@ const configSchema = z.object({
   OPENAI_API_KEY: optionalString,
   LLM_MODEL: optionalString,
   LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
-  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  /** Offline stand-in only: think time per answer, and fault modes to serve (src/llm/faults.ts). */
+  /** The offline stand-in's simulated think time per reply (benchmarks); 0 answers at once. */
   OFFLINE_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** Offline stand-in only: fault modes to serve (src/llm/faults.ts). */
   OFFLINE_MODEL_FAULTS: optionalString.pipe(
     z
       .string()

@@ -57,7 +57,8 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities,
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
-    maxConcurrentActivityTaskExecutions: 64,
+    // Ten batches in flight run up to ten tool calls each in parallel, plus their LLM calls.
+    maxConcurrentActivityTaskExecutions: 128,
     maxCachedWorkflows: 500,
     // After a crash, a dead worker's sticky workflow tasks move to the shared queue after this long (default 10 s).
     stickyQueueScheduleToStartTimeout: '5 seconds',

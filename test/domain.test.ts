@@ -4,7 +4,8 @@ import { demoDataset } from '../src/domain/demoData';
 import { bandOf, durationMs, policySchema, weightsSchema, type Policy } from '../src/domain/policy';
 import { scoreMatch } from '../src/domain/scoring';
 import { SchedulingStore, DomainRefusal } from '../src/domain/store';
-import { syntheticDataset } from '../src/domain/syntheticData';
+import { syntheticDataset, syntheticDays } from '../src/domain/syntheticData';
+import { datesInRange } from '../src/domain/model';
 import { decideNextTurn, readPolicy } from '../src/llm/offlineAgent';
 import { openAiTools } from '../src/llm/toolSchemas';
 import { LocalPromptRegistry, resolvePromptBundle } from '../src/prompts/registry';
@@ -106,7 +107,18 @@ describe('the store guards its invariants', () => {
     store.load(a);
     store.markUnavailable('T001', '2025-11-21', 'leave');
     expect(store.affectedAppointments('T001', '2025-11-21')).toHaveLength(200);
-    expect(() => syntheticDataset({ appointments: 5000 })).toThrow(RangeError);
+    expect(() => syntheticDataset({ appointments: 40_000 })).toThrow(RangeError);
+  });
+
+  test('past a full day, synthetic appointments spread over the following days', () => {
+    const data = syntheticDataset({ appointments: 25, perDay: 10, seed: 3 });
+    expect(syntheticDays({ appointments: 25, perDay: 10 })).toEqual({ days: 3, until: '2025-11-23' });
+    expect([...new Set(data.appointments.map((a) => a.date))]).toEqual(['2025-11-21', '2025-11-22', '2025-11-23']);
+    store.load(data);
+    store.markUnavailableRange('T001', '2025-11-21', '2025-11-23', 'leave');
+    expect(store.affectedAppointments('T001', '2025-11-21', '2025-11-23')).toHaveLength(25);
+    expect(store.affectedAppointments('T001', '2025-11-22')).toHaveLength(10);
+    expect(datesInRange('2025-11-30', '2025-12-02')).toEqual(['2025-11-30', '2025-12-01', '2025-12-02']);
   });
 });
 

@@ -75,8 +75,9 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Records the provider's unavailability (idempotent) and checks the input against the store. */
-    async markProviderUnavailable(input: { providerId: string; date: string; reason: string }) {
+    async markProviderUnavailable(input: { providerId: string; date: string; until?: string; reason: string }) {
       try {
+        if (input.until !== undefined) return store.markUnavailableRange(input.providerId, input.date, input.until, input.reason);
         return store.markUnavailable(input.providerId, input.date, input.reason);
       } catch (err) {
         if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
@@ -161,6 +162,9 @@ export function createActivities(deps: ActivityDeps) {
         throw err;
       }
     },
+
+    /** Does nothing: the floor benchmark measures what Temporal itself costs per activity. */
+    async noop(): Promise<void> {},
 
     /** Writes a human's (or the timeout policy's) decision; the assign guard reads it. Idempotent. */
     async recordApproval(input: { appointmentId: string; providerId: string; decision: 'approved' | 'rejected' | 'timed_out'; decidedBy: string; note?: string; runId: string }) {

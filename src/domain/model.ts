@@ -13,6 +13,22 @@ export const isoDateSchema = z
     const t = new Date(Date.UTC(y, m - 1, day));
     return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === day;
   }, 'not a calendar date');
+/** Longest date range one run may cover (date through until, inclusive). */
+export const MAX_RANGE_DAYS = 31;
+
+/** The calendar dates from `from` through `until` inclusive (just `from` when until is absent). Pure. */
+export function datesInRange(from: string, until?: string): string[] {
+  const end = until ?? from;
+  const out: string[] = [];
+  const [y, m, d] = from.split('-').map(Number) as [number, number, number];
+  for (let t = Date.UTC(y, m - 1, d); ; t += 86_400_000) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    if (day > end || out.length > MAX_RANGE_DAYS) break;
+    out.push(day);
+  }
+  return out;
+}
+
 export const slotTimeSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'times are written HH:MM');
 
 export const genderSchema = z.enum(['female', 'male', 'nonbinary']);

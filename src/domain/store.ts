@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Appointment, Dataset, Patient, Provider } from './model';
+import { datesInRange, type Appointment, type Dataset, type Patient, type Provider } from './model';
 import { approvalRequired, bandOf, type Band, type Policy, type Weights } from './policy';
 import { scoreMatch, type MatchScore } from './scoring';
 
@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS patient_history (
   patient_id TEXT NOT NULL, provider_id TEXT NOT NULL, visits INTEGER NOT NULL, PRIMARY KEY (patient_id, provider_id));
 CREATE TABLE IF NOT EXISTS provider_slots (
   provider_id TEXT NOT NULL, date TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (provider_id, date, time));
+-- find_candidates looks slots up by date and time: without this index every lookup scans all slots.
+CREATE INDEX IF NOT EXISTS provider_slots_by_time ON provider_slots(date, time);
 CREATE TABLE IF NOT EXISTS unavailability (
   provider_id TEXT NOT NULL, date TEXT NOT NULL, reason TEXT NOT NULL,
   recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (provider_id, date));
@@ -227,18 +229,36 @@ export class SchedulingStore {
     return { provider_id: providerId, date, reason: stored.reason, newly_recorded: info.changes === 1 };
   }
 
-  /** Appointments still booked with a provider who is unavailable that day: the work left to do. */
-  affectedAppointments(providerId: string, date: string): Appointment[] {
-    if (!this.provider(providerId)) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
-    if (!this.unavailability(providerId, date)) return [];
-    return this.db
-      .prepare("SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id")
-      .all(providerId, date) as Appointment[];
+  /** Records the unavailability of every day from date through until (inclusive), in one transaction. */
+  markUnavailableRange(providerId: string, date: string, until: string, reason: string): { provider_id: string; date: string; until: string; days: number; newly_recorded: number } {
+    return this.db.transaction(() => {
+      const days = datesInRange(date, until);
+      const recorded = days.map((d) => this.markUnavailable(providerId, d, reason));
+      return { provider_id: providerId, date, until, days: days.length, newly_recorded: recorded.filter((r) => r.newly_recorded).length };
+    })();
   }
 
-  /** Appointments of a provider on a date, whatever their state. */
-  appointmentCount(providerId: string, date: string): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date = ?').get(providerId, date) as { n: number }).n;
+  /** Appointments still booked with a provider who is unavailable that day (or on those days): the work left to do. */
+  affectedAppointments(providerId: string, date: string, until?: string): Appointment[] {
+    if (!this.provider(providerId)) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
+    if (until === undefined) {
+      if (!this.unavailability(providerId, date)) return [];
+      return this.db
+        .prepare("SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id")
+        .all(providerId, date) as Appointment[];
+    }
+    return this.db
+      .prepare(
+        `SELECT a.id, a.patient_id, a.provider_id, a.date, a.time, a.specialty, a.status FROM appointments a
+         JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
+         WHERE a.provider_id = ? AND a.date BETWEEN ? AND ? AND a.status = 'scheduled' ORDER BY a.date, a.time, a.id`,
+      )
+      .all(providerId, date, until) as Appointment[];
+  }
+
+  /** Appointments of a provider on a date (or from date through until), whatever their state. */
+  appointmentCount(providerId: string, date: string, until: string = date): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ?').get(providerId, date, until) as { n: number }).n;
   }
 
   isBooked(providerId: string, date: string, time: string): boolean {

@@ -44,6 +44,20 @@ function messageText(m: ChatMessage): string {
   return [m.content ?? '', ...(m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`)].join('\n');
 }
 
+/** What a message costs as input: its role, content, tool calls and ids, plus OpenAI's few tokens of framing. */
+const TOKENS_PER_MESSAGE = 3;
+function inputText(m: ChatMessage): string {
+  return [m.role, messageText(m), ...(m.tool_calls ?? []).map((c) => c.id), m.tool_call_id ?? ''].join('\n');
+}
+
+/**
+ * Input tokens of a request, counted with a real tokenizer on what is actually sent: every message and the
+ * tool schemas (as the JSON the request carries, which is a little more than the model's own rendering).
+ */
+export function countInputTokens(messages: ChatMessage[], tools: unknown[] | undefined): number {
+  return countTokens(messages.map(inputText).join('\n') + JSON.stringify(tools ?? [])) + TOKENS_PER_MESSAGE * (messages.length + 1);
+}
+
 export interface OfflineModelOptions {
   port?: number;
   host?: string;
@@ -51,7 +65,7 @@ export interface OfflineModelOptions {
   agent?: (messages: ChatMessage[]) => AgentReply;
   /** Misbehaviour to serve: see faults.ts. */
   faults?: Fault[];
-  /** Think time before each answer, in ms (simulated latency). */
+  /** Simulated think time: each reply is delayed by this many milliseconds (benchmarks). */
   latencyMs?: number;
 }
 
@@ -119,7 +133,7 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
     const reply = active.reduce((r, f) => applyReplyFault(f.mode, r, body.messages), agent(body.messages));
     const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) } }));
     const message = { role: 'assistant' as const, content: reply.refusal ? null : reply.content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: reply.refusal ? reply.content : null };
-    const promptTokens = countTokens(body.messages.map(messageText).join('\n') + JSON.stringify(body.tools ?? []));
+    const promptTokens = countInputTokens(body.messages, body.tools);
     const completionTokens = countTokens(messageText(message));
     sendJson(res, 200, {
       id: `chatcmpl-offline-${count}`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { approvalPolicySchema, thresholdsSchema, weightsSchema, type Policy } from '../domain/policy';
+import { isToolName } from '../tools/catalog';
 
 /** Prompt files and prompt configs, validated with zod. Pure: the workflow uses the types. */
 
@@ -50,6 +51,14 @@ export const orchestratorConfigSchema = z
     candidates_per_appointment: z.number().int().min(1).max(10).default(3),
     /** When the model cannot finish a batch (budget, unavailable, invalid output), the code-driven logic does. */
     fallback_to_code: z.boolean().default(true),
+    /**
+     * The tools offered to the model, when the prompt needs fewer than all of them: each schema is sent with
+     * every LLM call, so tools the steps never use cost input tokens for nothing. Absent: every model tool.
+     */
+    tools: z
+      .array(z.string().refine((n) => isToolName(n) && n !== 'get_affected_appointments', 'is not a tool the model may call'))
+      .min(1)
+      .optional(),
     budgets: z
       .object({
         max_turns_per_batch: z.number().int().min(2).max(200).default(12),

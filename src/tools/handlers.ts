@@ -23,9 +23,11 @@ function action(ctx: ToolContext): ActionContext {
 }
 
 export const toolHandlers: Handlers = {
-  get_affected_appointments: ({ provider_id, date }, { store }) => {
-    const list = store.affectedAppointments(provider_id, date);
-    return { provider_id, date, count: list.length, appointments: list.map((a) => ({ appointment_id: a.id, patient_id: a.patient_id, time: a.time, specialty: a.specialty })) };
+  get_affected_appointments: ({ provider_id, date, until }, { store }) => {
+    const list = store.affectedAppointments(provider_id, date, until);
+    // Over a range, each appointment carries its date; a single day's list stays as it always was.
+    const appointments = list.map((a) => ({ appointment_id: a.id, patient_id: a.patient_id, ...(until !== undefined ? { date: a.date } : {}), time: a.time, specialty: a.specialty }));
+    return { provider_id, date, ...(until !== undefined ? { until } : {}), count: list.length, appointments };
   },
   get_patient_details: ({ patient_id }, { store }) => {
     const p = store.patient(patient_id);

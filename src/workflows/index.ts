@@ -2,3 +2,4 @@
 export { promptDrivenReassignment, codeDrivenReassignment } from './reassignment';
 export { promptDrivenBatch } from './promptDrivenBatch';
 export { codeDrivenBatch } from './codeDrivenBatch';
+export { floorWorkflow } from './floor';

@@ -29,7 +29,7 @@ function userMessage(input: BatchInput): string {
     unavailable_provider: input.providerId,
     date: input.date,
     reason: input.reason,
-    appointments: input.appointments.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, time: a.time, specialty: a.specialty })),
+    appointments: input.appointments.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, ...(a.date !== undefined ? { date: a.date } : {}), time: a.time, specialty: a.specialty })),
   };
   return `Reassign this batch of ${input.appointments.length} affected appointment(s):\n${JSON.stringify(batch)}`;
 }
@@ -90,6 +90,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   let nudged = false;
   let modelErrors = 0;
   const stuck = (why: string): Ending => ({ kind: 'stuck', why });
+  const offered = (config.tools as ToolName[] | undefined) ?? MODEL_TOOLS;
 
   for (let turn = 1; ; turn++) {
     if (session.cancelled) return { kind: 'cancelled' };
@@ -100,7 +101,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     try {
       reply = await llmActivities.chatCompletion.executeWithOptions(
         { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
-        [{ messages, tools: MODEL_TOOLS, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens }],
+        [{ messages, tools: offered, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens }],
       );
     } catch (err) {
       // Retries are over (or the error is fatal): the model is unavailable for this batch.
@@ -141,7 +142,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       return { kind: 'finished' };
     }
 
-    const results = await Promise.all(calls.map((c) => dispatch(session, c.name, c.arguments)));
+    const results = await Promise.all(calls.map((c) => dispatch(session, offered, c.name, c.arguments)));
     calls.forEach((c, i) => messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(results[i]) }));
     const invalid = results.filter((r) => !r.ok && ['invalid_json', 'unknown_tool', 'invalid_arguments'].includes(r.code)).length;
     modelErrors += invalid;
@@ -150,7 +151,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   }
 }
 
-async function dispatch(session: BatchSession, name: string, rawArgs: string): Promise<ToolOutcome> {
+async function dispatch(session: BatchSession, offered: ToolName[], name: string, rawArgs: string): Promise<ToolOutcome> {
   let args: unknown;
   try {
     args = JSON.parse(rawArgs || '{}');
@@ -158,9 +159,10 @@ async function dispatch(session: BatchSession, name: string, rawArgs: string): P
     session.outcome.llm.invalid_tool_calls += 1;
     return { ok: false, code: 'invalid_json', error: `the arguments of ${name} are not valid JSON` };
   }
-  if (!isToolName(name)) {
+  // A tool this prompt does not offer is as unknown to the model as one that does not exist.
+  if (!isToolName(name) || !offered.includes(name)) {
     session.outcome.llm.invalid_tool_calls += 1;
-    return { ok: false, code: 'unknown_tool', error: `there is no tool named ${name}; use one of: ${MODEL_TOOLS.join(', ')}` };
+    return { ok: false, code: 'unknown_tool', error: `there is no tool named ${name}; use one of: ${offered.join(', ')}` };
   }
   if (name === 'request_approval') return session.requestApproval(args);
   return session.tool(name, args);

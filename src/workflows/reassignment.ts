@@ -152,16 +152,19 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
     if (!bundle) {
       bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel }]);
       if (mode === 'prompt' && patched('check-model-before-writing')) await checkModel();
-      await toolActivities.markProviderUnavailable.executeWithOptions({ summary: `mark ${input.providerId} unavailable on ${input.date} (${input.reason})` }, [
-        { providerId: input.providerId, date: input.date, reason: input.reason },
+      // A date range (until) is optional; without it, the calls and their arguments are exactly those of one day.
+      const range = input.until !== undefined ? { until: input.until } : {};
+      const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
+      await toolActivities.markProviderUnavailable.executeWithOptions({ summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` }, [
+        { providerId: input.providerId, date: input.date, ...range, reason: input.reason },
       ]);
       phase = 'finding_appointments';
-      const affected = await toolActivities.callTool.executeWithOptions({ summary: `get_affected_appointments ${input.providerId} ${input.date}` }, [
-        { name: 'get_affected_appointments', args: { provider_id: input.providerId, date: input.date }, runId, policy: bundle.policy, decidedBy: mode, candidatesPerAppointment: bundle.config.candidates_per_appointment },
+      const affected = await toolActivities.callTool.executeWithOptions({ summary: `get_affected_appointments ${input.providerId} ${days}` }, [
+        { name: 'get_affected_appointments', args: { provider_id: input.providerId, date: input.date, ...range }, runId, policy: bundle.policy, decidedBy: mode, candidatesPerAppointment: bundle.config.candidates_per_appointment },
       ]);
       if (!affected.ok) throw ApplicationFailure.nonRetryable(affected.error, 'InvalidInput');
       const list = (affected.result as { appointments: BatchAppointment[] }).appointments;
-      remaining = list.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, time: a.time, specialty: a.specialty }));
+      remaining = list.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, ...(a.date !== undefined ? { date: a.date } : {}), time: a.time, specialty: a.specialty }));
       totalAffected = remaining.length;
     }
     const pinned = bundle;
@@ -169,6 +172,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
       provider: input.providerId,
       date: input.date,
+      ...(input.until !== undefined ? { until: input.until } : {}),
       reason: input.reason,
     });
     upsertSearchAttributes([
@@ -232,6 +236,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       workflow_id: runId,
       provider_id: input.providerId,
       date: input.date,
+      ...(input.until !== undefined ? { until: input.until } : {}),
       reason: input.reason,
       total_affected: totalAffected,
       successful_assignments: done.assignments.length,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDateSchema, providerIdSchema } from '../domain/model';
+import { datesInRange, isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
 import { bandSchema } from '../domain/policy';
 import { labelSchema, pinnedPromptSchema, type PromptBundle } from '../prompts/schema';
 
@@ -13,8 +13,12 @@ export const reassignmentInputSchema = z
     promptLabel: labelSchema.default('production'),
     /** Continue-as-new once the run's own history passes this many events (Temporal's suggestion also counts). */
     historyEventLimit: z.number().int().min(100).max(40_000).default(5_000),
+    /** Optional last day (inclusive) of a range: the provider is unavailable from date through until. */
+    until: isoDateSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((i) => i.until === undefined || i.until >= i.date, { path: ['until'], message: 'must be on or after date' })
+  .refine((i) => i.until === undefined || datesInRange(i.date, i.until).length <= MAX_RANGE_DAYS, { path: ['until'], message: `must be at most ${MAX_RANGE_DAYS} days from date, inclusive` });
 export type ReassignmentInput = z.input<typeof reassignmentInputSchema>;
 export type ParsedReassignmentInput = z.output<typeof reassignmentInputSchema>;
 
@@ -102,6 +106,8 @@ export interface BatchOutcome {
 export interface BatchAppointment {
   appointment_id: string;
   patient_id: string;
+  /** Only in a run over a date range. */
+  date?: string;
   time: string;
   specialty: string;
 }
@@ -125,6 +131,7 @@ export interface ReassignmentResult {
   workflow_id: string;
   provider_id: string;
   date: string;
+  until?: string;
   reason: string;
   total_affected: number;
   successful_assignments: number;
