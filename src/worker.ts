@@ -5,7 +5,9 @@ import { loadConfig, usesOfflineModel, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { createOpenAiClient } from './llm/chatClient';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
-import { LocalPromptRegistry } from './prompts/registry';
+import { createLangfuseClient } from './langfuse/client';
+import { FallbackPromptRegistry, LangfusePromptRegistry } from './prompts/langfuseRegistry';
+import { LocalPromptRegistry, type PromptRegistry } from './prompts/registry';
 import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
 import { describeError } from './errors';
 
@@ -29,6 +31,17 @@ export interface WorkerOptions {
   say?: (line: string) => void;
 }
 
+/** Local files by default; with PROMPT_SOURCE=langfuse, Langfuse first and the local files when it fails. */
+export function promptRegistry(config: AppConfig): PromptRegistry {
+  const local = new LocalPromptRegistry(config.PROMPTS_DIR);
+  if (config.PROMPT_SOURCE === 'local' || !config.langfuse) return local;
+  const langfuse = new LangfusePromptRegistry(createLangfuseClient(config.langfuse), {
+    cacheTtlSeconds: config.PROMPT_CACHE_TTL_SECONDS,
+    fetchTimeoutMs: config.PROMPT_FETCH_TIMEOUT_MS,
+  });
+  return new FallbackPromptRegistry(langfuse, local);
+}
+
 export async function createReassignmentWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const { config } = options;
   const say = options.say ?? ((l: string) => console.log(l));
@@ -42,10 +55,11 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
   }
   const activities = createActivities({
     store,
-    registry: new LocalPromptRegistry(config.PROMPTS_DIR),
+    registry: promptRegistry(config),
     llm: createOpenAiClient({ baseURL: baseURL!, apiKey: config.OPENAI_API_KEY, timeoutMs: config.LLM_TIMEOUT_MS }),
     modelOverride: config.LLM_MODEL,
     offline: offlineModel !== undefined,
+    experiment: config.PROMPT_EXPERIMENT,
   });
   const worker = await Worker.create({
     connection: options.connection,

@@ -5,6 +5,7 @@ import type { Policy } from '../domain/policy';
 import { DomainRefusal, type SchedulingStore } from '../domain/store';
 import { classifyLlmError } from '../llm/chatClient';
 import { openAiTools } from '../llm/toolSchemas';
+import { pickArm, type Experiment } from '../prompts/experiment';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
 import { isToolName, tools, type ToolName, type ToolOutcome } from '../tools/catalog';
@@ -23,7 +24,12 @@ export interface ActivityDeps {
   modelOverride?: string;
   /** True when the client talks to the offline stand-in: recorded in results. */
   offline: boolean;
+  /** An A/B experiment over the `production` label (PROMPT_EXPERIMENT). */
+  experiment?: Experiment;
 }
+
+/** Runs that ask for this label are split between an experiment's arms; any other label is taken as asked. */
+export const EXPERIMENT_LABEL = 'production';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -64,10 +70,18 @@ export function createActivities(deps: ActivityDeps) {
   const { store } = deps;
 
   return {
-    /** Resolves name + label to exact versions once per run; the workflow pins the result. */
-    async resolvePrompts(input: { label: string }): Promise<PromptBundle> {
+    /**
+     * Resolves name + label to exact versions once per run; the workflow pins the result. Under an experiment
+     * the arm (a label) is a pure function of the workflow id, so a retry picks the same one.
+     */
+    async resolvePrompts(input: { label: string; workflowId?: string }): Promise<PromptBundle> {
+      const arm = deps.experiment && input.workflowId && input.label === EXPERIMENT_LABEL ? pickArm(deps.experiment, input.workflowId) : undefined;
       try {
-        return await resolvePromptBundle(deps.registry, input.label);
+        const bundle = await resolvePromptBundle(deps.registry, arm?.arm ?? input.label);
+        for (const p of [bundle.orchestrator, bundle.scoring]) {
+          if (p.fallback) Context.current().log.warn('prompt from the local file instead of Langfuse', { prompt: p.name, version: p.version, reason: p.fallback });
+        }
+        return arm ? { ...bundle, experiment: arm } : bundle;
       } catch (err) {
         if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, 'PromptError');
         throw err;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { approvalPolicySchema, thresholdsSchema, weightsSchema, type Policy } from '../domain/policy';
+import type { ArmChoice } from './experiment';
 
 /** Prompt files and prompt configs, validated with zod. Pure: the workflow uses the types. */
 
@@ -75,6 +76,8 @@ export const pinnedPromptSchema = z.object({
   label: z.string(),
   source: promptSourceSchema,
   hash: z.string(),
+  /** Set when Langfuse was asked but the local file was used instead: why (a fallback is not a Langfuse version). */
+  fallback: z.string().optional(),
 });
 export type PinnedPrompt = z.infer<typeof pinnedPromptSchema>;
 
@@ -86,4 +89,6 @@ export interface PromptBundle {
   systemPrompt: string;
   config: OrchestratorConfig;
   policy: Policy;
+  /** The A/B arm this run is in, when an experiment is configured. */
+  experiment?: ArmChoice;
 }

@@ -136,7 +136,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
 
   return CancellationScope.nonCancellable(async () => {
     if (!bundle) {
-      bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel }]);
+      bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel, workflowId: runId }]);
       await toolActivities.markProviderUnavailable.executeWithOptions({ summary: `mark ${input.providerId} unavailable on ${input.date} (${input.reason})` }, [
         { providerId: input.providerId, date: input.date, reason: input.reason },
       ]);
@@ -150,8 +150,9 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       totalAffected = remaining.length;
     }
     const pinned = bundle;
+    const pinnedPrompts = { orchestrator: pinned.orchestrator, scoring: pinned.scoring, ...(pinned.experiment ? { experiment: pinned.experiment } : {}) };
     upsertMemo({
-      prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
+      prompt: pinnedPrompts,
       provider: input.providerId,
       date: input.date,
       reason: input.reason,
@@ -164,6 +165,13 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       { key: searchAttributes.promptName, value: pinned.orchestrator.name },
       { key: searchAttributes.promptLabel, value: pinned.orchestrator.label },
       { key: searchAttributes.promptVersion, value: pinned.orchestrator.version },
+      { key: searchAttributes.promptSource, value: pinned.orchestrator.source },
+      ...(pinned.experiment
+        ? [
+            { key: searchAttributes.experiment, value: pinned.experiment.experiment },
+            { key: searchAttributes.promptArm, value: pinned.experiment.arm },
+          ]
+        : []),
     ]);
     phase = 'reassigning';
 
@@ -225,7 +233,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       waitlisted: done.waitlisted.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
       undecided: done.undecided.sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
       approvals: done.approvals,
-      prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
+      prompt: pinnedPrompts,
       llm: { ...done.llm, model: mode === 'prompt' ? (done.llm.model ?? pinned.config.model.name) : 'none (code-driven)', offline: done.llm.offline ?? false, calls_per_appointment: decided > 0 ? Math.round((done.llm.calls / decided) * 100) / 100 : 0 },
       tool_calls: done.tool_calls,
       batches: batchesDone,

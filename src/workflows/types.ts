@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isoDateSchema, providerIdSchema } from '../domain/model';
 import { bandSchema } from '../domain/policy';
+import type { ArmChoice } from '../prompts/experiment';
 import { labelSchema, pinnedPromptSchema, type PromptBundle } from '../prompts/schema';
 
 /** Contracts of the reassignment workflows: input, result, progress, signals' payloads. Pure. */
@@ -114,7 +115,7 @@ export interface ReassignmentResult {
   waitlisted: WaitlistEntry[];
   undecided: UndecidedEntry[];
   approvals: ApprovalCounts;
-  prompt: { orchestrator: z.infer<typeof pinnedPromptSchema>; scoring: z.infer<typeof pinnedPromptSchema> };
+  prompt: { orchestrator: z.infer<typeof pinnedPromptSchema>; scoring: z.infer<typeof pinnedPromptSchema>; experiment?: ArmChoice };
   llm: LlmStats & { model: string; offline: boolean; calls_per_appointment: number };
   tool_calls: number;
   batches: number;

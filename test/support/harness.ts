@@ -48,6 +48,8 @@ export interface HarnessOptions {
   editPrompts?: (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => void;
   /** A scripted model instead of the offline stand-in. */
   agent?: (messages: ChatMessage[]) => AgentReply;
+  /** More worker configuration (Langfuse, an experiment, tracing), as environment variables. */
+  env?: Record<string, string>;
 }
 
 export interface PromptDoc {
@@ -104,6 +106,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     PROMPTS_DIR: promptsDir,
     ...(scripted ? { OPENAI_BASE_URL: scripted.url } : {}),
     LOG_LEVEL: 'ERROR',
+    ...options.env,
   });
   const native = await NativeConnection.connect({ address });
   const worker = await createReassignmentWorker({ connection: native, config, store, workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') }, say: () => undefined });
