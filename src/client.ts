@@ -9,6 +9,7 @@ import { describeError } from './errors';
 import { formatProgress, formatResult } from './format';
 import { createLangfuseClient } from './langfuse/client';
 import { PromptOps } from './langfuse/promptOps';
+import { buildReport, formatReport } from './report';
 import { labelSchema } from './prompts/schema';
 import { approveSignal, cancelSignal, progressQuery, rejectSignal } from './workflows/signals';
 import type { Progress, ReassignmentResult } from './workflows/types';
@@ -270,6 +271,19 @@ export function buildProgram(): Command {
       } finally {
         store.close();
       }
+    });
+
+  program
+    .command('report')
+    .description('completed runs aggregated per prompt version and A/B arm (from Temporal visibility)')
+    .option('--experiment <name>', 'only the runs of this experiment')
+    .option('--task-queue <name>', 'only the runs of this task queue (default: TASK_QUEUE)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { experiment?: string; taskQueue?: string; json?: boolean }) => {
+      await withClient(async (client, config) => {
+        const rows = await buildReport(client, { taskQueue: opts.taskQueue ?? config.TASK_QUEUE, experiment: opts.experiment, costPer1kTokens: config.LLM_COST_PER_1K_TOKENS });
+        print(rows, !!opts.json, () => formatReport(rows));
+      });
     });
 
   addPromptCommands(program);
