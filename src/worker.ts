@@ -6,6 +6,7 @@ import { SchedulingStore } from './domain/store';
 import { createOpenAiClient } from './llm/chatClient';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
 import { createLangfuseClient } from './langfuse/client';
+import { RunTracer } from './langfuse/tracing';
 import { FallbackPromptRegistry, LangfusePromptRegistry } from './prompts/langfuseRegistry';
 import { LocalPromptRegistry, type PromptRegistry } from './prompts/registry';
 import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
@@ -17,6 +18,8 @@ export interface WorkerHandle {
   worker: Worker;
   store: SchedulingStore;
   offlineModel?: OfflineModelServer;
+  /** Langfuse tracing, when on; flushed when the worker stops. */
+  tracer?: RunTracer;
   /** Runs until shutdown() (or a signal); then closes the model server and the store. */
   run(): Promise<void>;
   shutdown(): void;
@@ -53,6 +56,8 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     baseURL = offlineModel.url;
     say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
   }
+  const tracer = config.tracing && config.langfuse ? RunTracer.create({ connection: config.langfuse, masking: config.TRACE_MASKING === 'on', names: () => store.patientNames() }) : undefined;
+  if (tracer) say(`tracing to Langfuse at ${config.langfuse!.baseUrl}${config.TRACE_MASKING === 'on' ? ' (patient data masked)' : ' (masking OFF)'}`);
   const activities = createActivities({
     store,
     registry: promptRegistry(config),
@@ -60,6 +65,8 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     modelOverride: config.LLM_MODEL,
     offline: offlineModel !== undefined,
     experiment: config.PROMPT_EXPERIMENT,
+    tracer,
+    costPer1kTokens: config.LLM_COST_PER_1K_TOKENS,
   });
   const worker = await Worker.create({
     connection: options.connection,
@@ -75,10 +82,12 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     worker,
     store,
     offlineModel,
+    tracer,
     async run() {
       try {
         await worker.run();
       } finally {
+        await tracer?.shutdown().catch((err: unknown) => say(`could not flush the traces: ${String(err)}`));
         await offlineModel?.close();
         if (ownsStore) store.close();
       }

@@ -15,7 +15,7 @@ export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: ['LlmFatalError'] },
 });
 
-export const toolActivities = proxyActivities<Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable'>>({
+export const toolActivities = proxyActivities<Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable' | 'recordRunSummary'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['InvalidInput'] },
 });

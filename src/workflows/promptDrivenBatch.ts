@@ -72,7 +72,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Batch
 
     const reply = await llmActivities.chatCompletion.executeWithOptions(
       { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
-      [{ messages, tools: MODEL_TOOLS, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens }],
+      [{ messages, tools: MODEL_TOOLS, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens, prompt: orchestrator }],
     );
     stats.calls += 1;
     stats.prompt_tokens += reply.usage.prompt_tokens;

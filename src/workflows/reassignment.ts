@@ -6,6 +6,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   startChild,
   upsertMemo,
@@ -244,6 +245,13 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
         (done.undecided.length > 0 ? `, ${done.undecided.length} undecided` : '') +
         ` · ${final} · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`,
     };
+    // The run's summary in its Langfuse trace (an activity: workflow code never traces). Runs recorded before it existed replay without it.
+    if (patched('trace-run-summary')) {
+      const { assignments: _a, waitlisted: _w, undecided, discrepancies, ...summary } = result;
+      await toolActivities.recordRunSummary.executeWithOptions({ summary: `trace summary · ${final}` }, [
+        { runId, summary: { ...summary, undecided: undecided.length, discrepancies: discrepancies.length } },
+      ]);
+    }
     return result;
   });
 }

@@ -45,8 +45,8 @@ export interface LangfuseTestServer {
   spans: ReceivedSpan[];
   /** Every request, for assertions on what the SDK called. */
   requests: { method: string; path: string }[];
-  /** 'down' answers 503 to everything (Langfuse unreachable, as a load balancer would say). */
-  setDown(down: boolean): void;
+  /** Down: 503 to everything (Langfuse unreachable, as a load balancer would say); 'prompts': only the prompt API. */
+  setDown(down: boolean | 'prompts'): void;
   close(): Promise<void>;
 }
 
@@ -69,7 +69,7 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
   const prompts: StoredPrompt[] = [];
   const spans: ReceivedSpan[] = [];
   const requests: { method: string; path: string }[] = [];
-  let down = false;
+  let down: boolean | 'prompts' = false;
 
   const versionsOf = (name: string) => prompts.filter((p) => p.name === name).sort((a, b) => a.version - b.version);
   const takeLabels = (name: string, labels: string[]) => {
@@ -80,7 +80,7 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     requests.push({ method, path: url.pathname + url.search });
-    if (down) throw new HttpError(503, 'ServiceUnavailableError', 'Service Unavailable');
+    if (down === true || (down === 'prompts' && url.pathname.startsWith('/api/public/v2/prompts'))) throw new HttpError(503, 'ServiceUnavailableError', 'Service Unavailable');
     const auth = req.headers.authorization ?? '';
     const expected = `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString('base64')}`;
     if (auth !== expected) throw new HttpError(401, 'UnauthorizedError', 'Invalid credentials. Confirm that you have used the correct host.');
