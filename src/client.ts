@@ -7,7 +7,7 @@ import { isoDateSchema, providerIdSchema } from './domain/model';
 import { SchedulingStore } from './domain/store';
 import { describeError } from './errors';
 import { formatProgress, formatResult } from './format';
-import { createLangfuseClient } from './langfuse/client';
+import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
 import { PromptOps } from './langfuse/promptOps';
 import { buildReport, formatReport } from './report';
 import { labelSchema } from './prompts/schema';
@@ -82,6 +82,8 @@ async function awaitResult(client: Client, workflowId: string): Promise<Reassign
 async function withPromptOps<T>(fn: (ops: PromptOps, config: AppConfig) => Promise<T>): Promise<T> {
   const config = loadConfig();
   if (!config.langfuse) throw new UserError('prompt operations need Langfuse: set LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY');
+  // Our one-line error says what failed; the SDK's own error log would add a stack trace on stderr.
+  configureLangfuseLogging('ERROR');
   const langfuse = createLangfuseClient(config.langfuse);
   return fn(new PromptOps(langfuse), config);
 }

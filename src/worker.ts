@@ -5,7 +5,7 @@ import { loadConfig, usesOfflineModel, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { createOpenAiClient } from './llm/chatClient';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
-import { createLangfuseClient } from './langfuse/client';
+import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
 import { RunTracer } from './langfuse/tracing';
 import { FallbackPromptRegistry, LangfusePromptRegistry } from './prompts/langfuseRegistry';
 import { LocalPromptRegistry, type PromptRegistry } from './prompts/registry';
@@ -56,6 +56,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     baseURL = offlineModel.url;
     say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
   }
+  if (config.langfuse) configureLangfuseLogging(config.LOG_LEVEL);
   const tracer = config.tracing && config.langfuse ? RunTracer.create({ connection: config.langfuse, masking: config.TRACE_MASKING === 'on', names: () => store.patientNames() }) : undefined;
   if (tracer) say(`tracing to Langfuse at ${config.langfuse!.baseUrl}${config.TRACE_MASKING === 'on' ? ' (patient data masked)' : ' (masking OFF)'}`);
   const activities = createActivities({

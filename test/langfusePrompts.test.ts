@@ -161,6 +161,7 @@ describe('prompts from Langfuse', () => {
     oneLineError(await cli(lf, ['prompts', 'promote', 'no-such-prompt', '1', 'production']), /unknown prompt "no-such-prompt"/);
     oneLineError(await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '1', 'latest']), /"latest" is automatic/);
     oneLineError(await cli(lf, ['prompts', 'rollback', 'scoring-strategy', 'production']), /oldest version/);
+    oneLineError(await cli(lf, ['prompts', 'diff', 'healthcare-orchestrator', '1', '7']), /Langfuse has no version 7 of "healthcare-orchestrator"/);
     oneLineError(await cli(lf, ['prompts', 'push', '--dir', '/nonexistent']), /prompt file .* not found/);
     oneLineError(await cli(undefined, ['prompts', 'list']), /prompt operations need Langfuse/);
     expect(JSON.stringify(lf.prompts)).toBe(before);

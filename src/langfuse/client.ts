@@ -1,4 +1,5 @@
 import { LangfuseClient } from '@langfuse/client';
+import { configureGlobalLogger, LogLevel } from '@langfuse/core';
 
 /** Langfuse connection settings, from config (LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY). */
 export interface LangfuseConnection {
@@ -24,4 +25,13 @@ export function describeLangfuseError(err: unknown): string {
   const body = (err as { body?: { message?: unknown } } | null)?.body;
   const detail = typeof body?.message === 'string' ? body.message : (err as Error)?.message?.split('\n')[0] ?? String(err);
   return status !== undefined ? `HTTP ${status}: ${detail}` : detail;
+}
+
+/**
+ * The SDK's own console logger, from our LOG_LEVEL. At ERROR it is silenced: the SDK logs an expected local
+ * fallback as an error with a stack trace, and our activities already log the fallback and any lost trace.
+ */
+export function configureLangfuseLogging(level: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): void {
+  const map = { TRACE: LogLevel.DEBUG, DEBUG: LogLevel.DEBUG, INFO: LogLevel.WARN, WARN: LogLevel.WARN, ERROR: LogLevel.NONE } as const;
+  configureGlobalLogger({ level: map[level] });
 }
