@@ -116,5 +116,12 @@ describe('an A/B experiment on a worker', () => {
     expect({ calls: byArm.production!.llm_calls, tokens: byArm.production!.tokens }).toEqual(llm('production'));
     expect(byArm.staging!.tokens).toBeGreaterThan(0);
     expect(byArm.staging!.avg_duration_s).toBeGreaterThan(0);
+
+    const table = await new Promise<string>((resolve) =>
+      execFile(tsx, [clientScript, 'report', '--experiment', 'exp-ab'], { env: { ...process.env, TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue }, encoding: 'utf8', timeout: 60_000 }, (_e, stdout) => resolve(stdout)),
+    );
+    expect(table.split('\n')[0]).toMatch(/^prompt\s+version\s+source\s+experiment\s+arm\s+runs\s+appts\s+assigned\s+waitlisted\s+approvals\s+fallbacks\s+llm calls\s+tokens\s+cost\s+avg s$/);
+    expect(table).toMatch(/^healthcare-orchestrator\s+v1\s+local\s+exp-ab\s+production\s+2\s+6\s+4\s+2\s+2\s+0\s/m);
+    expect(table).toMatch(/^healthcare-orchestrator\s+v2\s+local\s+exp-ab\s+staging\s+2\s+6\s+4\s+2\s+0\s+0\s/m);
   });
 });
