@@ -138,6 +138,21 @@ describe('prompts from Langfuse', () => {
     }
   });
 
+  test('cache policy: with a TTL the SDK keeps serving a moved label for that long; with 0 (our default) the next resolution sees the move', async () => {
+    const cached = new LangfusePromptRegistry(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }), { cacheTtlSeconds: 600, fetchTimeoutMs: 5000 });
+    const fresh = registryFor(lf);
+    expect((await cached.resolveOrchestrator('production')).version).toBe(1);
+    const ops = new PromptOps(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }));
+    await ops.promote('healthcare-orchestrator', 2, 'production');
+    try {
+      expect((await cached.resolveOrchestrator('production')).version).toBe(1);
+      expect((await fresh.resolveOrchestrator('production')).version).toBe(2);
+    } finally {
+      await ops.rollback('healthcare-orchestrator', 'production', 1);
+    }
+    expect((await fresh.resolveOrchestrator('production')).version).toBe(1);
+  });
+
   test('diff shows what changed between two versions', async () => {
     const r = await cli(lf, ['prompts', 'diff', 'healthcare-orchestrator', '1', '2']);
     expect(r.code).toBe(0);
