@@ -7,6 +7,9 @@ import { datesInRange, isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '.
 import { SchedulingStore } from './domain/store';
 import { describeError } from './errors';
 import { formatProgress, formatResult } from './format';
+import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
+import { PromptOps } from './langfuse/promptOps';
+import { buildReport, formatReport } from './report';
 import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts/registry';
 import { labelSchema } from './prompts/schema';
 import { approveSignal, cancelSignal, progressQuery, rejectSignal } from './workflows/signals';
@@ -88,6 +91,77 @@ async function awaitResult(client: Client, workflowId: string): Promise<Reassign
   }
 }
 
+/** Prompt operations need Langfuse; the embedded default has nothing to push to. */
+async function withPromptOps<T>(fn: (ops: PromptOps, config: AppConfig) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  if (!config.langfuse) throw new UserError('prompt operations need Langfuse: set LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY');
+  // Our one-line error says what failed; the SDK's own error log would add a stack trace on stderr.
+  configureLangfuseLogging('ERROR');
+  const langfuse = createLangfuseClient(config.langfuse);
+  return fn(new PromptOps(langfuse), config);
+}
+
+function addPromptCommands(program: Command): void {
+  const prompts = program.command('prompts').description('prompt versions and labels in Langfuse: push, list, promote, rollback, diff');
+  prompts
+    .command('push')
+    .description('push each local prompt version that Langfuse lacks (compared by hash) as a new version, with its labels')
+    .option('--dir <path>', 'prompt files (default: PROMPTS_DIR)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dir?: string; json?: boolean }) => {
+      await withPromptOps(async (ops, config) => {
+        const pushed = await ops.push(opts.dir ?? config.PROMPTS_DIR);
+        print(pushed, !!opts.json, () =>
+          pushed.length === 0 ? 'Langfuse already has every local version' : pushed.map((p) => `pushed ${p.name} local v${p.localVersion} → Langfuse v${p.version} [${p.labels.join(', ')}]`).join('\n'),
+        );
+      });
+    });
+  prompts
+    .command('list')
+    .description('versions, labels and hashes in Langfuse')
+    .argument('[name]')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      await withPromptOps(async (ops) => {
+        const rows = await ops.list(name);
+        print(rows, !!opts.json, () => rows.map((r) => `${r.name}  v${r.version}  [${r.labels.join(', ')}]  ${r.hash}  ${r.commitMessage ?? ''}`.trimEnd()).join('\n') || 'no prompts in Langfuse');
+      });
+    });
+  prompts
+    .command('promote')
+    .description('move a label to a version; runs started afterwards use it, running ones keep theirs')
+    .argument('<name>')
+    .argument('<version>')
+    .argument('<label>')
+    .action(async (name: string, version: string, label: string) => {
+      await withPromptOps(async (ops) => {
+        const r = await ops.promote(name, version, label);
+        console.log(`${r.name}: ${r.label} → v${r.version}${r.from !== undefined ? ` (was v${r.from})` : ''}`);
+      });
+    });
+  prompts
+    .command('rollback')
+    .description('move a label back to the version below the one it is on, or to --to')
+    .argument('<name>')
+    .argument('<label>')
+    .option('--to <version>', 'the version to move the label to')
+    .action(async (name: string, label: string, opts: { to?: string }) => {
+      await withPromptOps(async (ops) => {
+        const r = await ops.rollback(name, label, opts.to);
+        console.log(`${r.name}: ${r.label} rolled back v${r.from} → v${r.version}`);
+      });
+    });
+  prompts
+    .command('diff')
+    .description('line diff of two versions (text and config)')
+    .argument('<name>')
+    .argument('<v1>')
+    .argument('<v2>')
+    .action(async (name: string, v1: string, v2: string) => {
+      await withPromptOps(async (ops) => console.log(await ops.diff(name, v1, v2)));
+    });
+}
+
 export function buildProgram(): Command {
   const program = new Command('reassign')
     .description('Prompt-driven reassignment of appointments on Temporal')
@@ -114,7 +188,7 @@ export function buildProgram(): Command {
         if (span > MAX_RANGE_DAYS) throw new UserError(`--date ${opts.date} through --until ${opts.until} is more than ${MAX_RANGE_DAYS} days`);
       }
       checkAgainstStore(config, opts.provider, opts.date, opts.until);
-      await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
+      if (config.PROMPT_SOURCE === 'local') await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
       await withClient(async (client) => {
         const workflowId = opts.id ?? `reassign-${opts.provider}-${opts.date}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}`;
         const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
@@ -221,6 +295,20 @@ export function buildProgram(): Command {
       }
     });
 
+  program
+    .command('report')
+    .description('completed runs aggregated per prompt version and A/B arm (from Temporal visibility)')
+    .option('--experiment <name>', 'only the runs of this experiment')
+    .option('--task-queue <name>', 'only the runs of this task queue (default: TASK_QUEUE)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { experiment?: string; taskQueue?: string; json?: boolean }) => {
+      await withClient(async (client, config) => {
+        const rows = await buildReport(client, { taskQueue: opts.taskQueue ?? config.TASK_QUEUE, experiment: opts.experiment, costPer1kTokens: config.LLM_COST_PER_1K_TOKENS });
+        print(rows, !!opts.json, () => formatReport(rows));
+      });
+    });
+
+  addPromptCommands(program);
   return program;
 }
 

@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { faultListSchema } from './llm/faults';
+import { experimentSchema, type Experiment } from './prompts/experiment';
 
 /** Project root: config paths default to folders under it. */
 export const projectRoot = path.resolve(__dirname, '..');
@@ -44,9 +46,28 @@ const configSchema = z.object({
         }
       }),
   ),
+  PROMPT_SOURCE: z.enum(['local', 'langfuse']).default('local'),
+  LANGFUSE_BASE_URL: optionalString.pipe(z.url('must be a URL such as https://cloud.langfuse.com').optional()),
+  LANGFUSE_PUBLIC_KEY: optionalString,
+  LANGFUSE_SECRET_KEY: optionalString,
+  /** 0 = ask Langfuse on every run (one GET per prompt and run); above 0 the SDK may serve a label's old version that long. */
+  PROMPT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).default(0),
+  PROMPT_FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Unset: on when Langfuse is configured (URL and keys), off otherwise. */
+  LANGFUSE_TRACING: optionalString.pipe(z.enum(['on', 'off']).optional()),
+  TRACE_MASKING: z.enum(['on', 'off']).default('on'),
+  /** An A/B experiment: JSON, or @path/to/file.json. */
+  PROMPT_EXPERIMENT: optionalString,
+  /** Price of 1,000 tokens (input and output alike), for traces and the report; the offline stand-in costs 0. */
+  LLM_COST_PER_1K_TOKENS: z.coerce.number().min(0).default(0),
 });
 
-export type AppConfig = z.infer<typeof configSchema>;
+export type AppConfig = Omit<z.infer<typeof configSchema>, 'PROMPT_EXPERIMENT'> & {
+  PROMPT_EXPERIMENT?: Experiment;
+  /** Langfuse connection, when URL and both keys are set. */
+  langfuse?: { baseUrl: string; publicKey: string; secretKey: string };
+  tracing: boolean;
+};
 
 export class ConfigError extends Error {}
 
@@ -56,6 +77,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(`invalid configuration: ${issue.path.join('.')} ${issue.message}`);
+  }
+  const { PROMPT_EXPERIMENT: rawExperiment, ...rest } = parsed.data;
+  const { LANGFUSE_BASE_URL: baseUrl, LANGFUSE_PUBLIC_KEY: publicKey, LANGFUSE_SECRET_KEY: secretKey } = rest;
+  const langfuse = baseUrl && publicKey && secretKey ? { baseUrl, publicKey, secretKey } : undefined;
+  if (rest.PROMPT_SOURCE === 'langfuse' && !langfuse) {
+    throw new ConfigError('invalid configuration: PROMPT_SOURCE=langfuse needs LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY');
+  }
+  if (rest.LANGFUSE_TRACING === 'on' && !langfuse) {
+    throw new ConfigError('invalid configuration: LANGFUSE_TRACING=on needs LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY');
+  }
+  return { ...rest, PROMPT_EXPERIMENT: parseExperiment(rawExperiment), langfuse, tracing: langfuse !== undefined && rest.LANGFUSE_TRACING !== 'off' };
+}
+
+function parseExperiment(raw: string | undefined): Experiment | undefined {
+  if (raw === undefined) return undefined;
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = fs.readFileSync(raw.slice(1), 'utf8');
+    } catch {
+      throw new ConfigError(`invalid configuration: PROMPT_EXPERIMENT file ${raw.slice(1)} cannot be read`);
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError('invalid configuration: PROMPT_EXPERIMENT is not JSON, e.g. {"name":"exp1","arms":[{"label":"production","share":0.5},{"label":"candidate","share":0.5}]}');
+  }
+  const parsed = experimentSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`invalid configuration: PROMPT_EXPERIMENT ${issue.path.join('.') || '(experiment)'} ${issue.message}`.replace(/ +/g, ' '));
   }
   return parsed.data;
 }

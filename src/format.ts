@@ -12,7 +12,9 @@ export function formatResult(r: ReassignmentResult): string {
   const lines = [
     `Reassignment ${r.workflow_id} (${r.mode}-driven): ${r.status}`,
     `  provider ${r.provider_id} unavailable on ${r.date} (${r.reason})`,
-    `  prompt   ${r.prompt.orchestrator.name} v${r.prompt.orchestrator.version} (${r.prompt.orchestrator.label}, ${r.prompt.orchestrator.source}, ${r.prompt.orchestrator.hash}) · ${r.prompt.scoring.name} v${r.prompt.scoring.version}`,
+    `  prompt   ${r.prompt.orchestrator.name} v${r.prompt.orchestrator.version} (${r.prompt.orchestrator.label}, ${r.prompt.orchestrator.source}, ${r.prompt.orchestrator.hash}) · ${r.prompt.scoring.name} v${r.prompt.scoring.version}` +
+      (r.prompt.experiment ? ` · experiment ${r.prompt.experiment.experiment}, arm ${r.prompt.experiment.arm}` : ''),
+    ...[r.prompt.orchestrator, r.prompt.scoring].flatMap((p) => (p.fallback ? [`  fallback ${p.name}: local file used: ${p.fallback}`] : [])),
     `  total_affected ${r.total_affected} · successful_assignments ${r.successful_assignments} · waitlist_entries ${r.waitlist_entries}${r.undecided.length ? ` · undecided ${r.undecided.length}` : ''}`,
   ];
   // Only in a prompt-driven run that fell back is "by code" news worth printing on every line.

@@ -5,7 +5,10 @@ import { loadConfig, usesOfflineModel, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { checkModelEndpoint, createOpenAiClient } from './llm/chatClient';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
-import { LocalPromptRegistry } from './prompts/registry';
+import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
+import { RunTracer } from './langfuse/tracing';
+import { FallbackPromptRegistry, LangfusePromptRegistry } from './prompts/langfuseRegistry';
+import { LocalPromptRegistry, type PromptRegistry } from './prompts/registry';
 import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
 import { describeError } from './errors';
 
@@ -15,6 +18,8 @@ export interface WorkerHandle {
   worker: Worker;
   store: SchedulingStore;
   offlineModel?: OfflineModelServer;
+  /** Langfuse tracing, when on; flushed when the worker stops. */
+  tracer?: RunTracer;
   /** Runs until shutdown() (or a signal); then closes the model server and the store. */
   run(): Promise<void>;
   shutdown(): void;
@@ -31,6 +36,17 @@ export interface WorkerOptions {
   interceptors?: WorkerInterceptors;
 }
 
+/** Local files by default; with PROMPT_SOURCE=langfuse, Langfuse first and the local files when it fails. */
+export function promptRegistry(config: AppConfig): PromptRegistry {
+  const local = new LocalPromptRegistry(config.PROMPTS_DIR);
+  if (config.PROMPT_SOURCE === 'local' || !config.langfuse) return local;
+  const langfuse = new LangfusePromptRegistry(createLangfuseClient(config.langfuse), {
+    cacheTtlSeconds: config.PROMPT_CACHE_TTL_SECONDS,
+    fetchTimeoutMs: config.PROMPT_FETCH_TIMEOUT_MS,
+  });
+  return new FallbackPromptRegistry(langfuse, local);
+}
+
 export async function createReassignmentWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const { config } = options;
   const say = options.say ?? ((l: string) => console.log(l));
@@ -43,12 +59,18 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
     if (config.OFFLINE_MODEL_FAULTS.length > 0) say(`offline model fault modes on: ${config.OFFLINE_MODEL_FAULTS.map((f) => f.mode).join(', ')}`);
   }
+  if (config.langfuse) configureLangfuseLogging(config.LOG_LEVEL);
+  const tracer = config.tracing && config.langfuse ? RunTracer.create({ connection: config.langfuse, masking: config.TRACE_MASKING === 'on', names: () => store.patientNames() }) : undefined;
+  if (tracer) say(`tracing to Langfuse at ${config.langfuse!.baseUrl}${config.TRACE_MASKING === 'on' ? ' (patient data masked)' : ' (masking OFF)'}`);
   const activities = createActivities({
     store,
-    registry: new LocalPromptRegistry(config.PROMPTS_DIR),
+    registry: promptRegistry(config),
     llm: createOpenAiClient({ baseURL: baseURL!, apiKey: config.OPENAI_API_KEY, timeoutMs: config.LLM_TIMEOUT_MS }),
     modelOverride: config.LLM_MODEL,
     offline: offlineModel !== undefined,
+    experiment: config.PROMPT_EXPERIMENT,
+    tracer,
+    costPer1kTokens: config.LLM_COST_PER_1K_TOKENS,
   });
   const worker = await Worker.create({
     connection: options.connection,
@@ -68,10 +90,12 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     worker,
     store,
     offlineModel,
+    tracer,
     async run() {
       try {
         await worker.run();
       } finally {
+        await tracer?.shutdown().catch((err: unknown) => say(`could not flush the traces: ${String(err)}`));
         await offlineModel?.close();
         if (ownsStore) store.close();
       }

@@ -3,8 +3,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type OpenAI from 'openai';
 import type { Policy } from '../domain/policy';
 import { DomainRefusal, type SchedulingStore } from '../domain/store';
+import { runIdOf, type RunTracer } from '../langfuse/tracing';
 import { checkModelEndpoint, classifyLlmError, LlmAuthError } from '../llm/chatClient';
 import { openAiTools } from '../llm/toolSchemas';
+import { pickArm, type Experiment } from '../prompts/experiment';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
 import { isToolName, tools, type ToolName, type ToolOutcome } from '../tools/catalog';
@@ -23,7 +25,16 @@ export interface ActivityDeps {
   modelOverride?: string;
   /** True when the client talks to the offline stand-in: recorded in results. */
   offline: boolean;
+  /** An A/B experiment over the `production` label (PROMPT_EXPERIMENT). */
+  experiment?: Experiment;
+  /** Langfuse traces; absent when tracing is off. */
+  tracer?: RunTracer;
+  /** Price of 1,000 tokens for the traces' cost (the offline stand-in is free). */
+  costPer1kTokens?: number;
 }
+
+/** Runs that ask for this label are split between an experiment's arms; any other label is taken as asked. */
+export const EXPERIMENT_LABEL = 'production';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -38,6 +49,8 @@ export interface ChatInput {
   model: string;
   temperature: number;
   maxTokens: number;
+  /** The pinned orchestrator prompt, so that the trace links each generation to its version. */
+  prompt?: { name: string; version: number; source: 'local' | 'langfuse'; fallback?: string };
 }
 
 export interface ChatOutput {
@@ -61,13 +74,32 @@ export interface ToolCallInput {
 const HEARTBEAT_EVERY_MS = 2_000;
 
 export function createActivities(deps: ActivityDeps) {
-  const { store } = deps;
+  const { store, tracer } = deps;
+  /** Tracing never fails an activity: a trace lost is logged, the work goes on. */
+  const trace = (emit: (t: RunTracer) => Promise<void>) =>
+    tracer ? emit(tracer).catch((err: unknown) => Context.current().log.warn('could not record a trace observation', { error: String(err) })) : Promise.resolve();
 
   return {
-    /** Resolves name + label to exact versions once per run; the workflow pins the result. */
-    async resolvePrompts(input: { label: string }): Promise<PromptBundle> {
+    /**
+     * Resolves name + label to exact versions once per run; the workflow pins the result. Under an experiment
+     * the arm (a label) is a pure function of the workflow id, so a retry picks the same one.
+     */
+    async resolvePrompts(input: { label: string; workflowId?: string }): Promise<PromptBundle> {
+      const arm = deps.experiment && input.workflowId && input.label === EXPERIMENT_LABEL ? pickArm(deps.experiment, input.workflowId) : undefined;
       try {
-        return await resolvePromptBundle(deps.registry, input.label);
+        const bundle = await resolvePromptBundle(deps.registry, arm?.arm ?? input.label);
+        const fallbacks = [bundle.orchestrator, bundle.scoring].filter((p) => p.fallback);
+        for (const p of fallbacks) Context.current().log.warn('prompt from the local file instead of Langfuse', { prompt: p.name, version: p.version, reason: p.fallback });
+        await trace((t) =>
+          t.span({
+            runId: runIdOf(Context.current().info.workflowExecution?.workflowId ?? input.workflowId ?? 'unknown'),
+            name: 'resolve prompts',
+            input: { label: input.label, ...(arm ? { experiment: arm.experiment, arm: arm.arm } : {}) },
+            output: { orchestrator: bundle.orchestrator, scoring: bundle.scoring },
+            ...(fallbacks.length > 0 ? { level: 'WARNING' as const, statusMessage: `local fallback: ${fallbacks.map((p) => `${p.name}: ${p.fallback}`).join('; ')}` } : {}),
+          }),
+        );
+        return arm ? { ...bundle, experiment: arm } : bundle;
       } catch (err) {
         if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, 'PromptError');
         throw err;
@@ -102,6 +134,7 @@ export function createActivities(deps: ActivityDeps) {
     async chatCompletion(input: ChatInput): Promise<ChatOutput> {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      const startTime = new Date();
       try {
         const completion = await deps.llm.chat.completions.create(
           {
@@ -117,13 +150,31 @@ export function createActivities(deps: ActivityDeps) {
         const choice = completion.choices[0];
         if (!choice) throw ApplicationFailure.retryable('the model returned no choice', 'LlmTransientError');
         const calls = (choice.message.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : []));
-        return {
+        const output: ChatOutput = {
           message: { content: choice.message.content ?? null, tool_calls: calls },
           finish_reason: choice.finish_reason,
           usage: { prompt_tokens: completion.usage?.prompt_tokens ?? 0, completion_tokens: completion.usage?.completion_tokens ?? 0 },
           model: completion.model,
           offline: deps.offline,
         };
+        const price = deps.offline ? 0 : (deps.costPer1kTokens ?? 0) / 1000;
+        await trace((t) =>
+          t.generation({
+            runId: runIdOf(ctx.info.workflowExecution?.workflowId ?? 'unknown'),
+            name: `chat completion · ${ctx.info.workflowExecution?.workflowId ?? ''}`.trimEnd(),
+            input: input.messages,
+            output: output.message,
+            model: output.model,
+            modelParameters: { temperature: input.temperature, max_tokens: input.maxTokens },
+            usage: { input: output.usage.prompt_tokens, output: output.usage.completion_tokens },
+            cost: { input: output.usage.prompt_tokens * price, output: output.usage.completion_tokens * price },
+            ...(input.prompt ? { prompt: input.prompt } : {}),
+            metadata: { finish_reason: output.finish_reason, offline: deps.offline, attempt: ctx.info.attempt },
+            startTime,
+            endTime: new Date(),
+          }),
+        );
+        return output;
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
         throw classifyLlmError(err);
@@ -137,30 +188,20 @@ export function createActivities(deps: ActivityDeps) {
      * come back as a result the model can read; only infrastructure failures throw (and are retried).
      */
     async callTool(input: ToolCallInput): Promise<ToolOutcome> {
-      if (!isToolName(input.name) || !isActivityTool(input.name)) {
-        return { ok: false, code: 'unknown_tool', error: `there is no tool named ${input.name}` };
-      }
-      const def = tools[input.name];
-      const args = def.input.safeParse(input.args);
-      if (!args.success) {
-        const issue = args.error.issues[0]!;
-        return { ok: false, code: 'invalid_arguments', error: `invalid arguments for ${input.name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}` };
-      }
-      try {
-        const handler = toolHandlers[input.name] as (a: unknown, c: unknown) => unknown;
-        const result = handler(args.data, {
-          store,
-          policy: input.policy,
+      const startTime = new Date();
+      const outcome = runTool(input);
+      await trace((t) =>
+        t.tool({
           runId: input.runId,
-          decidedBy: input.decidedBy,
-          idempotencyKey: input.idempotencyKey,
-          candidatesPerAppointment: input.candidatesPerAppointment,
-        });
-        return { ok: true, result: def.result.parse(result) };
-      } catch (err) {
-        if (err instanceof DomainRefusal) return { ok: false, code: err.code, error: err.message };
-        throw err;
-      }
+          name: input.name,
+          input: input.args,
+          output: outcome,
+          startTime,
+          endTime: new Date(),
+          ...(outcome.ok ? {} : { level: 'WARNING' as const, statusMessage: outcome.error }),
+        }),
+      );
+      return outcome;
     },
 
     /** Does nothing: the floor benchmark measures what Temporal itself costs per activity. */
@@ -168,9 +209,44 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Writes a human's (or the timeout policy's) decision; the assign guard reads it. Idempotent. */
     async recordApproval(input: { appointmentId: string; providerId: string; decision: 'approved' | 'rejected' | 'timed_out'; decidedBy: string; note?: string; runId: string }) {
-      return store.recordApproval(input.appointmentId, input.providerId, input.decision, input.decidedBy, input.note, input.runId);
+      const recorded = store.recordApproval(input.appointmentId, input.providerId, input.decision, input.decidedBy, input.note, input.runId);
+      await trace((t) => t.event({ runId: input.runId, name: `approval ${input.decision} · ${input.appointmentId} → ${input.providerId}`, input, output: recorded }));
+      return recorded;
+    },
+
+    /** The run's outcome, for its trace: the last activity of a run, so the summary is visible in Langfuse. */
+    async recordRunSummary(input: { runId: string; summary: Record<string, unknown> }): Promise<void> {
+      await trace((t) => t.span({ runId: input.runId, name: 'summary', output: input.summary, ...(input.summary.status === 'completed' ? {} : { level: 'WARNING' as const, statusMessage: String(input.summary.status) }) }));
     },
   };
+
+  /** The tool call itself (callTool adds its trace). */
+  function runTool(input: ToolCallInput): ToolOutcome {
+    if (!isToolName(input.name) || !isActivityTool(input.name)) {
+      return { ok: false, code: 'unknown_tool', error: `there is no tool named ${input.name}` };
+    }
+    const def = tools[input.name];
+    const args = def.input.safeParse(input.args);
+    if (!args.success) {
+      const issue = args.error.issues[0]!;
+      return { ok: false, code: 'invalid_arguments', error: `invalid arguments for ${input.name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}` };
+    }
+    try {
+      const handler = toolHandlers[input.name] as (a: unknown, c: unknown) => unknown;
+      const result = handler(args.data, {
+        store,
+        policy: input.policy,
+        runId: input.runId,
+        decidedBy: input.decidedBy,
+        idempotencyKey: input.idempotencyKey,
+        candidatesPerAppointment: input.candidatesPerAppointment,
+      });
+      return { ok: true, result: def.result.parse(result) };
+    } catch (err) {
+      if (err instanceof DomainRefusal) return { ok: false, code: err.code, error: err.message };
+      throw err;
+    }
+  }
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -416,6 +416,11 @@ export class SchedulingStore {
 
   // ---------------------------------------------------------------- reporting
 
+  /** Every patient's name: what trace masking replaces wherever it occurs. */
+  patientNames(): string[] {
+    return this.db.prepare('SELECT name FROM patients').pluck().all() as string[];
+  }
+
   counts(): Record<string, number> {
     const c = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
     return {

@@ -5,10 +5,22 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { Policy } from '../domain/policy';
 import { renderTemplate } from './render';
-import { orchestratorFileSchema, scoringFileSchema, type OrchestratorConfig, type PinnedPrompt, type PromptBundle, type ScoringConfig } from './schema';
+import { orchestratorConfigSchema, orchestratorFileSchema, scoringConfigSchema, scoringFileSchema, type OrchestratorConfig, type PinnedPrompt, type PromptBundle, type ScoringConfig } from './schema';
 
 export const ORCHESTRATOR_PROMPT = 'healthcare-orchestrator';
 export const SCORING_PROMPT = 'scoring-strategy';
+export const PROMPT_NAMES = [ORCHESTRATOR_PROMPT, SCORING_PROMPT] as const;
+
+/** The zod schema each prompt's config must pass, wherever the prompt comes from. */
+export const promptConfigSchemas = { [ORCHESTRATOR_PROMPT]: orchestratorConfigSchema, [SCORING_PROMPT]: scoringConfigSchema } as const;
+
+export interface LocalPromptVersion {
+  version: number;
+  labels: string[];
+  commit_message?: string;
+  config: unknown;
+  prompt: string;
+}
 
 /** A prompt that cannot be used: a missing file or label, a file that does not parse or validate. */
 export class PromptError extends Error {
@@ -23,7 +35,7 @@ export interface ResolvedPrompt<C> extends PinnedPrompt {
   config: C;
 }
 
-/** Where prompts live. Local files by default; Langfuse later, behind the same interface. */
+/** Where prompts live: local files (the embedded default) or Langfuse, behind one interface. */
 export interface PromptRegistry {
   resolveOrchestrator(label: string): Promise<ResolvedPrompt<OrchestratorConfig>>;
   resolveScoring(label: string): Promise<ResolvedPrompt<ScoringConfig>>;
@@ -38,14 +50,17 @@ export class LocalPromptRegistry implements PromptRegistry {
   constructor(readonly dir: string) {}
 
   resolveOrchestrator(label: string) {
-    return Promise.resolve(this.resolve(ORCHESTRATOR_PROMPT, label, orchestratorFileSchema));
+    return Promise.resolve(this.resolve<OrchestratorConfig>(ORCHESTRATOR_PROMPT, label));
   }
 
   resolveScoring(label: string) {
-    return Promise.resolve(this.resolve(SCORING_PROMPT, label, scoringFileSchema));
+    return Promise.resolve(this.resolve<ScoringConfig>(SCORING_PROMPT, label));
   }
 
-  private resolve<C>(name: string, label: string, schema: z.ZodType<{ name: string; versions: { version: number; labels: string[]; config: C; prompt: string }[] }>): ResolvedPrompt<C> {
+  /** All versions of a prompt file, validated: what `prompts push` sends to Langfuse. */
+  versions(name: string): LocalPromptVersion[] {
+    const schema = name === ORCHESTRATOR_PROMPT ? orchestratorFileSchema : name === SCORING_PROMPT ? scoringFileSchema : undefined;
+    if (!schema) throw new PromptError(`unknown prompt "${name}" (known: ${PROMPT_NAMES.join(', ')})`);
     const file = path.join(this.dir, `${name}.yaml`);
     let raw: string;
     try {
@@ -59,19 +74,23 @@ export class LocalPromptRegistry implements PromptRegistry {
     } catch (err) {
       throw new PromptError(`prompt file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
     }
-    const parsed = schema.safeParse(doc);
+    const parsed = (schema as z.ZodType<{ name: string; versions: LocalPromptVersion[] }>).safeParse(doc);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new PromptError(`prompt file ${file} is invalid at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
     }
     if (parsed.data.name !== name) throw new PromptError(`prompt file ${file} names itself "${parsed.data.name}", expected "${name}"`);
-    const versions = parsed.data.versions;
+    return parsed.data.versions;
+  }
+
+  private resolve<C>(name: string, label: string): ResolvedPrompt<C> {
+    const versions = this.versions(name);
     const chosen = label === 'latest' ? versions.reduce((a, b) => (b.version > a.version ? b : a)) : versions.find((v) => v.labels.includes(label));
     if (!chosen) {
       const known = [...new Set(versions.flatMap((v) => v.labels)), 'latest'].join(', ');
       throw new PromptError(`prompt "${name}" has no version labelled "${label}" (labels: ${known})`);
     }
-    return { name, version: chosen.version, label, source: 'local', hash: promptHash(chosen.prompt, chosen.config), text: chosen.prompt, config: chosen.config };
+    return { name, version: chosen.version, label, source: 'local', hash: promptHash(chosen.prompt, chosen.config), text: chosen.prompt, config: chosen.config as C };
   }
 }
 

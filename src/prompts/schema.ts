@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { approvalPolicySchema, thresholdsSchema, weightsSchema, type Policy } from '../domain/policy';
 import { isToolName } from '../tools/catalog';
+import type { ArmChoice } from './experiment';
 
 /** Prompt files and prompt configs, validated with zod. Pure: the workflow uses the types. */
 
@@ -86,6 +87,8 @@ export const pinnedPromptSchema = z.object({
   label: z.string(),
   source: promptSourceSchema,
   hash: z.string(),
+  /** Set when Langfuse was asked but the local file was used instead: why (a fallback is not a Langfuse version). */
+  fallback: z.string().optional(),
 });
 export type PinnedPrompt = z.infer<typeof pinnedPromptSchema>;
 
@@ -97,4 +100,6 @@ export interface PromptBundle {
   systemPrompt: string;
   config: OrchestratorConfig;
   policy: Policy;
+  /** The A/B arm this run is in, when an experiment is configured. */
+  experiment?: ArmChoice;
 }

@@ -35,7 +35,7 @@ export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel
   retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: ['LlmAuthError'] },
 });
 
-export const toolActivities = proxyActivities<Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable'>>({
+export const toolActivities = proxyActivities<Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable' | 'recordRunSummary'>>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['InvalidInput'] },
 });

@@ -101,7 +101,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     try {
       reply = await llmActivities.chatCompletion.executeWithOptions(
         { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
-        [{ messages, tools: offered, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens }],
+        [{ messages, tools: offered, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens, prompt: orchestrator }],
       );
     } catch (err) {
       // Retries are over (or the error is fatal): the model is unavailable for this batch.

@@ -150,7 +150,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
 
   return CancellationScope.nonCancellable(async () => {
     if (!bundle) {
-      bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel }]);
+      bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel, workflowId: runId }]);
       if (mode === 'prompt' && patched('check-model-before-writing')) await checkModel();
       // A date range (until) is optional; without it, the calls and their arguments are exactly those of one day.
       const range = input.until !== undefined ? { until: input.until } : {};
@@ -168,8 +168,9 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       totalAffected = remaining.length;
     }
     const pinned = bundle;
+    const pinnedPrompts = { orchestrator: pinned.orchestrator, scoring: pinned.scoring, ...(pinned.experiment ? { experiment: pinned.experiment } : {}) };
     upsertMemo({
-      prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
+      prompt: pinnedPrompts,
       provider: input.providerId,
       date: input.date,
       ...(input.until !== undefined ? { until: input.until } : {}),
@@ -183,6 +184,13 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       { key: searchAttributes.promptName, value: pinned.orchestrator.name },
       { key: searchAttributes.promptLabel, value: pinned.orchestrator.label },
       { key: searchAttributes.promptVersion, value: pinned.orchestrator.version },
+      { key: searchAttributes.promptSource, value: pinned.orchestrator.source },
+      ...(pinned.experiment
+        ? [
+            { key: searchAttributes.experiment, value: pinned.experiment.experiment },
+            { key: searchAttributes.promptArm, value: pinned.experiment.arm },
+          ]
+        : []),
     ]);
     phase = 'reassigning';
 
@@ -251,7 +259,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       fallbacks: (done.fallbacks ?? []).sort((a, b) => a.batch - b.batch),
       decided_elsewhere: (done.decided_elsewhere ?? []).sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
       approvals: done.approvals,
-      prompt: { orchestrator: pinned.orchestrator, scoring: pinned.scoring },
+      prompt: pinnedPrompts,
       llm: { ...done.llm, model: mode === 'prompt' ? (done.llm.model ?? pinned.config.model.name) : 'none (code-driven)', offline: done.llm.offline ?? false, calls_per_appointment: decided > 0 ? Math.round((done.llm.calls / decided) * 100) / 100 : 0 },
       tool_calls: done.tool_calls,
       batches: batchesDone,
@@ -266,6 +274,13 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
         ((done.fallbacks ?? []).length > 0 ? ` (${(done.fallbacks ?? []).reduce((n, f) => n + f.appointments.length, 0)} by the code-driven fallback)` : '') +
         ` · ${final} · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`,
     };
+    // The run's summary in its Langfuse trace (an activity: workflow code never traces). Runs recorded before it existed replay without it.
+    if (patched('trace-run-summary')) {
+      const { assignments: _a, waitlisted: _w, undecided, discrepancies, ...summary } = result;
+      await toolActivities.recordRunSummary.executeWithOptions({ summary: `trace summary · ${final}` }, [
+        { runId, summary: { ...summary, undecided: undecided.length, discrepancies: discrepancies.length } },
+      ]);
+    }
     return result;
   });
 }

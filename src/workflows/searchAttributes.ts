@@ -9,4 +9,7 @@ export const searchAttributes = {
   promptName: defineSearchAttributeKey('PromptName', SearchAttributeType.KEYWORD),
   promptLabel: defineSearchAttributeKey('PromptLabel', SearchAttributeType.KEYWORD),
   promptVersion: defineSearchAttributeKey('PromptVersion', SearchAttributeType.INT),
+  promptSource: defineSearchAttributeKey('PromptSource', SearchAttributeType.KEYWORD),
+  experiment: defineSearchAttributeKey('Experiment', SearchAttributeType.KEYWORD),
+  promptArm: defineSearchAttributeKey('PromptArm', SearchAttributeType.KEYWORD),
 } as const;

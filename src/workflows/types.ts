@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { datesInRange, isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
 import { bandSchema } from '../domain/policy';
+import type { ArmChoice } from '../prompts/experiment';
 import { labelSchema, pinnedPromptSchema, type PromptBundle } from '../prompts/schema';
 
 /** Contracts of the reassignment workflows: input, result, progress, signals' payloads. Pure. */
@@ -144,7 +145,7 @@ export interface ReassignmentResult {
   fallbacks: FallbackEntry[];
   decided_elsewhere: DecidedElsewhereEntry[];
   approvals: ApprovalCounts;
-  prompt: { orchestrator: z.infer<typeof pinnedPromptSchema>; scoring: z.infer<typeof pinnedPromptSchema> };
+  prompt: { orchestrator: z.infer<typeof pinnedPromptSchema>; scoring: z.infer<typeof pinnedPromptSchema>; experiment?: ArmChoice };
   llm: LlmStats & { model: string; offline: boolean; calls_per_appointment: number };
   tool_calls: number;
   batches: number;

@@ -51,7 +51,7 @@ export interface HarnessOptions {
   agent?: (messages: ChatMessage[]) => AgentReply;
   /** Fault modes for the model (the offline stand-in, or the scripted agent): see src/llm/faults.ts. */
   faults?: Fault[];
-  /** More settings for the worker (LLM_TIMEOUT_MS, ...). */
+  /** More worker configuration (LLM_TIMEOUT_MS, Langfuse, an experiment, tracing), as environment variables. */
   env?: Record<string, string>;
 }
 

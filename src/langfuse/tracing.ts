@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { context, TraceFlags, type SpanContext } from '@opentelemetry/api';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { LangfuseSpanProcessor } from '@langfuse/otel';
+import { createTraceId, propagateAttributes, setLangfuseTracerProvider, startObservation, type ObservationLevel } from '@langfuse/tracing';
+import type { LangfuseConnection } from './client';
+import { maskValue } from './masking';
+
+/**
+ * Langfuse traces, written from activities only (never from workflow code, so a replay writes nothing).
+ * A reassignment is one trace: its id is derived from the workflow id, so every activity of the run, in
+ * any worker process, joins the same trace; the session is the workflow id.
+ */
+
+export interface TracingOptions {
+  connection: LangfuseConnection;
+  /** Replace patient names, phone numbers and notes (TRACE_MASKING=on). */
+  masking: boolean;
+  /** Patient names to mask wherever they occur. */
+  names: () => string[];
+}
+
+interface Timed {
+  runId: string;
+  name: string;
+  input?: unknown;
+  output?: unknown;
+  metadata?: Record<string, unknown>;
+  level?: ObservationLevel;
+  statusMessage?: string;
+  startTime?: Date;
+  endTime?: Date;
+}
+
+export interface GenerationRecord extends Timed {
+  model: string;
+  modelParameters: Record<string, string | number>;
+  usage: { input: number; output: number };
+  cost: { input: number; output: number };
+  /** The pinned prompt; a local fallback is marked so Langfuse does not link it to a version. */
+  prompt?: { name: string; version: number; source: 'local' | 'langfuse'; fallback?: string };
+}
+
+/** Deterministic ids: the trace from the workflow id (as the SDK's createTraceId(seed) does), a virtual root span beside it. */
+export async function traceContextFor(runId: string): Promise<SpanContext> {
+  const traceId = await createTraceId(runId);
+  const spanId = createHash('sha256').update(`${runId}:root`).digest('hex').slice(0, 16);
+  return { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };
+}
+
+/** A child workflow's id is `<run id>-batch-NNNN` (see reassignment.ts): its activities belong to the parent's trace. */
+export function runIdOf(workflowId: string): string {
+  return workflowId.replace(/-batch-\d{4,}$/, '');
+}
+
+export class RunTracer {
+  private constructor(
+    private readonly provider: BasicTracerProvider,
+    private readonly processor: LangfuseSpanProcessor,
+  ) {}
+
+  static create(options: TracingOptions): RunTracer {
+    // propagateAttributes carries the session id through the OTel context: it needs a real context manager.
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const processor = new LangfuseSpanProcessor({
+      baseUrl: options.connection.baseUrl,
+      publicKey: options.connection.publicKey,
+      secretKey: options.connection.secretKey,
+      mediaUploadEnabled: false,
+      ...(options.masking ? { mask: ({ data }: { data: unknown }) => maskValue(data, { names: options.names }) } : {}),
+    });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    setLangfuseTracerProvider(provider);
+    return new RunTracer(provider, processor);
+  }
+
+  async generation(g: GenerationRecord): Promise<void> {
+    await this.emit(g, 'generation', {
+      model: g.model,
+      modelParameters: g.modelParameters,
+      usageDetails: { input: g.usage.input, output: g.usage.output, total: g.usage.input + g.usage.output },
+      costDetails: { input: g.cost.input, output: g.cost.output, total: g.cost.input + g.cost.output },
+      ...(g.prompt ? { prompt: { name: g.prompt.name, version: g.prompt.version, isFallback: g.prompt.source !== 'langfuse' } } : {}),
+    }, g.prompt ? { prompt: `${g.prompt.name} v${g.prompt.version}`, prompt_source: g.prompt.source, ...(g.prompt.fallback ? { prompt_fallback: g.prompt.fallback } : {}) } : {});
+  }
+
+  tool(t: Timed): Promise<void> {
+    return this.emit(t, 'tool');
+  }
+
+  event(e: Timed): Promise<void> {
+    return this.emit(e, 'event');
+  }
+
+  span(s: Timed): Promise<void> {
+    return this.emit(s, 'span');
+  }
+
+  flush(): Promise<void> {
+    return this.processor.forceFlush();
+  }
+
+  /** Flushes what is buffered and stops; called when the worker shuts down. */
+  async shutdown(): Promise<void> {
+    await this.provider.shutdown();
+    setLangfuseTracerProvider(null);
+  }
+
+  private async emit(o: Timed, asType: 'generation' | 'tool' | 'event' | 'span', extra: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}): Promise<void> {
+    const parentSpanContext = await traceContextFor(o.runId);
+    const attributes = {
+      input: o.input,
+      output: o.output,
+      metadata: { workflow_id: o.runId, ...metadata, ...o.metadata },
+      ...(o.level ? { level: o.level } : {}),
+      ...(o.statusMessage ? { statusMessage: o.statusMessage } : {}),
+      ...extra,
+    };
+    propagateAttributes({ sessionId: o.runId, traceName: `reassignment ${o.runId}` }, () => {
+      const observation = startObservation(o.name, attributes as never, { asType: asType as never, parentSpanContext, startTime: o.startTime });
+      // An event ends itself at once; the others end at the time the work ended.
+      if (asType !== 'event') observation.end(o.endTime);
+    });
+  }
+}

@@ -1,0 +1,149 @@
+import path from 'node:path';
+import { createTraceId } from '@langfuse/tracing';
+import { projectRoot } from '../src/config';
+import { createLangfuseClient } from '../src/langfuse/client';
+import { PromptOps } from '../src/langfuse/promptOps';
+import { approveSignal } from '../src/workflows/signals';
+import type { ReassignmentResult } from '../src/workflows/types';
+import { startHarness, waitForProgress, type Harness } from './support/harness';
+import { startLangfuseServer, type LangfuseTestServer, type ReceivedSpan } from './support/langfuseServer';
+
+/**
+ * Traces in Langfuse: the real @langfuse/tracing and @langfuse/otel (OTLP over HTTP) export to the
+ * Langfuse-compatible server on loopback. One trace per reassignment, written from activities only.
+ */
+
+const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const TYPE = 'langfuse.observation.type';
+
+const env = (lf: LangfuseTestServer, more: Record<string, string> = {}) => ({
+  LANGFUSE_BASE_URL: lf.url,
+  LANGFUSE_PUBLIC_KEY: lf.publicKey,
+  LANGFUSE_SECRET_KEY: lf.secretKey,
+  PROMPT_SOURCE: 'langfuse',
+  ...more,
+});
+
+async function spansOf(lf: LangfuseTestServer, h: Harness, runId: string): Promise<ReceivedSpan[]> {
+  await h.worker.tracer!.flush();
+  const traceId = await createTraceId(runId);
+  return lf.spans.filter((s) => s.traceId === traceId);
+}
+
+async function approvedRun(h: Harness, promptLabel = 'production'): Promise<ReassignmentResult> {
+  h.reload();
+  const handle = await h.start('promptDrivenReassignment', { ...input, promptLabel });
+  await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+  await handle.signal(approveSignal, { appointmentId: 'A002', by: 'nurse-jo' });
+  return handle.result();
+}
+
+/** What a tool or chat observation could carry about a patient: a name, a phone number, a free-text note. */
+const patientPayload = {
+  input: [{ role: 'tool', content: JSON.stringify({ patient_id: 'PAT001', notes: 'Knee follow-up after surgery.' }) }],
+  output: { content: 'Maria Lopez asked to be called back on +351 912 345 678 about 2025-11-21.', notes: 'prefers mornings' },
+};
+
+describe('traces with masking (the default)', () => {
+  let lf: LangfuseTestServer;
+  let h: Harness;
+  beforeAll(async () => {
+    lf = await startLangfuseServer();
+    await new PromptOps(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey })).push(path.join(projectRoot, 'prompts'));
+    h = await startHarness({ env: env(lf) });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await lf?.close();
+  });
+
+  test('a reassignment is one trace: each LLM call a generation linked to its prompt version, each tool call a tool, the approval and the summary visible', async () => {
+    const r = await approvedRun(h);
+    const spans = await spansOf(lf, h, r.workflow_id);
+    expect(spans.every((s) => s.attributes['session.id'] === r.workflow_id)).toBe(true);
+    expect(new Set(spans.map((s) => s.parentSpanId)).size).toBe(1); // all hang from the run's root
+
+    const generations = spans.filter((s) => s.attributes[TYPE] === 'generation');
+    expect(generations).toHaveLength(r.llm.calls);
+    for (const g of generations) {
+      expect(g.attributes).toMatchObject({ 'langfuse.observation.prompt.name': 'healthcare-orchestrator', 'langfuse.observation.prompt.version': 1, 'langfuse.observation.model.name': r.llm.model });
+      const usage = JSON.parse(g.attributes['langfuse.observation.usage_details'] as string) as { input: number; output: number; total: number };
+      expect(usage.input).toBeGreaterThan(0);
+      expect(usage.total).toBe(usage.input + usage.output);
+      expect(JSON.parse(g.attributes['langfuse.observation.cost_details'] as string)).toEqual({ input: 0, output: 0, total: 0 }); // offline stand-in
+      expect(JSON.parse(g.attributes['langfuse.observation.input'] as string)[0].role).toBe('system');
+    }
+    const usageTotal = generations.reduce((n, g) => n + (JSON.parse(g.attributes['langfuse.observation.usage_details'] as string) as { total: number }).total, 0);
+    expect(usageTotal).toBe(r.llm.prompt_tokens + r.llm.completion_tokens);
+
+    const tools = spans.filter((s) => s.attributes[TYPE] === 'tool').map((s) => s.name);
+    expect(tools).toEqual(expect.arrayContaining(['get_affected_appointments', 'find_candidates', 'assign_appointment', 'add_to_waitlist', 'notify_patient']));
+    expect(spans.find((s) => s.name === 'approval approved · A002 → P001')?.attributes[TYPE]).toBe('event');
+    const summary = spans.find((s) => s.name === 'summary')!;
+    expect(JSON.parse(summary.attributes['langfuse.observation.output'] as string)).toMatchObject({ status: 'completed', successful_assignments: 2, waitlist_entries: 1 });
+    const resolved = spans.find((s) => s.name === 'resolve prompts')!;
+    expect(JSON.parse(resolved.attributes['langfuse.observation.output'] as string).orchestrator).toMatchObject({ version: 1, source: 'langfuse' });
+  });
+
+  test('a local fallback shows in the trace, and its generations are not linked to a Langfuse version', async () => {
+    lf.setDown('prompts');
+    let r: ReassignmentResult;
+    try {
+      r = await approvedRun(h);
+    } finally {
+      lf.setDown(false);
+    }
+    expect(r.prompt.orchestrator.source).toBe('local');
+    const spans = await spansOf(lf, h, r.workflow_id);
+    const resolved = spans.find((s) => s.name === 'resolve prompts')!;
+    expect(resolved.attributes['langfuse.observation.level']).toBe('WARNING');
+    expect(resolved.attributes['langfuse.observation.status_message']).toMatch(/local fallback: healthcare-orchestrator: Langfuse unreachable/);
+    const generations = spans.filter((s) => s.attributes[TYPE] === 'generation');
+    expect(generations.length).toBeGreaterThan(0);
+    for (const g of generations) {
+      expect(g.attributes['langfuse.observation.prompt.name']).toBeUndefined();
+      // The SDK flattens metadata into one attribute per key.
+      expect(g.attributes).toMatchObject({ 'langfuse.observation.metadata.prompt_source': 'local', 'langfuse.observation.metadata.prompt_fallback': expect.stringMatching(/unreachable/) });
+    }
+  });
+
+  test('patient names, phone numbers and notes are masked', async () => {
+    await h.worker.tracer!.tool({ runId: 'mask-on', name: 'get_patient_details', ...patientPayload });
+    const [span] = await spansOf(lf, h, 'mask-on');
+    const text = JSON.stringify(span!.attributes);
+    expect(text).not.toMatch(/Maria Lopez|912 345 678|Knee follow-up|prefers mornings/);
+    const output = JSON.parse(span!.attributes['langfuse.observation.output'] as string) as { content: string; notes: string };
+    expect(output).toEqual({ content: '[name] asked to be called back on [phone] about 2025-11-21.', notes: '[masked]' });
+    expect(JSON.parse((JSON.parse(span!.attributes['langfuse.observation.input'] as string) as { content: string }[])[0]!.content)).toEqual({ patient_id: 'PAT001', notes: '[masked]' });
+  });
+});
+
+describe('traces with TRACE_MASKING=off', () => {
+  let lf: LangfuseTestServer;
+  let h: Harness;
+  beforeAll(async () => {
+    lf = await startLangfuseServer();
+    h = await startHarness({ env: env(lf, { PROMPT_SOURCE: 'local', TRACE_MASKING: 'off' }) });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await lf?.close();
+  });
+
+  test('patient data reaches the trace as it is', async () => {
+    await h.worker.tracer!.tool({ runId: 'mask-off', name: 'get_patient_details', ...patientPayload });
+    const [span] = await spansOf(lf, h, 'mask-off');
+    expect(JSON.parse(span!.attributes['langfuse.observation.output'] as string)).toEqual(patientPayload.output);
+    expect(JSON.stringify(span!.attributes)).toMatch(/Knee follow-up/);
+  });
+
+  test('traces are flushed when the worker shuts down', async () => {
+    const r = await approvedRun(h);
+    expect(r.prompt.orchestrator.source).toBe('local');
+    const traceId = await createTraceId(r.workflow_id);
+    // No explicit flush: closing the worker must deliver what it buffered.
+    await h.close();
+    expect(lf.spans.filter((s) => s.traceId === traceId && s.name === 'summary')).toHaveLength(1);
+    h = await startHarness({ env: env(lf, { PROMPT_SOURCE: 'local', TRACE_MASKING: 'off' }) });
+  });
+});
