@@ -250,6 +250,7 @@ function table(report: Record<string, unknown>, runs: Measurement[], floor?: { a
   lines.push('| N | prompt/code time per appt | prompt activity rate / floor | code activity rate / floor |');
   lines.push('| ---: | ---: | ---: | ---: |');
   for (const p of r.per_n) lines.push(`| ${p.n.toLocaleString('en')} | ${p.prompt_over_code_time !== undefined ? `${fmt(p.prompt_over_code_time)}×` : '–'} | ${p.prompt_activity_rate_over_floor ?? '–'} | ${p.code_activity_rate_over_floor ?? '–'} |`);
+  lines.push('');
   lines.push(`Scaling, time per appointment N=10,000 / N=100: prompt ${r.scaling_10000_over_100.prompt ?? '–'}×, code ${r.scaling_10000_over_100.code ?? '–'}×.`);
   lines.push('');
   lines.push('| target | measured | holds |');
