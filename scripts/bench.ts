@@ -250,6 +250,7 @@ function table(report: Record<string, unknown>, runs: Measurement[], floor?: { a
   lines.push('| N | prompt/code time per appt | prompt activity rate / floor | code activity rate / floor |');
   lines.push('| ---: | ---: | ---: | ---: |');
   for (const p of r.per_n) lines.push(`| ${p.n.toLocaleString('en')} | ${p.prompt_over_code_time !== undefined ? `${fmt(p.prompt_over_code_time)}×` : '–'} | ${p.prompt_activity_rate_over_floor ?? '–'} | ${p.code_activity_rate_over_floor ?? '–'} |`);
+  lines.push('');
   lines.push(`Scaling, time per appointment N=10,000 / N=100: prompt ${r.scaling_10000_over_100.prompt ?? '–'}×, code ${r.scaling_10000_over_100.code ?? '–'}×.`);
   lines.push('');
   lines.push('| target | measured | holds |');
@@ -265,13 +266,15 @@ const program = new Command('bench')
   .option('--latency-ms <ms>', 'simulated LLM latency for the latency run (0: skip it)', positiveInt, 300)
   .option('--latency-n <n>', 'appointments in the latency run', positiveInt, 100)
   .option('--floor <k>', 'no-op activities in the floor run (0: skip it)', positiveInt, 1000)
-  .option('--out <file>', 'where the JSON goes', 'bench/results.json')
+  .option('--out <file>', 'where the JSON goes (--quick: bench/results-quick.json)', 'bench/results.json')
   .option('--quick', 'the CI guard: N=10 and 100, prompt-driven, zero latency, no floor')
   .option('--check', 'exit 1 when a count target (LLM calls, tokens, history) is exceeded; timings never fail')
   .option('--batch-size <n>', "override the prompt config's batch_size", positiveInt)
   .option('--parallel <n>', "override the prompt config's max_parallel_batches", positiveInt)
   .option('--seed <n>', 'synthetic data seed', positiveInt, 42)
-  .action(async (opts: Options) => {
+  .action(async (opts: Options, command: Command) => {
+    // A quick run must not overwrite the last full results.
+    if (opts.quick && command.getOptionValueSource('out') === 'default') opts.out = 'bench/results-quick.json';
     process.exitCode = await main(opts);
   });
 

@@ -46,7 +46,8 @@ export interface Measurement {
   parent_runs: number;
   history_events: number;
   history_bytes: number;
-  largest_history: { workflow_id: string; events: number; bytes: number };
+  /** The longest history (events) and the heaviest (bytes): not always the same one. */
+  largest_history: { workflow_id: string; events: number; bytes: number; bytes_workflow_id: string };
   per_appointment: { llm_calls: number; input_tokens: number; output_tokens: number; tool_calls: number; history_events: number; history_bytes: number };
   worker_peak_rss_bytes?: number;
 }
@@ -101,8 +102,8 @@ export async function measureReassignment(o: RunOptions): Promise<Measurement> {
   const result = (await handle.result()) as ReassignmentResult;
   const wall = performance.now() - started;
   const histories = await runHistories(o.client, o.workflowId, result);
-  const largest = histories.reduce((a, b) => (b.events > a.events || (b.events === a.events && b.bytes > a.bytes) ? b : a));
-  const largestBytes = Math.max(...histories.map((h) => h.bytes));
+  const largest = histories.reduce((a, b) => (b.events > a.events ? b : a));
+  const heaviest = histories.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const events = histories.reduce((s, h) => s + h.events, 0);
   const bytes = histories.reduce((s, h) => s + h.bytes, 0);
   const activities = histories.reduce((s, h) => s + h.activities, 0);
@@ -125,7 +126,7 @@ export async function measureReassignment(o: RunOptions): Promise<Measurement> {
     parent_runs: result.runs,
     history_events: events,
     history_bytes: bytes,
-    largest_history: { workflow_id: largest.workflow_id, events: largest.events, bytes: largestBytes },
+    largest_history: { workflow_id: largest.workflow_id, events: largest.events, bytes: heaviest.bytes, bytes_workflow_id: heaviest.workflow_id },
     per_appointment: {
       llm_calls: round(result.llm.calls / n),
       input_tokens: round(result.llm.prompt_tokens / n, 0),

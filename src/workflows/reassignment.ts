@@ -44,6 +44,13 @@ import {
  * carrying its exact state. Approvals, cancellation and progress are handled here for the whole run.
  */
 
+/**
+ * Continue as new once the run's own history passes this many bytes, whatever its event count: at 10,000
+ * appointments the children's inputs and outcomes made a 3,000-event parent run weigh 5.4 MB. Temporal
+ * counts the size (workflowInfo().historySize), so the decision replays exactly.
+ */
+const HISTORY_BYTES_LIMIT = 2 * 1024 * 1024;
+
 export async function promptDrivenReassignment(input: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
   return runReassignment('prompt', input, carried);
 }
@@ -196,7 +203,7 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
 
     const size = pinned.config.batch_size;
     batchesTotal = batchesDone + Math.ceil(remaining.length / size);
-    const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= input.historyEventLimit;
+    const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= input.historyEventLimit || workflowInfo().historySize >= HISTORY_BYTES_LIMIT;
 
     const launch = async () => {
       const appointments = remaining.slice(0, size);
