@@ -8,7 +8,7 @@ import { startHarness, temporalCli, waitForProgress, type Harness } from './supp
 /**
  * Determinism guard: histories of both workflows (parents and their batches, with an approval and a
  * cancellation), exported as JSON by the Temporal CLI as a person would from the Web UI, replay against the
- * current workflow code without nondeterminism errors. The histories
+ * current workflow code without nondeterminism errors, and so does a run whose batch fell back to code. The histories
  * recorded into test/fixtures/histories (named by workflow id) by an earlier version must replay too;
  * RECORD_HISTORIES=1 adds the ones of this run.
  */
@@ -58,6 +58,18 @@ describe('replay', () => {
       await cancelled.result();
       await capture(`${type}-cancelled`, cancelled.workflowId);
     }
+    // The fallback path: a model that only ever answers with empty replies, so the code decides the batch.
+    const silent = await startHarness({ faults: [{ mode: 'empty_reply' }] });
+    try {
+      const id = `replay-promptDrivenReassignment-fallback-${Date.now()}`;
+      const r = await (await silent.start('promptDrivenReassignment', { ...input, promptLabel: 'staging' }, id)).result();
+      expect(r.status).toBe('completed_with_fallback');
+      const shown = async (workflowId: string) => (await temporalCli(silent.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json'])).stdout;
+      recorded.push({ name: 'fallback', workflowId: id, json: await shown(id) });
+      recorded.push({ name: 'fallback-batch', workflowId: `${id}-batch-0001`, json: await shown(`${id}-batch-0001`) });
+    } finally {
+      await silent.close();
+    }
     if (process.env.RECORD_HISTORIES === '1') {
       fs.mkdirSync(fixtures, { recursive: true });
       for (const r of recorded) fs.writeFileSync(path.join(fixtures, `${r.workflowId}.json`), r.json);
@@ -66,13 +78,13 @@ describe('replay', () => {
   afterAll(() => h.close());
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
-    expect(recorded).toHaveLength(8);
+    expect(recorded).toHaveLength(10);
     expect(await replayAll(asHistories(recorded))).toEqual([]);
   });
 
   test('the committed histories of earlier runs still replay', async () => {
     const files = fs.readdirSync(fixtures).filter((f) => f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(8);
+    expect(files.length).toBeGreaterThanOrEqual(18);
     const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8'))) }));
     expect(await replayAll(histories)).toEqual([]);
   });
