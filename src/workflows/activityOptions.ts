@@ -9,7 +9,7 @@ import type { Activities } from '../activities';
  * | chatCompletion         | 3 min          | 10 s      | 6 attempts, 1 s ×2 up to 30 s, Retry-After | LlmFatalError, LlmAuthError |
  * | checkModel             | 10 s           | –         | 2 attempts                                | LlmAuthError         |
  * | callTool, recordApproval, markProviderUnavailable | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput         |
- * | resolvePrompts         | 30 s           | –         | 5 attempts, 1 s ×2                        | PromptError          |
+ * | resolvePrompts         | 10 s           | –         | 5 attempts, 1 s ×2                        | PromptError          |
  *
  * Why these numbers:
  * - A model may think for a minute or two (the client's own timeout, LLM_TIMEOUT_MS, is 2 min by default), so
@@ -41,6 +41,7 @@ export const toolActivities = proxyActivities<Pick<Activities, 'callTool' | 'rec
 });
 
 export const promptActivities = proxyActivities<Pick<Activities, 'resolvePrompts'>>({
-  startToCloseTimeout: '30 seconds',
+  // A Langfuse fetch gives up after PROMPT_FETCH_TIMEOUT_MS (5 s) and falls back to the local file.
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: ['PromptError'] },
 });
