@@ -51,6 +51,15 @@ describe('the client CLI', () => {
     expect(result.workflow_id).toMatch(/^reassign-T001-2025-11-21-/);
   });
 
+  test('start --until covers every day of the range', async () => {
+    // T001 has three appointments on 2025-11-21 and one on 2025-11-22.
+    const r = await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2025-11-22', '--label', 'staging', '--mode', 'code', '--wait', '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as ReassignmentResult;
+    expect(result).toMatchObject({ status: 'completed', until: '2025-11-22', total_affected: 4 });
+    expect([...result.assignments, ...result.waitlisted].map((d) => d.appointment_id).sort()).toEqual(['A001', 'A002', 'A003', 'A011']);
+  });
+
   test('approve, status and result work on a running reassignment', async () => {
     const started = await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--mode', 'code', '--id', `cli-approve-${Date.now()}`, '--json']);
     expect(started.code).toBe(0);
@@ -82,6 +91,8 @@ describe('the client CLI', () => {
     ['a date with no appointments', ['start', '-p', 'T001', '-d', '2026-01-05'], /no appointments on 2026-01-05/],
     ['an unknown workflow', ['result', 'no-such-run'], /no reassignment with that workflow id/],
     ['an unknown mode', ['start', '-p', 'T001', '-d', '2025-11-21', '--mode', 'magic'], /magic/],
+    ['a range that ends before it starts', ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2025-11-20'], /--until 2025-11-20 is before --date 2025-11-21/],
+    ['a range over 31 days', ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2026-01-21'], /more than 31 days/],
   ])('%s: one clear line and a non-zero exit', async (_name, args, message) => {
     oneLineError(await cli(h, args as string[]), message as RegExp);
   });
