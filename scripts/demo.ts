@@ -5,7 +5,7 @@ import { loadConfig, projectRoot } from '../src/config';
 import { demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
 import { SchedulingStore } from '../src/domain/store';
 import { describeError } from '../src/errors';
-import { formatProgress, formatResult } from '../src/format';
+import { decisionsOf, formatProgress, formatResult } from '../src/format';
 import { startDevServer, isListening, type DevServer } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/searchAttributeSetup';
 import { createReassignmentWorker } from '../src/worker';
@@ -56,8 +56,8 @@ async function main(): Promise<void> {
     store.load(demoDataset());
     const codeRun = await runAndWatch(client, config.TASK_QUEUE, 'codeDrivenReassignment', `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-code-${stamp}`, input);
     console.log(formatResult(codeRun));
-    const same = JSON.stringify(decisions(promptRun)) === JSON.stringify(decisions(codeRun));
-    console.log(`\nPrompt-driven and code-driven ${same ? 'agree on every appointment' : 'DISAGREE'}: ${JSON.stringify(decisions(promptRun))}`);
+    const same = JSON.stringify(decisionsOf(promptRun)) === JSON.stringify(decisionsOf(codeRun));
+    console.log(`\nPrompt-driven and code-driven ${same ? 'agree on every appointment' : 'DISAGREE'}: ${JSON.stringify(decisionsOf(promptRun))}`);
 
     console.log(`\nTemporal Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
     if (server && process.stdin.isTTY) {
@@ -77,12 +77,6 @@ async function main(): Promise<void> {
   }
 }
 
-function decisions(r: ReassignmentResult): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const a of r.assignments) out[a.appointment_id] = a.new_provider_id;
-  for (const w of r.waitlisted) out[w.appointment_id] = 'waitlist';
-  return out;
-}
 
 /** Starts a run, prints its progress as it changes, and approves what awaits approval, like a person would. */
 async function runAndWatch(client: Client, taskQueue: string, type: string, workflowId: string, input: object): Promise<ReassignmentResult> {

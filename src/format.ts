@@ -36,3 +36,11 @@ export function formatResult(r: ReassignmentResult): string {
   for (const d of r.discrepancies) lines.push(`  ! ${d}`);
   return lines.join('\n');
 }
+
+/** What a run decided, appointment by appointment: the new provider, or "waitlist". */
+export function decisionsOf(r: Pick<ReassignmentResult, 'assignments' | 'waitlisted'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of r.assignments) out[a.appointment_id] = a.new_provider_id;
+  for (const w of r.waitlisted) out[w.appointment_id] = 'waitlist';
+  return out;
+}

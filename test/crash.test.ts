@@ -9,6 +9,7 @@ import { mulberry32, syntheticDataset } from '../src/domain/syntheticData';
 import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
+import { decisionsOf } from '../src/format';
 import { auditStore, startHarness, tempDir, uniqueName, waitForProgress } from './support/harness';
 import { WorkerProcess, type ActivityEvent } from './support/workerProcess';
 
@@ -85,13 +86,6 @@ function inspect(store: SchedulingStore, data: Dataset) {
     decisions[id] = a.status === 'waitlisted' ? 'waitlist' : a.provider_id;
   }
   return { affected, decisions, lost, duplicates };
-}
-
-function decisionsOf(r: ReassignmentResult): Decisions {
-  const out: Decisions = {};
-  for (const a of r.assignments) out[a.appointment_id] = a.new_provider_id;
-  for (const w of r.waitlisted) out[w.appointment_id] = 'waitlist';
-  return out;
 }
 
 function diff(a: Decisions, b: Decisions, what: string): string[] {

@@ -1,6 +1,7 @@
 import type { Fault } from '../src/llm/faults';
 import { decideNextTurn, type AgentReply, type ChatMessage } from '../src/llm/offlineAgent';
 import type { ReassignmentResult } from '../src/workflows/types';
+import { decisionsOf } from '../src/format';
 import { auditStore, startHarness, type HarnessOptions, type PromptDoc } from './support/harness';
 
 /**
@@ -20,13 +21,6 @@ interface Observed {
   notifications: number;
   audit: string[];
   arrivals: number[];
-}
-
-function decisionsOf(r: ReassignmentResult): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const a of r.assignments) out[a.appointment_id] = a.new_provider_id;
-  for (const w of r.waitlisted) out[w.appointment_id] = 'waitlist';
-  return out;
 }
 
 async function runWith(options: HarnessOptions): Promise<Observed> {

@@ -2,14 +2,11 @@ import { auditStore, startHarness, temporalCli, type Harness } from './support/h
 import { approveSignal } from '../src/workflows/signals';
 import { waitForProgress } from './support/harness';
 import type { ReassignmentResult } from '../src/workflows/types';
+import { decisionsOf } from '../src/format';
 
 /** Both workflows on the seed's example, against the real Temporal dev server. */
 
 const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
-
-function decisions(r: ReassignmentResult): Record<string, string> {
-  return Object.fromEntries([...r.assignments.map((a) => [a.appointment_id, a.new_provider_id]), ...r.waitlisted.map((w) => [w.appointment_id, 'waitlist'])]);
-}
 
 /** Runs the seed example, approving A002 like a person would when it is asked. */
 async function runApproving(h: Harness, type: 'promptDrivenReassignment' | 'codeDrivenReassignment'): Promise<ReassignmentResult> {
@@ -33,7 +30,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     expect(r.total_affected).toBe(3);
     expect(r.successful_assignments).toBe(2);
     expect(r.waitlist_entries).toBe(1);
-    expect(decisions(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+    expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
     expect(r.assignments.find((a) => a.appointment_id === 'A002')?.approved_by).toBe('test');
     expect(r.llm.offline).toBe(true);
     expect(r.llm.calls).toBeGreaterThan(0);
@@ -52,7 +49,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     const code = await runApproving(h, 'codeDrivenReassignment');
     expect(code.mode).toBe('code');
     expect(code.llm.calls).toBe(0);
-    expect(decisions(code)).toEqual(decisions(prompt));
+    expect(decisionsOf(code)).toEqual(decisionsOf(prompt));
     expect(code.successful_assignments).toBe(prompt.successful_assignments);
     expect(code.waitlist_entries).toBe(prompt.waitlist_entries);
   });
@@ -78,7 +75,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     const r = await h.run('promptDrivenReassignment', { ...input, promptLabel: 'staging' });
     expect(r.prompt.orchestrator.version).toBe(2);
     expect(r.approvals.requested).toBe(0);
-    expect(decisions(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+    expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
     expect(r.assignments.find((a) => a.appointment_id === 'A002')?.approved_by).toBeNull();
   });
 
@@ -96,7 +93,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     const signalled = await temporalCli(h.address, ['workflow', 'signal', '--workflow-id', id, '--name', 'approve', '--input', '{"appointmentId":"A002","by":"temporal-cli"}']);
     expect(signalled.code).toBe(0);
     const r: ReassignmentResult = await handle.result();
-    expect(decisions(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+    expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
     expect(r.assignments.find((a) => a.appointment_id === 'A002')?.approved_by).toBe('temporal-cli');
   });
 
