@@ -63,9 +63,15 @@ async function main(opts: Options): Promise<number> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
+  });
   fs.writeFileSync(bundlePath, bundle.code);
-  const promptsDir = writeBenchPrompts(path.join(dir, 'prompts'), { batch_size: opts.batchSize, max_parallel_batches: opts.parallel });
+  const promptsDir = writeBenchPrompts(path.join(dir, 'prompts'), {
+    batch_size: opts.batchSize,
+    max_parallel_batches: opts.parallel,
+  });
   const batching = benchBatching(promptsDir);
   const parallel = batching.batch_size * batching.max_parallel_batches;
   let workers = 0;
@@ -73,9 +79,22 @@ async function main(opts: Options): Promise<number> {
   /** A worker in its own process (its memory is its own), warmed up by a tiny floor run. */
   const startWorker = async (dbFile: string, latencyMs = 0): Promise<WorkerProcess> => {
     const taskQueue = `bench-${process.pid}-${++workers}`;
-    const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: server.address, TASK_QUEUE: taskQueue, DB_PATH: dbFile, PROMPTS_DIR: promptsDir, OFFLINE_MODEL_LATENCY_MS: String(latencyMs), BENCH_WORKFLOW_BUNDLE: bundlePath, LOG_LEVEL: 'ERROR' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: server.address,
+      TASK_QUEUE: taskQueue,
+      DB_PATH: dbFile,
+      PROMPTS_DIR: promptsDir,
+      OFFLINE_MODEL_LATENCY_MS: String(latencyMs),
+      BENCH_WORKFLOW_BUNDLE: bundlePath,
+      LOG_LEVEL: 'ERROR',
+    };
     delete env.OPENAI_BASE_URL;
-    const child = fork(path.join(projectRoot, 'scripts', 'benchWorker.ts'), [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(projectRoot, 'scripts', 'benchWorker.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let peak: number | undefined;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.on('message', (m: { type: string; peakRss?: number }) => {
@@ -85,7 +104,11 @@ async function main(opts: Options): Promise<number> {
       child.on('message', (m: { type: string }) => m.type === 'ready' && resolve());
       child.once('exit', (code) => reject(new Error(`the bench worker exited with code ${code} while starting`)));
     });
-    await client.workflow.execute('floorWorkflow', { taskQueue, workflowId: `${taskQueue}-warmup`, args: [{ activities: 20, parallel: 10 }] });
+    await client.workflow.execute('floorWorkflow', {
+      taskQueue,
+      workflowId: `${taskQueue}-warmup`,
+      args: [{ activities: 20, parallel: 10 }],
+    });
     return {
       taskQueue,
       stop: async () => {
@@ -99,22 +122,45 @@ async function main(opts: Options): Promise<number> {
   const report: Record<string, unknown> = {
     generated_at: new Date().toISOString(),
     machine: machine(),
-    config: { sizes: opts.sizes, modes: opts.modes, latency_ms: opts.latencyMs, latency_n: opts.latencyN, floor_activities: opts.floor, prompt_label: 'production (approvals off for bulk runs)', ...batching, seed: opts.seed },
+    config: {
+      sizes: opts.sizes,
+      modes: opts.modes,
+      latency_ms: opts.latencyMs,
+      latency_n: opts.latencyN,
+      floor_activities: opts.floor,
+      prompt_label: 'production (approvals off for bulk runs)',
+      ...batching,
+      seed: opts.seed,
+    },
     targets: TARGETS,
   };
   try {
     // The floor: no-op activities at our batches' parallelism.
-    let floor: { activities: number; wall_ms: number; activities_per_s: number; parallel: number; history_events: number } | undefined;
+    let floor:
+      | { activities: number; wall_ms: number; activities_per_s: number; parallel: number; history_events: number }
+      | undefined;
     if (opts.floor > 0) {
       const worker = await startWorker(path.join(dir, 'floor.db'));
       const id = `bench-floor-${Date.now()}`;
       const t0 = performance.now();
-      await client.workflow.execute('floorWorkflow', { taskQueue: worker.taskQueue, workflowId: id, args: [{ activities: opts.floor, parallel }] });
+      await client.workflow.execute('floorWorkflow', {
+        taskQueue: worker.taskQueue,
+        workflowId: id,
+        args: [{ activities: opts.floor, parallel }],
+      });
       const wall = performance.now() - t0;
       const h = await historyStats(client, id);
       await worker.stop();
-      floor = { activities: opts.floor, parallel, wall_ms: Math.round(wall), activities_per_s: Math.round((opts.floor / wall) * 1000 * 10) / 10, history_events: h.events };
-      say(`floor: ${opts.floor} no-op activities, ${parallel} in flight: ${floor.wall_ms} ms, ${floor.activities_per_s} activities/s`);
+      floor = {
+        activities: opts.floor,
+        parallel,
+        wall_ms: Math.round(wall),
+        activities_per_s: Math.round((opts.floor / wall) * 1000 * 10) / 10,
+        history_events: h.events,
+      };
+      say(
+        `floor: ${opts.floor} no-op activities, ${parallel} in flight: ${floor.wall_ms} ms, ${floor.activities_per_s} activities/s`,
+      );
     }
     report.floor = floor;
 
@@ -136,7 +182,9 @@ async function main(opts: Options): Promise<number> {
           workflowId: `bench-${mode}-${n}-${latencyMs}ms-${Date.now()}`,
         });
         m.worker_peak_rss_bytes = await worker.stop();
-        say(`${mode}-driven N=${n}${latencyMs ? ` latency ${latencyMs} ms` : ''}: ${m.wall_ms} ms, ${m.ms_per_appointment} ms/appt, ${m.per_appointment.llm_calls} calls/appt, ${m.per_appointment.input_tokens} input tokens/appt, largest history ${m.largest_history.events} events, worker peak ${mb(m.worker_peak_rss_bytes ?? 0)} MB`);
+        say(
+          `${mode}-driven N=${n}${latencyMs ? ` latency ${latencyMs} ms` : ''}: ${m.wall_ms} ms, ${m.ms_per_appointment} ms/appt, ${m.per_appointment.llm_calls} calls/appt, ${m.per_appointment.input_tokens} input tokens/appt, largest history ${m.largest_history.events} events, worker peak ${mb(m.worker_peak_rss_bytes ?? 0)} MB`,
+        );
         return m;
       } catch (err) {
         await worker.stop();
@@ -146,11 +194,29 @@ async function main(opts: Options): Promise<number> {
     for (const n of opts.sizes) for (const mode of opts.modes) runs.push(await measure(mode, n));
     report.runs = runs;
 
-    let latency: { n: number; latency_ms: number; wall_ms: number; llm_calls: number; sequential_ms: number; wall_over_sequential: number; speedup: number } | undefined;
+    let latency:
+      | {
+          n: number;
+          latency_ms: number;
+          wall_ms: number;
+          llm_calls: number;
+          sequential_ms: number;
+          wall_over_sequential: number;
+          speedup: number;
+        }
+      | undefined;
     if (opts.latencyMs > 0) {
       const m = await measure('prompt', opts.latencyN, opts.latencyMs);
       const sequential = m.llm_calls * opts.latencyMs;
-      latency = { n: opts.latencyN, latency_ms: opts.latencyMs, wall_ms: m.wall_ms, llm_calls: m.llm_calls, sequential_ms: sequential, wall_over_sequential: Math.round((m.wall_ms / sequential) * 1000) / 1000, speedup: Math.round((sequential / m.wall_ms) * 10) / 10 };
+      latency = {
+        n: opts.latencyN,
+        latency_ms: opts.latencyMs,
+        wall_ms: m.wall_ms,
+        llm_calls: m.llm_calls,
+        sequential_ms: sequential,
+        wall_over_sequential: Math.round((m.wall_ms / sequential) * 1000) / 1000,
+        speedup: Math.round((sequential / m.wall_ms) * 10) / 10,
+      };
     }
     report.latency = latency;
     report.ratios = ratios(runs, floor);
@@ -194,11 +260,21 @@ function ratios(runs: Measurement[], floor?: { activities_per_s: number }) {
   const code = byN(runs, 'code');
   const perN = [...prompt.keys()].map((n) => ({
     n,
-    prompt_over_code_time: code.has(n) ? Math.round((prompt.get(n)!.ms_per_appointment / code.get(n)!.ms_per_appointment) * 100) / 100 : undefined,
-    prompt_activity_rate_over_floor: floor ? Math.round((prompt.get(n)!.activities_per_s / floor.activities_per_s) * 100) / 100 : undefined,
-    code_activity_rate_over_floor: floor && code.has(n) ? Math.round((code.get(n)!.activities_per_s / floor.activities_per_s) * 100) / 100 : undefined,
+    prompt_over_code_time: code.has(n)
+      ? Math.round((prompt.get(n)!.ms_per_appointment / code.get(n)!.ms_per_appointment) * 100) / 100
+      : undefined,
+    prompt_activity_rate_over_floor: floor
+      ? Math.round((prompt.get(n)!.activities_per_s / floor.activities_per_s) * 100) / 100
+      : undefined,
+    code_activity_rate_over_floor:
+      floor && code.has(n)
+        ? Math.round((code.get(n)!.activities_per_s / floor.activities_per_s) * 100) / 100
+        : undefined,
   }));
-  const scaling = (m: Map<number, Measurement>) => (m.has(10_000) && m.has(100) ? Math.round((m.get(10_000)!.ms_per_appointment / m.get(100)!.ms_per_appointment) * 100) / 100 : undefined);
+  const scaling = (m: Map<number, Measurement>) =>
+    m.has(10_000) && m.has(100)
+      ? Math.round((m.get(10_000)!.ms_per_appointment / m.get(100)!.ms_per_appointment) * 100) / 100
+      : undefined;
   return { per_n: perN, scaling_10000_over_100: { prompt: scaling(prompt), code: scaling(code) } };
 }
 
@@ -212,28 +288,92 @@ function verdicts(runs: Measurement[], floor: unknown, latency?: { wall_over_seq
   const prompt = runs.filter((r) => r.mode === 'prompt');
   const r = ratios(runs, floor as { activities_per_s: number } | undefined);
   const worst = <T>(xs: T[], f: (x: T) => number) => (xs.length ? Math.max(...xs.map(f)) : NaN);
-  const v = (target: string, value: number, limit: number, show: (x: number) => string): Verdict => ({ target, measured: Number.isNaN(value) ? 'not measured' : show(value), holds: Number.isNaN(value) ? undefined : value <= limit });
+  const v = (target: string, value: number, limit: number, show: (x: number) => string): Verdict => ({
+    target,
+    measured: Number.isNaN(value) ? 'not measured' : show(value),
+    holds: Number.isNaN(value) ? undefined : value <= limit,
+  });
   const big = runs.find((x) => x.n === 10_000 && x.mode === 'prompt') ?? runs.find((x) => x.n === 10_000);
   const poc = r.per_n.map((p) => p.prompt_over_code_time).filter((x): x is number => x !== undefined);
   return [
-    v(`LLM calls per appointment ≤ ${TARGETS.llmCallsPerAppointment} (worst N)`, worst(prompt, (x) => x.per_appointment.llm_calls), TARGETS.llmCallsPerAppointment, (x) => fmt(x)),
-    v(`input tokens per appointment ≤ ${TARGETS.inputTokensPerAppointment} (worst N)`, worst(prompt, (x) => x.per_appointment.input_tokens), TARGETS.inputTokensPerAppointment, (x) => fmt(x, 0)),
-    v(`prompt/code time per appointment ≤ ${TARGETS.promptOverCodeTime}× (worst N)`, poc.length ? Math.max(...poc) : NaN, TARGETS.promptOverCodeTime, (x) => `${fmt(x)}×`),
-    v(`time per appointment at N=10,000 ≤ ${TARGETS.scaling10kOver100}× N=100 (prompt)`, r.scaling_10000_over_100.prompt ?? NaN, TARGETS.scaling10kOver100, (x) => `${fmt(x)}×`),
-    v(`time per appointment at N=10,000 ≤ ${TARGETS.scaling10kOver100}× N=100 (code)`, r.scaling_10000_over_100.code ?? NaN, TARGETS.scaling10kOver100, (x) => `${fmt(x)}×`),
-    v(`largest history ≤ ${TARGETS.historyEvents} events (any N)`, worst(runs, (x) => x.largest_history.events), TARGETS.historyEvents, (x) => `${x} events`),
-    v(`largest history ≤ 4 MB (any N)`, worst(runs, (x) => x.largest_history.bytes), TARGETS.historyBytes, (x) => `${kb(x)} KB`),
-    v(`300 ms latency: wall ≤ ${TARGETS.latencyWallOverSequential * 100}% of sequential LLM time`, latency?.wall_over_sequential ?? NaN, TARGETS.latencyWallOverSequential, (x) => `${fmt(x * 100, 1)}%`),
-    v('worker peak memory < 1 GB at N=10,000', big?.worker_peak_rss_bytes ?? NaN, TARGETS.workerPeakBytes, (x) => `${mb(x)} MB`),
+    v(
+      `LLM calls per appointment ≤ ${TARGETS.llmCallsPerAppointment} (worst N)`,
+      worst(prompt, (x) => x.per_appointment.llm_calls),
+      TARGETS.llmCallsPerAppointment,
+      (x) => fmt(x),
+    ),
+    v(
+      `input tokens per appointment ≤ ${TARGETS.inputTokensPerAppointment} (worst N)`,
+      worst(prompt, (x) => x.per_appointment.input_tokens),
+      TARGETS.inputTokensPerAppointment,
+      (x) => fmt(x, 0),
+    ),
+    v(
+      `prompt/code time per appointment ≤ ${TARGETS.promptOverCodeTime}× (worst N)`,
+      poc.length ? Math.max(...poc) : NaN,
+      TARGETS.promptOverCodeTime,
+      (x) => `${fmt(x)}×`,
+    ),
+    v(
+      `time per appointment at N=10,000 ≤ ${TARGETS.scaling10kOver100}× N=100 (prompt)`,
+      r.scaling_10000_over_100.prompt ?? NaN,
+      TARGETS.scaling10kOver100,
+      (x) => `${fmt(x)}×`,
+    ),
+    v(
+      `time per appointment at N=10,000 ≤ ${TARGETS.scaling10kOver100}× N=100 (code)`,
+      r.scaling_10000_over_100.code ?? NaN,
+      TARGETS.scaling10kOver100,
+      (x) => `${fmt(x)}×`,
+    ),
+    v(
+      `largest history ≤ ${TARGETS.historyEvents} events (any N)`,
+      worst(runs, (x) => x.largest_history.events),
+      TARGETS.historyEvents,
+      (x) => `${x} events`,
+    ),
+    v(
+      `largest history ≤ 4 MB (any N)`,
+      worst(runs, (x) => x.largest_history.bytes),
+      TARGETS.historyBytes,
+      (x) => `${kb(x)} KB`,
+    ),
+    v(
+      `300 ms latency: wall ≤ ${TARGETS.latencyWallOverSequential * 100}% of sequential LLM time`,
+      latency?.wall_over_sequential ?? NaN,
+      TARGETS.latencyWallOverSequential,
+      (x) => `${fmt(x * 100, 1)}%`,
+    ),
+    v(
+      'worker peak memory < 1 GB at N=10,000',
+      big?.worker_peak_rss_bytes ?? NaN,
+      TARGETS.workerPeakBytes,
+      (x) => `${mb(x)} MB`,
+    ),
   ];
 }
 
-function table(report: Record<string, unknown>, runs: Measurement[], floor?: { activities: number; parallel: number; activities_per_s: number; wall_ms: number }, latency?: { n: number; latency_ms: number; wall_ms: number; llm_calls: number; sequential_ms: number; wall_over_sequential: number; speedup: number }): string {
+function table(
+  report: Record<string, unknown>,
+  runs: Measurement[],
+  floor?: { activities: number; parallel: number; activities_per_s: number; wall_ms: number },
+  latency?: {
+    n: number;
+    latency_ms: number;
+    wall_ms: number;
+    llm_calls: number;
+    sequential_ms: number;
+    wall_over_sequential: number;
+    speedup: number;
+  },
+): string {
   const m = report.machine as ReturnType<typeof machine>;
   const lines: string[] = [];
   lines.push(`Machine: ${m.cores} cores, ${m.cpu}, ${m.memory_gib} GiB, Node ${m.node}`);
   lines.push('');
-  lines.push('| mode | N | wall | appts/s | ms/appt | LLM calls/appt | input tok/appt | output tok/appt | tool calls/appt | history events/appt | history KB/appt | largest history | activities/s | worker peak |');
+  lines.push(
+    '| mode | N | wall | appts/s | ms/appt | LLM calls/appt | input tok/appt | output tok/appt | tool calls/appt | history events/appt | history KB/appt | largest history | activities/s | worker peak |',
+  );
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of runs) {
     const p = r.per_appointment;
@@ -243,19 +383,31 @@ function table(report: Record<string, unknown>, runs: Measurement[], floor?: { a
     );
   }
   lines.push('');
-  if (floor) lines.push(`Floor: ${floor.activities} no-op activities, ${floor.parallel} in flight: ${(floor.wall_ms / 1000).toFixed(1)} s, **${floor.activities_per_s} activities/s**.`);
-  if (latency) lines.push(`Latency ${latency.latency_ms} ms per LLM call, N=${latency.n}: wall ${(latency.wall_ms / 1000).toFixed(1)} s vs sequential ${latency.llm_calls} calls × ${latency.latency_ms} ms = ${(latency.sequential_ms / 1000).toFixed(1)} s: **${fmt(latency.wall_over_sequential * 100, 1)}%** of it (speed-up ${latency.speedup}×).`);
+  if (floor)
+    lines.push(
+      `Floor: ${floor.activities} no-op activities, ${floor.parallel} in flight: ${(floor.wall_ms / 1000).toFixed(1)} s, **${floor.activities_per_s} activities/s**.`,
+    );
+  if (latency)
+    lines.push(
+      `Latency ${latency.latency_ms} ms per LLM call, N=${latency.n}: wall ${(latency.wall_ms / 1000).toFixed(1)} s vs sequential ${latency.llm_calls} calls × ${latency.latency_ms} ms = ${(latency.sequential_ms / 1000).toFixed(1)} s: **${fmt(latency.wall_over_sequential * 100, 1)}%** of it (speed-up ${latency.speedup}×).`,
+    );
   const r = report.ratios as ReturnType<typeof ratios>;
   lines.push('');
   lines.push('| N | prompt/code time per appt | prompt activity rate / floor | code activity rate / floor |');
   lines.push('| ---: | ---: | ---: | ---: |');
-  for (const p of r.per_n) lines.push(`| ${p.n.toLocaleString('en')} | ${p.prompt_over_code_time !== undefined ? `${fmt(p.prompt_over_code_time)}×` : '–'} | ${p.prompt_activity_rate_over_floor ?? '–'} | ${p.code_activity_rate_over_floor ?? '–'} |`);
+  for (const p of r.per_n)
+    lines.push(
+      `| ${p.n.toLocaleString('en')} | ${p.prompt_over_code_time !== undefined ? `${fmt(p.prompt_over_code_time)}×` : '–'} | ${p.prompt_activity_rate_over_floor ?? '–'} | ${p.code_activity_rate_over_floor ?? '–'} |`,
+    );
   lines.push('');
-  lines.push(`Scaling, time per appointment N=10,000 / N=100: prompt ${r.scaling_10000_over_100.prompt ?? '–'}×, code ${r.scaling_10000_over_100.code ?? '–'}×.`);
+  lines.push(
+    `Scaling, time per appointment N=10,000 / N=100: prompt ${r.scaling_10000_over_100.prompt ?? '–'}×, code ${r.scaling_10000_over_100.code ?? '–'}×.`,
+  );
   lines.push('');
   lines.push('| target | measured | holds |');
   lines.push('| --- | ---: | :---: |');
-  for (const v of report.verdicts as Verdict[]) lines.push(`| ${v.target} | ${v.measured} | ${v.holds === undefined ? '–' : v.holds ? 'yes' : '**no**'} |`);
+  for (const v of report.verdicts as Verdict[])
+    lines.push(`| ${v.target} | ${v.measured} | ${v.holds === undefined ? '–' : v.holds ? 'yes' : '**no**'} |`);
   return lines.join('\n');
 }
 

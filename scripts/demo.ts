@@ -26,8 +26,15 @@ async function main(): Promise<void> {
   if (await isListening(host, Number(portText))) {
     console.log(`Using the Temporal server already running at ${config.TEMPORAL_ADDRESS}.`);
   } else {
-    console.log(`Starting the Temporal dev server (SQLite ${path.relative(process.cwd(), config.TEMPORAL_DB_PATH)}, Web UI on port ${config.TEMPORAL_UI_PORT}) ...`);
-    server = await startDevServer({ dbFile: config.TEMPORAL_DB_PATH, ip: host, port: Number(portText), uiPort: config.TEMPORAL_UI_PORT });
+    console.log(
+      `Starting the Temporal dev server (SQLite ${path.relative(process.cwd(), config.TEMPORAL_DB_PATH)}, Web UI on port ${config.TEMPORAL_UI_PORT}) ...`,
+    );
+    server = await startDevServer({
+      dbFile: config.TEMPORAL_DB_PATH,
+      ip: host,
+      port: Number(portText),
+      uiPort: config.TEMPORAL_UI_PORT,
+    });
   }
   const uiBase = `http://localhost:${config.TEMPORAL_UI_PORT}`;
 
@@ -37,7 +44,9 @@ async function main(): Promise<void> {
 
   const store = new SchedulingStore(config.DB_PATH);
   store.load(demoDataset());
-  console.log(`Loaded the demo data into ${path.relative(process.cwd(), config.DB_PATH)}: provider ${DEMO_PROVIDER_ID} is ${DEMO_REASON} on ${DEMO_DATE}.`);
+  console.log(
+    `Loaded the demo data into ${path.relative(process.cwd(), config.DB_PATH)}: provider ${DEMO_PROVIDER_ID} is ${DEMO_REASON} on ${DEMO_DATE}.`,
+  );
 
   const native = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const handle = await createReassignmentWorker({ connection: native, config, store });
@@ -48,16 +57,30 @@ async function main(): Promise<void> {
     const input = { providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, reason: DEMO_REASON };
 
     console.log('\n▶ Prompt-driven reassignment (the prompt decides, the domain guards)');
-    const promptRun = await runAndWatch(client, config.TASK_QUEUE, 'promptDrivenReassignment', `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-prompt-${stamp}`, input);
+    const promptRun = await runAndWatch(
+      client,
+      config.TASK_QUEUE,
+      'promptDrivenReassignment',
+      `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-prompt-${stamp}`,
+      input,
+    );
     console.log(formatResult(promptRun));
     console.log(`  Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${promptRun.workflow_id}`);
 
     console.log('\n▶ Code-driven baseline on a fresh copy of the same data');
     store.load(demoDataset());
-    const codeRun = await runAndWatch(client, config.TASK_QUEUE, 'codeDrivenReassignment', `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-code-${stamp}`, input);
+    const codeRun = await runAndWatch(
+      client,
+      config.TASK_QUEUE,
+      'codeDrivenReassignment',
+      `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-code-${stamp}`,
+      input,
+    );
     console.log(formatResult(codeRun));
     const same = JSON.stringify(decisionsOf(promptRun)) === JSON.stringify(decisionsOf(codeRun));
-    console.log(`\nPrompt-driven and code-driven ${same ? 'agree on every appointment' : 'DISAGREE'}: ${JSON.stringify(decisionsOf(promptRun))}`);
+    console.log(
+      `\nPrompt-driven and code-driven ${same ? 'agree on every appointment' : 'DISAGREE'}: ${JSON.stringify(decisionsOf(promptRun))}`,
+    );
 
     console.log(`\nTemporal Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
     if (server && process.stdin.isTTY) {
@@ -77,9 +100,14 @@ async function main(): Promise<void> {
   }
 }
 
-
 /** Starts a run, prints its progress as it changes, and approves what awaits approval, like a person would. */
-async function runAndWatch(client: Client, taskQueue: string, type: string, workflowId: string, input: object): Promise<ReassignmentResult> {
+async function runAndWatch(
+  client: Client,
+  taskQueue: string,
+  type: string,
+  workflowId: string,
+  input: object,
+): Promise<ReassignmentResult> {
   const wf = await client.workflow.start(type, { taskQueue, workflowId, args: [input] });
   console.log(`  started ${workflowId}`);
   const approved = new Set<string>();
@@ -98,8 +126,12 @@ async function runAndWatch(client: Client, taskQueue: string, type: string, work
       for (const a of p.pending_approvals) {
         if (approved.has(a.appointment_id)) continue;
         approved.add(a.appointment_id);
-        console.log(`  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision. The demo approves it as "demo operator";`);
-        console.log(`    yourself: npm run cli -- approve ${workflowId} ${a.appointment_id}   (or: temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"appointmentId":"${a.appointment_id}"}')`);
+        console.log(
+          `  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision. The demo approves it as "demo operator";`,
+        );
+        console.log(
+          `    yourself: npm run cli -- approve ${workflowId} ${a.appointment_id}   (or: temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"appointmentId":"${a.appointment_id}"}')`,
+        );
         await wf.signal(approveSignal, { appointmentId: a.appointment_id, by: 'demo operator' });
       }
     } catch {

@@ -7,8 +7,16 @@ import { startDevServer } from '../src/temporal/devServer';
 async function main(): Promise<void> {
   const config = loadConfig();
   const [ip, port] = config.TEMPORAL_ADDRESS.split(':') as [string, string];
-  const server = await startDevServer({ dbFile: config.TEMPORAL_DB_PATH, ip, port: Number(port), uiPort: config.TEMPORAL_UI_PORT, foreground: true });
-  console.log(`Temporal dev server on ${server.address} (SQLite ${path.relative(process.cwd(), config.TEMPORAL_DB_PATH)}), Web UI ${server.uiUrl}; Ctrl-C stops it.`);
+  const server = await startDevServer({
+    dbFile: config.TEMPORAL_DB_PATH,
+    ip,
+    port: Number(port),
+    uiPort: config.TEMPORAL_UI_PORT,
+    foreground: true,
+  });
+  console.log(
+    `Temporal dev server on ${server.address} (SQLite ${path.relative(process.cwd(), config.TEMPORAL_DB_PATH)}), Web UI ${server.uiUrl}; Ctrl-C stops it.`,
+  );
   const stop = () => void server.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

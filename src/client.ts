@@ -20,7 +20,12 @@ import type { Progress, ReassignmentResult } from './workflows/types';
 class UserError extends Error {}
 
 const parseWith =
-  <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, what: string) =>
+  <T>(
+    schema: {
+      safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+    },
+    what: string,
+  ) =>
   (value: string): T => {
     const r = schema.safeParse(value);
     if (!r.success) throw new InvalidArgumentError(`${what} "${value}": ${r.error.issues[0]!.message}`);
@@ -33,7 +38,9 @@ async function connect(config: AppConfig): Promise<{ client: Client; connection:
     connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 3000 });
     await connection.workflowService.getSystemInfo({});
   } catch {
-    throw new UserError(`cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\` (or set TEMPORAL_ADDRESS)`);
+    throw new UserError(
+      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\` (or set TEMPORAL_ADDRESS)`,
+    );
   }
   return { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), connection };
 }
@@ -58,11 +65,16 @@ function checkAgainstStore(config: AppConfig, providerId: string, date: string, 
   if (!fs.existsSync(config.DB_PATH)) return;
   const store = new SchedulingStore(config.DB_PATH);
   try {
-    if (store.counts().providers === 0) throw new UserError(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
+    if (store.counts().providers === 0)
+      throw new UserError(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
     if (!store.provider(providerId)) throw new UserError(`unknown provider ${providerId} in ${config.DB_PATH}`);
     if (until !== undefined) {
-      if (store.appointmentCount(providerId, date, until) === 0) throw new UserError(`provider ${providerId} has no appointments from ${date} through ${until}: nothing to reassign`);
-    } else if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date)) throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
+      if (store.appointmentCount(providerId, date, until) === 0)
+        throw new UserError(
+          `provider ${providerId} has no appointments from ${date} through ${until}: nothing to reassign`,
+        );
+    } else if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date))
+      throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
   } finally {
     store.close();
   }
@@ -86,7 +98,8 @@ async function awaitResult(client: Client, workflowId: string): Promise<Reassign
   try {
     return (await client.workflow.getHandle(workflowId).result()) as ReassignmentResult;
   } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new UserError(`the reassignment failed: ${describeError(err.cause ?? err)}`);
+    if (err instanceof WorkflowFailedError)
+      throw new UserError(`the reassignment failed: ${describeError(err.cause ?? err)}`);
     throw err;
   }
 }
@@ -94,7 +107,10 @@ async function awaitResult(client: Client, workflowId: string): Promise<Reassign
 /** Prompt operations need Langfuse; the embedded default has nothing to push to. */
 async function withPromptOps<T>(fn: (ops: PromptOps, config: AppConfig) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  if (!config.langfuse) throw new UserError('prompt operations need Langfuse: set LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY');
+  if (!config.langfuse)
+    throw new UserError(
+      'prompt operations need Langfuse: set LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY',
+    );
   // Our one-line error says what failed; the SDK's own error log would add a stack trace on stderr.
   configureLangfuseLogging('ERROR');
   const langfuse = createLangfuseClient(config.langfuse);
@@ -102,17 +118,27 @@ async function withPromptOps<T>(fn: (ops: PromptOps, config: AppConfig) => Promi
 }
 
 function addPromptCommands(program: Command): void {
-  const prompts = program.command('prompts').description('prompt versions and labels in Langfuse: push, list, promote, rollback, diff');
+  const prompts = program
+    .command('prompts')
+    .description('prompt versions and labels in Langfuse: push, list, promote, rollback, diff');
   prompts
     .command('push')
-    .description('push each local prompt version that Langfuse lacks (compared by hash) as a new version, with its labels')
+    .description(
+      'push each local prompt version that Langfuse lacks (compared by hash) as a new version, with its labels',
+    )
     .option('--dir <path>', 'prompt files (default: PROMPTS_DIR)')
     .option('--json', 'print JSON')
     .action(async (opts: { dir?: string; json?: boolean }) => {
       await withPromptOps(async (ops, config) => {
         const pushed = await ops.push(opts.dir ?? config.PROMPTS_DIR);
         print(pushed, !!opts.json, () =>
-          pushed.length === 0 ? 'Langfuse already has every local version' : pushed.map((p) => `pushed ${p.name} local v${p.localVersion} → Langfuse v${p.version} [${p.labels.join(', ')}]`).join('\n'),
+          pushed.length === 0
+            ? 'Langfuse already has every local version'
+            : pushed
+                .map(
+                  (p) => `pushed ${p.name} local v${p.localVersion} → Langfuse v${p.version} [${p.labels.join(', ')}]`,
+                )
+                .join('\n'),
         );
       });
     });
@@ -124,7 +150,16 @@ function addPromptCommands(program: Command): void {
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
       await withPromptOps(async (ops) => {
         const rows = await ops.list(name);
-        print(rows, !!opts.json, () => rows.map((r) => `${r.name}  v${r.version}  [${r.labels.join(', ')}]  ${r.hash}  ${r.commitMessage ?? ''}`.trimEnd()).join('\n') || 'no prompts in Langfuse');
+        print(
+          rows,
+          !!opts.json,
+          () =>
+            rows
+              .map((r) =>
+                `${r.name}  v${r.version}  [${r.labels.join(', ')}]  ${r.hash}  ${r.commitMessage ?? ''}`.trimEnd(),
+              )
+              .join('\n') || 'no prompts in Langfuse',
+        );
       });
     });
   prompts
@@ -171,38 +206,84 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('start reassigning the appointments of an unavailable provider')
-    .requiredOption('-p, --provider <id>', 'the unavailable provider, e.g. T001', parseWith(providerIdSchema, 'provider'))
-    .requiredOption('-d, --date <YYYY-MM-DD>', 'the day the provider is unavailable (the first day, with --until)', parseWith(isoDateSchema, 'date'))
-    .option('-u, --until <YYYY-MM-DD>', `the last day of a range, inclusive (at most ${MAX_RANGE_DAYS} days)`, parseWith(isoDateSchema, 'until'))
+    .requiredOption(
+      '-p, --provider <id>',
+      'the unavailable provider, e.g. T001',
+      parseWith(providerIdSchema, 'provider'),
+    )
+    .requiredOption(
+      '-d, --date <YYYY-MM-DD>',
+      'the day the provider is unavailable (the first day, with --until)',
+      parseWith(isoDateSchema, 'date'),
+    )
+    .option(
+      '-u, --until <YYYY-MM-DD>',
+      `the last day of a range, inclusive (at most ${MAX_RANGE_DAYS} days)`,
+      parseWith(isoDateSchema, 'until'),
+    )
     .option('-r, --reason <text>', 'why (sick, leave, ...)', 'unavailable')
-    .addOption(new Option('-m, --mode <mode>', 'who decides: the prompt (LLM) or fixed code').choices(['prompt', 'code']).default('prompt'))
-    .option('-l, --label <label>', 'prompt label to resolve (production, staging, latest, ...)', parseWith(labelSchema, 'label'))
+    .addOption(
+      new Option('-m, --mode <mode>', 'who decides: the prompt (LLM) or fixed code')
+        .choices(['prompt', 'code'])
+        .default('prompt'),
+    )
+    .option(
+      '-l, --label <label>',
+      'prompt label to resolve (production, staging, latest, ...)',
+      parseWith(labelSchema, 'label'),
+    )
     .option('--id <workflowId>', 'workflow id (default: reassign-<provider>-<date>-<time>)')
     .option('-w, --wait', 'wait for the result and print it')
     .option('--json', 'print JSON')
-    .action(async (opts: { provider: string; date: string; until?: string; reason: string; mode: 'prompt' | 'code'; label?: string; id?: string; wait?: boolean; json?: boolean }) => {
-      const config = loadConfig();
-      if (opts.until !== undefined) {
-        const span = datesInRange(opts.date, opts.until).length;
-        if (opts.until < opts.date) throw new UserError(`--until ${opts.until} is before --date ${opts.date}`);
-        if (span > MAX_RANGE_DAYS) throw new UserError(`--date ${opts.date} through --until ${opts.until} is more than ${MAX_RANGE_DAYS} days`);
-      }
-      checkAgainstStore(config, opts.provider, opts.date, opts.until);
-      if (config.PROMPT_SOURCE === 'local') await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
-      await withClient(async (client) => {
-        const workflowId = opts.id ?? `reassign-${opts.provider}-${opts.date}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}`;
-        const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
-        const input = { providerId: opts.provider, date: opts.date, ...(opts.until !== undefined ? { until: opts.until } : {}), reason: opts.reason, promptLabel: opts.label ?? config.PROMPT_LABEL };
-        await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args: [input] });
-        if (!opts.json) console.log(`started ${type} ${workflowId}`);
-        if (opts.wait) {
-          const result = await awaitResult(client, workflowId);
-          print(result, !!opts.json, () => formatResult(result));
-        } else if (opts.json) {
-          console.log(JSON.stringify({ workflowId, type }));
+    .action(
+      async (opts: {
+        provider: string;
+        date: string;
+        until?: string;
+        reason: string;
+        mode: 'prompt' | 'code';
+        label?: string;
+        id?: string;
+        wait?: boolean;
+        json?: boolean;
+      }) => {
+        const config = loadConfig();
+        if (opts.until !== undefined) {
+          const span = datesInRange(opts.date, opts.until).length;
+          if (opts.until < opts.date) throw new UserError(`--until ${opts.until} is before --date ${opts.date}`);
+          if (span > MAX_RANGE_DAYS)
+            throw new UserError(
+              `--date ${opts.date} through --until ${opts.until} is more than ${MAX_RANGE_DAYS} days`,
+            );
         }
-      });
-    });
+        checkAgainstStore(config, opts.provider, opts.date, opts.until);
+        if (config.PROMPT_SOURCE === 'local') await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
+        await withClient(async (client) => {
+          const workflowId =
+            opts.id ??
+            `reassign-${opts.provider}-${opts.date}-${new Date()
+              .toISOString()
+              .replace(/[-:.TZ]/g, '')
+              .slice(0, 17)}`;
+          const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
+          const input = {
+            providerId: opts.provider,
+            date: opts.date,
+            ...(opts.until !== undefined ? { until: opts.until } : {}),
+            reason: opts.reason,
+            promptLabel: opts.label ?? config.PROMPT_LABEL,
+          };
+          await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args: [input] });
+          if (!opts.json) console.log(`started ${type} ${workflowId}`);
+          if (opts.wait) {
+            const result = await awaitResult(client, workflowId);
+            print(result, !!opts.json, () => formatResult(result));
+          } else if (opts.json) {
+            console.log(JSON.stringify({ workflowId, type }));
+          }
+        });
+      },
+    );
 
   const decision = (name: 'approve' | 'reject') =>
     program
@@ -220,7 +301,11 @@ export function buildProgram(): Command {
             const waiting = progress.pending_approvals.map((p) => p.appointment_id).join(', ') || 'none';
             throw new UserError(`${appointmentId} is not awaiting approval in ${workflowId} (awaiting: ${waiting})`);
           }
-          await handle.signal(name === 'approve' ? approveSignal : rejectSignal, { appointmentId, by: opts.by, ...(opts.note ? { note: opts.note } : {}) });
+          await handle.signal(name === 'approve' ? approveSignal : rejectSignal, {
+            appointmentId,
+            by: opts.by,
+            ...(opts.note ? { note: opts.note } : {}),
+          });
           console.log(`${name === 'approve' ? 'approved' : 'rejected'} ${appointmentId} in ${workflowId}`);
         });
       });
@@ -287,7 +372,9 @@ export function buildProgram(): Command {
         if (opts.json) console.log(JSON.stringify({ counts, violations }, null, 2));
         else {
           for (const v of violations) console.log(`violation: ${v.rule}: ${v.detail}`);
-          console.log(`${config.DB_PATH}: ${counts.appointments} appointments, ${counts.assignments} assignments, ${counts.waitlist} waitlisted, ${counts.notifications} notifications; ${violations.length} violation(s)`);
+          console.log(
+            `${config.DB_PATH}: ${counts.appointments} appointments, ${counts.assignments} assignments, ${counts.waitlist} waitlisted, ${counts.notifications} notifications; ${violations.length} violation(s)`,
+          );
         }
         if (violations.length > 0) process.exitCode = 1;
       } finally {
@@ -303,7 +390,11 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { experiment?: string; taskQueue?: string; json?: boolean }) => {
       await withClient(async (client, config) => {
-        const rows = await buildReport(client, { taskQueue: opts.taskQueue ?? config.TASK_QUEUE, experiment: opts.experiment, costPer1kTokens: config.LLM_COST_PER_1K_TOKENS });
+        const rows = await buildReport(client, {
+          taskQueue: opts.taskQueue ?? config.TASK_QUEUE,
+          experiment: opts.experiment,
+          costPer1kTokens: config.LLM_COST_PER_1K_TOKENS,
+        });
         print(rows, !!opts.json, () => formatReport(rows));
       });
     });

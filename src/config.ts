@@ -41,7 +41,11 @@ const configSchema = z.object({
         try {
           return faultListSchema.parse(JSON.parse(text));
         } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be a JSON list such as [{"mode":"rate_limit","times":2,"retry_after_s":1}] (modes: see src/llm/faults.ts)' });
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'must be a JSON list such as [{"mode":"rate_limit","times":2,"retry_after_s":1}] (modes: see src/llm/faults.ts)',
+          });
           return z.NEVER;
         }
       }),
@@ -82,12 +86,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const { LANGFUSE_BASE_URL: baseUrl, LANGFUSE_PUBLIC_KEY: publicKey, LANGFUSE_SECRET_KEY: secretKey } = rest;
   const langfuse = baseUrl && publicKey && secretKey ? { baseUrl, publicKey, secretKey } : undefined;
   if (rest.PROMPT_SOURCE === 'langfuse' && !langfuse) {
-    throw new ConfigError('invalid configuration: PROMPT_SOURCE=langfuse needs LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY');
+    throw new ConfigError(
+      'invalid configuration: PROMPT_SOURCE=langfuse needs LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY',
+    );
   }
   if (rest.LANGFUSE_TRACING === 'on' && !langfuse) {
-    throw new ConfigError('invalid configuration: LANGFUSE_TRACING=on needs LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY');
+    throw new ConfigError(
+      'invalid configuration: LANGFUSE_TRACING=on needs LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY',
+    );
   }
-  return { ...rest, PROMPT_EXPERIMENT: parseExperiment(rawExperiment), langfuse, tracing: langfuse !== undefined && rest.LANGFUSE_TRACING !== 'off' };
+  return {
+    ...rest,
+    PROMPT_EXPERIMENT: parseExperiment(rawExperiment),
+    langfuse,
+    tracing: langfuse !== undefined && rest.LANGFUSE_TRACING !== 'off',
+  };
 }
 
 function parseExperiment(raw: string | undefined): Experiment | undefined {
@@ -104,12 +117,19 @@ function parseExperiment(raw: string | undefined): Experiment | undefined {
   try {
     json = JSON.parse(text);
   } catch {
-    throw new ConfigError('invalid configuration: PROMPT_EXPERIMENT is not JSON, e.g. {"name":"exp1","arms":[{"label":"production","share":0.5},{"label":"candidate","share":0.5}]}');
+    throw new ConfigError(
+      'invalid configuration: PROMPT_EXPERIMENT is not JSON, e.g. {"name":"exp1","arms":[{"label":"production","share":0.5},{"label":"candidate","share":0.5}]}',
+    );
   }
   const parsed = experimentSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`invalid configuration: PROMPT_EXPERIMENT ${issue.path.join('.') || '(experiment)'} ${issue.message}`.replace(/ +/g, ' '));
+    throw new ConfigError(
+      `invalid configuration: PROMPT_EXPERIMENT ${issue.path.join('.') || '(experiment)'} ${issue.message}`.replace(
+        / +/g,
+        ' ',
+      ),
+    );
   }
   return parsed.data;
 }

@@ -4,7 +4,10 @@ import type { Progress, ReassignmentResult } from './workflows/types';
 
 export function formatProgress(p: Progress): string {
   const prompt = p.prompt ? ` · prompt ${p.prompt.name} v${p.prompt.version} (${p.prompt.label})` : '';
-  const approvals = p.pending_approvals.length > 0 ? ` · awaiting approval: ${p.pending_approvals.map((a) => `${a.appointment_id}→${a.provider_id} (score ${a.score})`).join(', ')}` : '';
+  const approvals =
+    p.pending_approvals.length > 0
+      ? ` · awaiting approval: ${p.pending_approvals.map((a) => `${a.appointment_id}→${a.provider_id} (score ${a.score})`).join(', ')}`
+      : '';
   return `[${p.status}/${p.phase}] ${p.decided}/${p.total_affected} decided (${p.assigned} reassigned, ${p.waitlisted} waitlisted) · batches ${p.batches.done}/${p.batches.total} (${p.batches.running} running) · LLM calls ${p.llm_calls}${prompt}${approvals}`;
 }
 
@@ -14,23 +17,39 @@ export function formatResult(r: ReassignmentResult): string {
     `  provider ${r.provider_id} unavailable on ${r.date} (${r.reason})`,
     `  prompt   ${r.prompt.orchestrator.name} v${r.prompt.orchestrator.version} (${r.prompt.orchestrator.label}, ${r.prompt.orchestrator.source}, ${r.prompt.orchestrator.hash}) · ${r.prompt.scoring.name} v${r.prompt.scoring.version}` +
       (r.prompt.experiment ? ` · experiment ${r.prompt.experiment.experiment}, arm ${r.prompt.experiment.arm}` : ''),
-    ...[r.prompt.orchestrator, r.prompt.scoring].flatMap((p) => (p.fallback ? [`  fallback ${p.name}: local file used: ${p.fallback}`] : [])),
+    ...[r.prompt.orchestrator, r.prompt.scoring].flatMap((p) =>
+      p.fallback ? [`  fallback ${p.name}: local file used: ${p.fallback}`] : [],
+    ),
     `  total_affected ${r.total_affected} · successful_assignments ${r.successful_assignments} · waitlist_entries ${r.waitlist_entries}${r.undecided.length ? ` · undecided ${r.undecided.length}` : ''}`,
   ];
   // Only in a prompt-driven run that fell back is "by code" news worth printing on every line.
-  const by = (d: { decided_by?: string }) => (r.mode === 'prompt' && d.decided_by === 'code' ? ' [code-driven fallback]' : '');
-  for (const a of r.assignments) lines.push(`  ✔ ${a.appointment_id} → ${a.new_provider_id}  score ${a.score}${a.band ? ` (${a.band})` : ''}${a.approved_by ? `, approved by ${a.approved_by}` : ''}${by(a)}`);
+  const by = (d: { decided_by?: string }) =>
+    r.mode === 'prompt' && d.decided_by === 'code' ? ' [code-driven fallback]' : '';
+  for (const a of r.assignments)
+    lines.push(
+      `  ✔ ${a.appointment_id} → ${a.new_provider_id}  score ${a.score}${a.band ? ` (${a.band})` : ''}${a.approved_by ? `, approved by ${a.approved_by}` : ''}${by(a)}`,
+    );
   for (const w of r.waitlisted) lines.push(`  ⏸ ${w.appointment_id} waitlisted: ${w.reason}${by(w)}`);
   for (const u of r.undecided) lines.push(`  ? ${u.appointment_id} undecided: ${u.reason}`);
   for (const e of r.decided_elsewhere ?? []) lines.push(`  = ${e.appointment_id} decided by another run: ${e.detail}`);
   for (const f of r.fallbacks ?? []) {
-    const what = [f.appointments.length ? `decided ${f.appointments.join(', ')}` : '', f.notified?.length ? `notified ${f.notified.join(', ')}` : ''].filter(Boolean).join('; ');
+    const what = [
+      f.appointments.length ? `decided ${f.appointments.join(', ')}` : '',
+      f.notified?.length ? `notified ${f.notified.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
     lines.push(`  ↪ batch ${f.batch}: the code-driven fallback ${what}, because ${f.reason}`);
   }
   const a = r.approvals;
-  if (a.requested > 0) lines.push(`  approvals: ${a.requested} requested, ${a.approved} approved, ${a.rejected} rejected, ${a.timed_out} timed out`);
+  if (a.requested > 0)
+    lines.push(
+      `  approvals: ${a.requested} requested, ${a.approved} approved, ${a.rejected} rejected, ${a.timed_out} timed out`,
+    );
   if (r.mode === 'prompt') {
-    lines.push(`  LLM: ${r.llm.model}${r.llm.offline ? ' (offline stand-in, not an LLM)' : ''} · ${r.llm.calls} calls (${r.llm.calls_per_appointment}/appointment) · ${r.llm.prompt_tokens} input + ${r.llm.completion_tokens} output tokens · ${r.llm.invalid_tool_calls} invalid tool calls`);
+    lines.push(
+      `  LLM: ${r.llm.model}${r.llm.offline ? ' (offline stand-in, not an LLM)' : ''} · ${r.llm.calls} calls (${r.llm.calls_per_appointment}/appointment) · ${r.llm.prompt_tokens} input + ${r.llm.completion_tokens} output tokens · ${r.llm.invalid_tool_calls} invalid tool calls`,
+    );
   }
   lines.push(`  tool calls ${r.tool_calls} · batches ${r.batches} · workflow runs ${r.runs}`);
   for (const d of r.discrepancies) lines.push(`  ! ${d}`);

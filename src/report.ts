@@ -89,15 +89,63 @@ export async function buildReport(client: Client, options: ReportOptions): Promi
     groups.set(key, row);
   }
   return [...groups.values()]
-    .map(({ durationTotal, ...row }) => ({ ...row, cost: Math.round(row.cost * 1e6) / 1e6, avg_duration_s: Math.round((durationTotal / row.runs) * 100) / 100 }))
-    .sort((a, b) => a.prompt.localeCompare(b.prompt) || a.version - b.version || a.arm.localeCompare(b.arm) || a.source.localeCompare(b.source));
+    .map(({ durationTotal, ...row }) => ({
+      ...row,
+      cost: Math.round(row.cost * 1e6) / 1e6,
+      avg_duration_s: Math.round((durationTotal / row.runs) * 100) / 100,
+    }))
+    .sort(
+      (a, b) =>
+        a.prompt.localeCompare(b.prompt) ||
+        a.version - b.version ||
+        a.arm.localeCompare(b.arm) ||
+        a.source.localeCompare(b.source),
+    );
 }
 
 export function formatReport(rows: ReportRow[]): string {
   if (rows.length === 0) return 'no completed runs match';
-  const header = ['prompt', 'version', 'source', 'experiment', 'arm', 'runs', 'appts', 'assigned', 'waitlisted', 'approvals', 'fallbacks', 'llm calls', 'tokens', 'cost', 'avg s'];
-  const cells = rows.map((r) => [r.prompt, `v${r.version}`, r.source, r.experiment, r.arm, r.runs, r.appointments, r.assigned, r.waitlisted, r.approvals_asked, r.fallbacks, r.llm_calls, r.tokens, r.cost.toFixed(4), r.avg_duration_s.toFixed(2)].map(String));
+  const header = [
+    'prompt',
+    'version',
+    'source',
+    'experiment',
+    'arm',
+    'runs',
+    'appts',
+    'assigned',
+    'waitlisted',
+    'approvals',
+    'fallbacks',
+    'llm calls',
+    'tokens',
+    'cost',
+    'avg s',
+  ];
+  const cells = rows.map((r) =>
+    [
+      r.prompt,
+      `v${r.version}`,
+      r.source,
+      r.experiment,
+      r.arm,
+      r.runs,
+      r.appointments,
+      r.assigned,
+      r.waitlisted,
+      r.approvals_asked,
+      r.fallbacks,
+      r.llm_calls,
+      r.tokens,
+      r.cost.toFixed(4),
+      r.avg_duration_s.toFixed(2),
+    ].map(String),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((v, i) => (i < 5 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => (i < 5 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...cells.map(line)].join('\n');
 }

@@ -1,5 +1,12 @@
 import { Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerInterceptors, type WorkflowBundle } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerInterceptors,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, usesOfflineModel, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
@@ -54,14 +61,28 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
   let offlineModel: OfflineModelServer | undefined;
   let baseURL = config.OPENAI_BASE_URL;
   if (usesOfflineModel(config)) {
-    offlineModel = await startOfflineModel({ latencyMs: config.OFFLINE_MODEL_LATENCY_MS, faults: config.OFFLINE_MODEL_FAULTS });
+    offlineModel = await startOfflineModel({
+      latencyMs: config.OFFLINE_MODEL_LATENCY_MS,
+      faults: config.OFFLINE_MODEL_FAULTS,
+    });
     baseURL = offlineModel.url;
     say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
-    if (config.OFFLINE_MODEL_FAULTS.length > 0) say(`offline model fault modes on: ${config.OFFLINE_MODEL_FAULTS.map((f) => f.mode).join(', ')}`);
+    if (config.OFFLINE_MODEL_FAULTS.length > 0)
+      say(`offline model fault modes on: ${config.OFFLINE_MODEL_FAULTS.map((f) => f.mode).join(', ')}`);
   }
   if (config.langfuse) configureLangfuseLogging(config.LOG_LEVEL);
-  const tracer = config.tracing && config.langfuse ? RunTracer.create({ connection: config.langfuse, masking: config.TRACE_MASKING === 'on', names: () => store.patientNames() }) : undefined;
-  if (tracer) say(`tracing to Langfuse at ${config.langfuse!.baseUrl}${config.TRACE_MASKING === 'on' ? ' (patient data masked)' : ' (masking OFF)'}`);
+  const tracer =
+    config.tracing && config.langfuse
+      ? RunTracer.create({
+          connection: config.langfuse,
+          masking: config.TRACE_MASKING === 'on',
+          names: () => store.patientNames(),
+        })
+      : undefined;
+  if (tracer)
+    say(
+      `tracing to Langfuse at ${config.langfuse!.baseUrl}${config.TRACE_MASKING === 'on' ? ' (patient data masked)' : ' (masking OFF)'}`,
+    );
   const activities = createActivities({
     store,
     registry: promptRegistry(config),
@@ -76,7 +97,9 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     connection: options.connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('./workflows') }),
     activities,
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     // Ten batches in flight run up to ten tool calls each in parallel, plus their LLM calls.
@@ -114,7 +137,9 @@ async function main(): Promise<void> {
   try {
     connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   } catch {
-    throw new Error(`cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\` or set TEMPORAL_ADDRESS`);
+    throw new Error(
+      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\` or set TEMPORAL_ADDRESS`,
+    );
   }
   const client = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE);
@@ -122,13 +147,23 @@ async function main(): Promise<void> {
   await client.close();
   if (!usesOfflineModel(config)) {
     // A refused key is a one-line error now, not a failed run later.
-    const llm = createOpenAiClient({ baseURL: config.OPENAI_BASE_URL!, apiKey: config.OPENAI_API_KEY, timeoutMs: 10_000 });
+    const llm = createOpenAiClient({
+      baseURL: config.OPENAI_BASE_URL!,
+      apiKey: config.OPENAI_API_KEY,
+      timeoutMs: 10_000,
+    });
     const check = await checkModelEndpoint(llm);
-    if (!check.reachable) console.log(`warning: the model endpoint ${config.OPENAI_BASE_URL} does not answer (${check.detail}); runs will retry, then fall back to code-driven where the prompt config allows`);
+    if (!check.reachable)
+      console.log(
+        `warning: the model endpoint ${config.OPENAI_BASE_URL} does not answer (${check.detail}); runs will retry, then fall back to code-driven where the prompt config allows`,
+      );
   }
   const handle = await createReassignmentWorker({ connection, config });
-  if (handle.store.counts().appointments === 0) console.log(`note: the scheduling database ${config.DB_PATH} is empty; load the demo data with \`npm run seed\``);
-  console.log(`worker polling task queue "${config.TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); Ctrl-C stops it`);
+  if (handle.store.counts().appointments === 0)
+    console.log(`note: the scheduling database ${config.DB_PATH} is empty; load the demo data with \`npm run seed\``);
+  console.log(
+    `worker polling task queue "${config.TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); Ctrl-C stops it`,
+  );
   await handle.run();
   await connection.close();
 }

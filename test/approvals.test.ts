@@ -17,7 +17,9 @@ describe('approvals and cancellation', () => {
   test('the progress query shows the pending approval with its true score and deadline', async () => {
     const handle = await h.start('promptDrivenReassignment', input);
     const p = await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
-    expect(p.pending_approvals).toEqual([expect.objectContaining({ appointment_id: 'A002', provider_id: 'P001', score: 129 })]);
+    expect(p.pending_approvals).toEqual([
+      expect.objectContaining({ appointment_id: 'A002', provider_id: 'P001', score: 129 }),
+    ]);
     expect(Date.parse(p.pending_approvals[0]!.deadline)).toBeGreaterThan(Date.now() + 23 * 3600_000);
     expect(p.status).toBe('running');
     expect(p.total_affected).toBe(3);
@@ -36,7 +38,9 @@ describe('approvals and cancellation', () => {
     expect(r.approvals).toMatchObject({ requested: 1, rejected: 1, approved: 0 });
     expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
     expect(h.store.appointment('A002')?.status).toBe('waitlisted');
-    const row = h.store.db.prepare('SELECT decision, decided_by, note FROM approvals WHERE appointment_id = ?').get('A002');
+    const row = h.store.db
+      .prepare('SELECT decision, decided_by, note FROM approvals WHERE appointment_id = ?')
+      .get('A002');
     expect(row).toEqual({ decision: 'rejected', decided_by: 'dr-house', note: 'patient needs continuity' });
   });
 
@@ -90,7 +94,9 @@ describe('approval deadline from the prompt config', () => {
       const r = await h.run('promptDrivenReassignment', input);
       expect(r.approvals).toMatchObject({ requested: 1, timed_out: 1 });
       expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
-      expect(h.store.db.prepare('SELECT decision FROM approvals WHERE appointment_id = ?').get('A002')).toEqual({ decision: 'timed_out' });
+      expect(h.store.db.prepare('SELECT decision FROM approvals WHERE appointment_id = ?').get('A002')).toEqual({
+        decision: 'timed_out',
+      });
     } finally {
       await h.close();
     }

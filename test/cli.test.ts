@@ -14,22 +14,38 @@ const client = path.join(projectRoot, 'src', 'client.ts');
 
 const worker = path.join(projectRoot, 'src', 'worker.ts');
 
-function run(script: string, args: string[], env: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number }> {
+function run(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    execFile(tsx, [script, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
+    execFile(
+      tsx,
+      [script, ...args],
+      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
     );
   });
 }
 
-function cli(h: Harness | undefined, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  const base: Record<string, string> = h ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file } : {};
+function cli(
+  h: Harness | undefined,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string; code: number }> {
+  const base: Record<string, string> = h
+    ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file }
+    : {};
   return run(client, args, { ...base, ...env });
 }
 
 const oneLineError = (r: { stderr: string; code: number }, pattern: RegExp) => {
   expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n').filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -44,24 +60,71 @@ describe('the client CLI', () => {
   beforeEach(() => h.reload());
 
   test('start --wait runs a reassignment and prints the summary', async () => {
-    const r = await cli(h, ['start', '--provider', 'T001', '--date', '2025-11-21', '--reason', 'sick', '--label', 'staging', '--wait', '--json']);
+    const r = await cli(h, [
+      'start',
+      '--provider',
+      'T001',
+      '--date',
+      '2025-11-21',
+      '--reason',
+      'sick',
+      '--label',
+      'staging',
+      '--wait',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as ReassignmentResult;
-    expect(result).toMatchObject({ status: 'completed', total_affected: 3, successful_assignments: 2, waitlist_entries: 1 });
+    expect(result).toMatchObject({
+      status: 'completed',
+      total_affected: 3,
+      successful_assignments: 2,
+      waitlist_entries: 1,
+    });
     expect(result.workflow_id).toMatch(/^reassign-T001-2025-11-21-/);
   });
 
   test('start --until covers every day of the range', async () => {
     // T001 has three appointments on 2025-11-21 and one on 2025-11-22.
-    const r = await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2025-11-22', '--label', 'staging', '--mode', 'code', '--wait', '--json']);
+    const r = await cli(h, [
+      'start',
+      '-p',
+      'T001',
+      '-d',
+      '2025-11-21',
+      '--until',
+      '2025-11-22',
+      '--label',
+      'staging',
+      '--mode',
+      'code',
+      '--wait',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as ReassignmentResult;
     expect(result).toMatchObject({ status: 'completed', until: '2025-11-22', total_affected: 4 });
-    expect([...result.assignments, ...result.waitlisted].map((d) => d.appointment_id).sort()).toEqual(['A001', 'A002', 'A003', 'A011']);
+    expect([...result.assignments, ...result.waitlisted].map((d) => d.appointment_id).sort()).toEqual([
+      'A001',
+      'A002',
+      'A003',
+      'A011',
+    ]);
   });
 
   test('approve, status and result work on a running reassignment', async () => {
-    const started = await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--mode', 'code', '--id', `cli-approve-${Date.now()}`, '--json']);
+    const started = await cli(h, [
+      'start',
+      '-p',
+      'T001',
+      '-d',
+      '2025-11-21',
+      '--mode',
+      'code',
+      '--id',
+      `cli-approve-${Date.now()}`,
+      '--json',
+    ]);
     expect(started.code).toBe(0);
     const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
     await waitForProgress(h.client.workflow.getHandle(workflowId), (p) => p.pending_approvals.length > 0);
@@ -91,7 +154,11 @@ describe('the client CLI', () => {
     ['a date with no appointments', ['start', '-p', 'T001', '-d', '2026-01-05'], /no appointments on 2026-01-05/],
     ['an unknown workflow', ['result', 'no-such-run'], /no reassignment with that workflow id/],
     ['an unknown mode', ['start', '-p', 'T001', '-d', '2025-11-21', '--mode', 'magic'], /magic/],
-    ['a range that ends before it starts', ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2025-11-20'], /--until 2025-11-20 is before --date 2025-11-21/],
+    [
+      'a range that ends before it starts',
+      ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2025-11-20'],
+      /--until 2025-11-20 is before --date 2025-11-21/,
+    ],
     ['a range over 31 days', ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2026-01-21'], /more than 31 days/],
   ])('%s: one clear line and a non-zero exit', async (_name, args, message) => {
     oneLineError(await cli(h, args as string[]), message as RegExp);
@@ -111,21 +178,38 @@ describe('the client CLI', () => {
   test('an empty scheduling database: one clear line', async () => {
     const empty = path.join(tempDir('empty'), 'scheduling.db');
     new SchedulingStore(empty).close();
-    oneLineError(await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { DB_PATH: empty }), /scheduling database .* is empty: load data first \(npm run seed\)/);
+    oneLineError(
+      await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { DB_PATH: empty }),
+      /scheduling database .* is empty: load data first \(npm run seed\)/,
+    );
   });
 
   test('a prompt file that does not parse, or a label that does not exist: one clear line, nothing started', async () => {
     const broken = promptsCopy();
-    fs.writeFileSync(path.join(broken, 'healthcare-orchestrator.yaml'), 'name: healthcare-orchestrator\nversions: [\n  - {version: 1\n');
-    oneLineError(await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { PROMPTS_DIR: broken }), /prompt file .*healthcare-orchestrator.yaml is not valid YAML/);
-    oneLineError(await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--label', 'nosuch']), /prompt "healthcare-orchestrator" has no version labelled "nosuch"/);
+    fs.writeFileSync(
+      path.join(broken, 'healthcare-orchestrator.yaml'),
+      'name: healthcare-orchestrator\nversions: [\n  - {version: 1\n',
+    );
+    oneLineError(
+      await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { PROMPTS_DIR: broken }),
+      /prompt file .*healthcare-orchestrator.yaml is not valid YAML/,
+    );
+    oneLineError(
+      await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--label', 'nosuch']),
+      /prompt "healthcare-orchestrator" has no version labelled "nosuch"/,
+    );
     expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
   });
 
   test('a worker whose API key the model endpoint refuses: one clear line and a non-zero exit', async () => {
     const endpoint = await startOfflineModel({ faults: [{ mode: 'unauthorized' }] });
     try {
-      const r = await run(worker, [], { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, OPENAI_BASE_URL: endpoint.url, OPENAI_API_KEY: 'sk-wrong' });
+      const r = await run(worker, [], {
+        TEMPORAL_ADDRESS: h.address,
+        TASK_QUEUE: h.taskQueue,
+        OPENAI_BASE_URL: endpoint.url,
+        OPENAI_API_KEY: 'sk-wrong',
+      });
       oneLineError(r, /worker: the LLM endpoint refused the API key \(401\): check OPENAI_API_KEY/);
     } finally {
       await endpoint.close();
@@ -133,15 +217,24 @@ describe('the client CLI', () => {
   });
 
   test('a bad fault-mode setting: one clear line', async () => {
-    oneLineError(await cli(undefined, ['status', 'x'], { OFFLINE_MODEL_FAULTS: '[{"mode":"gremlins"}]' }), /invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list/);
+    oneLineError(
+      await cli(undefined, ['status', 'x'], { OFFLINE_MODEL_FAULTS: '[{"mode":"gremlins"}]' }),
+      /invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list/,
+    );
   });
 
   test('no server: one clear line and a non-zero exit', async () => {
-    oneLineError(await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' }), /cannot reach the Temporal server at 127.0.0.1:1/);
+    oneLineError(
+      await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' }),
+      /cannot reach the Temporal server at 127.0.0.1:1/,
+    );
   });
 
   test('a bad setting: one clear line', async () => {
-    oneLineError(await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: 'not an address' }), /invalid configuration: TEMPORAL_ADDRESS/);
+    oneLineError(
+      await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: 'not an address' }),
+      /invalid configuration: TEMPORAL_ADDRESS/,
+    );
   });
 });
 
@@ -153,7 +246,13 @@ describe('prompts as data', () => {
       await waitForProgress(first, (p) => p.pending_approvals.length > 0);
       // While the first run waits, production moves to version 2 on disk.
       const file = path.join(h.promptsDir, 'healthcare-orchestrator.yaml');
-      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/labels:\n\s+- production/, 'labels: []').replace(/labels:\n\s+- staging/, 'labels:\n      - staging\n      - production'));
+      fs.writeFileSync(
+        file,
+        fs
+          .readFileSync(file, 'utf8')
+          .replace(/labels:\n\s+- production/, 'labels: []')
+          .replace(/labels:\n\s+- staging/, 'labels:\n      - staging\n      - production'),
+      );
       await first.signal('approve', { appointmentId: 'A002' });
       const firstResult: ReassignmentResult = await first.result();
       expect(firstResult.prompt.orchestrator.version).toBe(1);

@@ -15,13 +15,47 @@ const TIMES = ['09:00', '09:30', '10:00', '10:30', '11:00', '11:30', '12:00', '1
 function competingDataset(): Dataset {
   const here = { lat: 38.72, lon: -9.14 };
   const data: Dataset = { providers: [], patients: [], appointments: [], history: [], slots: [], unavailability: [] };
-  for (const id of ['T001', 'T002']) data.providers.push({ id, name: `Absent ${id}`, specialty: 'orthopedics', gender: 'male', languages: ['en'], location: here, experience_years: 10 });
-  for (const id of ['P001', 'P002', 'P003']) data.providers.push({ id, name: `Colleague ${id}`, specialty: 'orthopedics', gender: 'female', languages: ['en'], location: here, experience_years: 12 });
+  for (const id of ['T001', 'T002'])
+    data.providers.push({
+      id,
+      name: `Absent ${id}`,
+      specialty: 'orthopedics',
+      gender: 'male',
+      languages: ['en'],
+      location: here,
+      experience_years: 10,
+    });
+  for (const id of ['P001', 'P002', 'P003'])
+    data.providers.push({
+      id,
+      name: `Colleague ${id}`,
+      specialty: 'orthopedics',
+      gender: 'female',
+      languages: ['en'],
+      location: here,
+      experience_years: 12,
+    });
   TIMES.forEach((time, i) => {
     for (const sick of ['T001', 'T002']) {
       const n = `${sick.slice(1)}${i}`;
-      data.patients.push({ id: `PAT${n}`, name: `Patient ${n}`, gender_preference: 'any', language: 'en', location: here, max_distance_km: 25, notes: '' });
-      data.appointments.push({ id: `A${n}`, patient_id: `PAT${n}`, provider_id: sick, date: DATE, time, specialty: 'orthopedics', status: 'scheduled' });
+      data.patients.push({
+        id: `PAT${n}`,
+        name: `Patient ${n}`,
+        gender_preference: 'any',
+        language: 'en',
+        location: here,
+        max_distance_km: 25,
+        notes: '',
+      });
+      data.appointments.push({
+        id: `A${n}`,
+        patient_id: `PAT${n}`,
+        provider_id: sick,
+        date: DATE,
+        time,
+        specialty: 'orthopedics',
+        status: 'scheduled',
+      });
       data.slots.push({ provider_id: sick, date: DATE, time });
     }
     // Fewer free slots than appointments: P001 works every hour, P002 every other one, P003 only at 09:00.
@@ -33,41 +67,52 @@ function competingDataset(): Dataset {
 }
 
 function decisions(results: ReassignmentResult[]) {
-  return results.flatMap((r) => [...r.assignments.map((a) => a.appointment_id), ...r.waitlisted.map((w) => w.appointment_id)]);
+  return results.flatMap((r) => [
+    ...r.assignments.map((a) => a.appointment_id),
+    ...r.waitlisted.map((w) => w.appointment_id),
+  ]);
 }
 
 describe('two reassignments at once', () => {
-  test.each(['promptDrivenReassignment', 'codeDrivenReassignment'] as const)('two providers sick the same day, competing for a few slots (%s): no slot booked twice, both finish', async (type) => {
-    const data = competingDataset();
-    const h = await startHarness({ data });
-    try {
-      const [a, b] = await Promise.all([
-        h.run(type, { providerId: 'T001', date: DATE, reason: 'sick', promptLabel: 'staging' }),
-        h.run(type, { providerId: 'T002', date: DATE, reason: 'sick', promptLabel: 'staging' }),
-      ]);
-      expect([a.status, b.status]).toEqual(['completed', 'completed']);
-      expect(a.total_affected + b.total_affected).toBe(16);
-      // Every appointment decided exactly once, across both runs.
-      const all = decisions([a, b]).sort();
-      expect(all).toEqual(data.appointments.map((x) => x.id).sort());
-      // Each free slot booked at most once: there are 13 of them for 16 appointments.
-      const slots = [...a.assignments, ...b.assignments].map((x) => `${x.new_provider_id}@${data.appointments.find((y) => y.id === x.appointment_id)!.time}`);
-      expect(new Set(slots).size).toBe(slots.length);
-      expect(slots.length).toBeLessThanOrEqual(13);
-      expect(a.waitlist_entries + b.waitlist_entries).toBeGreaterThanOrEqual(3);
-      expect(auditStore(h.store)).toEqual([]);
-      expect(h.store.counts().notifications).toBe(16);
-    } finally {
-      await h.close();
-    }
-  });
+  test.each(['promptDrivenReassignment', 'codeDrivenReassignment'] as const)(
+    'two providers sick the same day, competing for a few slots (%s): no slot booked twice, both finish',
+    async (type) => {
+      const data = competingDataset();
+      const h = await startHarness({ data });
+      try {
+        const [a, b] = await Promise.all([
+          h.run(type, { providerId: 'T001', date: DATE, reason: 'sick', promptLabel: 'staging' }),
+          h.run(type, { providerId: 'T002', date: DATE, reason: 'sick', promptLabel: 'staging' }),
+        ]);
+        expect([a.status, b.status]).toEqual(['completed', 'completed']);
+        expect(a.total_affected + b.total_affected).toBe(16);
+        // Every appointment decided exactly once, across both runs.
+        const all = decisions([a, b]).sort();
+        expect(all).toEqual(data.appointments.map((x) => x.id).sort());
+        // Each free slot booked at most once: there are 13 of them for 16 appointments.
+        const slots = [...a.assignments, ...b.assignments].map(
+          (x) => `${x.new_provider_id}@${data.appointments.find((y) => y.id === x.appointment_id)!.time}`,
+        );
+        expect(new Set(slots).size).toBe(slots.length);
+        expect(slots.length).toBeLessThanOrEqual(13);
+        expect(a.waitlist_entries + b.waitlist_entries).toBeGreaterThanOrEqual(3);
+        expect(auditStore(h.store)).toEqual([]);
+        expect(h.store.counts().notifications).toBe(16);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 
   test('two runs for the same provider and day: each appointment decided once, the other run reports it as decided elsewhere', async () => {
     const data = competingDataset();
     const h = await startHarness({ data });
     try {
       const input = { providerId: 'T001', date: DATE, reason: 'sick', promptLabel: 'staging' };
-      const [a, b] = await Promise.all([h.run('promptDrivenReassignment', input), h.run('promptDrivenReassignment', input)]);
+      const [a, b] = await Promise.all([
+        h.run('promptDrivenReassignment', input),
+        h.run('promptDrivenReassignment', input),
+      ]);
       expect([a.status, b.status]).toEqual(['completed', 'completed']);
       const own = decisions([a, b]).sort();
       expect(new Set(own).size).toBe(own.length);
@@ -78,7 +123,8 @@ describe('two reassignments at once', () => {
       expect(own).toEqual([...t001].sort());
       for (const id of elsewhere) expect(own).toContain(id);
       // Each run accounts for every appointment it listed: its own decisions plus those the other run made first.
-      for (const r of [a, b]) expect(r.successful_assignments + r.waitlist_entries + r.decided_elsewhere.length).toBe(r.total_affected);
+      for (const r of [a, b])
+        expect(r.successful_assignments + r.waitlist_entries + r.decided_elsewhere.length).toBe(r.total_affected);
       expect(auditStore(h.store)).toEqual([]);
       expect(h.store.counts().notifications).toBe(t001.length);
     } finally {

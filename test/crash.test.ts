@@ -64,7 +64,10 @@ let connection: Connection;
 const reports: TrialReport[] = [];
 let reference: Decisions;
 
-const datasets: Record<TrialSpec['data'], () => Dataset> = { demo: demoDataset, synthetic: () => syntheticDataset({ appointments: SYNTHETIC, seed: 11 }) };
+const datasets: Record<TrialSpec['data'], () => Dataset> = {
+  demo: demoDataset,
+  synthetic: () => syntheticDataset({ appointments: SYNTHETIC, seed: 11 }),
+};
 /** The demo under the staging prompt (or production with A002 approved): what an uninterrupted run decides. */
 const DEMO_DECISIONS: Decisions = { A001: 'P001', A002: 'P001', A003: 'waitlist' };
 
@@ -76,11 +79,18 @@ function inspect(store: SchedulingStore, data: Dataset) {
   const duplicates: string[] = [];
   for (const id of affected) {
     const a = store.appointment(id)!;
-    const assignments = (store.db.prepare('SELECT COUNT(*) n FROM assignments WHERE appointment_id = ?').get(id) as { n: number }).n;
-    const waitlisted = (store.db.prepare('SELECT COUNT(*) n FROM waitlist WHERE appointment_id = ?').get(id) as { n: number }).n;
-    const notified = (store.db.prepare('SELECT COUNT(*) n FROM notifications WHERE appointment_id = ?').get(id) as { n: number }).n;
+    const assignments = (
+      store.db.prepare('SELECT COUNT(*) n FROM assignments WHERE appointment_id = ?').get(id) as { n: number }
+    ).n;
+    const waitlisted = (
+      store.db.prepare('SELECT COUNT(*) n FROM waitlist WHERE appointment_id = ?').get(id) as { n: number }
+    ).n;
+    const notified = (
+      store.db.prepare('SELECT COUNT(*) n FROM notifications WHERE appointment_id = ?').get(id) as { n: number }
+    ).n;
     if (assignments + waitlisted === 0) lost.push(id);
-    if (assignments + waitlisted > 1) duplicates.push(`${id}: ${assignments} assignments, ${waitlisted} waitlist entries`);
+    if (assignments + waitlisted > 1)
+      duplicates.push(`${id}: ${assignments} assignments, ${waitlisted} waitlist entries`);
     if (notified > 1) duplicates.push(`${id}: ${notified} notifications`);
     if (notified === 0 && assignments + waitlisted === 1) lost.push(`${id} (patient not notified)`);
     decisions[id] = a.status === 'waitlisted' ? 'waitlist' : a.provider_id;
@@ -130,7 +140,11 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
       worker = await WorkerProcess.start(env);
       // Resumed: the new process has finished an activity of this run.
       const first = await worker.waitFor((e) => e.e === 'end', 120_000);
-      kills.push({ what: kill.what, event: event && `${event.e} ${event.type}${event.detail ? ` ${event.detail}` : ''}`, resume_ms: first.t - killedAt });
+      kills.push({
+        what: kill.what,
+        event: event && `${event.e} ${event.type}${event.detail ? ` ${event.detail}` : ''}`,
+        resume_ms: first.t - killedAt,
+      });
     }
     const result = (await handle.result()) as ReassignmentResult;
     await worker.stop();
@@ -147,7 +161,10 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
         lost: seen.lost,
         duplicates: seen.duplicates,
         violations: auditStore(store),
-        mismatches: [...diff(decisionsOf(result), seen.decisions, 'result vs database'), ...(expected ? diff(seen.decisions, expected, 'database vs uninterrupted run') : [])],
+        mismatches: [
+          ...diff(decisionsOf(result), seen.decisions, 'result vs database'),
+          ...(expected ? diff(seen.decisions, expected, 'database vs uninterrupted run') : []),
+        ],
       };
     } finally {
       store.close();
@@ -159,22 +176,46 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
 
 // ---------------------------------------------------------------- kill points
 
-const nth = (type: string, edge: 'start' | 'end', n: number) => (e: ActivityEvent, all: ActivityEvent[]) => e.e === edge && e.type === type && all.filter((x) => x.e === edge && x.type === type).length === n;
+const nth = (type: string, edge: 'start' | 'end', n: number) => (e: ActivityEvent, all: ActivityEvent[]) =>
+  e.e === edge && e.type === type && all.filter((x) => x.e === edge && x.type === type).length === n;
 
 const namedTrials: TrialSpec[] = [
-  { name: 'during an LLM call', data: 'demo', label: 'staging', kills: [{ what: 'during an LLM call', onEvent: nth('chatCompletion', 'start', 2) }] },
+  {
+    name: 'during an LLM call',
+    data: 'demo',
+    label: 'staging',
+    kills: [{ what: 'during an LLM call', onEvent: nth('chatCompletion', 'start', 2) }],
+  },
   {
     name: 'between a tool call and the next LLM call',
     data: 'demo',
     label: 'staging',
     // The last tool call of a turn has ended: nothing runs until the next LLM call is scheduled.
-    kills: [{ what: 'between a tool call and the next LLM call', onEvent: (e, all, w) => e.e === 'end' && e.type === 'callTool' && w.inFlight(undefined, all.length) === 0 && all.some((x) => x.type === 'chatCompletion' && x.e === 'end') }],
+    kills: [
+      {
+        what: 'between a tool call and the next LLM call',
+        onEvent: (e, all, w) =>
+          e.e === 'end' &&
+          e.type === 'callTool' &&
+          w.inFlight(undefined, all.length) === 0 &&
+          all.some((x) => x.type === 'chatCompletion' && x.e === 'end'),
+      },
+    ],
   },
   {
     name: 'amid parallel tool calls',
     data: 'demo',
     label: 'staging',
-    kills: [{ what: 'amid a turn of parallel tool calls', onEvent: (e, all, w) => e.e === 'start' && e.type === 'callTool' && w.inFlight('callTool', all.length) >= 2 && all.some((x) => x.detail === 'assign_appointment') }],
+    kills: [
+      {
+        what: 'amid a turn of parallel tool calls',
+        onEvent: (e, all, w) =>
+          e.e === 'start' &&
+          e.type === 'callTool' &&
+          w.inFlight('callTool', all.length) >= 2 &&
+          all.some((x) => x.detail === 'assign_appointment'),
+      },
+    ],
   },
   {
     name: 'while waiting for approval',
@@ -183,12 +224,22 @@ const namedTrials: TrialSpec[] = [
     kills: [
       {
         what: 'while waiting for an approval (approved while no worker runs)',
-        when: async (handle: WorkflowHandle) => void (await waitForProgress(handle, (p) => p.pending_approvals.length > 0, 60_000)),
-        whileDown: (handle) => handle.signal(approveSignal, { appointmentId: 'A002', by: 'operator during the outage' }),
+        when: async (handle: WorkflowHandle) =>
+          void (await waitForProgress(handle, (p) => p.pending_approvals.length > 0, 60_000)),
+        whileDown: (handle) =>
+          handle.signal(approveSignal, { appointmentId: 'A002', by: 'operator during the outage' }),
       },
     ],
   },
-  { name: 'twice in one run', data: 'synthetic', label: 'staging', kills: [{ what: 'during an LLM call', onEvent: nth('chatCompletion', 'start', 3) }, { what: 'amid parallel tool calls', onEvent: nth('callTool', 'start', 25) }] },
+  {
+    name: 'twice in one run',
+    data: 'synthetic',
+    label: 'staging',
+    kills: [
+      { what: 'during an LLM call', onEvent: nth('chatCompletion', 'start', 3) },
+      { what: 'amid parallel tool calls', onEvent: nth('callTool', 'start', 25) },
+    ],
+  },
 ];
 
 function randomTrials(total: number): TrialSpec[] {
@@ -199,7 +250,10 @@ function randomTrials(total: number): TrialSpec[] {
       // An index into the new process's own stream of activity events (it restarts counting after a kill).
       // Up to 90% of an uninterrupted run's events (divided among the kills), so each kill point is reached.
       const k = 1 + Math.floor(rand() * Math.max(1, Math.floor((0.9 * total) / killCount) - 1));
-      return { what: `at random activity event #${k}`, onEvent: (_e: ActivityEvent, all: ActivityEvent[]) => all.filter((x) => x.e !== 'ready').length === k };
+      return {
+        what: `at random activity event #${k}`,
+        onEvent: (_e: ActivityEvent, all: ActivityEvent[]) => all.filter((x) => x.e !== 'ready').length === k,
+      };
     });
     return { name: `random #${i + 1}`, data: 'synthetic' as const, label: 'staging', kills };
   });
@@ -211,7 +265,10 @@ async function inBatches<T, R>(items: T[], size: number, fn: (t: T) => Promise<R
   return out;
 }
 
-const ALL_NAMES = [...namedTrials.map((t) => t.name), ...Array.from({ length: RANDOM_TRIALS }, (_, i) => `random #${i + 1}`)];
+const ALL_NAMES = [
+  ...namedTrials.map((t) => t.name),
+  ...Array.from({ length: RANDOM_TRIALS }, (_, i) => `random #${i + 1}`),
+];
 
 describe(`crash suite (seed ${SEED})`, () => {
   beforeAll(async () => {
@@ -239,7 +296,9 @@ describe(`crash suite (seed ${SEED})`, () => {
     };
     fs.mkdirSync(path.join(projectRoot, 'test-results'), { recursive: true });
     fs.writeFileSync(path.join(projectRoot, 'test-results', 'crash-suite.json'), JSON.stringify(summary, null, 2));
-    process.stdout.write(`\ncrash suite: ${summary.trials} trials, ${summary.kills} kills (seed ${SEED}): ${summary.duplicates} duplicates, ${summary.lost} lost, ${summary.violations} violations; resume after kill ${summary.resume_ms.min}–${summary.resume_ms.max} ms (median ${summary.resume_ms.median})\n`);
+    process.stdout.write(
+      `\ncrash suite: ${summary.trials} trials, ${summary.kills} kills (seed ${SEED}): ${summary.duplicates} duplicates, ${summary.lost} lost, ${summary.violations} violations; resume after kill ${summary.resume_ms.min}–${summary.resume_ms.max} ms (median ${summary.resume_ms.median})\n`,
+    );
   });
 
   test(`at least 20 random-point trials ran, each with a kill`, () => {
@@ -268,10 +327,22 @@ async function runTrialCountingEvents(): Promise<{ decisions: Decisions; events:
   const s = new SchedulingStore(dbFile);
   s.load(data);
   s.close();
-  const env = { ...process.env, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, TASK_QUEUE: uniqueName('crash-ref'), DB_PATH: dbFile, PROMPTS_DIR: path.join(projectRoot, 'prompts'), WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE, LOG_LEVEL: 'ERROR' };
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    TASK_QUEUE: uniqueName('crash-ref'),
+    DB_PATH: dbFile,
+    PROMPTS_DIR: path.join(projectRoot, 'prompts'),
+    WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
+    LOG_LEVEL: 'ERROR',
+  };
   const worker = await WorkerProcess.start(env);
   try {
-    const handle = await client.workflow.start('promptDrivenReassignment', { taskQueue: env.TASK_QUEUE, workflowId: uniqueName('crash-reference'), args: [{ providerId: 'T001', date: DATE, reason: 'reference', promptLabel: 'staging' }] });
+    const handle = await client.workflow.start('promptDrivenReassignment', {
+      taskQueue: env.TASK_QUEUE,
+      workflowId: uniqueName('crash-reference'),
+      args: [{ providerId: 'T001', date: DATE, reason: 'reference', promptLabel: 'staging' }],
+    });
     const result = (await handle.result()) as ReassignmentResult;
     expect(result.status).toBe('completed');
     const store = new SchedulingStore(dbFile);
@@ -293,7 +364,12 @@ test('a run survives a restart of the Temporal server in the middle of its LLM c
   // A second per answer keeps the batches' conversations going while the server goes down.
   const h = await startHarness({ address: server.address, data, env: { OFFLINE_MODEL_LATENCY_MS: '1000' } });
   try {
-    const handle = await h.start('promptDrivenReassignment', { providerId: 'T001', date: DATE, reason: 'sick', promptLabel: 'staging' });
+    const handle = await h.start('promptDrivenReassignment', {
+      providerId: 'T001',
+      date: DATE,
+      reason: 'sick',
+      promptLabel: 'staging',
+    });
     await waitForProgress(handle, (p) => p.phase === 'reassigning' && p.batches.running > 0, 60_000);
     await server.stop();
     server = await startDevServer({ dbFile, port });

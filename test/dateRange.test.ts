@@ -16,23 +16,42 @@ describe('a reassignment over a date range', () => {
   });
   afterAll(() => h.close());
 
-  test.each(['promptDrivenReassignment', 'codeDrivenReassignment'] as const)('%s over 3 days decides the appointments of all 3 days', async (type) => {
-    h.reload(data());
-    const r = await h.run(type, { providerId: 'T001', date: '2025-11-21', until: '2025-11-23', reason: 'leave', promptLabel: 'staging' });
-    expect(r.status).toBe('completed');
-    expect(r.until).toBe('2025-11-23');
-    expect(r.total_affected).toBe(30);
-    expect(r.successful_assignments + r.waitlist_entries).toBe(30);
-    const decided = new Set([...r.assignments, ...r.waitlisted].map((a) => a.appointment_id));
-    const days = new Set(data().appointments.filter((a) => decided.has(a.id)).map((a) => a.date));
-    expect([...days].sort()).toEqual(['2025-11-21', '2025-11-22', '2025-11-23']);
-    for (const day of ['2025-11-21', '2025-11-22', '2025-11-23']) expect(h.store.unavailability('T001', day)).toBeDefined();
-    expect(auditStore(h.store)).toEqual([]);
-  });
+  test.each(['promptDrivenReassignment', 'codeDrivenReassignment'] as const)(
+    '%s over 3 days decides the appointments of all 3 days',
+    async (type) => {
+      h.reload(data());
+      const r = await h.run(type, {
+        providerId: 'T001',
+        date: '2025-11-21',
+        until: '2025-11-23',
+        reason: 'leave',
+        promptLabel: 'staging',
+      });
+      expect(r.status).toBe('completed');
+      expect(r.until).toBe('2025-11-23');
+      expect(r.total_affected).toBe(30);
+      expect(r.successful_assignments + r.waitlist_entries).toBe(30);
+      const decided = new Set([...r.assignments, ...r.waitlisted].map((a) => a.appointment_id));
+      const days = new Set(
+        data()
+          .appointments.filter((a) => decided.has(a.id))
+          .map((a) => a.date),
+      );
+      expect([...days].sort()).toEqual(['2025-11-21', '2025-11-22', '2025-11-23']);
+      for (const day of ['2025-11-21', '2025-11-22', '2025-11-23'])
+        expect(h.store.unavailability('T001', day)).toBeDefined();
+      expect(auditStore(h.store)).toEqual([]);
+    },
+  );
 
   test('without until, a run covers its one day only', async () => {
     h.reload(data());
-    const r = await h.run('codeDrivenReassignment', { providerId: 'T001', date: '2025-11-22', reason: 'sick', promptLabel: 'staging' });
+    const r = await h.run('codeDrivenReassignment', {
+      providerId: 'T001',
+      date: '2025-11-22',
+      reason: 'sick',
+      promptLabel: 'staging',
+    });
     expect(r.total_affected).toBe(10);
     expect(r.until).toBeUndefined();
     expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();

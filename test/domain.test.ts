@@ -15,7 +15,8 @@ import { promptsCopy, tempDir } from './support/harness';
 
 /** The domain, the tool catalog, the prompt registry and the offline model, without Temporal. */
 
-const production = async () => resolvePromptBundle(new LocalPromptRegistry(path.join(projectRoot, 'prompts')), 'production');
+const production = async () =>
+  resolvePromptBundle(new LocalPromptRegistry(path.join(projectRoot, 'prompts')), 'production');
 
 describe('scoring', () => {
   test('six factors, each at most its weight, adding up to the score', async () => {
@@ -23,7 +24,13 @@ describe('scoring', () => {
     const data = demoDataset();
     const patient = data.patients.find((p) => p.id === 'PAT001')!;
     const provider = data.providers.find((p) => p.id === 'P001')!;
-    const s = scoreMatch({ appointment: { specialty: 'orthopedics' }, patient, provider, previousVisits: 2, weights: policy.weights });
+    const s = scoreMatch({
+      appointment: { specialty: 'orthopedics' },
+      patient,
+      provider,
+      previousVisits: 2,
+      weights: policy.weights,
+    });
     expect(Object.keys(s.factors)).toEqual(['specialty', 'gender', 'language', 'distance', 'continuity', 'experience']);
     for (const f of Object.values(s.factors)) expect(f.points).toBeLessThanOrEqual(f.max);
     expect(Math.abs(Object.values(s.factors).reduce((n, f) => n + f.points, 0) - s.score)).toBeLessThanOrEqual(1);
@@ -31,7 +38,10 @@ describe('scoring', () => {
   });
 
   test('weights must add up to 200, and bands follow the thresholds', () => {
-    expect(weightsSchema.safeParse({ specialty: 50, gender: 30, language: 30, distance: 30, continuity: 30, experience: 29 }).success).toBe(false);
+    expect(
+      weightsSchema.safeParse({ specialty: 50, gender: 30, language: 30, distance: 30, continuity: 30, experience: 29 })
+        .success,
+    ).toBe(false);
     expect(bandOf(150, { excellent: 150, good: 120 })).toBe('excellent');
     expect(bandOf(149, { excellent: 150, good: 120 })).toBe('good');
     expect(bandOf(119, { excellent: 150, good: 120 })).toBe('poor');
@@ -53,7 +63,7 @@ describe('the store guards its invariants', () => {
   });
   afterEach(() => store.close());
 
-  test('only the sick provider\'s appointments of that day are affected', () => {
+  test("only the sick provider's appointments of that day are affected", () => {
     expect(store.affectedAppointments('T001', '2025-11-21').map((a) => a.id)).toEqual(['A001', 'A002', 'A003']);
     expect(store.affectedAppointments('T001', '2025-11-22')).toEqual([]);
   });
@@ -77,7 +87,9 @@ describe('the store guards its invariants', () => {
       ['A404', 'P001', 'unknown_appointment'],
     ];
     for (const [appointment, provider, code] of refusals) {
-      expect(() => store.assign(appointment, provider, ctx(`k-${appointment}-${provider}`))).toThrow(expect.objectContaining({ code }));
+      expect(() => store.assign(appointment, provider, ctx(`k-${appointment}-${provider}`))).toThrow(
+        expect.objectContaining({ code }),
+      );
     }
     expect(store.counts()).toEqual(before);
   });
@@ -86,19 +98,28 @@ describe('the store guards its invariants', () => {
     store.recordApproval('A002', 'P001', 'rejected', 'ops', undefined, 'run-1');
     expect(() => store.assign('A002', 'P001', ctx('k2'))).toThrow(DomainRefusal);
     store.recordApproval('A002', 'P001', 'approved', 'ops', undefined, 'run-2');
-    expect(store.assign('A002', 'P001', { ...ctx('k3'), runId: 'run-2' })).toMatchObject({ new_provider_id: 'P001', approved_by: 'ops' });
+    expect(store.assign('A002', 'P001', { ...ctx('k3'), runId: 'run-2' })).toMatchObject({
+      new_provider_id: 'P001',
+      approved_by: 'ops',
+    });
   });
 
   test('one notification per change, whatever the keys', () => {
     store.assign('A001', 'P001', ctx('a'));
     store.notify('A001', 'reassigned', ctx('n1'));
-    expect(() => store.notify('A001', 'reassigned', ctx('n2'))).toThrow(expect.objectContaining({ code: 'already_notified' }));
-    expect(() => store.notify('A002', 'reassigned', ctx('n3'))).toThrow(expect.objectContaining({ code: 'nothing_to_notify' }));
+    expect(() => store.notify('A001', 'reassigned', ctx('n2'))).toThrow(
+      expect.objectContaining({ code: 'already_notified' }),
+    );
+    expect(() => store.notify('A002', 'reassigned', ctx('n3'))).toThrow(
+      expect.objectContaining({ code: 'nothing_to_notify' }),
+    );
     expect(store.counts().notifications).toBe(1);
   });
 
   test('the database itself refuses a double booking', () => {
-    expect(() => store.db.prepare("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'").run()).toThrow(/UNIQUE/);
+    expect(() => store.db.prepare("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'").run()).toThrow(
+      /UNIQUE/,
+    );
   });
 
   test('the synthetic generator is deterministic and loads', () => {
@@ -126,11 +147,17 @@ describe('tool catalog', () => {
   test("the model's tool list is JSON Schema generated from the zod schemas", () => {
     const list = openAiTools(toolNames);
     expect(list.map((t) => t.function.name)).toEqual(toolNames);
-    const assign = list.find((t) => t.function.name === 'assign_appointment')!.function.parameters as { properties: Record<string, { pattern?: string }>; required: string[]; additionalProperties: boolean };
+    const assign = list.find((t) => t.function.name === 'assign_appointment')!.function.parameters as {
+      properties: Record<string, { pattern?: string }>;
+      required: string[];
+      additionalProperties: boolean;
+    };
     expect(assign.required.sort()).toEqual(['appointment_id', 'new_provider_id']);
     expect(assign.additionalProperties).toBe(false);
     expect(assign.properties.new_provider_id!.pattern).toBeDefined();
-    expect(tools.assign_appointment.input.safeParse({ appointment_id: 'A001', new_provider_id: 'P001', extra: 1 }).success).toBe(false);
+    expect(
+      tools.assign_appointment.input.safeParse({ appointment_id: 'A001', new_provider_id: 'P001', extra: 1 }).success,
+    ).toBe(false);
   });
 });
 
@@ -151,8 +178,24 @@ describe('prompt registry', () => {
 
   test.each([
     ['a missing label', (dir: string) => dir, 'nope', /no version labelled "nope"/],
-    ['a file that is not YAML', (dir: string) => (fs.writeFileSync(path.join(dir, 'healthcare-orchestrator.yaml'), 'versions: [\n  - {'), dir), 'production', /not valid YAML/],
-    ['a config that does not validate', (dir: string) => (fs.writeFileSync(path.join(dir, 'scoring-strategy.yaml'), 'name: scoring-strategy\nversions:\n  - version: 1\n    labels: [production]\n    config: { weights: { specialty: 500 } }\n    prompt: x\n'), dir), 'production', /invalid at versions.0.config.weights/],
+    [
+      'a file that is not YAML',
+      (dir: string) => (fs.writeFileSync(path.join(dir, 'healthcare-orchestrator.yaml'), 'versions: [\n  - {'), dir),
+      'production',
+      /not valid YAML/,
+    ],
+    [
+      'a config that does not validate',
+      (dir: string) => (
+        fs.writeFileSync(
+          path.join(dir, 'scoring-strategy.yaml'),
+          'name: scoring-strategy\nversions:\n  - version: 1\n    labels: [production]\n    config: { weights: { specialty: 500 } }\n    prompt: x\n',
+        ),
+        dir
+      ),
+      'production',
+      /invalid at versions.0.config.weights/,
+    ],
     ['a missing file', () => tempDir('empty'), 'production', /not found/],
   ])('%s is refused with a one-line reason', async (_name, prepare, label, message) => {
     const dir = prepare(promptsCopy());
@@ -163,8 +206,25 @@ describe('prompt registry', () => {
 describe('the offline stand-in model follows the prompt', () => {
   const batch = { role: 'user' as const, content: 'Reassign:\n{"appointments":[{"appointment_id":"A001"}]}' };
   const after = (score: number) => [
-    { role: 'assistant' as const, content: null, tool_calls: [{ id: 'c1', type: 'function' as const, function: { name: 'find_candidates', arguments: '{"appointment_id":"A001"}' } }] },
-    { role: 'tool' as const, tool_call_id: 'c1', content: JSON.stringify({ ok: true, result: { appointment_id: 'A001', patient_id: 'PAT001', candidates: [{ provider_id: 'P001', score }] } }) },
+    {
+      role: 'assistant' as const,
+      content: null,
+      tool_calls: [
+        {
+          id: 'c1',
+          type: 'function' as const,
+          function: { name: 'find_candidates', arguments: '{"appointment_id":"A001"}' },
+        },
+      ],
+    },
+    {
+      role: 'tool' as const,
+      tool_call_id: 'c1',
+      content: JSON.stringify({
+        ok: true,
+        result: { appointment_id: 'A001', patient_id: 'PAT001', candidates: [{ provider_id: 'P001', score }] },
+      }),
+    },
   ];
 
   test('it reads thresholds and approval bands from the prompt text', async () => {
@@ -173,7 +233,10 @@ describe('the offline stand-in model follows the prompt', () => {
   });
 
   test('editing the thresholds in the prompt changes its decision', () => {
-    const prompt = (good: number) => ({ role: 'system' as const, content: `WORKFLOW STEPS\n1. Call find_candidates.\n\nDECISION CRITERIA\n- Score >= 150: excellent\n- Score >= ${good} and below 150: good\n- Bands that need a human approval first: none.` });
+    const prompt = (good: number) => ({
+      role: 'system' as const,
+      content: `WORKFLOW STEPS\n1. Call find_candidates.\n\nDECISION CRITERIA\n- Score >= 150: excellent\n- Score >= ${good} and below 150: good\n- Bands that need a human approval first: none.`,
+    });
     expect(decideNextTurn([prompt(120), batch, ...after(130)]).toolCalls[0]!.name).toBe('assign_appointment');
     expect(decideNextTurn([prompt(140), batch, ...after(130)]).toolCalls[0]!.name).toBe('add_to_waitlist');
   });
@@ -195,7 +258,11 @@ describe('audit', () => {
       store.db.prepare("UPDATE appointments SET provider_id = 'P003' WHERE id = 'A001'").run();
       store.db.prepare("UPDATE appointments SET status = 'scheduled' WHERE id = 'A003'").run();
       store.db.prepare('DELETE FROM tool_calls').run();
-      expect(checkInvariants(store).map((v) => v.rule).sort()).toEqual([
+      expect(
+        checkInvariants(store)
+          .map((v) => v.rule)
+          .sort(),
+      ).toEqual([
         'assignment not reflected in the appointment',
         'assignment without a recorded call',
         'waitlist entry not reflected in the appointment',

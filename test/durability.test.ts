@@ -12,7 +12,11 @@ test('a reassignment waiting for approval survives a restart of the Temporal ser
   let server: DevServer = await startDevServer({ dbFile, port });
   const h = await startHarness({ address: server.address });
   try {
-    const handle = await h.start('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21', reason: 'sick' });
+    const handle = await h.start('promptDrivenReassignment', {
+      providerId: 'T001',
+      date: '2025-11-21',
+      reason: 'sick',
+    });
     await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
     await server.stop();
     server = await startDevServer({ dbFile, port });

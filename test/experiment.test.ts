@@ -13,23 +13,44 @@ const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
 const clientScript = path.join(projectRoot, 'src', 'client.ts');
 const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
 
-const share = (experiment: Experiment, ids: string[], label: string) => ids.filter((id) => pickArm(experiment, id).arm === label).length / ids.length;
+const share = (experiment: Experiment, ids: string[], label: string) =>
+  ids.filter((id) => pickArm(experiment, id).arm === label).length / ids.length;
 
 describe('arm selection', () => {
   const ids = Array.from({ length: 1000 }, (_, i) => `reassign-T${String(i % 97).padStart(3, '0')}-2025-11-21-${i}`);
 
   test('shares hold within a few percent over 1,000 ids', () => {
-    const halves: Experiment = { name: 'exp1', arms: [{ label: 'production', share: 0.5 }, { label: 'candidate', share: 0.5 }] };
+    const halves: Experiment = {
+      name: 'exp1',
+      arms: [
+        { label: 'production', share: 0.5 },
+        { label: 'candidate', share: 0.5 },
+      ],
+    };
     expect(Math.abs(share(halves, ids, 'production') - 0.5)).toBeLessThan(0.04);
-    const three: Experiment = { name: 'exp2', arms: [{ label: 'production', share: 0.7 }, { label: 'a', share: 0.2 }, { label: 'b', share: 0.1 }] };
+    const three: Experiment = {
+      name: 'exp2',
+      arms: [
+        { label: 'production', share: 0.7 },
+        { label: 'a', share: 0.2 },
+        { label: 'b', share: 0.1 },
+      ],
+    };
     expect(Math.abs(share(three, ids, 'production') - 0.7)).toBeLessThan(0.04);
     expect(Math.abs(share(three, ids, 'a') - 0.2)).toBeLessThan(0.04);
     expect(Math.abs(share(three, ids, 'b') - 0.1)).toBeLessThan(0.04);
   });
 
   test('the same id always gets the same arm, and the hash is spread over [0, 1)', () => {
-    const exp: Experiment = { name: 'exp1', arms: [{ label: 'production', share: 0.5 }, { label: 'staging', share: 0.5 }] };
-    for (const id of ids.slice(0, 50)) expect(pickArm(exp, id)).toEqual(pickArm({ ...exp, arms: exp.arms.map((a) => ({ ...a })) }, id));
+    const exp: Experiment = {
+      name: 'exp1',
+      arms: [
+        { label: 'production', share: 0.5 },
+        { label: 'staging', share: 0.5 },
+      ],
+    };
+    for (const id of ids.slice(0, 50))
+      expect(pickArm(exp, id)).toEqual(pickArm({ ...exp, arms: exp.arms.map((a) => ({ ...a })) }, id));
     const values = ids.map(hashToUnit);
     expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...values)).toBeLessThan(1);
@@ -39,22 +60,52 @@ describe('arm selection', () => {
   test('a bad experiment or Langfuse setting is refused with one line naming the variable', () => {
     const bad = (env: Record<string, string>) => () => loadConfig(env);
     expect(bad({ PROMPT_EXPERIMENT: '{nope' })).toThrow(/^invalid configuration: PROMPT_EXPERIMENT is not JSON/);
-    expect(bad({ PROMPT_EXPERIMENT: '{"name":"e","arms":[{"label":"production","share":0.5},{"label":"staging","share":0.4}]}' })).toThrow(/PROMPT_EXPERIMENT arms shares add up to 0.9, not 1/);
-    expect(bad({ PROMPT_EXPERIMENT: '{"name":"e","arms":[{"label":"production","share":1}]}' })).toThrow(/PROMPT_EXPERIMENT arms an experiment needs two or more arms/);
-    expect(bad({ PROMPT_EXPERIMENT: '@/nonexistent.json' })).toThrow(/PROMPT_EXPERIMENT file \/nonexistent.json cannot be read/);
+    expect(
+      bad({
+        PROMPT_EXPERIMENT: '{"name":"e","arms":[{"label":"production","share":0.5},{"label":"staging","share":0.4}]}',
+      }),
+    ).toThrow(/PROMPT_EXPERIMENT arms shares add up to 0.9, not 1/);
+    expect(bad({ PROMPT_EXPERIMENT: '{"name":"e","arms":[{"label":"production","share":1}]}' })).toThrow(
+      /PROMPT_EXPERIMENT arms an experiment needs two or more arms/,
+    );
+    expect(bad({ PROMPT_EXPERIMENT: '@/nonexistent.json' })).toThrow(
+      /PROMPT_EXPERIMENT file \/nonexistent.json cannot be read/,
+    );
     expect(bad({ PROMPT_SOURCE: 'langfuse' })).toThrow(/PROMPT_SOURCE=langfuse needs LANGFUSE_BASE_URL/);
     expect(bad({ PROMPT_SOURCE: 'cloud' })).toThrow(/PROMPT_SOURCE/);
     expect(bad({ TRACE_MASKING: 'maybe' })).toThrow(/TRACE_MASKING/);
     const defaults = loadConfig({});
-    expect(defaults).toMatchObject({ PROMPT_SOURCE: 'local', tracing: false, TRACE_MASKING: 'on', PROMPT_CACHE_TTL_SECONDS: 0 });
-    const lf = loadConfig({ LANGFUSE_BASE_URL: 'http://127.0.0.1:1', LANGFUSE_PUBLIC_KEY: 'pk', LANGFUSE_SECRET_KEY: 'sk' });
+    expect(defaults).toMatchObject({
+      PROMPT_SOURCE: 'local',
+      tracing: false,
+      TRACE_MASKING: 'on',
+      PROMPT_CACHE_TTL_SECONDS: 0,
+    });
+    const lf = loadConfig({
+      LANGFUSE_BASE_URL: 'http://127.0.0.1:1',
+      LANGFUSE_PUBLIC_KEY: 'pk',
+      LANGFUSE_SECRET_KEY: 'sk',
+    });
     expect(lf).toMatchObject({ PROMPT_SOURCE: 'local', tracing: true });
-    expect(loadConfig({ LANGFUSE_BASE_URL: 'http://127.0.0.1:1', LANGFUSE_PUBLIC_KEY: 'pk', LANGFUSE_SECRET_KEY: 'sk', LANGFUSE_TRACING: 'off' }).tracing).toBe(false);
+    expect(
+      loadConfig({
+        LANGFUSE_BASE_URL: 'http://127.0.0.1:1',
+        LANGFUSE_PUBLIC_KEY: 'pk',
+        LANGFUSE_SECRET_KEY: 'sk',
+        LANGFUSE_TRACING: 'off',
+      }).tracing,
+    ).toBe(false);
   });
 });
 
 describe('an A/B experiment on a worker', () => {
-  const experiment: Experiment = { name: 'exp-ab', arms: [{ label: 'production', share: 0.5 }, { label: 'staging', share: 0.5 }] };
+  const experiment: Experiment = {
+    name: 'exp-ab',
+    arms: [
+      { label: 'production', share: 0.5 },
+      { label: 'staging', share: 0.5 },
+    ],
+  };
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ env: { PROMPT_EXPERIMENT: JSON.stringify(experiment) } });
@@ -87,7 +138,12 @@ describe('an A/B experiment on a worker', () => {
         expect(r.prompt.experiment).toEqual({ experiment: 'exp-ab', arm });
         expect(r.prompt.orchestrator.label).toBe(arm);
         const d = await handle.describe();
-        expect(d.searchAttributes).toMatchObject({ Experiment: ['exp-ab'], PromptArm: [arm], PromptLabel: [arm], PromptSource: ['local'] });
+        expect(d.searchAttributes).toMatchObject({
+          Experiment: ['exp-ab'],
+          PromptArm: [arm],
+          PromptLabel: [arm],
+          PromptSource: ['local'],
+        });
         expect((d.memo?.prompt as { experiment?: unknown }).experiment).toEqual({ experiment: 'exp-ab', arm });
         results.push(r);
       }
@@ -100,8 +156,15 @@ describe('an A/B experiment on a worker', () => {
     let rows: ReportRow[] = [];
     for (let attempt = 0; attempt < 40; attempt++) {
       const r = await new Promise<{ stdout: string; code: number }>((resolve) =>
-        execFile(tsx, [clientScript, 'report', '--experiment', 'exp-ab', '--json'], { env: { ...process.env, TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue }, encoding: 'utf8', timeout: 60_000 }, (err, stdout) =>
-          resolve({ stdout, code: err ? 1 : 0 }),
+        execFile(
+          tsx,
+          [clientScript, 'report', '--experiment', 'exp-ab', '--json'],
+          {
+            env: { ...process.env, TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue },
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+          (err, stdout) => resolve({ stdout, code: err ? 1 : 0 }),
         ),
       );
       expect(r.code).toBe(0);
@@ -110,17 +173,55 @@ describe('an A/B experiment on a worker', () => {
       await new Promise((res) => setTimeout(res, 500)); // visibility is eventually consistent
     }
     const byArm = Object.fromEntries(rows.map((r) => [r.arm, r]));
-    expect(byArm.production).toMatchObject({ prompt: 'healthcare-orchestrator', version: 1, runs: 2, appointments: 6, assigned: 4, waitlisted: 2, approvals_asked: 2, fallbacks: 0, cost: 0 });
-    expect(byArm.staging).toMatchObject({ prompt: 'healthcare-orchestrator', version: 2, runs: 2, assigned: 4, waitlisted: 2, approvals_asked: 0, fallbacks: 0 });
-    const llm = (arm: string) => results.filter((r) => r.prompt.experiment?.arm === arm).reduce((s, r) => ({ calls: s.calls + r.llm.calls, tokens: s.tokens + r.llm.prompt_tokens + r.llm.completion_tokens }), { calls: 0, tokens: 0 });
+    expect(byArm.production).toMatchObject({
+      prompt: 'healthcare-orchestrator',
+      version: 1,
+      runs: 2,
+      appointments: 6,
+      assigned: 4,
+      waitlisted: 2,
+      approvals_asked: 2,
+      fallbacks: 0,
+      cost: 0,
+    });
+    expect(byArm.staging).toMatchObject({
+      prompt: 'healthcare-orchestrator',
+      version: 2,
+      runs: 2,
+      assigned: 4,
+      waitlisted: 2,
+      approvals_asked: 0,
+      fallbacks: 0,
+    });
+    const llm = (arm: string) =>
+      results
+        .filter((r) => r.prompt.experiment?.arm === arm)
+        .reduce(
+          (s, r) => ({
+            calls: s.calls + r.llm.calls,
+            tokens: s.tokens + r.llm.prompt_tokens + r.llm.completion_tokens,
+          }),
+          { calls: 0, tokens: 0 },
+        );
     expect({ calls: byArm.production!.llm_calls, tokens: byArm.production!.tokens }).toEqual(llm('production'));
     expect(byArm.staging!.tokens).toBeGreaterThan(0);
     expect(byArm.staging!.avg_duration_s).toBeGreaterThan(0);
 
     const table = await new Promise<string>((resolve) =>
-      execFile(tsx, [clientScript, 'report', '--experiment', 'exp-ab'], { env: { ...process.env, TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue }, encoding: 'utf8', timeout: 60_000 }, (_e, stdout) => resolve(stdout)),
+      execFile(
+        tsx,
+        [clientScript, 'report', '--experiment', 'exp-ab'],
+        {
+          env: { ...process.env, TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+        (_e, stdout) => resolve(stdout),
+      ),
     );
-    expect(table.split('\n')[0]).toMatch(/^prompt\s+version\s+source\s+experiment\s+arm\s+runs\s+appts\s+assigned\s+waitlisted\s+approvals\s+fallbacks\s+llm calls\s+tokens\s+cost\s+avg s$/);
+    expect(table.split('\n')[0]).toMatch(
+      /^prompt\s+version\s+source\s+experiment\s+arm\s+runs\s+appts\s+assigned\s+waitlisted\s+approvals\s+fallbacks\s+llm calls\s+tokens\s+cost\s+avg s$/,
+    );
     expect(table).toMatch(/^healthcare-orchestrator\s+v1\s+local\s+exp-ab\s+production\s+2\s+6\s+4\s+2\s+2\s+0\s/m);
     expect(table).toMatch(/^healthcare-orchestrator\s+v2\s+local\s+exp-ab\s+staging\s+2\s+6\s+4\s+2\s+0\s+0\s/m);
   });

@@ -34,7 +34,13 @@ async function runWith(options: HarnessOptions): Promise<Observed> {
     }
     // The result must say what the database holds.
     expect(decisionsOf(result)).toEqual(Object.fromEntries(Object.entries(db).filter(([, v]) => v !== 'T001')));
-    return { result, decisions: db, notifications: h.store.counts().notifications!, audit: auditStore(h.store), arrivals: h.model.arrivals() };
+    return {
+      result,
+      decisions: db,
+      notifications: h.store.counts().notifications!,
+      audit: auditStore(h.store),
+      arrivals: h.model.arrivals(),
+    };
   } finally {
     await h.close();
   }
@@ -123,11 +129,16 @@ describe('a model that cannot finish hands its batch to the code-driven fallback
 
   test('a model that stops halfway: it keeps what it decided, the code does the rest', async () => {
     // Honest for two turns (candidates, then decisions), then silent: nobody was told yet.
-    const agent = (messages: ChatMessage[]): AgentReply => (messages.filter((m) => m.role === 'assistant').length < 2 ? decideNextTurn(messages) : { content: '', toolCalls: [] });
+    const agent = (messages: ChatMessage[]): AgentReply =>
+      messages.filter((m) => m.role === 'assistant').length < 2
+        ? decideNextTurn(messages)
+        : { content: '', toolCalls: [] };
     const o = await runWith({ agent });
     expect(o.result.status).toBe('completed_with_fallback');
     expect(o.result.decided_by).toEqual({ prompt: 3, code: 0 });
-    expect(o.result.fallbacks).toEqual([expect.objectContaining({ appointments: [], notified: ['A001', 'A002', 'A003'] })]);
+    expect(o.result.fallbacks).toEqual([
+      expect.objectContaining({ appointments: [], notified: ['A001', 'A002', 'A003'] }),
+    ]);
     expect(o.decisions).toEqual(ORACLE);
     expect(o.notifications).toBe(3);
     expect(o.audit).toEqual([]);

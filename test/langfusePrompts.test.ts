@@ -20,13 +20,27 @@ const clientScript = path.join(projectRoot, 'src', 'client.ts');
 const promptsDir = path.join(projectRoot, 'prompts');
 const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
 
-const langfuseEnv = (lf: LangfuseTestServer): Record<string, string> => ({ LANGFUSE_BASE_URL: lf.url, LANGFUSE_PUBLIC_KEY: lf.publicKey, LANGFUSE_SECRET_KEY: lf.secretKey });
+const langfuseEnv = (lf: LangfuseTestServer): Record<string, string> => ({
+  LANGFUSE_BASE_URL: lf.url,
+  LANGFUSE_PUBLIC_KEY: lf.publicKey,
+  LANGFUSE_SECRET_KEY: lf.secretKey,
+});
 const registryFor = (lf: LangfuseTestServer, secretKey = lf.secretKey) =>
-  new LangfusePromptRegistry(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey }), { cacheTtlSeconds: 0, fetchTimeoutMs: 5000 });
-const labelsOf = (lf: LangfuseTestServer, name: string) => Object.fromEntries(lf.prompts.filter((p) => p.name === name).map((p) => [p.version, [...p.labels].sort()]));
+  new LangfusePromptRegistry(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey }), {
+    cacheTtlSeconds: 0,
+    fetchTimeoutMs: 5000,
+  });
+const labelsOf = (lf: LangfuseTestServer, name: string) =>
+  Object.fromEntries(lf.prompts.filter((p) => p.name === name).map((p) => [p.version, [...p.labels].sort()]));
 
-function cli(lf: LangfuseTestServer | undefined, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const env = { ...process.env, ...(lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' }) };
+function cli(
+  lf: LangfuseTestServer | undefined,
+  args: string[],
+): Promise<{ stdout: string; stderr: string; code: number }> {
+  const env = {
+    ...process.env,
+    ...(lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' }),
+  };
   return new Promise((resolve) => {
     execFile(tsx, [clientScript, ...args], { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
@@ -36,7 +50,10 @@ function cli(lf: LangfuseTestServer | undefined, args: string[]): Promise<{ stdo
 
 const oneLineError = (r: { stderr: string; code: number }, pattern: RegExp) => {
   expect(r.code).toBe(1);
-  const lines = r.stderr.trim().split('\n').filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
   expect(lines).toEqual([expect.stringMatching(pattern)]);
 };
 
@@ -45,7 +62,9 @@ describe('prompts from Langfuse', () => {
   let h: Harness;
   beforeAll(async () => {
     lf = await startLangfuseServer();
-    await new PromptOps(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey })).push(promptsDir);
+    await new PromptOps(
+      createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }),
+    ).push(promptsDir);
     h = await startHarness({ env: { ...langfuseEnv(lf), PROMPT_SOURCE: 'langfuse' } });
   });
   afterAll(async () => {
@@ -67,10 +86,19 @@ describe('prompts from Langfuse', () => {
     const registry = registryFor(lf);
     const local = new LocalPromptRegistry(promptsDir);
     const production = await registry.resolveOrchestrator('production');
-    expect(production).toMatchObject({ name: 'healthcare-orchestrator', version: 1, label: 'production', source: 'langfuse' });
+    expect(production).toMatchObject({
+      name: 'healthcare-orchestrator',
+      version: 1,
+      label: 'production',
+      source: 'langfuse',
+    });
     expect(production.hash).toBe((await local.resolveOrchestrator('production')).hash);
     const v2 = await registry.get('healthcare-orchestrator', { version: 2 });
-    expect(v2).toMatchObject({ version: 2, source: 'langfuse', config: expect.objectContaining({ thresholds: { excellent: 140, good: 110 } }) });
+    expect(v2).toMatchObject({
+      version: 2,
+      source: 'langfuse',
+      config: expect.objectContaining({ thresholds: { excellent: 140, good: 110 } }),
+    });
     expect(lf.requests.some((r) => r.path === '/api/public/v2/prompts/healthcare-orchestrator?version=2')).toBe(true);
   });
 
@@ -117,7 +145,12 @@ describe('prompts from Langfuse', () => {
     try {
       const r = await h.run('promptDrivenReassignment', { ...input, promptLabel: 'staging' });
       expect(r.status).toBe('completed');
-      expect(r.prompt.orchestrator).toMatchObject({ version: 2, label: 'staging', source: 'local', fallback: expect.stringMatching(/Langfuse unreachable.*HTTP 503/) });
+      expect(r.prompt.orchestrator).toMatchObject({
+        version: 2,
+        label: 'staging',
+        source: 'local',
+        fallback: expect.stringMatching(/Langfuse unreachable.*HTTP 503/),
+      });
       expect(r.prompt.scoring).toMatchObject({ source: 'local', fallback: expect.stringMatching(/unreachable/) });
     } finally {
       lf.setDown(false);
@@ -129,7 +162,11 @@ describe('prompts from Langfuse', () => {
     try {
       const fallback = new FallbackPromptRegistry(registryFor(empty), new LocalPromptRegistry(promptsDir));
       const resolved = await fallback.resolveOrchestrator('production');
-      expect(resolved).toMatchObject({ version: 1, source: 'local', fallback: 'Langfuse has no prompt "healthcare-orchestrator" with label "production"' });
+      expect(resolved).toMatchObject({
+        version: 1,
+        source: 'local',
+        fallback: 'Langfuse has no prompt "healthcare-orchestrator" with label "production"',
+      });
       const wrongKey = new FallbackPromptRegistry(registryFor(empty, 'sk-wrong'), new LocalPromptRegistry(promptsDir));
       await expect(wrongKey.resolveOrchestrator('production')).rejects.toThrow(PromptError);
       await expect(wrongKey.resolveOrchestrator('production')).rejects.toThrow(/refused the credentials \(HTTP 401\)/);
@@ -139,10 +176,15 @@ describe('prompts from Langfuse', () => {
   });
 
   test('cache policy: with a TTL the SDK keeps serving a moved label for that long; with 0 (our default) the next resolution sees the move', async () => {
-    const cached = new LangfusePromptRegistry(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }), { cacheTtlSeconds: 600, fetchTimeoutMs: 5000 });
+    const cached = new LangfusePromptRegistry(
+      createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }),
+      { cacheTtlSeconds: 600, fetchTimeoutMs: 5000 },
+    );
     const fresh = registryFor(lf);
     expect((await cached.resolveOrchestrator('production')).version).toBe(1);
-    const ops = new PromptOps(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }));
+    const ops = new PromptOps(
+      createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }),
+    );
     await ops.promote('healthcare-orchestrator', 2, 'production');
     try {
       expect((await cached.resolveOrchestrator('production')).version).toBe(1);
@@ -166,17 +208,33 @@ describe('prompts from Langfuse', () => {
     const r = await cli(lf, ['prompts', 'list', '--json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; version: number; labels: string[]; hash: string }[];
-    expect(rows.map((x) => `${x.name} v${x.version}`)).toEqual(['healthcare-orchestrator v1', 'healthcare-orchestrator v2', 'scoring-strategy v1']);
+    expect(rows.map((x) => `${x.name} v${x.version}`)).toEqual([
+      'healthcare-orchestrator v1',
+      'healthcare-orchestrator v2',
+      'scoring-strategy v1',
+    ]);
     expect(rows[0]!.hash).toMatch(/^[0-9a-f]{16}$/);
   });
 
   test('bad input to the prompt commands: one line on stderr, exit 1, nothing written', async () => {
     const before = JSON.stringify(lf.prompts);
-    oneLineError(await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '9', 'production']), /Langfuse has no version 9 of "healthcare-orchestrator"/);
-    oneLineError(await cli(lf, ['prompts', 'promote', 'no-such-prompt', '1', 'production']), /unknown prompt "no-such-prompt"/);
-    oneLineError(await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '1', 'latest']), /"latest" is automatic/);
+    oneLineError(
+      await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '9', 'production']),
+      /Langfuse has no version 9 of "healthcare-orchestrator"/,
+    );
+    oneLineError(
+      await cli(lf, ['prompts', 'promote', 'no-such-prompt', '1', 'production']),
+      /unknown prompt "no-such-prompt"/,
+    );
+    oneLineError(
+      await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '1', 'latest']),
+      /"latest" is automatic/,
+    );
     oneLineError(await cli(lf, ['prompts', 'rollback', 'scoring-strategy', 'production']), /oldest version/);
-    oneLineError(await cli(lf, ['prompts', 'diff', 'healthcare-orchestrator', '1', '7']), /Langfuse has no version 7 of "healthcare-orchestrator"/);
+    oneLineError(
+      await cli(lf, ['prompts', 'diff', 'healthcare-orchestrator', '1', '7']),
+      /Langfuse has no version 7 of "healthcare-orchestrator"/,
+    );
     oneLineError(await cli(lf, ['prompts', 'push', '--dir', '/nonexistent']), /prompt file .* not found/);
     oneLineError(await cli(undefined, ['prompts', 'list']), /prompt operations need Langfuse/);
     expect(JSON.stringify(lf.prompts)).toBe(before);
@@ -186,10 +244,20 @@ describe('prompts from Langfuse', () => {
   test('a Langfuse prompt whose config does not validate is refused before any tool runs', async () => {
     const langfuse = createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey });
     const good = await langfuse.prompt.get('healthcare-orchestrator', { version: 1, cacheTtlSeconds: 0 });
-    await langfuse.prompt.create({ name: 'healthcare-orchestrator', prompt: good.prompt as string, config: { ...(good.config as object), thresholds: { excellent: 100, good: 'high' } }, labels: ['broken'] });
+    await langfuse.prompt.create({
+      name: 'healthcare-orchestrator',
+      prompt: good.prompt as string,
+      config: { ...(good.config as object), thresholds: { excellent: 100, good: 'high' } },
+      labels: ['broken'],
+    });
     const before = h.store.counts();
     const handle = await h.start('promptDrivenReassignment', { ...input, promptLabel: 'broken' });
-    const failure = await handle.result().catch((e: { cause?: { message?: string; cause?: { message?: string } } }) => e.cause?.cause?.message ?? e.cause?.message);
+    const failure = await handle
+      .result()
+      .catch(
+        (e: { cause?: { message?: string; cause?: { message?: string } } }) =>
+          e.cause?.cause?.message ?? e.cause?.message,
+      );
     expect(failure).toMatch(/Langfuse prompt "healthcare-orchestrator" v3 has an invalid config at thresholds.good/);
     expect(h.store.counts()).toEqual(before);
     expect(h.store.unavailability('T001', '2025-11-21')).toBeFalsy();

@@ -41,7 +41,10 @@ async function approvedRun(h: Harness, promptLabel = 'production'): Promise<Reas
 /** What a tool or chat observation could carry about a patient: a name, a phone number, a free-text note. */
 const patientPayload = {
   input: [{ role: 'tool', content: JSON.stringify({ patient_id: 'PAT001', notes: 'Knee follow-up after surgery.' }) }],
-  output: { content: 'Maria Lopez asked to be called back on +351 912 345 678 about 2025-11-21.', notes: 'prefers mornings' },
+  output: {
+    content: 'Maria Lopez asked to be called back on +351 912 345 678 about 2025-11-21.',
+    notes: 'prefers mornings',
+  },
 };
 
 describe('traces with masking (the default)', () => {
@@ -49,7 +52,9 @@ describe('traces with masking (the default)', () => {
   let h: Harness;
   beforeAll(async () => {
     lf = await startLangfuseServer();
-    await new PromptOps(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey })).push(path.join(projectRoot, 'prompts'));
+    await new PromptOps(
+      createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }),
+    ).push(path.join(projectRoot, 'prompts'));
     h = await startHarness({ env: env(lf) });
   });
   afterAll(async () => {
@@ -66,23 +71,54 @@ describe('traces with masking (the default)', () => {
     const generations = spans.filter((s) => s.attributes[TYPE] === 'generation');
     expect(generations).toHaveLength(r.llm.calls);
     for (const g of generations) {
-      expect(g.attributes).toMatchObject({ 'langfuse.observation.prompt.name': 'healthcare-orchestrator', 'langfuse.observation.prompt.version': 1, 'langfuse.observation.model.name': r.llm.model });
-      const usage = JSON.parse(g.attributes['langfuse.observation.usage_details'] as string) as { input: number; output: number; total: number };
+      expect(g.attributes).toMatchObject({
+        'langfuse.observation.prompt.name': 'healthcare-orchestrator',
+        'langfuse.observation.prompt.version': 1,
+        'langfuse.observation.model.name': r.llm.model,
+      });
+      const usage = JSON.parse(g.attributes['langfuse.observation.usage_details'] as string) as {
+        input: number;
+        output: number;
+        total: number;
+      };
       expect(usage.input).toBeGreaterThan(0);
       expect(usage.total).toBe(usage.input + usage.output);
-      expect(JSON.parse(g.attributes['langfuse.observation.cost_details'] as string)).toEqual({ input: 0, output: 0, total: 0 }); // offline stand-in
+      expect(JSON.parse(g.attributes['langfuse.observation.cost_details'] as string)).toEqual({
+        input: 0,
+        output: 0,
+        total: 0,
+      }); // offline stand-in
       expect(JSON.parse(g.attributes['langfuse.observation.input'] as string)[0].role).toBe('system');
     }
-    const usageTotal = generations.reduce((n, g) => n + (JSON.parse(g.attributes['langfuse.observation.usage_details'] as string) as { total: number }).total, 0);
+    const usageTotal = generations.reduce(
+      (n, g) =>
+        n + (JSON.parse(g.attributes['langfuse.observation.usage_details'] as string) as { total: number }).total,
+      0,
+    );
     expect(usageTotal).toBe(r.llm.prompt_tokens + r.llm.completion_tokens);
 
     const tools = spans.filter((s) => s.attributes[TYPE] === 'tool').map((s) => s.name);
-    expect(tools).toEqual(expect.arrayContaining(['get_affected_appointments', 'find_candidates', 'assign_appointment', 'add_to_waitlist', 'notify_patient']));
+    expect(tools).toEqual(
+      expect.arrayContaining([
+        'get_affected_appointments',
+        'find_candidates',
+        'assign_appointment',
+        'add_to_waitlist',
+        'notify_patient',
+      ]),
+    );
     expect(spans.find((s) => s.name === 'approval approved · A002 → P001')?.attributes[TYPE]).toBe('event');
     const summary = spans.find((s) => s.name === 'summary')!;
-    expect(JSON.parse(summary.attributes['langfuse.observation.output'] as string)).toMatchObject({ status: 'completed', successful_assignments: 2, waitlist_entries: 1 });
+    expect(JSON.parse(summary.attributes['langfuse.observation.output'] as string)).toMatchObject({
+      status: 'completed',
+      successful_assignments: 2,
+      waitlist_entries: 1,
+    });
     const resolved = spans.find((s) => s.name === 'resolve prompts')!;
-    expect(JSON.parse(resolved.attributes['langfuse.observation.output'] as string).orchestrator).toMatchObject({ version: 1, source: 'langfuse' });
+    expect(JSON.parse(resolved.attributes['langfuse.observation.output'] as string).orchestrator).toMatchObject({
+      version: 1,
+      source: 'langfuse',
+    });
   });
 
   test('a local fallback shows in the trace, and its generations are not linked to a Langfuse version', async () => {
@@ -97,13 +133,18 @@ describe('traces with masking (the default)', () => {
     const spans = await spansOf(lf, h, r.workflow_id);
     const resolved = spans.find((s) => s.name === 'resolve prompts')!;
     expect(resolved.attributes['langfuse.observation.level']).toBe('WARNING');
-    expect(resolved.attributes['langfuse.observation.status_message']).toMatch(/local fallback: healthcare-orchestrator: Langfuse unreachable/);
+    expect(resolved.attributes['langfuse.observation.status_message']).toMatch(
+      /local fallback: healthcare-orchestrator: Langfuse unreachable/,
+    );
     const generations = spans.filter((s) => s.attributes[TYPE] === 'generation');
     expect(generations.length).toBeGreaterThan(0);
     for (const g of generations) {
       expect(g.attributes['langfuse.observation.prompt.name']).toBeUndefined();
       // The SDK flattens metadata into one attribute per key.
-      expect(g.attributes).toMatchObject({ 'langfuse.observation.metadata.prompt_source': 'local', 'langfuse.observation.metadata.prompt_fallback': expect.stringMatching(/unreachable/) });
+      expect(g.attributes).toMatchObject({
+        'langfuse.observation.metadata.prompt_source': 'local',
+        'langfuse.observation.metadata.prompt_fallback': expect.stringMatching(/unreachable/),
+      });
     }
   });
 
@@ -112,9 +153,19 @@ describe('traces with masking (the default)', () => {
     const [span] = await spansOf(lf, h, 'mask-on');
     const text = JSON.stringify(span!.attributes);
     expect(text).not.toMatch(/Maria Lopez|912 345 678|Knee follow-up|prefers mornings/);
-    const output = JSON.parse(span!.attributes['langfuse.observation.output'] as string) as { content: string; notes: string };
-    expect(output).toEqual({ content: '[name] asked to be called back on [phone] about 2025-11-21.', notes: '[masked]' });
-    expect(JSON.parse((JSON.parse(span!.attributes['langfuse.observation.input'] as string) as { content: string }[])[0]!.content)).toEqual({ patient_id: 'PAT001', notes: '[masked]' });
+    const output = JSON.parse(span!.attributes['langfuse.observation.output'] as string) as {
+      content: string;
+      notes: string;
+    };
+    expect(output).toEqual({
+      content: '[name] asked to be called back on [phone] about 2025-11-21.',
+      notes: '[masked]',
+    });
+    expect(
+      JSON.parse(
+        (JSON.parse(span!.attributes['langfuse.observation.input'] as string) as { content: string }[])[0]!.content,
+      ),
+    ).toEqual({ patient_id: 'PAT001', notes: '[masked]' });
   });
 });
 

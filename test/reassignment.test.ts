@@ -9,7 +9,10 @@ import { decisionsOf } from '../src/format';
 const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
 
 /** Runs the seed example, approving A002 like a person would when it is asked. */
-async function runApproving(h: Harness, type: 'promptDrivenReassignment' | 'codeDrivenReassignment'): Promise<ReassignmentResult> {
+async function runApproving(
+  h: Harness,
+  type: 'promptDrivenReassignment' | 'codeDrivenReassignment',
+): Promise<ReassignmentResult> {
   const handle = await h.start(type, input);
   await waitForProgress(handle, (p) => p.pending_approvals.some((a) => a.appointment_id === 'A002'));
   await handle.signal(approveSignal, { appointmentId: 'A002', by: 'test' });
@@ -60,7 +63,12 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
     await handle.signal(approveSignal, { appointmentId: 'A002' });
     const r: ReassignmentResult = await handle.result();
-    expect(r.prompt.orchestrator).toMatchObject({ name: 'healthcare-orchestrator', version: 1, label: 'production', source: 'local' });
+    expect(r.prompt.orchestrator).toMatchObject({
+      name: 'healthcare-orchestrator',
+      version: 1,
+      label: 'production',
+      source: 'local',
+    });
     expect(r.prompt.orchestrator.hash).toMatch(/^[0-9a-f]{16}$/);
     const description = await handle.describe();
     expect((description.memo?.prompt as { orchestrator: { version: number } }).orchestrator.version).toBe(1);
@@ -82,15 +90,44 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
   test('a run started with the Temporal CLI works like one started from our client, and answers its CLI query and signal', async () => {
     h.reload();
     const id = `reassign-T001-2025-11-21-tcli-${Date.now()}`;
-    const started = await temporalCli(h.address, ['workflow', 'start', '--type', 'promptDrivenReassignment', '--task-queue', h.taskQueue, '--workflow-id', id, '--input', JSON.stringify(input)]);
+    const started = await temporalCli(h.address, [
+      'workflow',
+      'start',
+      '--type',
+      'promptDrivenReassignment',
+      '--task-queue',
+      h.taskQueue,
+      '--workflow-id',
+      id,
+      '--input',
+      JSON.stringify(input),
+    ]);
     expect(started.code).toBe(0);
     const handle = h.client.workflow.getHandle(id);
     await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
-    const queried = await temporalCli(h.address, ['workflow', 'query', '--workflow-id', id, '--name', 'progress', '--output', 'json']);
+    const queried = await temporalCli(h.address, [
+      'workflow',
+      'query',
+      '--workflow-id',
+      id,
+      '--name',
+      'progress',
+      '--output',
+      'json',
+    ]);
     expect(queried.code).toBe(0);
     expect(queried.stdout).toContain('"pending_approvals"');
     expect(queried.stdout).toContain('A002');
-    const signalled = await temporalCli(h.address, ['workflow', 'signal', '--workflow-id', id, '--name', 'approve', '--input', '{"appointmentId":"A002","by":"temporal-cli"}']);
+    const signalled = await temporalCli(h.address, [
+      'workflow',
+      'signal',
+      '--workflow-id',
+      id,
+      '--name',
+      'approve',
+      '--input',
+      '{"appointmentId":"A002","by":"temporal-cli"}',
+    ]);
     expect(signalled.code).toBe(0);
     const r: ReassignmentResult = await handle.result();
     expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
@@ -108,7 +145,12 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     h.reload();
     const before = h.store.counts();
     const handle = await h.start('promptDrivenReassignment', { providerId: 'T999', date: '2025-11-21' });
-    const failure = await handle.result().catch((e: { cause?: { message?: string; cause?: { message?: string } } }) => e.cause?.cause?.message ?? e.cause?.message);
+    const failure = await handle
+      .result()
+      .catch(
+        (e: { cause?: { message?: string; cause?: { message?: string } } }) =>
+          e.cause?.cause?.message ?? e.cause?.message,
+      );
     expect(failure).toMatch(/unknown provider T999/);
     expect(h.store.counts()).toEqual(before);
   });
@@ -116,8 +158,17 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
   test('a prompt label that does not exist fails the run before anything is written', async () => {
     h.reload();
     const before = h.store.counts();
-    const handle = await h.start('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21', promptLabel: 'no-such-label' });
-    const failure = await handle.result().catch((e: { cause?: { message?: string; cause?: { message?: string } } }) => e.cause?.cause?.message ?? e.cause?.message);
+    const handle = await h.start('promptDrivenReassignment', {
+      providerId: 'T001',
+      date: '2025-11-21',
+      promptLabel: 'no-such-label',
+    });
+    const failure = await handle
+      .result()
+      .catch(
+        (e: { cause?: { message?: string; cause?: { message?: string } } }) =>
+          e.cause?.cause?.message ?? e.cause?.message,
+      );
     expect(failure).toMatch(/has no version labelled "no-such-label" \(labels: production, staging, latest\)/);
     expect(h.store.counts()).toEqual(before);
     expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();

@@ -31,7 +31,8 @@ async function replayAll(histories: { workflowId: string; history: unknown }[]):
 describe('replay', () => {
   let h: Harness;
   const recorded: { name: string; workflowId: string; json: string }[] = [];
-  const asHistories = (list: typeof recorded) => list.map((r) => ({ workflowId: r.workflowId, history: historyFromJSON(JSON.parse(r.json)) }));
+  const asHistories = (list: typeof recorded) =>
+    list.map((r) => ({ workflowId: r.workflowId, history: historyFromJSON(JSON.parse(r.json)) }));
 
   beforeAll(async () => {
     h = await startHarness();
@@ -42,7 +43,11 @@ describe('replay', () => {
     };
     const capture = async (name: string, workflowId: string) => {
       recorded.push({ name, workflowId, json: await exportJson(workflowId) });
-      recorded.push({ name: `${name}-batch`, workflowId: `${workflowId}-batch-0001`, json: await exportJson(`${workflowId}-batch-0001`) });
+      recorded.push({
+        name: `${name}-batch`,
+        workflowId: `${workflowId}-batch-0001`,
+        json: await exportJson(`${workflowId}-batch-0001`),
+      });
     };
     for (const type of ['promptDrivenReassignment', 'codeDrivenReassignment'] as const) {
       h.reload();
@@ -62,9 +67,13 @@ describe('replay', () => {
     const silent = await startHarness({ faults: [{ mode: 'empty_reply' }] });
     try {
       const id = `replay-promptDrivenReassignment-fallback-${Date.now()}`;
-      const r = await (await silent.start('promptDrivenReassignment', { ...input, promptLabel: 'staging' }, id)).result();
+      const r = await (
+        await silent.start('promptDrivenReassignment', { ...input, promptLabel: 'staging' }, id)
+      ).result();
       expect(r.status).toBe('completed_with_fallback');
-      const shown = async (workflowId: string) => (await temporalCli(silent.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json'])).stdout;
+      const shown = async (workflowId: string) =>
+        (await temporalCli(silent.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']))
+          .stdout;
       recorded.push({ name: 'fallback', workflowId: id, json: await shown(id) });
       recorded.push({ name: 'fallback-batch', workflowId: `${id}-batch-0001`, json: await shown(`${id}-batch-0001`) });
     } finally {
@@ -85,7 +94,10 @@ describe('replay', () => {
   test('the committed histories of earlier runs still replay', async () => {
     const files = fs.readdirSync(fixtures).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThanOrEqual(18);
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8'))) }));
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8'))),
+    }));
     expect(await replayAll(histories)).toEqual([]);
   });
 
@@ -93,7 +105,9 @@ describe('replay', () => {
     // A history whose first activity is swapped for another must fail to replay: the guard has teeth.
     const original = recorded.find((r) => r.name === 'codeDrivenReassignment-approved')!;
     const json = JSON.parse(original.json);
-    const scheduled = json.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
+    const scheduled = json.events.find(
+      (e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes,
+    );
     scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse';
     const errors = await replayAll([{ workflowId: 'tampered', history: historyFromJSON(json) }]);
     expect(errors).toHaveLength(1);

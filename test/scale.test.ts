@@ -25,7 +25,11 @@ describe(`a reassignment of ${N} appointments`, () => {
       },
     });
     // A low limit for the parent's own history makes it continue as new during this run.
-    const handle = await h.start('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21', reason: 'leave', historyEventLimit: 300 }, workflowId);
+    const handle = await h.start(
+      'promptDrivenReassignment',
+      { providerId: 'T001', date: '2025-11-21', reason: 'leave', historyEventLimit: 300 },
+      workflowId,
+    );
     result = await handle.result();
   }, 15 * 60_000);
   afterAll(() => h.close());
@@ -48,20 +52,26 @@ describe(`a reassignment of ${N} appointments`, () => {
     expect(result.batches).toBe(N / 10);
   });
 
-  test(`no workflow history exceeds ${HISTORY_LIMIT} events`, async () => {
-    const sizes: Record<string, number> = {};
-    for await (const execution of h.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-      const history = await h.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
-      sizes[`parent ${execution.runId}`] = history.events?.length ?? 0;
-    }
-    expect(Object.keys(sizes)).toHaveLength(result.runs);
-    for (let b = 1; b <= result.batches; b++) {
-      const id = `${workflowId}-batch-${String(b).padStart(4, '0')}`;
-      sizes[id] = (await h.client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0;
-    }
-    const largest = Math.max(...Object.values(sizes));
-    console.log(`${N} appointments: ${result.runs} parent runs, ${result.batches} batches, largest history ${largest} events, LLM calls ${result.llm.calls} (${result.llm.calls_per_appointment}/appointment)`);
-    expect(largest).toBeGreaterThan(0);
-    expect(largest).toBeLessThanOrEqual(HISTORY_LIMIT);
-  }, 5 * 60_000);
+  test(
+    `no workflow history exceeds ${HISTORY_LIMIT} events`,
+    async () => {
+      const sizes: Record<string, number> = {};
+      for await (const execution of h.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+        const history = await h.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+        sizes[`parent ${execution.runId}`] = history.events?.length ?? 0;
+      }
+      expect(Object.keys(sizes)).toHaveLength(result.runs);
+      for (let b = 1; b <= result.batches; b++) {
+        const id = `${workflowId}-batch-${String(b).padStart(4, '0')}`;
+        sizes[id] = (await h.client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0;
+      }
+      const largest = Math.max(...Object.values(sizes));
+      console.log(
+        `${N} appointments: ${result.runs} parent runs, ${result.batches} batches, largest history ${largest} events, LLM calls ${result.llm.calls} (${result.llm.calls_per_appointment}/appointment)`,
+      );
+      expect(largest).toBeGreaterThan(0);
+      expect(largest).toBeLessThanOrEqual(HISTORY_LIMIT);
+    },
+    5 * 60_000,
+  );
 });

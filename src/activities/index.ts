@@ -77,7 +77,11 @@ export function createActivities(deps: ActivityDeps) {
   const { store, tracer } = deps;
   /** Tracing never fails an activity: a trace lost is logged, the work goes on. */
   const trace = (emit: (t: RunTracer) => Promise<void>) =>
-    tracer ? emit(tracer).catch((err: unknown) => Context.current().log.warn('could not record a trace observation', { error: String(err) })) : Promise.resolve();
+    tracer
+      ? emit(tracer).catch((err: unknown) =>
+          Context.current().log.warn('could not record a trace observation', { error: String(err) }),
+        )
+      : Promise.resolve();
 
   return {
     /**
@@ -85,18 +89,31 @@ export function createActivities(deps: ActivityDeps) {
      * the arm (a label) is a pure function of the workflow id, so a retry picks the same one.
      */
     async resolvePrompts(input: { label: string; workflowId?: string }): Promise<PromptBundle> {
-      const arm = deps.experiment && input.workflowId && input.label === EXPERIMENT_LABEL ? pickArm(deps.experiment, input.workflowId) : undefined;
+      const arm =
+        deps.experiment && input.workflowId && input.label === EXPERIMENT_LABEL
+          ? pickArm(deps.experiment, input.workflowId)
+          : undefined;
       try {
         const bundle = await resolvePromptBundle(deps.registry, arm?.arm ?? input.label);
         const fallbacks = [bundle.orchestrator, bundle.scoring].filter((p) => p.fallback);
-        for (const p of fallbacks) Context.current().log.warn('prompt from the local file instead of Langfuse', { prompt: p.name, version: p.version, reason: p.fallback });
+        for (const p of fallbacks)
+          Context.current().log.warn('prompt from the local file instead of Langfuse', {
+            prompt: p.name,
+            version: p.version,
+            reason: p.fallback,
+          });
         await trace((t) =>
           t.span({
             runId: runIdOf(Context.current().info.workflowExecution?.workflowId ?? input.workflowId ?? 'unknown'),
             name: 'resolve prompts',
             input: { label: input.label, ...(arm ? { experiment: arm.experiment, arm: arm.arm } : {}) },
             output: { orchestrator: bundle.orchestrator, scoring: bundle.scoring },
-            ...(fallbacks.length > 0 ? { level: 'WARNING' as const, statusMessage: `local fallback: ${fallbacks.map((p) => `${p.name}: ${p.fallback}`).join('; ')}` } : {}),
+            ...(fallbacks.length > 0
+              ? {
+                  level: 'WARNING' as const,
+                  statusMessage: `local fallback: ${fallbacks.map((p) => `${p.name}: ${p.fallback}`).join('; ')}`,
+                }
+              : {}),
           }),
         );
         return arm ? { ...bundle, experiment: arm } : bundle;
@@ -109,7 +126,8 @@ export function createActivities(deps: ActivityDeps) {
     /** Records the provider's unavailability (idempotent) and checks the input against the store. */
     async markProviderUnavailable(input: { providerId: string; date: string; until?: string; reason: string }) {
       try {
-        if (input.until !== undefined) return store.markUnavailableRange(input.providerId, input.date, input.until, input.reason);
+        if (input.until !== undefined)
+          return store.markUnavailableRange(input.providerId, input.date, input.until, input.reason);
         return store.markUnavailable(input.providerId, input.date, input.reason);
       } catch (err) {
         if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
@@ -149,11 +167,16 @@ export function createActivities(deps: ActivityDeps) {
         );
         const choice = completion.choices[0];
         if (!choice) throw ApplicationFailure.retryable('the model returned no choice', 'LlmTransientError');
-        const calls = (choice.message.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : []));
+        const calls = (choice.message.tool_calls ?? []).flatMap((c) =>
+          c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
+        );
         const output: ChatOutput = {
           message: { content: choice.message.content ?? null, tool_calls: calls },
           finish_reason: choice.finish_reason,
-          usage: { prompt_tokens: completion.usage?.prompt_tokens ?? 0, completion_tokens: completion.usage?.completion_tokens ?? 0 },
+          usage: {
+            prompt_tokens: completion.usage?.prompt_tokens ?? 0,
+            completion_tokens: completion.usage?.completion_tokens ?? 0,
+          },
           model: completion.model,
           offline: deps.offline,
         };
@@ -208,15 +231,45 @@ export function createActivities(deps: ActivityDeps) {
     async noop(): Promise<void> {},
 
     /** Writes a human's (or the timeout policy's) decision; the assign guard reads it. Idempotent. */
-    async recordApproval(input: { appointmentId: string; providerId: string; decision: 'approved' | 'rejected' | 'timed_out'; decidedBy: string; note?: string; runId: string }) {
-      const recorded = store.recordApproval(input.appointmentId, input.providerId, input.decision, input.decidedBy, input.note, input.runId);
-      await trace((t) => t.event({ runId: input.runId, name: `approval ${input.decision} · ${input.appointmentId} → ${input.providerId}`, input, output: recorded }));
+    async recordApproval(input: {
+      appointmentId: string;
+      providerId: string;
+      decision: 'approved' | 'rejected' | 'timed_out';
+      decidedBy: string;
+      note?: string;
+      runId: string;
+    }) {
+      const recorded = store.recordApproval(
+        input.appointmentId,
+        input.providerId,
+        input.decision,
+        input.decidedBy,
+        input.note,
+        input.runId,
+      );
+      await trace((t) =>
+        t.event({
+          runId: input.runId,
+          name: `approval ${input.decision} · ${input.appointmentId} → ${input.providerId}`,
+          input,
+          output: recorded,
+        }),
+      );
       return recorded;
     },
 
     /** The run's outcome, for its trace: the last activity of a run, so the summary is visible in Langfuse. */
     async recordRunSummary(input: { runId: string; summary: Record<string, unknown> }): Promise<void> {
-      await trace((t) => t.span({ runId: input.runId, name: 'summary', output: input.summary, ...(input.summary.status === 'completed' ? {} : { level: 'WARNING' as const, statusMessage: String(input.summary.status) }) }));
+      await trace((t) =>
+        t.span({
+          runId: input.runId,
+          name: 'summary',
+          output: input.summary,
+          ...(input.summary.status === 'completed'
+            ? {}
+            : { level: 'WARNING' as const, statusMessage: String(input.summary.status) }),
+        }),
+      );
     },
   };
 
@@ -229,7 +282,11 @@ export function createActivities(deps: ActivityDeps) {
     const args = def.input.safeParse(input.args);
     if (!args.success) {
       const issue = args.error.issues[0]!;
-      return { ok: false, code: 'invalid_arguments', error: `invalid arguments for ${input.name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}` };
+      return {
+        ok: false,
+        code: 'invalid_arguments',
+        error: `invalid arguments for ${input.name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}`,
+      };
     }
     try {
       const handler = toolHandlers[input.name] as (a: unknown, c: unknown) => unknown;

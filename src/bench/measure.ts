@@ -48,7 +48,14 @@ export interface Measurement {
   history_bytes: number;
   /** The longest history (events) and the heaviest (bytes): not always the same one. */
   largest_history: { workflow_id: string; events: number; bytes: number; bytes_workflow_id: string };
-  per_appointment: { llm_calls: number; input_tokens: number; output_tokens: number; tool_calls: number; history_events: number; history_bytes: number };
+  per_appointment: {
+    llm_calls: number;
+    input_tokens: number;
+    output_tokens: number;
+    tool_calls: number;
+    history_events: number;
+    history_bytes: number;
+  };
   worker_peak_rss_bytes?: number;
 }
 
@@ -68,12 +75,17 @@ export async function historyStats(client: Client, workflowId: string, runId?: s
 }
 
 /** Every history of a finished run: the parent's runs (continue-as-new) and its batches. */
-export async function runHistories(client: Client, workflowId: string, result: Pick<ReassignmentResult, 'runs' | 'batches'>): Promise<HistoryStats[]> {
+export async function runHistories(
+  client: Client,
+  workflowId: string,
+  result: Pick<ReassignmentResult, 'runs' | 'batches'>,
+): Promise<HistoryStats[]> {
   const runIds: string[] = [];
   // Visibility is eventually consistent: wait until every parent run is listed.
   for (let attempt = 0; attempt < 50; attempt++) {
     runIds.length = 0;
-    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.push(execution.runId);
+    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+      runIds.push(execution.runId);
     if (runIds.length >= result.runs) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -81,7 +93,8 @@ export async function runHistories(client: Client, workflowId: string, result: P
   for (const runId of runIds) stats.push(await historyStats(client, workflowId, runId));
   const ids = Array.from({ length: result.batches }, (_, i) => `${workflowId}-batch-${String(i + 1).padStart(4, '0')}`);
   // A few at a time: the dev server is on the same small machine.
-  for (let i = 0; i < ids.length; i += 16) stats.push(...(await Promise.all(ids.slice(i, i + 16).map((id) => historyStats(client, id)))));
+  for (let i = 0; i < ids.length; i += 16)
+    stats.push(...(await Promise.all(ids.slice(i, i + 16).map((id) => historyStats(client, id)))));
   return stats;
 }
 
@@ -98,7 +111,11 @@ export interface RunOptions {
 export async function measureReassignment(o: RunOptions): Promise<Measurement> {
   const type = o.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
   const started = performance.now();
-  const handle = await o.client.workflow.start(type, { taskQueue: o.taskQueue, workflowId: o.workflowId, args: [o.input] });
+  const handle = await o.client.workflow.start(type, {
+    taskQueue: o.taskQueue,
+    workflowId: o.workflowId,
+    args: [o.input],
+  });
   const result = (await handle.result()) as ReassignmentResult;
   const wall = performance.now() - started;
   const histories = await runHistories(o.client, o.workflowId, result);
@@ -126,7 +143,12 @@ export async function measureReassignment(o: RunOptions): Promise<Measurement> {
     parent_runs: result.runs,
     history_events: events,
     history_bytes: bytes,
-    largest_history: { workflow_id: largest.workflow_id, events: largest.events, bytes: heaviest.bytes, bytes_workflow_id: heaviest.workflow_id },
+    largest_history: {
+      workflow_id: largest.workflow_id,
+      events: largest.events,
+      bytes: heaviest.bytes,
+      bytes_workflow_id: heaviest.workflow_id,
+    },
     per_appointment: {
       llm_calls: round(result.llm.calls / n),
       input_tokens: round(result.llm.prompt_tokens / n, 0),
@@ -143,9 +165,17 @@ export function countViolations(m: Measurement): string[] {
   const out: string[] = [];
   const at = `${m.mode}-driven, N=${m.n}`;
   if (m.decided !== m.n) out.push(`${at}: ${m.decided} of ${m.n} appointments decided (${m.status})`);
-  if (m.mode === 'prompt' && m.per_appointment.llm_calls > TARGETS.llmCallsPerAppointment) out.push(`${at}: ${m.per_appointment.llm_calls} LLM calls per appointment (target ≤ ${TARGETS.llmCallsPerAppointment})`);
-  if (m.mode === 'prompt' && m.per_appointment.input_tokens > TARGETS.inputTokensPerAppointment) out.push(`${at}: ${m.per_appointment.input_tokens} input tokens per appointment (target ≤ ${TARGETS.inputTokensPerAppointment})`);
-  if (m.largest_history.events > TARGETS.historyEvents) out.push(`${at}: a history of ${m.largest_history.events} events (target ≤ ${TARGETS.historyEvents})`);
-  if (m.largest_history.bytes > TARGETS.historyBytes) out.push(`${at}: a history of ${m.largest_history.bytes} bytes (target ≤ ${TARGETS.historyBytes})`);
+  if (m.mode === 'prompt' && m.per_appointment.llm_calls > TARGETS.llmCallsPerAppointment)
+    out.push(
+      `${at}: ${m.per_appointment.llm_calls} LLM calls per appointment (target ≤ ${TARGETS.llmCallsPerAppointment})`,
+    );
+  if (m.mode === 'prompt' && m.per_appointment.input_tokens > TARGETS.inputTokensPerAppointment)
+    out.push(
+      `${at}: ${m.per_appointment.input_tokens} input tokens per appointment (target ≤ ${TARGETS.inputTokensPerAppointment})`,
+    );
+  if (m.largest_history.events > TARGETS.historyEvents)
+    out.push(`${at}: a history of ${m.largest_history.events} events (target ≤ ${TARGETS.historyEvents})`);
+  if (m.largest_history.bytes > TARGETS.historyBytes)
+    out.push(`${at}: a history of ${m.largest_history.bytes} bytes (target ≤ ${TARGETS.historyBytes})`);
   return out;
 }

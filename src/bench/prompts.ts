@@ -29,16 +29,23 @@ export function benchPromptEdit(doc: PromptDoc, overrides: BenchPromptOverrides 
 export function writeBenchPrompts(dir: string, overrides: BenchPromptOverrides = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   const source = path.join(projectRoot, 'prompts');
-  const orchestrator = parseYaml(fs.readFileSync(path.join(source, 'healthcare-orchestrator.yaml'), 'utf8')) as PromptDoc;
+  const orchestrator = parseYaml(
+    fs.readFileSync(path.join(source, 'healthcare-orchestrator.yaml'), 'utf8'),
+  ) as PromptDoc;
   benchPromptEdit(orchestrator, overrides);
-  fs.writeFileSync(path.join(dir, 'healthcare-orchestrator.yaml'), stringifyYaml(orchestrator, { aliasDuplicateObjects: false }));
+  fs.writeFileSync(
+    path.join(dir, 'healthcare-orchestrator.yaml'),
+    stringifyYaml(orchestrator, { aliasDuplicateObjects: false }),
+  );
   fs.copyFileSync(path.join(source, 'scoring-strategy.yaml'), path.join(dir, 'scoring-strategy.yaml'));
   return dir;
 }
 
 /** The batching config the bench's prompts end up with (label production). */
 export function benchBatching(dir: string): { batch_size: number; max_parallel_batches: number } {
-  const doc = parseYaml(fs.readFileSync(path.join(dir, 'healthcare-orchestrator.yaml'), 'utf8')) as { versions: { labels?: string[]; config: { batch_size: number; max_parallel_batches: number } }[] };
+  const doc = parseYaml(fs.readFileSync(path.join(dir, 'healthcare-orchestrator.yaml'), 'utf8')) as {
+    versions: { labels?: string[]; config: { batch_size: number; max_parallel_batches: number } }[];
+  };
   const v = doc.versions.find((x) => x.labels?.includes('production')) ?? doc.versions[0]!;
   return { batch_size: v.config.batch_size, max_parallel_batches: v.config.max_parallel_batches };
 }

@@ -71,13 +71,21 @@ export const appointmentSchema = z.object({
 });
 export type Appointment = z.infer<typeof appointmentSchema>;
 
-export const historyEntrySchema = z.object({ patient_id: patientIdSchema, provider_id: providerIdSchema, visits: z.number().int().min(1) });
+export const historyEntrySchema = z.object({
+  patient_id: patientIdSchema,
+  provider_id: providerIdSchema,
+  visits: z.number().int().min(1),
+});
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 export const slotSchema = z.object({ provider_id: providerIdSchema, date: isoDateSchema, time: slotTimeSchema });
 export type Slot = z.infer<typeof slotSchema>;
 
-export const unavailabilitySchema = z.object({ provider_id: providerIdSchema, date: isoDateSchema, reason: z.string().min(1) });
+export const unavailabilitySchema = z.object({
+  provider_id: providerIdSchema,
+  date: isoDateSchema,
+  reason: z.string().min(1),
+});
 export type Unavailability = z.infer<typeof unavailabilitySchema>;
 
 /** A whole data set, as seeded into a store. */

@@ -9,7 +9,14 @@ export const MAX_SCORE = 200;
 
 const weight = z.number().int().min(0).max(MAX_SCORE);
 export const weightsSchema = z
-  .object({ specialty: weight, gender: weight, language: weight, distance: weight, continuity: weight, experience: weight })
+  .object({
+    specialty: weight,
+    gender: weight,
+    language: weight,
+    distance: weight,
+    continuity: weight,
+    experience: weight,
+  })
   .strict()
   .refine((w) => FACTORS.reduce((sum, f) => sum + w[f], 0) === MAX_SCORE, {
     message: `the six weights must add up to ${MAX_SCORE}`,

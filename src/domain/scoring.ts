@@ -39,18 +39,32 @@ export function scoreMatch(input: {
   const { appointment, patient, provider, previousVisits, weights } = input;
   const km = distanceKm(patient.location, provider.location);
   const fractions: Record<Factor, [number, string]> = {
-    specialty: provider.specialty === appointment.specialty ? [1, `${provider.specialty}`] : [0, `${provider.specialty} ≠ ${appointment.specialty}`],
+    specialty:
+      provider.specialty === appointment.specialty
+        ? [1, `${provider.specialty}`]
+        : [0, `${provider.specialty} ≠ ${appointment.specialty}`],
     gender:
       patient.gender_preference === 'any'
         ? [1, 'no preference']
         : patient.gender_preference === provider.gender
           ? [1, `prefers ${patient.gender_preference}`]
           : [0, `prefers ${patient.gender_preference}, provider ${provider.gender}`],
-    language: provider.languages.includes(patient.language) ? [1, `speaks ${patient.language}`] : [0, `does not speak ${patient.language}`],
+    language: provider.languages.includes(patient.language)
+      ? [1, `speaks ${patient.language}`]
+      : [0, `does not speak ${patient.language}`],
     // Full points next door, half at the patient's limit, none beyond it.
-    distance: km <= patient.max_distance_km ? [1 - 0.5 * (km / patient.max_distance_km), `${round1(km)} km of ${patient.max_distance_km}`] : [0, `${round1(km)} km, beyond ${patient.max_distance_km}`],
-    continuity: [Math.min(previousVisits, FULL_CONTINUITY_VISITS) / FULL_CONTINUITY_VISITS, `${previousVisits} previous visits`],
-    experience: [Math.min(provider.experience_years, FULL_EXPERIENCE_YEARS) / FULL_EXPERIENCE_YEARS, `${provider.experience_years} years`],
+    distance:
+      km <= patient.max_distance_km
+        ? [1 - 0.5 * (km / patient.max_distance_km), `${round1(km)} km of ${patient.max_distance_km}`]
+        : [0, `${round1(km)} km, beyond ${patient.max_distance_km}`],
+    continuity: [
+      Math.min(previousVisits, FULL_CONTINUITY_VISITS) / FULL_CONTINUITY_VISITS,
+      `${previousVisits} previous visits`,
+    ],
+    experience: [
+      Math.min(provider.experience_years, FULL_EXPERIENCE_YEARS) / FULL_EXPERIENCE_YEARS,
+      `${provider.experience_years} years`,
+    ],
   };
   const factors = {} as Record<Factor, FactorScore>;
   let total = 0;

@@ -174,13 +174,45 @@ export class SchedulingStore {
   load(data: Dataset): void {
     const db = this.db;
     db.transaction(() => {
-      for (const t of ['tool_calls', 'notifications', 'approvals', 'waitlist', 'assignments', 'appointments', 'unavailability', 'provider_slots', 'patient_history', 'patients', 'providers']) {
+      for (const t of [
+        'tool_calls',
+        'notifications',
+        'approvals',
+        'waitlist',
+        'assignments',
+        'appointments',
+        'unavailability',
+        'provider_slots',
+        'patient_history',
+        'patients',
+        'providers',
+      ]) {
         db.prepare(`DELETE FROM ${t}`).run();
       }
       const p = db.prepare('INSERT INTO providers VALUES (?,?,?,?,?,?,?,?)');
-      for (const v of data.providers) p.run(v.id, v.name, v.specialty, v.gender, JSON.stringify(v.languages), v.location.lat, v.location.lon, v.experience_years);
+      for (const v of data.providers)
+        p.run(
+          v.id,
+          v.name,
+          v.specialty,
+          v.gender,
+          JSON.stringify(v.languages),
+          v.location.lat,
+          v.location.lon,
+          v.experience_years,
+        );
       const pa = db.prepare('INSERT INTO patients VALUES (?,?,?,?,?,?,?,?)');
-      for (const v of data.patients) pa.run(v.id, v.name, v.gender_preference, v.language, v.location.lat, v.location.lon, v.max_distance_km, v.notes);
+      for (const v of data.patients)
+        pa.run(
+          v.id,
+          v.name,
+          v.gender_preference,
+          v.language,
+          v.location.lat,
+          v.location.lon,
+          v.max_distance_km,
+          v.notes,
+        );
       const h = db.prepare('INSERT INTO patient_history VALUES (?,?,?)');
       for (const v of data.history) h.run(v.patient_id, v.provider_id, v.visits);
       const s = db.prepare('INSERT INTO provider_slots VALUES (?,?,?)');
@@ -188,7 +220,8 @@ export class SchedulingStore {
       const u = db.prepare('INSERT INTO unavailability (provider_id, date, reason) VALUES (?,?,?)');
       for (const v of data.unavailability) u.run(v.provider_id, v.date, v.reason);
       const a = db.prepare('INSERT INTO appointments VALUES (?,?,?,?,?,?,?,?)');
-      for (const v of data.appointments) a.run(v.id, v.patient_id, v.provider_id, v.provider_id, v.date, v.time, v.specialty, v.status);
+      for (const v of data.appointments)
+        a.run(v.id, v.patient_id, v.provider_id, v.provider_id, v.date, v.time, v.specialty, v.status);
     })();
   }
 
@@ -205,36 +238,60 @@ export class SchedulingStore {
   }
 
   appointment(id: string): (Appointment & { original_provider_id: string }) | undefined {
-    return this.db.prepare('SELECT * FROM appointments WHERE id = ?').get(id) as (Appointment & { original_provider_id: string }) | undefined;
+    return this.db.prepare('SELECT * FROM appointments WHERE id = ?').get(id) as
+      (Appointment & { original_provider_id: string }) | undefined;
   }
 
   previousVisits(patientId: string, providerId: string): number {
-    const r = this.db.prepare('SELECT visits FROM patient_history WHERE patient_id = ? AND provider_id = ?').get(patientId, providerId) as { visits: number } | undefined;
+    const r = this.db
+      .prepare('SELECT visits FROM patient_history WHERE patient_id = ? AND provider_id = ?')
+      .get(patientId, providerId) as { visits: number } | undefined;
     return r?.visits ?? 0;
   }
 
   patientHistory(patientId: string): { provider_id: string; visits: number }[] {
-    return this.db.prepare('SELECT provider_id, visits FROM patient_history WHERE patient_id = ? ORDER BY provider_id').all(patientId) as { provider_id: string; visits: number }[];
+    return this.db
+      .prepare('SELECT provider_id, visits FROM patient_history WHERE patient_id = ? ORDER BY provider_id')
+      .all(patientId) as { provider_id: string; visits: number }[];
   }
 
   unavailability(providerId: string, date: string): { reason: string } | undefined {
-    return this.db.prepare('SELECT reason FROM unavailability WHERE provider_id = ? AND date = ?').get(providerId, date) as { reason: string } | undefined;
+    return this.db
+      .prepare('SELECT reason FROM unavailability WHERE provider_id = ? AND date = ?')
+      .get(providerId, date) as { reason: string } | undefined;
   }
 
   /** Records that a provider is unavailable on a date. Idempotent: the first reason recorded stays. */
-  markUnavailable(providerId: string, date: string, reason: string): { provider_id: string; date: string; reason: string; newly_recorded: boolean } {
+  markUnavailable(
+    providerId: string,
+    date: string,
+    reason: string,
+  ): { provider_id: string; date: string; reason: string; newly_recorded: boolean } {
     if (!this.provider(providerId)) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
-    const info = this.db.prepare('INSERT OR IGNORE INTO unavailability (provider_id, date, reason) VALUES (?,?,?)').run(providerId, date, reason);
+    const info = this.db
+      .prepare('INSERT OR IGNORE INTO unavailability (provider_id, date, reason) VALUES (?,?,?)')
+      .run(providerId, date, reason);
     const stored = this.unavailability(providerId, date)!;
     return { provider_id: providerId, date, reason: stored.reason, newly_recorded: info.changes === 1 };
   }
 
   /** Records the unavailability of every day from date through until (inclusive), in one transaction. */
-  markUnavailableRange(providerId: string, date: string, until: string, reason: string): { provider_id: string; date: string; until: string; days: number; newly_recorded: number } {
+  markUnavailableRange(
+    providerId: string,
+    date: string,
+    until: string,
+    reason: string,
+  ): { provider_id: string; date: string; until: string; days: number; newly_recorded: number } {
     return this.db.transaction(() => {
       const days = datesInRange(date, until);
       const recorded = days.map((d) => this.markUnavailable(providerId, d, reason));
-      return { provider_id: providerId, date, until, days: days.length, newly_recorded: recorded.filter((r) => r.newly_recorded).length };
+      return {
+        provider_id: providerId,
+        date,
+        until,
+        days: days.length,
+        newly_recorded: recorded.filter((r) => r.newly_recorded).length,
+      };
     })();
   }
 
@@ -244,7 +301,9 @@ export class SchedulingStore {
     if (until === undefined) {
       if (!this.unavailability(providerId, date)) return [];
       return this.db
-        .prepare("SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id")
+        .prepare(
+          "SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id",
+        )
         .all(providerId, date) as Appointment[];
     }
     return this.db
@@ -258,11 +317,19 @@ export class SchedulingStore {
 
   /** Appointments of a provider on a date (or from date through until), whatever their state. */
   appointmentCount(providerId: string, date: string, until: string = date): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ?').get(providerId, date, until) as { n: number }).n;
+    return (
+      this.db
+        .prepare('SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ?')
+        .get(providerId, date, until) as { n: number }
+    ).n;
   }
 
   isBooked(providerId: string, date: string, time: string): boolean {
-    return this.db.prepare("SELECT 1 FROM appointments WHERE provider_id = ? AND date = ? AND time = ? AND status = 'scheduled'").get(providerId, date, time) !== undefined;
+    return (
+      this.db
+        .prepare("SELECT 1 FROM appointments WHERE provider_id = ? AND date = ? AND time = ? AND status = 'scheduled'")
+        .get(providerId, date, time) !== undefined
+    );
   }
 
   /** Providers who work that slot, are not unavailable that day and are not booked then. */
@@ -279,23 +346,45 @@ export class SchedulingStore {
     return rows.map(toProvider);
   }
 
-  score(appointmentId: string, providerId: string, weights: Weights): MatchScore & { appointment_id: string; provider_id: string } {
+  score(
+    appointmentId: string,
+    providerId: string,
+    weights: Weights,
+  ): MatchScore & { appointment_id: string; provider_id: string } {
     const appointment = this.requireAppointment(appointmentId);
     const provider = this.provider(providerId);
     if (!provider) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
     const patient = this.patient(appointment.patient_id)!;
-    const match = scoreMatch({ appointment, patient, provider, previousVisits: this.previousVisits(patient.id, provider.id), weights });
+    const match = scoreMatch({
+      appointment,
+      patient,
+      provider,
+      previousVisits: this.previousVisits(patient.id, provider.id),
+      weights,
+    });
     return { appointment_id: appointmentId, provider_id: providerId, ...match };
   }
 
   /** The free providers of the appointment's specialty at its slot, best first. */
-  rankCandidates(appointmentId: string, policy: Policy, limit: number): { appointment: Appointment; candidates: Candidate[]; considered: number } {
+  rankCandidates(
+    appointmentId: string,
+    policy: Policy,
+    limit: number,
+  ): { appointment: Appointment; candidates: Candidate[]; considered: number } {
     const appointment = this.requireAppointment(appointmentId);
     const patient = this.patient(appointment.patient_id)!;
-    const providers = this.availableProviders(appointment.date, appointment.time, appointment.specialty).filter((p) => p.id !== appointment.provider_id);
+    const providers = this.availableProviders(appointment.date, appointment.time, appointment.specialty).filter(
+      (p) => p.id !== appointment.provider_id,
+    );
     const ranked = providers
       .map((provider) => {
-        const { score } = scoreMatch({ appointment, patient, provider, previousVisits: this.previousVisits(patient.id, provider.id), weights: policy.weights });
+        const { score } = scoreMatch({
+          appointment,
+          patient,
+          provider,
+          previousVisits: this.previousVisits(patient.id, provider.id),
+          weights: policy.weights,
+        });
         const band = bandOf(score, policy.thresholds);
         return { provider_id: provider.id, score, band, approval_required: approvalRequired(band, policy.approval) };
       })
@@ -309,13 +398,17 @@ export class SchedulingStore {
   private once<T>(key: string, tool: string, fn: () => T): T {
     return this.db
       .transaction((): T => {
-        const prior = this.db.prepare('SELECT tool, result_json FROM tool_calls WHERE idempotency_key = ?').get(key) as { tool: string; result_json: string } | undefined;
+        const prior = this.db.prepare('SELECT tool, result_json FROM tool_calls WHERE idempotency_key = ?').get(key) as
+          { tool: string; result_json: string } | undefined;
         if (prior) {
-          if (prior.tool !== tool) throw new DomainRefusal(`idempotency key ${key} was already used by ${prior.tool}`, 'key_reused');
+          if (prior.tool !== tool)
+            throw new DomainRefusal(`idempotency key ${key} was already used by ${prior.tool}`, 'key_reused');
           return JSON.parse(prior.result_json) as T;
         }
         const result = fn();
-        this.db.prepare('INSERT INTO tool_calls (idempotency_key, tool, result_json) VALUES (?,?,?)').run(key, tool, JSON.stringify(result));
+        this.db
+          .prepare('INSERT INTO tool_calls (idempotency_key, tool, result_json) VALUES (?,?,?)')
+          .run(key, tool, JSON.stringify(result));
         return result;
       })
       .immediate();
@@ -330,11 +423,21 @@ export class SchedulingStore {
   /** The appointment must still be booked with an unavailable provider: otherwise there is nothing to decide. */
   private requireAffected(id: string): Appointment & { original_provider_id: string } {
     const a = this.requireAppointment(id);
-    if (a.status === 'waitlisted') throw new DomainRefusal(`appointment ${id} is already on the waitlist`, 'already_decided');
+    if (a.status === 'waitlisted')
+      throw new DomainRefusal(`appointment ${id} is already on the waitlist`, 'already_decided');
     if (this.unavailability(a.provider_id, a.date)) return a;
-    const already = this.db.prepare('SELECT to_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1').get(id) as { to_provider_id: string } | undefined;
-    if (already) throw new DomainRefusal(`appointment ${id} was already reassigned to ${already.to_provider_id}`, 'already_decided');
-    throw new DomainRefusal(`appointment ${id} is not affected: provider ${a.provider_id} is available on ${a.date}`, 'not_affected');
+    const already = this.db
+      .prepare('SELECT to_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1')
+      .get(id) as { to_provider_id: string } | undefined;
+    if (already)
+      throw new DomainRefusal(
+        `appointment ${id} was already reassigned to ${already.to_provider_id}`,
+        'already_decided',
+      );
+    throw new DomainRefusal(
+      `appointment ${id} is not affected: provider ${a.provider_id} is available on ${a.date}`,
+      'not_affected',
+    );
   }
 
   assign(appointmentId: string, providerId: string, ctx: ActionContext): AssignmentResult {
@@ -342,28 +445,75 @@ export class SchedulingStore {
       const a = this.requireAffected(appointmentId);
       const provider = this.provider(providerId);
       if (!provider) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
-      if (provider.specialty !== a.specialty) throw new DomainRefusal(`provider ${providerId} is ${provider.specialty}, the appointment needs ${a.specialty}`, 'wrong_specialty');
-      if (this.unavailability(providerId, a.date)) throw new DomainRefusal(`provider ${providerId} is unavailable on ${a.date}`, 'provider_unavailable');
-      const works = this.db.prepare('SELECT 1 FROM provider_slots WHERE provider_id = ? AND date = ? AND time = ?').get(providerId, a.date, a.time);
+      if (provider.specialty !== a.specialty)
+        throw new DomainRefusal(
+          `provider ${providerId} is ${provider.specialty}, the appointment needs ${a.specialty}`,
+          'wrong_specialty',
+        );
+      if (this.unavailability(providerId, a.date))
+        throw new DomainRefusal(`provider ${providerId} is unavailable on ${a.date}`, 'provider_unavailable');
+      const works = this.db
+        .prepare('SELECT 1 FROM provider_slots WHERE provider_id = ? AND date = ? AND time = ?')
+        .get(providerId, a.date, a.time);
       if (!works) throw new DomainRefusal(`provider ${providerId} does not work at ${a.date} ${a.time}`, 'no_slot');
-      if (this.isBooked(providerId, a.date, a.time)) throw new DomainRefusal(`provider ${providerId} is already booked at ${a.date} ${a.time}`, 'slot_taken');
+      if (this.isBooked(providerId, a.date, a.time))
+        throw new DomainRefusal(`provider ${providerId} is already booked at ${a.date} ${a.time}`, 'slot_taken');
       const patient = this.patient(a.patient_id)!;
-      const { score } = scoreMatch({ appointment: a, patient, provider, previousVisits: this.previousVisits(patient.id, providerId), weights: ctx.policy.weights });
+      const { score } = scoreMatch({
+        appointment: a,
+        patient,
+        provider,
+        previousVisits: this.previousVisits(patient.id, providerId),
+        weights: ctx.policy.weights,
+      });
       const band = bandOf(score, ctx.policy.thresholds);
-      if (band === 'poor') throw new DomainRefusal(`score ${score} is below the assign threshold ${ctx.policy.thresholds.good}: add the patient to the waitlist instead`, 'below_threshold');
+      if (band === 'poor')
+        throw new DomainRefusal(
+          `score ${score} is below the assign threshold ${ctx.policy.thresholds.good}: add the patient to the waitlist instead`,
+          'below_threshold',
+        );
       let approvedBy: string | null = null;
       if (approvalRequired(band, ctx.policy.approval)) {
         const approval = this.db
-          .prepare("SELECT decided_by FROM approvals WHERE appointment_id = ? AND provider_id = ? AND run_id = ? AND decision = 'approved'")
+          .prepare(
+            "SELECT decided_by FROM approvals WHERE appointment_id = ? AND provider_id = ? AND run_id = ? AND decision = 'approved'",
+          )
           .get(appointmentId, providerId, ctx.runId) as { decided_by: string } | undefined;
-        if (!approval) throw new DomainRefusal(`a ${band} match (score ${score}) needs a human approval first: call request_approval`, 'approval_required');
+        if (!approval)
+          throw new DomainRefusal(
+            `a ${band} match (score ${score}) needs a human approval first: call request_approval`,
+            'approval_required',
+          );
         approvedBy = approval.decided_by;
       }
       this.db.prepare('UPDATE appointments SET provider_id = ? WHERE id = ?').run(providerId, appointmentId);
       this.db
-        .prepare('INSERT INTO assignments (appointment_id, from_provider_id, to_provider_id, date, time, score, band, approved_by, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)')
-        .run(appointmentId, a.provider_id, providerId, a.date, a.time, score, band, approvedBy, ctx.runId, ctx.decidedBy, ctx.idempotencyKey);
-      return { appointment_id: appointmentId, from_provider_id: a.provider_id, new_provider_id: providerId, date: a.date, time: a.time, score, band, approved_by: approvedBy };
+        .prepare(
+          'INSERT INTO assignments (appointment_id, from_provider_id, to_provider_id, date, time, score, band, approved_by, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+        )
+        .run(
+          appointmentId,
+          a.provider_id,
+          providerId,
+          a.date,
+          a.time,
+          score,
+          band,
+          approvedBy,
+          ctx.runId,
+          ctx.decidedBy,
+          ctx.idempotencyKey,
+        );
+      return {
+        appointment_id: appointmentId,
+        from_provider_id: a.provider_id,
+        new_provider_id: providerId,
+        date: a.date,
+        time: a.time,
+        score,
+        band,
+        approved_by: approvedBy,
+      };
     });
   }
 
@@ -373,16 +523,36 @@ export class SchedulingStore {
       const best = this.rankCandidates(appointmentId, ctx.policy, 1).candidates[0];
       this.db.prepare("UPDATE appointments SET status = 'waitlisted' WHERE id = ?").run(appointmentId);
       this.db
-        .prepare('INSERT INTO waitlist (appointment_id, patient_id, from_provider_id, reason, best_score, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?)')
-        .run(appointmentId, a.patient_id, a.provider_id, reason, best?.score ?? null, ctx.runId, ctx.decidedBy, ctx.idempotencyKey);
+        .prepare(
+          'INSERT INTO waitlist (appointment_id, patient_id, from_provider_id, reason, best_score, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?)',
+        )
+        .run(
+          appointmentId,
+          a.patient_id,
+          a.provider_id,
+          reason,
+          best?.score ?? null,
+          ctx.runId,
+          ctx.decidedBy,
+          ctx.idempotencyKey,
+        );
       return { appointment_id: appointmentId, patient_id: a.patient_id, reason, best_score: best?.score ?? null };
     });
   }
 
-  recordApproval(appointmentId: string, providerId: string, decision: 'approved' | 'rejected' | 'timed_out', decidedBy: string, note: string | undefined, runId: string): { recorded: boolean } {
+  recordApproval(
+    appointmentId: string,
+    providerId: string,
+    decision: 'approved' | 'rejected' | 'timed_out',
+    decidedBy: string,
+    note: string | undefined,
+    runId: string,
+  ): { recorded: boolean } {
     this.requireAppointment(appointmentId);
     const info = this.db
-      .prepare('INSERT OR IGNORE INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?)')
+      .prepare(
+        'INSERT OR IGNORE INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?)',
+      )
       .run(appointmentId, providerId, runId, decision, decidedBy, note ?? null);
     return { recorded: info.changes === 1 };
   }
@@ -394,21 +564,43 @@ export class SchedulingStore {
       let changeRef: string;
       let message: string;
       if (kind === 'reassigned') {
-        const row = this.db.prepare('SELECT to_provider_id, from_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1').get(appointmentId) as { to_provider_id: string; from_provider_id: string } | undefined;
-        if (!row) throw new DomainRefusal(`appointment ${appointmentId} has not been reassigned: nothing to notify`, 'nothing_to_notify');
+        const row = this.db
+          .prepare(
+            'SELECT to_provider_id, from_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1',
+          )
+          .get(appointmentId) as { to_provider_id: string; from_provider_id: string } | undefined;
+        if (!row)
+          throw new DomainRefusal(
+            `appointment ${appointmentId} has not been reassigned: nothing to notify`,
+            'nothing_to_notify',
+          );
         const provider = this.provider(row.to_provider_id)!;
         changeRef = `${row.from_provider_id}->${row.to_provider_id}`;
         message = `Your appointment on ${a.date} at ${a.time} is now with ${provider.name}.`;
       } else {
-        const row = this.db.prepare('SELECT from_provider_id FROM waitlist WHERE appointment_id = ?').get(appointmentId) as { from_provider_id: string } | undefined;
-        if (!row) throw new DomainRefusal(`appointment ${appointmentId} is not on the waitlist: nothing to notify`, 'nothing_to_notify');
+        const row = this.db
+          .prepare('SELECT from_provider_id FROM waitlist WHERE appointment_id = ?')
+          .get(appointmentId) as { from_provider_id: string } | undefined;
+        if (!row)
+          throw new DomainRefusal(
+            `appointment ${appointmentId} is not on the waitlist: nothing to notify`,
+            'nothing_to_notify',
+          );
         changeRef = `${row.from_provider_id}->waitlist`;
         message = `Your appointment on ${a.date} at ${a.time} could not be moved; you are on the waitlist and will be contacted.`;
       }
-      const dup = this.db.prepare('SELECT 1 FROM notifications WHERE appointment_id = ? AND kind = ? AND change_ref = ?').get(appointmentId, kind, changeRef);
-      if (dup) throw new DomainRefusal(`the patient of ${appointmentId} was already notified of this change`, 'already_notified');
+      const dup = this.db
+        .prepare('SELECT 1 FROM notifications WHERE appointment_id = ? AND kind = ? AND change_ref = ?')
+        .get(appointmentId, kind, changeRef);
+      if (dup)
+        throw new DomainRefusal(
+          `the patient of ${appointmentId} was already notified of this change`,
+          'already_notified',
+        );
       this.db
-        .prepare('INSERT INTO notifications (patient_id, appointment_id, kind, change_ref, channel, message, idempotency_key) VALUES (?,?,?,?,?,?,?)')
+        .prepare(
+          'INSERT INTO notifications (patient_id, appointment_id, kind, change_ref, channel, message, idempotency_key) VALUES (?,?,?,?,?,?,?)',
+        )
         .run(a.patient_id, appointmentId, kind, changeRef, 'sms', message, ctx.idempotencyKey);
       return { appointment_id: appointmentId, patient_id: a.patient_id, kind, channel: 'sms' };
     });

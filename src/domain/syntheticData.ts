@@ -45,12 +45,20 @@ const pad = (n: number, width: number) => String(n).padStart(width, '0');
 const minuteToTime = (m: number) => `${pad(Math.floor(m / 60), 2)}:${pad(m % 60, 2)}`;
 
 export function syntheticDataset(options: SyntheticOptions): Dataset {
-  const { appointments: n, providerId = 'T001', date = '2025-11-21', seed = 42, perDay = MAX_APPOINTMENTS_PER_DAY } = options;
+  const {
+    appointments: n,
+    providerId = 'T001',
+    date = '2025-11-21',
+    seed = 42,
+    perDay = MAX_APPOINTMENTS_PER_DAY,
+  } = options;
   if (!Number.isInteger(perDay) || perDay < 1 || perDay > MAX_APPOINTMENTS_PER_DAY) {
     throw new RangeError(`perDay must be an integer from 1 to ${MAX_APPOINTMENTS_PER_DAY} (one a minute from 07:00)`);
   }
   if (!Number.isInteger(n) || n < 1 || Math.ceil(n / perDay) > MAX_RANGE_DAYS) {
-    throw new RangeError(`appointments must be an integer from 1 to ${perDay * MAX_RANGE_DAYS} (${perDay} a day, one a minute from 07:00, over at most ${MAX_RANGE_DAYS} days)`);
+    throw new RangeError(
+      `appointments must be an integer from 1 to ${perDay * MAX_RANGE_DAYS} (${perDay} a day, one a minute from 07:00, over at most ${MAX_RANGE_DAYS} days)`,
+    );
   }
   const dates = datesInRange(date, syntheticDays({ ...options, perDay }).until);
   const rand = mulberry32(seed);
@@ -58,12 +66,23 @@ export function syntheticDataset(options: SyntheticOptions): Dataset {
   const languages = ['en', 'es', 'pt', 'fr', 'zh'] as const;
   const genders = ['female', 'male'] as const;
   const base = { lat: 38.72, lon: -9.14 };
-  const near = (km: number) => ({ lat: +(base.lat + ((rand() - 0.5) * 2 * km) / 111).toFixed(5), lon: +(base.lon + ((rand() - 0.5) * 2 * km) / 87).toFixed(5) });
+  const near = (km: number) => ({
+    lat: +(base.lat + ((rand() - 0.5) * 2 * km) / 111).toFixed(5),
+    lon: +(base.lon + ((rand() - 0.5) * 2 * km) / 87).toFixed(5),
+  });
   const k = options.candidates ?? Math.max(8, Math.ceil(Math.min(n, perDay) / 25));
   const times = Array.from({ length: n }, (_, i) => minuteToTime(7 * 60 + (i % perDay)));
 
   const data: Dataset = { providers: [], patients: [], appointments: [], history: [], slots: [], unavailability: [] };
-  data.providers.push({ id: providerId, name: 'Synthetic Absent Provider', specialty: 'orthopedics', gender: 'male', languages: ['en'], location: base, experience_years: 10 });
+  data.providers.push({
+    id: providerId,
+    name: 'Synthetic Absent Provider',
+    specialty: 'orthopedics',
+    gender: 'male',
+    languages: ['en'],
+    location: base,
+    experience_years: 10,
+  });
   const candidateIds: string[] = [];
   for (let c = 0; c < k; c++) {
     const id = `P${pad(c + 1, 5)}`;
@@ -95,8 +114,17 @@ export function syntheticDataset(options: SyntheticOptions): Dataset {
       max_distance_km: pick([5, 10, 15, 25]),
       notes: '',
     });
-    data.appointments.push({ id: `A${pad(i + 1, 6)}`, patient_id: patientId, provider_id: providerId, date: day, time, specialty: 'orthopedics', status: 'scheduled' });
-    if (rand() < 0.3) data.history.push({ patient_id: patientId, provider_id: pick(candidateIds), visits: 1 + Math.floor(rand() * 4) });
+    data.appointments.push({
+      id: `A${pad(i + 1, 6)}`,
+      patient_id: patientId,
+      provider_id: providerId,
+      date: day,
+      time,
+      specialty: 'orthopedics',
+      status: 'scheduled',
+    });
+    if (rand() < 0.3)
+      data.history.push({ patient_id: patientId, provider_id: pick(candidateIds), visits: 1 + Math.floor(rand() * 4) });
   }
   return data;
 }

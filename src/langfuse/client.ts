@@ -10,7 +10,12 @@ export interface LangfuseConnection {
 
 /** One client per process: the prompt cache lives in it. Keys are passed explicitly, never read from env by the SDK. */
 export function createLangfuseClient(connection: LangfuseConnection, timeoutSeconds = 10): LangfuseClient {
-  return new LangfuseClient({ baseUrl: connection.baseUrl, publicKey: connection.publicKey, secretKey: connection.secretKey, timeout: timeoutSeconds });
+  return new LangfuseClient({
+    baseUrl: connection.baseUrl,
+    publicKey: connection.publicKey,
+    secretKey: connection.secretKey,
+    timeout: timeoutSeconds,
+  });
 }
 
 /** The HTTP status of an error thrown by the Langfuse API client, if it got an answer at all. */
@@ -23,7 +28,8 @@ export function langfuseStatus(err: unknown): number | undefined {
 export function describeLangfuseError(err: unknown): string {
   const status = langfuseStatus(err);
   const body = (err as { body?: { message?: unknown } } | null)?.body;
-  const detail = typeof body?.message === 'string' ? body.message : (err as Error)?.message?.split('\n')[0] ?? String(err);
+  const detail =
+    typeof body?.message === 'string' ? body.message : ((err as Error)?.message?.split('\n')[0] ?? String(err));
   return status !== undefined ? `HTTP ${status}: ${detail}` : detail;
 }
 
@@ -32,6 +38,12 @@ export function describeLangfuseError(err: unknown): string {
  * fallback as an error with a stack trace, and our activities already log the fallback and any lost trace.
  */
 export function configureLangfuseLogging(level: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): void {
-  const map = { TRACE: LogLevel.DEBUG, DEBUG: LogLevel.DEBUG, INFO: LogLevel.WARN, WARN: LogLevel.WARN, ERROR: LogLevel.NONE } as const;
+  const map = {
+    TRACE: LogLevel.DEBUG,
+    DEBUG: LogLevel.DEBUG,
+    INFO: LogLevel.WARN,
+    WARN: LogLevel.WARN,
+    ERROR: LogLevel.NONE,
+  } as const;
   configureGlobalLogger({ level: map[level] });
 }

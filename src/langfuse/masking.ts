@@ -26,7 +26,10 @@ function walk(value: unknown, names: string[]): unknown {
   if (Array.isArray(value)) return value.map((v) => walk(v, names));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, SENSITIVE_KEYS.has(k.toLowerCase()) && v !== '' && v !== null ? MASKED : walk(v, names)]),
+      Object.entries(value).map(([k, v]) => [
+        k,
+        SENSITIVE_KEYS.has(k.toLowerCase()) && v !== '' && v !== null ? MASKED : walk(v, names),
+      ]),
     );
   }
   return value;

@@ -23,14 +23,16 @@ export interface VersionRow {
 type PromptName = (typeof PROMPT_NAMES)[number];
 
 function checkName(name: string): PromptName {
-  if (!(PROMPT_NAMES as readonly string[]).includes(name)) throw new PromptOpError(`unknown prompt "${name}" (known: ${PROMPT_NAMES.join(', ')})`);
+  if (!(PROMPT_NAMES as readonly string[]).includes(name))
+    throw new PromptOpError(`unknown prompt "${name}" (known: ${PROMPT_NAMES.join(', ')})`);
   return name as PromptName;
 }
 
 function checkLabel(label: string): string {
   const parsed = labelSchema.safeParse(label);
   if (!parsed.success) throw new PromptOpError(`label "${label}": ${parsed.error.issues[0]!.message}`);
-  if (label === 'latest') throw new PromptOpError('"latest" is automatic in Langfuse (the newest version): it cannot be moved');
+  if (label === 'latest')
+    throw new PromptOpError('"latest" is automatic in Langfuse (the newest version): it cannot be moved');
   return label;
 }
 
@@ -55,8 +57,12 @@ export class PromptOps {
   /** Every version of a prompt, oldest first; empty when Langfuse does not know the name. */
   async versions(name: string): Promise<(VersionRow & { text: string; config: unknown })[]> {
     const checked = checkName(name);
-    const meta = await call('listing prompts in Langfuse', () => this.langfuse.api.prompts.list({ name: checked, limit: 50 }));
-    const numbers = [...new Set(meta.data.filter((m) => m.name === checked).flatMap((m) => m.versions))].sort((a, b) => a - b);
+    const meta = await call('listing prompts in Langfuse', () =>
+      this.langfuse.api.prompts.list({ name: checked, limit: 50 }),
+    );
+    const numbers = [...new Set(meta.data.filter((m) => m.name === checked).flatMap((m) => m.versions))].sort(
+      (a, b) => a - b,
+    );
     return Promise.all(numbers.map((v) => this.version(checked, v)));
   }
 
@@ -73,7 +79,15 @@ export class PromptOps {
     const text = typeof p.prompt === 'string' ? p.prompt : JSON.stringify(p.prompt);
     const parsed = promptConfigSchemas[checked].safeParse(p.config ?? {});
     const hash = promptHash(text, parsed.success ? parsed.data : p.config);
-    return { name: checked, version: p.version, labels: p.labels, hash, text, config: p.config, ...(p.commitMessage ? { commitMessage: p.commitMessage } : {}) };
+    return {
+      name: checked,
+      version: p.version,
+      labels: p.labels,
+      hash,
+      text,
+      config: p.config,
+      ...(p.commitMessage ? { commitMessage: p.commitMessage } : {}),
+    };
   }
 
   async list(name?: string): Promise<VersionRow[]> {
@@ -120,14 +134,23 @@ export class PromptOps {
   }
 
   /** Moves a label to a version (Langfuse takes it from the version that had it). */
-  async promote(name: string, rawVersion: string | number, rawLabel: string): Promise<{ name: string; version: number; label: string; from?: number }> {
+  async promote(
+    name: string,
+    rawVersion: string | number,
+    rawLabel: string,
+  ): Promise<{ name: string; version: number; label: string; from?: number }> {
     const checked = checkName(name);
     const version = checkVersion(rawVersion);
     const label = checkLabel(rawLabel);
     const all = await this.versions(checked);
-    if (!all.some((v) => v.version === version)) throw new PromptOpError(`Langfuse has no version ${version} of "${checked}" (versions: ${all.map((v) => v.version).join(', ') || 'none'})`);
+    if (!all.some((v) => v.version === version))
+      throw new PromptOpError(
+        `Langfuse has no version ${version} of "${checked}" (versions: ${all.map((v) => v.version).join(', ') || 'none'})`,
+      );
     const from = all.find((v) => v.labels.includes(label))?.version;
-    await call(`moving label ${label} in Langfuse`, () => this.langfuse.prompt.update({ name: checked, version, newLabels: [label] }));
+    await call(`moving label ${label} in Langfuse`, () =>
+      this.langfuse.prompt.update({ name: checked, version, newLabels: [label] }),
+    );
     return { name: checked, version, label, ...(from !== undefined ? { from } : {}) };
   }
 
@@ -135,7 +158,11 @@ export class PromptOps {
    * Moves a label back: to --to, or else to the highest version below the one carrying it now. Langfuse's
    * public API keeps no history of where a label was, so "the version before" is the nearest lower one.
    */
-  async rollback(name: string, rawLabel: string, to?: string | number): Promise<{ name: string; label: string; from: number; version: number }> {
+  async rollback(
+    name: string,
+    rawLabel: string,
+    to?: string | number,
+  ): Promise<{ name: string; label: string; from: number; version: number }> {
     const checked = checkName(name);
     const label = checkLabel(rawLabel);
     const target = to === undefined ? undefined : checkVersion(to);
@@ -143,19 +170,35 @@ export class PromptOps {
     const current = all.find((v) => v.labels.includes(label));
     if (!current) throw new PromptOpError(`no version of "${checked}" carries the label "${label}"`);
     const version = target ?? all.filter((v) => v.version < current.version).pop()?.version;
-    if (version === undefined) throw new PromptOpError(`"${label}" is on v${current.version}, the oldest version of "${checked}": nothing to roll back to`);
-    if (!all.some((v) => v.version === version)) throw new PromptOpError(`Langfuse has no version ${version} of "${checked}"`);
+    if (version === undefined)
+      throw new PromptOpError(
+        `"${label}" is on v${current.version}, the oldest version of "${checked}": nothing to roll back to`,
+      );
+    if (!all.some((v) => v.version === version))
+      throw new PromptOpError(`Langfuse has no version ${version} of "${checked}"`);
     if (version === current.version) throw new PromptOpError(`"${label}" is already on v${version} of "${checked}"`);
-    await call(`moving label ${label} in Langfuse`, () => this.langfuse.prompt.update({ name: checked, version, newLabels: [label] }));
+    await call(`moving label ${label} in Langfuse`, () =>
+      this.langfuse.prompt.update({ name: checked, version, newLabels: [label] }),
+    );
     return { name: checked, label, from: current.version, version };
   }
 
   /** A line diff of two versions' text and config (config as indented JSON, keys sorted). */
   async diff(name: string, v1: string | number, v2: string | number): Promise<string> {
     const checked = checkName(name);
-    const [a, b] = await Promise.all([this.version(checked, checkVersion(v1)), this.version(checked, checkVersion(v2))]);
-    const lines = (p: { text: string; config: unknown }) => [...p.text.trimEnd().split('\n'), '--- config ---', ...JSON.stringify(sortKeys(p.config), null, 2).split('\n')];
-    const header = [`--- ${checked} v${a.version} [${a.labels.join(', ')}] ${a.hash}`, `+++ ${checked} v${b.version} [${b.labels.join(', ')}] ${b.hash}`];
+    const [a, b] = await Promise.all([
+      this.version(checked, checkVersion(v1)),
+      this.version(checked, checkVersion(v2)),
+    ]);
+    const lines = (p: { text: string; config: unknown }) => [
+      ...p.text.trimEnd().split('\n'),
+      '--- config ---',
+      ...JSON.stringify(sortKeys(p.config), null, 2).split('\n'),
+    ];
+    const header = [
+      `--- ${checked} v${a.version} [${a.labels.join(', ')}] ${a.hash}`,
+      `+++ ${checked} v${b.version} [${b.labels.join(', ')}] ${b.hash}`,
+    ];
     const body = lineDiff(lines(a), lines(b));
     return [...header, ...(body.some((l) => !l.startsWith(' ')) ? body : ['(same text and config)'])].join('\n');
   }
@@ -163,6 +206,11 @@ export class PromptOps {
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
   return value;
 }

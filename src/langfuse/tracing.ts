@@ -3,7 +3,13 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { context, TraceFlags, type SpanContext } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { LangfuseSpanProcessor } from '@langfuse/otel';
-import { createTraceId, propagateAttributes, setLangfuseTracerProvider, startObservation, type ObservationLevel } from '@langfuse/tracing';
+import {
+  createTraceId,
+  propagateAttributes,
+  setLangfuseTracerProvider,
+  startObservation,
+  type ObservationLevel,
+} from '@langfuse/tracing';
 import type { LangfuseConnection } from './client';
 import { maskValue } from './masking';
 
@@ -76,13 +82,26 @@ export class RunTracer {
   }
 
   async generation(g: GenerationRecord): Promise<void> {
-    await this.emit(g, 'generation', {
-      model: g.model,
-      modelParameters: g.modelParameters,
-      usageDetails: { input: g.usage.input, output: g.usage.output, total: g.usage.input + g.usage.output },
-      costDetails: { input: g.cost.input, output: g.cost.output, total: g.cost.input + g.cost.output },
-      ...(g.prompt ? { prompt: { name: g.prompt.name, version: g.prompt.version, isFallback: g.prompt.source !== 'langfuse' } } : {}),
-    }, g.prompt ? { prompt: `${g.prompt.name} v${g.prompt.version}`, prompt_source: g.prompt.source, ...(g.prompt.fallback ? { prompt_fallback: g.prompt.fallback } : {}) } : {});
+    await this.emit(
+      g,
+      'generation',
+      {
+        model: g.model,
+        modelParameters: g.modelParameters,
+        usageDetails: { input: g.usage.input, output: g.usage.output, total: g.usage.input + g.usage.output },
+        costDetails: { input: g.cost.input, output: g.cost.output, total: g.cost.input + g.cost.output },
+        ...(g.prompt
+          ? { prompt: { name: g.prompt.name, version: g.prompt.version, isFallback: g.prompt.source !== 'langfuse' } }
+          : {}),
+      },
+      g.prompt
+        ? {
+            prompt: `${g.prompt.name} v${g.prompt.version}`,
+            prompt_source: g.prompt.source,
+            ...(g.prompt.fallback ? { prompt_fallback: g.prompt.fallback } : {}),
+          }
+        : {},
+    );
   }
 
   tool(t: Timed): Promise<void> {
@@ -107,7 +126,12 @@ export class RunTracer {
     setLangfuseTracerProvider(null);
   }
 
-  private async emit(o: Timed, asType: 'generation' | 'tool' | 'event' | 'span', extra: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}): Promise<void> {
+  private async emit(
+    o: Timed,
+    asType: 'generation' | 'tool' | 'event' | 'span',
+    extra: Record<string, unknown> = {},
+    metadata: Record<string, unknown> = {},
+  ): Promise<void> {
     const parentSpanContext = await traceContextFor(o.runId);
     const attributes = {
       input: o.input,
@@ -118,7 +142,11 @@ export class RunTracer {
       ...extra,
     };
     propagateAttributes({ sessionId: o.runId, traceName: `reassignment ${o.runId}` }, () => {
-      const observation = startObservation(o.name, attributes as never, { asType: asType as never, parentSpanContext, startTime: o.startTime });
+      const observation = startObservation(o.name, attributes as never, {
+        asType: asType as never,
+        parentSpanContext,
+        startTime: o.startTime,
+      });
       // An event ends itself at once; the others end at the time the work ended.
       if (asType !== 'event') observation.end(o.endTime);
     });

@@ -10,7 +10,12 @@ import { ApplicationFailure } from '@temporalio/common';
 export const LLM_FATAL = 'LlmFatalError';
 
 export function createOpenAiClient(options: { baseURL: string; apiKey?: string; timeoutMs: number }): OpenAI {
-  return new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey ?? 'offline-no-key', maxRetries: 0, timeout: options.timeoutMs });
+  return new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey ?? 'offline-no-key',
+    maxRetries: 0,
+    timeout: options.timeoutMs,
+  });
 }
 
 function retryAfterMs(headers: Headers | undefined): number | undefined {
@@ -26,7 +31,11 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
 export function classifyLlmError(err: unknown): ApplicationFailure {
   if (err instanceof OpenAI.APIConnectionError) {
     // Includes timeouts: the endpoint may come back.
-    return ApplicationFailure.create({ message: `LLM endpoint unreachable: ${err.message}`, type: 'LlmTransientError', nonRetryable: false });
+    return ApplicationFailure.create({
+      message: `LLM endpoint unreachable: ${err.message}`,
+      type: 'LlmTransientError',
+      nonRetryable: false,
+    });
   }
   if (err instanceof OpenAI.APIError) {
     const status = err.status ?? 0;
@@ -39,7 +48,11 @@ export function classifyLlmError(err: unknown): ApplicationFailure {
       ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
     });
   }
-  return ApplicationFailure.create({ message: `LLM call failed: ${(err as Error)?.message ?? String(err)}`, type: 'LlmTransientError', nonRetryable: false });
+  return ApplicationFailure.create({
+    message: `LLM call failed: ${(err as Error)?.message ?? String(err)}`,
+    type: 'LlmTransientError',
+    nonRetryable: false,
+  });
 }
 
 /** A refused key, as opposed to an endpoint that is only down. */
@@ -62,6 +75,9 @@ export async function checkModelEndpoint(llm: OpenAI): Promise<{ reachable: bool
     const status = err instanceof OpenAI.APIError ? err.status : undefined;
     if (status === 401 || status === 403) throw new LlmAuthError(status);
     if (status === 404) return { reachable: true, detail: 'no /models route' };
-    return { reachable: false, detail: status ? `GET /models answered ${status}` : `unreachable: ${(err as Error)?.message ?? String(err)}` };
+    return {
+      reachable: false,
+      detail: status ? `GET /models answered ${status}` : `unreachable: ${(err as Error)?.message ?? String(err)}`,
+    };
   }
 }

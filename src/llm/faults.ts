@@ -53,7 +53,12 @@ export function applyReplyFault(mode: Fault['mode'], honest: AgentReply, message
   const first = readBatch(messages)[0] ?? 'A001';
   switch (mode) {
     case 'malformed_json':
-      return { content: null, toolCalls: [{ name: honest.toolCalls[0]?.name ?? 'find_candidates', arguments: `{"appointment_id": "${first}", ` }] };
+      return {
+        content: null,
+        toolCalls: [
+          { name: honest.toolCalls[0]?.name ?? 'find_candidates', arguments: `{"appointment_id": "${first}", ` },
+        ],
+      };
     case 'unknown_tool':
       return { content: null, toolCalls: [{ name: 'cancel_all_appointments', arguments: { confirm: true } }] };
     case 'invalid_arguments':
@@ -68,13 +73,25 @@ export function applyReplyFault(mode: Fault['mode'], honest: AgentReply, message
       };
     case 'forbidden_assignment':
       // Back to the provider who is off that day, with no approval asked: the store must refuse.
-      return { content: null, toolCalls: [{ name: 'assign_appointment', arguments: { appointment_id: first, new_provider_id: unavailableProvider(messages) } }] };
+      return {
+        content: null,
+        toolCalls: [
+          {
+            name: 'assign_appointment',
+            arguments: { appointment_id: first, new_provider_id: unavailableProvider(messages) },
+          },
+        ],
+      };
     case 'endless_loop':
       return { content: null, toolCalls: [{ name: 'find_candidates', arguments: { appointment_id: first } }] };
     case 'empty_reply':
       return { content: '', toolCalls: [] };
     case 'refusal':
-      return { content: "I'm sorry, but I can't help with rescheduling medical appointments.", toolCalls: [], refusal: true };
+      return {
+        content: "I'm sorry, but I can't help with rescheduling medical appointments.",
+        toolCalls: [],
+        refusal: true,
+      };
     case 'false_summary': {
       if (honest.toolCalls.length > 0) return honest;
       const ids = readBatch(messages);

@@ -42,7 +42,13 @@ export function readPolicy(systemPrompt: string): PromptPolicy {
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s === 'excellent' || s === 'good');
   const steps = /WORKFLOW STEPS([\s\S]*?)(?:\n\s*\n[A-Z ]+[:(]|$)/.exec(systemPrompt)?.[1] ?? systemPrompt;
-  return { excellent, good, approvalBands, notify: /notify_patient/.test(steps), patientDetails: /get_patient_details/.test(steps) };
+  return {
+    excellent,
+    good,
+    approvalBands,
+    notify: /notify_patient/.test(steps),
+    patientDetails: /get_patient_details/.test(steps),
+  };
 }
 
 interface Candidate {
@@ -80,7 +86,8 @@ export function readBatch(messages: ChatMessage[]): string[] {
   const user = messages.find((m) => m.role === 'user');
   const text = user?.content ?? '';
   const start = text.indexOf('{');
-  const parsed = parseJson(start >= 0 ? text.slice(start) : '') as { appointments?: { appointment_id?: string }[] } | undefined;
+  const parsed = parseJson(start >= 0 ? text.slice(start) : '') as
+    { appointments?: { appointment_id?: string }[] } | undefined;
   return (parsed?.appointments ?? []).map((a) => a.appointment_id).filter((id): id is string => typeof id === 'string');
 }
 
@@ -88,20 +95,28 @@ export function decideNextTurn(messages: ChatMessage[]): AgentReply {
   const system = messages.find((m) => m.role === 'system')?.content ?? '';
   const policy = readPolicy(system);
   const ids = readBatch(messages);
-  const state = new Map<string, AppointmentState>(ids.map((id) => [id, { id, refused: new Set(), approvals: new Map(), notified: false }]));
+  const state = new Map<string, AppointmentState>(
+    ids.map((id) => [id, { id, refused: new Set(), approvals: new Map(), notified: false }]),
+  );
 
   // Replay the conversation: which call got which answer.
   const calls = new Map<string, { name: string; args: Record<string, unknown> }>();
   for (const m of messages) {
     if (m.role === 'assistant') {
-      for (const c of m.tool_calls ?? []) calls.set(c.id, { name: c.function.name, args: (parseJson(c.function.arguments) as Record<string, unknown>) ?? {} });
+      for (const c of m.tool_calls ?? [])
+        calls.set(c.id, {
+          name: c.function.name,
+          args: (parseJson(c.function.arguments) as Record<string, unknown>) ?? {},
+        });
       continue;
     }
     if (m.role !== 'tool' || !m.tool_call_id) continue;
     const call = calls.get(m.tool_call_id);
     const outcome = parseJson(m.content) as Outcome | undefined;
     if (!call || !outcome) continue;
-    const s = state.get(String(call.args.appointment_id ?? '')) ?? [...state.values()].find((x) => x.patientId !== undefined && x.patientId === call.args.patient_id);
+    const s =
+      state.get(String(call.args.appointment_id ?? '')) ??
+      [...state.values()].find((x) => x.patientId !== undefined && x.patientId === call.args.patient_id);
     if (!s) continue;
     if (!outcome.ok) {
       s.lastError = outcome.code;
@@ -143,7 +158,11 @@ export function decideNextTurn(messages: ChatMessage[]): AgentReply {
     const id = s.id;
     if (s.decidedElsewhere) continue;
     if (s.assigned || s.waitlisted) {
-      if (policy.notify && !s.notified) toolCalls.push({ name: 'notify_patient', arguments: { appointment_id: id, kind: s.assigned ? 'reassigned' : 'waitlisted' } });
+      if (policy.notify && !s.notified)
+        toolCalls.push({
+          name: 'notify_patient',
+          arguments: { appointment_id: id, kind: s.assigned ? 'reassigned' : 'waitlisted' },
+        });
       continue;
     }
     if (s.candidates === undefined) {
@@ -156,7 +175,9 @@ export function decideNextTurn(messages: ChatMessage[]): AgentReply {
     }
     const best = s.candidates.find((c) => !s.refused.has(c.provider_id));
     if (!best || best.score < policy.good) {
-      const reason = best ? `best match ${best.provider_id} scores ${best.score}, below ${policy.good}` : 'no available provider of the right specialty';
+      const reason = best
+        ? `best match ${best.provider_id} scores ${best.score}, below ${policy.good}`
+        : 'no available provider of the right specialty';
       toolCalls.push({ name: 'add_to_waitlist', arguments: { appointment_id: id, reason } });
       continue;
     }
@@ -164,15 +185,33 @@ export function decideNextTurn(messages: ChatMessage[]): AgentReply {
     const needsApproval = policy.approvalBands.includes(band) || s.lastError === 'approval_required';
     const approval = s.approvals.get(best.provider_id);
     if (needsApproval && !approval) {
-      toolCalls.push({ name: 'request_approval', arguments: { appointment_id: id, provider_id: best.provider_id, rationale: `${band} match, score ${best.score}` } });
+      toolCalls.push({
+        name: 'request_approval',
+        arguments: {
+          appointment_id: id,
+          provider_id: best.provider_id,
+          rationale: `${band} match, score ${best.score}`,
+        },
+      });
       continue;
     }
     if (approval && approval.decision !== 'approved') {
-      if (/assign_appointment/.test(approval.next_step)) toolCalls.push({ name: 'assign_appointment', arguments: { appointment_id: id, new_provider_id: best.provider_id } });
-      else toolCalls.push({ name: 'add_to_waitlist', arguments: { appointment_id: id, reason: `approval ${approval.decision} for ${best.provider_id}` } });
+      if (/assign_appointment/.test(approval.next_step))
+        toolCalls.push({
+          name: 'assign_appointment',
+          arguments: { appointment_id: id, new_provider_id: best.provider_id },
+        });
+      else
+        toolCalls.push({
+          name: 'add_to_waitlist',
+          arguments: { appointment_id: id, reason: `approval ${approval.decision} for ${best.provider_id}` },
+        });
       continue;
     }
-    toolCalls.push({ name: 'assign_appointment', arguments: { appointment_id: id, new_provider_id: best.provider_id } });
+    toolCalls.push({
+      name: 'assign_appointment',
+      arguments: { appointment_id: id, new_provider_id: best.provider_id },
+    });
   }
   if (toolCalls.length > 0) return { content: null, toolCalls };
 
@@ -182,7 +221,11 @@ export function decideNextTurn(messages: ChatMessage[]): AgentReply {
     total_affected: ids.length,
     successful_assignments: assigned.length,
     waitlist_entries: waitlisted.length,
-    assignments: assigned.map((s) => ({ appointment_id: s.id, new_provider_id: s.assigned!.provider, score: s.assigned!.score })),
+    assignments: assigned.map((s) => ({
+      appointment_id: s.id,
+      new_provider_id: s.assigned!.provider,
+      score: s.assigned!.score,
+    })),
     waitlisted: waitlisted.map((s) => ({ appointment_id: s.id, reason: s.waitlisted!.reason })),
   };
   return { content: JSON.stringify(summary), toolCalls: [] };

@@ -11,7 +11,8 @@ import { decideNextTurn, type AgentReply, type ChatMessage } from './offlineAgen
  */
 
 export const OFFLINE_MODEL_NAME = 'offline-deterministic-stand-in';
-export const OFFLINE_NOTICE = 'Using the OFFLINE stand-in model: a deterministic program on loopback that follows the prompt, not an LLM. Set OPENAI_BASE_URL to use a real model.';
+export const OFFLINE_NOTICE =
+  'Using the OFFLINE stand-in model: a deterministic program on loopback that follows the prompt, not an LLM. Set OPENAI_BASE_URL to use a real model.';
 
 export interface OfflineModelServer {
   url: string;
@@ -41,7 +42,9 @@ function errorBody(message: string, type: string) {
 }
 
 function messageText(m: ChatMessage): string {
-  return [m.content ?? '', ...(m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`)].join('\n');
+  return [m.content ?? '', ...(m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`)].join(
+    '\n',
+  );
 }
 
 /** What a message costs as input: its role, content, tool calls and ids, plus OpenAI's few tokens of framing. */
@@ -55,7 +58,10 @@ function inputText(m: ChatMessage): string {
  * tool schemas (as the JSON the request carries, which is a little more than the model's own rendering).
  */
 export function countInputTokens(messages: ChatMessage[], tools: unknown[] | undefined): number {
-  return countTokens(messages.map(inputText).join('\n') + JSON.stringify(tools ?? [])) + TOKENS_PER_MESSAGE * (messages.length + 1);
+  return (
+    countTokens(messages.map(inputText).join('\n') + JSON.stringify(tools ?? [])) +
+    TOKENS_PER_MESSAGE * (messages.length + 1)
+  );
 }
 
 export interface OfflineModelOptions {
@@ -82,11 +88,21 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
       const url = (req.url ?? '').replace(/\?.*$/, '');
       if (faults.some((f) => f.mode === 'unauthorized')) {
         // What OpenAI answers to a wrong key, on every route.
-        sendJson(res, 401, { error: { message: 'Incorrect API key provided (offline fault mode).', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+        sendJson(res, 401, {
+          error: {
+            message: 'Incorrect API key provided (offline fault mode).',
+            type: 'invalid_request_error',
+            param: null,
+            code: 'invalid_api_key',
+          },
+        });
         return;
       }
       if (req.method === 'GET' && /\/models$/.test(url)) {
-        sendJson(res, 200, { object: 'list', data: [{ id: OFFLINE_MODEL_NAME, object: 'model', created: 0, owned_by: 'local' }] });
+        sendJson(res, 200, {
+          object: 'list',
+          data: [{ id: OFFLINE_MODEL_NAME, object: 'model', created: 0, owned_by: 'local' }],
+        });
         return;
       }
       if (req.method !== 'POST' || !/\/chat\/completions$/.test(url)) {
@@ -117,8 +133,19 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
           headers['retry-after'] = String(Math.ceil(transport.retry_after_s));
           headers['retry-after-ms'] = String(Math.round(transport.retry_after_s * 1000));
         }
-        const text = JSON.stringify(errorBody(status === 429 ? 'Rate limit reached for requests (offline fault mode)' : 'The server had an error while processing your request (offline fault mode)', status === 429 ? 'rate_limit_error' : 'server_error'));
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+        const text = JSON.stringify(
+          errorBody(
+            status === 429
+              ? 'Rate limit reached for requests (offline fault mode)'
+              : 'The server had an error while processing your request (offline fault mode)',
+            status === 429 ? 'rate_limit_error' : 'server_error',
+          ),
+        );
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          ...headers,
+        });
         res.end(text);
         return;
       }
@@ -128,11 +155,27 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
       else answer();
     });
   });
-  const respond = (res: http.ServerResponse, body: ChatRequest & { messages: ChatMessage[] }, active: Fault[]): void => {
+  const respond = (
+    res: http.ServerResponse,
+    body: ChatRequest & { messages: ChatMessage[] },
+    active: Fault[],
+  ): void => {
     const turn = body.messages.filter((m) => m.role === 'assistant').length;
     const reply = active.reduce((r, f) => applyReplyFault(f.mode, r, body.messages), agent(body.messages));
-    const toolCalls = reply.toolCalls.map((c, i) => ({ id: `call_${turn}_${i}`, type: 'function' as const, function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) } }));
-    const message = { role: 'assistant' as const, content: reply.refusal ? null : reply.content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: reply.refusal ? reply.content : null };
+    const toolCalls = reply.toolCalls.map((c, i) => ({
+      id: `call_${turn}_${i}`,
+      type: 'function' as const,
+      function: {
+        name: c.name,
+        arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments),
+      },
+    }));
+    const message = {
+      role: 'assistant' as const,
+      content: reply.refusal ? null : reply.content,
+      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+      refusal: reply.refusal ? reply.content : null,
+    };
     const promptTokens = countInputTokens(body.messages, body.tools);
     const completionTokens = countTokens(messageText(message));
     sendJson(res, 200, {
@@ -142,7 +185,11 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
       model: OFFLINE_MODEL_NAME,
       system_fingerprint: 'offline-deterministic',
       choices: [{ index: 0, message, logprobs: null, finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop' }],
-      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+      },
     });
   };
   await new Promise<void>((resolve, reject) => {
@@ -158,9 +205,10 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
       faults = next;
       faultCount = 0;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

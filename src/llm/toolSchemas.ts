@@ -6,7 +6,10 @@ import { tools, type ToolName } from '../tools/catalog';
 export function openAiTools(names: readonly ToolName[]): OpenAI.Chat.Completions.ChatCompletionFunctionTool[] {
   return names.map((name) => {
     const def = tools[name];
-    const { $schema: _ignored, ...parameters } = z.toJSONSchema(def.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    const { $schema: _ignored, ...parameters } = z.toJSONSchema(def.input, {
+      io: 'input',
+      unrepresentable: 'any',
+    }) as Record<string, unknown>;
     return { type: 'function', function: { name, description: def.description, parameters } };
   });
 }

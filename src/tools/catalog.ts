@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { appointmentIdSchema, genderPreferenceSchema, isoDateSchema, patientIdSchema, providerIdSchema, slotTimeSchema } from '../domain/model';
+import {
+  appointmentIdSchema,
+  genderPreferenceSchema,
+  isoDateSchema,
+  patientIdSchema,
+  providerIdSchema,
+  slotTimeSchema,
+} from '../domain/model';
 import { bandSchema } from '../domain/policy';
 
 /**
@@ -46,7 +53,15 @@ export const tools = {
       date: isoDateSchema,
       until: isoDateSchema.optional(),
       count: z.number().int(),
-      appointments: z.array(z.object({ appointment_id: appointmentIdSchema, patient_id: patientIdSchema, date: isoDateSchema.optional(), time: slotTimeSchema, specialty: z.string() })),
+      appointments: z.array(
+        z.object({
+          appointment_id: appointmentIdSchema,
+          patient_id: patientIdSchema,
+          date: isoDateSchema.optional(),
+          time: slotTimeSchema,
+          specialty: z.string(),
+        }),
+      ),
     }),
     summarize: (a) => `get_affected_appointments ${a.provider_id} ${a.date}${a.until ? ` … ${a.until}` : ''}`,
   }),
@@ -69,12 +84,23 @@ export const tools = {
     name: 'get_available_providers',
     description: 'Providers free on the date (and time), optionally of one specialty.',
     kind: 'read',
-    input: z.object({ date: isoDateSchema, time: slotTimeSchema.optional(), specialty: z.string().min(1).optional() }).strict(),
+    input: z
+      .object({ date: isoDateSchema, time: slotTimeSchema.optional(), specialty: z.string().min(1).optional() })
+      .strict(),
     result: z.object({
       count: z.number().int(),
-      providers: z.array(z.object({ provider_id: providerIdSchema, specialty: z.string(), gender: z.string(), languages: z.array(z.string()), experience_years: z.number().int() })),
+      providers: z.array(
+        z.object({
+          provider_id: providerIdSchema,
+          specialty: z.string(),
+          gender: z.string(),
+          languages: z.array(z.string()),
+          experience_years: z.number().int(),
+        }),
+      ),
     }),
-    summarize: (a) => `get_available_providers ${a.date}${a.time ? ` ${a.time}` : ''}${a.specialty ? ` ${a.specialty}` : ''}`,
+    summarize: (a) =>
+      `get_available_providers ${a.date}${a.time ? ` ${a.time}` : ''}${a.specialty ? ` ${a.specialty}` : ''}`,
   }),
   calculate_match_score: define({
     name: 'calculate_match_score',
@@ -88,13 +114,21 @@ export const tools = {
       band: bandSchema,
       approval_required: z.boolean(),
       distance_km: z.number(),
-      factors: z.object({ specialty: factorSchema, gender: factorSchema, language: factorSchema, distance: factorSchema, continuity: factorSchema, experience: factorSchema }),
+      factors: z.object({
+        specialty: factorSchema,
+        gender: factorSchema,
+        language: factorSchema,
+        distance: factorSchema,
+        continuity: factorSchema,
+        experience: factorSchema,
+      }),
     }),
     summarize: (a) => `calculate_match_score ${a.appointment_id} × ${a.provider_id}`,
   }),
   find_candidates: define({
     name: 'find_candidates',
-    description: "Free providers of the right specialty at the appointment's slot, ranked by score, with band and approval_required.",
+    description:
+      "Free providers of the right specialty at the appointment's slot, ranked by score, with band and approval_required.",
     kind: 'read',
     input: z.object({ appointment_id: appointmentIdSchema }).strict(),
     result: z.object({
@@ -108,7 +142,8 @@ export const tools = {
   }),
   assign_appointment: define({
     name: 'assign_appointment',
-    description: 'Move the appointment to another provider at the same slot. Refused if busy, unavailable, below threshold or unapproved.',
+    description:
+      'Move the appointment to another provider at the same slot. Refused if busy, unavailable, below threshold or unapproved.',
     kind: 'write',
     input: z.object({ appointment_id: appointmentIdSchema, new_provider_id: providerIdSchema }).strict(),
     result: z.object({
@@ -129,7 +164,12 @@ export const tools = {
     description: 'Put the patient on the waitlist, with a short reason.',
     kind: 'write',
     input: z.object({ appointment_id: appointmentIdSchema, reason: z.string().min(1).max(300) }).strict(),
-    result: z.object({ appointment_id: appointmentIdSchema, patient_id: patientIdSchema, reason: z.string(), best_score: z.number().int().nullable() }),
+    result: z.object({
+      appointment_id: appointmentIdSchema,
+      patient_id: patientIdSchema,
+      reason: z.string(),
+      best_score: z.number().int().nullable(),
+    }),
     keyOf: (a) => a.appointment_id,
     summarize: (a) => `add_to_waitlist ${a.appointment_id}`,
   }),
@@ -138,7 +178,12 @@ export const tools = {
     description: 'Tell the patient about a change made: "reassigned" or "waitlisted".',
     kind: 'write',
     input: z.object({ appointment_id: appointmentIdSchema, kind: z.enum(['reassigned', 'waitlisted']) }).strict(),
-    result: z.object({ appointment_id: appointmentIdSchema, patient_id: patientIdSchema, kind: z.enum(['reassigned', 'waitlisted']), channel: z.string() }),
+    result: z.object({
+      appointment_id: appointmentIdSchema,
+      patient_id: patientIdSchema,
+      kind: z.enum(['reassigned', 'waitlisted']),
+      channel: z.string(),
+    }),
     keyOf: (a) => `${a.appointment_id}:${a.kind}`,
     summarize: (a) => `notify_patient ${a.appointment_id} (${a.kind})`,
   }),
@@ -146,7 +191,13 @@ export const tools = {
     name: 'request_approval',
     description: 'Ask a human to approve an assignment; waits, then returns the decision and next_step.',
     kind: 'human',
-    input: z.object({ appointment_id: appointmentIdSchema, provider_id: providerIdSchema, rationale: z.string().max(500).optional() }).strict(),
+    input: z
+      .object({
+        appointment_id: appointmentIdSchema,
+        provider_id: providerIdSchema,
+        rationale: z.string().max(500).optional(),
+      })
+      .strict(),
     result: z.object({
       appointment_id: appointmentIdSchema,
       provider_id: providerIdSchema,

@@ -27,7 +27,13 @@ import type { Activities } from '../activities';
 export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>({
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6, nonRetryableErrorTypes: ['LlmFatalError', 'LlmAuthError'] },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes: ['LlmFatalError', 'LlmAuthError'],
+  },
 });
 
 export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel'>>({
@@ -35,13 +41,26 @@ export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel
   retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: ['LlmAuthError'] },
 });
 
-export const toolActivities = proxyActivities<Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable' | 'recordRunSummary'>>({
+export const toolActivities = proxyActivities<
+  Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable' | 'recordRunSummary'>
+>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: ['InvalidInput'],
+  },
 });
 
 export const promptActivities = proxyActivities<Pick<Activities, 'resolvePrompts'>>({
   // A Langfuse fetch gives up after PROMPT_FETCH_TIMEOUT_MS (5 s) and falls back to the local file.
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: ['PromptError'] },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: ['PromptError'],
+  },
 });

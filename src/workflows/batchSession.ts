@@ -1,10 +1,23 @@
-import { CancellationScope, condition, getExternalWorkflowHandle, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { durationMs } from '../domain/policy';
 import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../tools/catalog';
 import { toolActivities } from './activityOptions';
 import { emptyOutcome } from './outcome';
 import { approvalNoticeSignal, approveSignal, batchProgressQuery, cancelSignal, rejectSignal } from './signals';
-import { decisionSignalSchema, type ApprovalNotice, type BatchInput, type BatchOutcome, type DecisionSignal } from './types';
+import {
+  decisionSignalSchema,
+  type ApprovalNotice,
+  type BatchInput,
+  type BatchOutcome,
+  type DecisionSignal,
+} from './types';
 
 /**
  * What both batch workflows share: tool calls with idempotency keys fixed by the workflow, the record of
@@ -46,7 +59,8 @@ export class BatchSession {
         log.warn('ignored a decision for an appointment that awaits no approval here', { appointmentId, decision });
         return;
       }
-      if (!this.decisions.has(appointmentId)) this.decisions.set(appointmentId, { decision, by: by ?? 'operator', note });
+      if (!this.decisions.has(appointmentId))
+        this.decisions.set(appointmentId, { decision, by: by ?? 'operator', note });
     };
     setHandler(approveSignal, decide('approved'));
     setHandler(rejectSignal, decide('rejected'));
@@ -82,55 +96,76 @@ export class BatchSession {
   }
 
   /** Runs one catalog tool as an activity. Writes get a key derived from the run and the change itself. */
-  async tool<N extends Exclude<ToolName, 'request_approval'>>(name: N, args: unknown): Promise<ToolOutcome<ToolResult<N>>> {
+  async tool<N extends Exclude<ToolName, 'request_approval'>>(
+    name: N,
+    args: unknown,
+  ): Promise<ToolOutcome<ToolResult<N>>> {
     const def = tools[name];
     const parsed = def.input.safeParse(args);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       this.outcome.llm.invalid_tool_calls += 1;
-      return { ok: false, code: 'invalid_arguments', error: `invalid arguments for ${name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}` };
+      return {
+        ok: false,
+        code: 'invalid_arguments',
+        error: `invalid arguments for ${name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}`,
+      };
     }
     const keyOf = def.keyOf as ((a: unknown) => string) | undefined;
-    const idempotencyKey = def.kind === 'write' && keyOf ? `${this.input.runId}:${name}:${keyOf(parsed.data)}` : undefined;
+    const idempotencyKey =
+      def.kind === 'write' && keyOf ? `${this.input.runId}:${name}:${keyOf(parsed.data)}` : undefined;
     this.outcome.tool_calls += 1;
     const summarize = def.summarize as (a: unknown) => string;
     // Side effects always finish once started: cancellation stops the run after the step in flight.
     const outcome = (await CancellationScope.nonCancellable(() =>
-      toolActivities.callTool.executeWithOptions(
-        { summary: `${summarize(parsed.data)} · batch ${this.input.batch}` },
-        [
-          {
-            name,
-            args: parsed.data,
-            runId: this.input.runId,
-            policy: this.input.bundle.policy,
-            decidedBy: this.decidedBy,
-            idempotencyKey,
-            candidatesPerAppointment: this.input.bundle.config.candidates_per_appointment,
-          },
-        ],
-      ),
+      toolActivities.callTool.executeWithOptions({ summary: `${summarize(parsed.data)} · batch ${this.input.batch}` }, [
+        {
+          name,
+          args: parsed.data,
+          runId: this.input.runId,
+          policy: this.input.bundle.policy,
+          decidedBy: this.decidedBy,
+          idempotencyKey,
+          candidatesPerAppointment: this.input.bundle.config.candidates_per_appointment,
+        },
+      ]),
     )) as ToolOutcome<ToolResult<N>>;
     if (outcome.ok) this.record(name, outcome.result);
     else this.noteRefusal(name, parsed.data as { appointment_id?: string }, outcome);
     return outcome;
   }
 
-  private noteRefusal(name: ToolName, args: { appointment_id?: string }, outcome: { code: string; error: string }): void {
+  private noteRefusal(
+    name: ToolName,
+    args: { appointment_id?: string },
+    outcome: { code: string; error: string },
+  ): void {
     const id = args.appointment_id;
     if (!id || this.assigned.has(id) || this.waitlisted.has(id)) return;
     // Another run (for the same provider and date) got there first: a fact to report, not a failure.
-    if (outcome.code === 'already_decided' && (name === 'assign_appointment' || name === 'add_to_waitlist')) this.elsewhere.set(id, outcome.error);
+    if (outcome.code === 'already_decided' && (name === 'assign_appointment' || name === 'add_to_waitlist'))
+      this.elsewhere.set(id, outcome.error);
     if (outcome.code === 'already_notified' && name === 'notify_patient') this.notified.add(id);
   }
 
   private record(name: ToolName, result: unknown): void {
     if (name === 'assign_appointment') {
       const r = result as ToolResult<'assign_appointment'>;
-      this.assigned.set(r.appointment_id, { appointment_id: r.appointment_id, new_provider_id: r.new_provider_id, score: r.score, band: r.band, approved_by: r.approved_by, decided_by: this.decidedBy });
+      this.assigned.set(r.appointment_id, {
+        appointment_id: r.appointment_id,
+        new_provider_id: r.new_provider_id,
+        score: r.score,
+        band: r.band,
+        approved_by: r.approved_by,
+        decided_by: this.decidedBy,
+      });
     } else if (name === 'add_to_waitlist') {
       const r = result as ToolResult<'add_to_waitlist'>;
-      this.waitlisted.set(r.appointment_id, { appointment_id: r.appointment_id, reason: r.reason, decided_by: this.decidedBy });
+      this.waitlisted.set(r.appointment_id, {
+        appointment_id: r.appointment_id,
+        reason: r.reason,
+        decided_by: this.decidedBy,
+      });
     } else if (name === 'notify_patient') {
       this.notified.add((result as ToolResult<'notify_patient'>).appointment_id);
     }
@@ -145,7 +180,11 @@ export class BatchSession {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       this.outcome.llm.invalid_tool_calls += 1;
-      return { ok: false, code: 'invalid_arguments', error: `invalid arguments for request_approval: ${issue.path.join('.') || '(arguments)'} ${issue.message}` };
+      return {
+        ok: false,
+        code: 'invalid_arguments',
+        error: `invalid arguments for request_approval: ${issue.path.join('.') || '(arguments)'} ${issue.message}`,
+      };
     }
     const { appointment_id, provider_id } = parsed.data;
     const earlier = this.settled.get(`${appointment_id}→${provider_id}`);
@@ -153,14 +192,37 @@ export class BatchSession {
     const scored = await this.tool('calculate_match_score', { appointment_id, provider_id });
     if (!scored.ok) return scored;
     const { score, band, approval_required } = scored.result;
-    if (band === 'poor') return { ok: false, code: 'below_threshold', error: `score ${score} is below the assign threshold: no approval can allow it; add the patient to the waitlist` };
-    if (!approval_required) return { ok: true, result: { appointment_id, provider_id, score, decision: 'approved', decided_by: 'policy: no approval needed for this band', next_step: 'call assign_appointment' } };
+    if (band === 'poor')
+      return {
+        ok: false,
+        code: 'below_threshold',
+        error: `score ${score} is below the assign threshold: no approval can allow it; add the patient to the waitlist`,
+      };
+    if (!approval_required)
+      return {
+        ok: true,
+        result: {
+          appointment_id,
+          provider_id,
+          score,
+          decision: 'approved',
+          decided_by: 'policy: no approval needed for this band',
+          next_step: 'call assign_appointment',
+        },
+      };
 
     const approval = this.input.bundle.policy.approval;
     const timeoutMs = durationMs(approval.timeout);
     // Workflow time: Temporal's deterministic clock, the same on every replay.
     const deadline = new Date(new Date().getTime() + timeoutMs).toISOString();
-    const notice: ApprovalNotice = { appointment_id, provider_id, score, batch: this.input.batch, child_workflow_id: workflowInfo().workflowId, deadline };
+    const notice: ApprovalNotice = {
+      appointment_id,
+      provider_id,
+      score,
+      batch: this.input.batch,
+      child_workflow_id: workflowInfo().workflowId,
+      deadline,
+    };
     this.pending.set(appointment_id, provider_id);
     this.outcome.approvals.requested += 1;
     await this.notifyParent(notice);
@@ -186,7 +248,12 @@ export class BatchSession {
       this.outcome.approvals.timed_out += 1;
       if (approval.on_timeout === 'assign') {
         // The prompt config says silence means yes: that is recorded as the approval the guard needs.
-        await this.recordApproval(appointment_id, provider_id, 'approved', `timeout policy (${approval.timeout}, on_timeout: assign)`);
+        await this.recordApproval(
+          appointment_id,
+          provider_id,
+          'approved',
+          `timeout policy (${approval.timeout}, on_timeout: assign)`,
+        );
         nextStep = 'call assign_appointment';
       } else {
         await this.recordApproval(appointment_id, provider_id, 'timed_out', decidedBy);
@@ -203,7 +270,13 @@ export class BatchSession {
     return { ok: true, result };
   }
 
-  private async recordApproval(appointmentId: string, providerId: string, decision: 'approved' | 'rejected' | 'timed_out', decidedBy: string, note?: string) {
+  private async recordApproval(
+    appointmentId: string,
+    providerId: string,
+    decision: 'approved' | 'rejected' | 'timed_out',
+    decidedBy: string,
+    note?: string,
+  ) {
     await CancellationScope.nonCancellable(() =>
       toolActivities.recordApproval.executeWithOptions(
         { summary: `record approval ${appointmentId} → ${providerId}: ${decision}` },
@@ -226,7 +299,9 @@ export class BatchSession {
   /** Closes the batch: every appointment the tools did not decide is listed with a reason. */
   finish(reasonForUndecided: string): BatchOutcome {
     const out = this.snapshot();
-    out.undecided = this.input.appointments.filter((a) => !this.isDecided(a.appointment_id)).map((a) => ({ appointment_id: a.appointment_id, reason: reasonForUndecided }));
+    out.undecided = this.input.appointments
+      .filter((a) => !this.isDecided(a.appointment_id))
+      .map((a) => ({ appointment_id: a.appointment_id, reason: reasonForUndecided }));
     return out;
   }
 }

@@ -43,7 +43,10 @@ async function decide(session: BatchSession, appointment: BatchAppointment): Pro
       if (!approval.ok || session.cancelled) return;
       if (!/assign_appointment/.test(approval.result.next_step)) break;
     }
-    const assigned = await session.tool('assign_appointment', { appointment_id: id, new_provider_id: candidate.provider_id });
+    const assigned = await session.tool('assign_appointment', {
+      appointment_id: id,
+      new_provider_id: candidate.provider_id,
+    });
     if (assigned.ok) {
       await session.tool('notify_patient', { appointment_id: id, kind: 'reassigned' });
       return;
@@ -53,7 +56,9 @@ async function decide(session: BatchSession, appointment: BatchAppointment): Pro
   }
   if (session.cancelled) return;
   const best = found.result.candidates[0];
-  const reason = best ? `best match ${best.provider_id} scores ${best.score}, no assignable candidate` : 'no available provider of the right specialty';
+  const reason = best
+    ? `best match ${best.provider_id} scores ${best.score}, no assignable candidate`
+    : 'no available provider of the right specialty';
   const waitlisted = await session.tool('add_to_waitlist', { appointment_id: id, reason });
   if (waitlisted.ok) await session.tool('notify_patient', { appointment_id: id, kind: 'waitlisted' });
 }

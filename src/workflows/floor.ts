@@ -6,7 +6,10 @@ import type { Activities } from '../activities';
  * batch_size × max_parallel_batches). Its rate is the floor of this machine: what any design on Temporal
  * pays per activity before doing any work. Deterministic: no clock, no randomness.
  */
-const { noop } = proxyActivities<Pick<Activities, 'noop'>>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } });
+const { noop } = proxyActivities<Pick<Activities, 'noop'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3 },
+});
 
 export interface FloorInput {
   activities: number;

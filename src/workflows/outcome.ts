@@ -27,7 +27,8 @@ export function mergeOutcome(into: BatchOutcome, b: BatchOutcome): void {
   (into.fallbacks ??= []).push(...(b.fallbacks ?? []));
   (into.decided_elsewhere ??= []).push(...(b.decided_elsewhere ?? []));
   for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
-  for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const) into.llm[k] += b.llm[k];
+  for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const)
+    into.llm[k] += b.llm[k];
   into.tool_calls += b.tool_calls;
   if (b.llm.model !== undefined) {
     into.llm.model = b.llm.model;

@@ -29,7 +29,13 @@ function userMessage(input: BatchInput): string {
     unavailable_provider: input.providerId,
     date: input.date,
     reason: input.reason,
-    appointments: input.appointments.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, ...(a.date !== undefined ? { date: a.date } : {}), time: a.time, specialty: a.specialty })),
+    appointments: input.appointments.map((a) => ({
+      appointment_id: a.appointment_id,
+      patient_id: a.patient_id,
+      ...(a.date !== undefined ? { date: a.date } : {}),
+      time: a.time,
+      specialty: a.specialty,
+    })),
   };
   return `Reassign this batch of ${input.appointments.length} affected appointment(s):\n${JSON.stringify(batch)}`;
 }
@@ -57,7 +63,11 @@ export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome
       return session.finish('cancelled before a decision');
     }
     // A model that finished may have left patients untold on purpose (the prompt decides); one that got stuck did not.
-    const left = input.appointments.filter((a) => !session.isDecided(a.appointment_id) || (ending.kind === 'stuck' && session.needsNotification(a.appointment_id)));
+    const left = input.appointments.filter(
+      (a) =>
+        !session.isDecided(a.appointment_id) ||
+        (ending.kind === 'stuck' && session.needsNotification(a.appointment_id)),
+    );
     if (left.length === 0) return session.finish('the model ended without deciding it');
     const why = ending.kind === 'stuck' ? ending.why : 'the model ended without deciding every appointment';
     if (!input.bundle.config.fallback_to_code) {
@@ -68,14 +78,20 @@ export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome
       return session.finish(why);
     }
     // The rest of the batch is finished by the fixed steps, with the same tools and guards, in this same run.
-    log.warn('falling back to code-driven for the rest of the batch', { batch: input.batch, why, appointments: left.length });
+    log.warn('falling back to code-driven for the rest of the batch', {
+      batch: input.batch,
+      why,
+      appointments: left.length,
+    });
     const undecided = left.filter((a) => !session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
     const untold = left.filter((a) => session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
     session.decidedBy = 'code';
     await decideByCode(session, left);
     session.outcome.fallbacks!.push({ batch: input.batch, reason: why, appointments: undecided, notified: untold });
     if (session.cancelled) session.outcome.status = 'cancelled';
-    return session.finish(session.cancelled ? 'cancelled before a decision' : `no decision could be made (after: ${why})`);
+    return session.finish(
+      session.cancelled ? 'cancelled before a decision' : `no decision could be made (after: ${why})`,
+    );
   });
 }
 
@@ -94,18 +110,30 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
 
   for (let turn = 1; ; turn++) {
     if (session.cancelled) return { kind: 'cancelled' };
-    if (turn > budgets.max_turns_per_batch) return stuck(`turn budget of ${budgets.max_turns_per_batch} LLM calls used up`);
-    if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch) return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`);
+    if (turn > budgets.max_turns_per_batch)
+      return stuck(`turn budget of ${budgets.max_turns_per_batch} LLM calls used up`);
+    if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch)
+      return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`);
 
     let reply;
     try {
       reply = await llmActivities.chatCompletion.executeWithOptions(
         { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
-        [{ messages, tools: offered, model: config.model.name, temperature: config.model.temperature, maxTokens: config.model.max_tokens, prompt: orchestrator }],
+        [
+          {
+            messages,
+            tools: offered,
+            model: config.model.name,
+            temperature: config.model.temperature,
+            maxTokens: config.model.max_tokens,
+            prompt: orchestrator,
+          },
+        ],
       );
     } catch (err) {
       // Retries are over (or the error is fatal): the model is unavailable for this batch.
-      if (err instanceof ActivityFailure) return stuck(`the model is unavailable: ${(err.cause?.message ?? err.message).slice(0, 300)}`);
+      if (err instanceof ActivityFailure)
+        return stuck(`the model is unavailable: ${(err.cause?.message ?? err.message).slice(0, 300)}`);
       throw err;
     }
     stats.calls += 1;
@@ -117,25 +145,45 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     messages.push({
       role: 'assistant',
       content: reply.message.content,
-      ...(calls.length > 0 ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) } : {}),
+      ...(calls.length > 0
+        ? {
+            tool_calls: calls.map((c) => ({
+              id: c.id,
+              type: 'function' as const,
+              function: { name: c.name, arguments: c.arguments },
+            })),
+          }
+        : {}),
     });
 
     if (calls.length === 0) {
       // A final answer: it must be the summary, and it must agree with what the tools did.
-      const undecided = input.appointments.filter((a) => !session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
+      const undecided = input.appointments
+        .filter((a) => !session.isDecided(a.appointment_id))
+        .map((a) => a.appointment_id);
       let summary;
       try {
         summary = batchSummarySchema.parse(extractJson(reply.message.content ?? ''));
       } catch (err) {
         modelErrors += 1;
-        if (modelErrors > budgets.max_tool_errors_per_batch) return stuck('the model kept answering without a valid summary');
-        const what = (reply.message.content ?? '').trim() === '' ? 'an empty reply' : `not the SUMMARY JSON (${String((err as Error).message).slice(0, 200)})`;
-        messages.push({ role: 'user', content: `Your reply is ${what}. Continue the work with the tools, or reply with only the SUMMARY JSON.` });
+        if (modelErrors > budgets.max_tool_errors_per_batch)
+          return stuck('the model kept answering without a valid summary');
+        const what =
+          (reply.message.content ?? '').trim() === ''
+            ? 'an empty reply'
+            : `not the SUMMARY JSON (${String((err as Error).message).slice(0, 200)})`;
+        messages.push({
+          role: 'user',
+          content: `Your reply is ${what}. Continue the work with the tools, or reply with only the SUMMARY JSON.`,
+        });
         continue;
       }
       if (undecided.length > 0 && !nudged && !session.cancelled) {
         nudged = true;
-        messages.push({ role: 'user', content: `These appointments are not decided yet: ${undecided.join(', ')}. Decide each of them with the tools, then reply with the SUMMARY JSON.` });
+        messages.push({
+          role: 'user',
+          content: `These appointments are not decided yet: ${undecided.join(', ')}. Decide each of them with the tools, then reply with the SUMMARY JSON.`,
+        });
         continue;
       }
       session.outcome.discrepancies.push(...compareWithRecord(summary, session));
@@ -144,14 +192,22 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
 
     const results = await Promise.all(calls.map((c) => dispatch(session, offered, c.name, c.arguments)));
     calls.forEach((c, i) => messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(results[i]) }));
-    const invalid = results.filter((r) => !r.ok && ['invalid_json', 'unknown_tool', 'invalid_arguments'].includes(r.code)).length;
+    const invalid = results.filter(
+      (r) => !r.ok && ['invalid_json', 'unknown_tool', 'invalid_arguments'].includes(r.code),
+    ).length;
     modelErrors += invalid;
     if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
-    if (modelErrors > budgets.max_tool_errors_per_batch) return stuck(`more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
+    if (modelErrors > budgets.max_tool_errors_per_batch)
+      return stuck(`more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
   }
 }
 
-async function dispatch(session: BatchSession, offered: ToolName[], name: string, rawArgs: string): Promise<ToolOutcome> {
+async function dispatch(
+  session: BatchSession,
+  offered: ToolName[],
+  name: string,
+  rawArgs: string,
+): Promise<ToolOutcome> {
   let args: unknown;
   try {
     args = JSON.parse(rawArgs || '{}');
@@ -162,7 +218,11 @@ async function dispatch(session: BatchSession, offered: ToolName[], name: string
   // A tool this prompt does not offer is as unknown to the model as one that does not exist.
   if (!isToolName(name) || !offered.includes(name)) {
     session.outcome.llm.invalid_tool_calls += 1;
-    return { ok: false, code: 'unknown_tool', error: `there is no tool named ${name}; use one of: ${offered.join(', ')}` };
+    return {
+      ok: false,
+      code: 'unknown_tool',
+      error: `there is no tool named ${name}; use one of: ${offered.join(', ')}`,
+    };
   }
   if (name === 'request_approval') return session.requestApproval(args);
   return session.tool(name, args);
@@ -175,15 +235,34 @@ function compareWithRecord(summary: ReturnType<typeof batchSummarySchema.parse>,
   const claimed = new Map(summary.assignments.map((a) => [a.appointment_id, a.new_provider_id]));
   const real = new Map(record.assignments.map((a) => [a.appointment_id, a.new_provider_id]));
   for (const [id, provider] of claimed) {
-    if (real.get(id) !== provider) issues.push(`batch ${session.input.batch}: the model reported ${id} → ${provider}, the tools record ${real.has(id) ? `→ ${real.get(id)}` : 'no assignment'}`);
+    if (real.get(id) !== provider)
+      issues.push(
+        `batch ${session.input.batch}: the model reported ${id} → ${provider}, the tools record ${real.has(id) ? `→ ${real.get(id)}` : 'no assignment'}`,
+      );
   }
-  for (const [id, provider] of real) if (!claimed.has(id)) issues.push(`batch ${session.input.batch}: the model left out the assignment ${id} → ${provider}`);
+  for (const [id, provider] of real)
+    if (!claimed.has(id))
+      issues.push(`batch ${session.input.batch}: the model left out the assignment ${id} → ${provider}`);
   const claimedWait = new Set(summary.waitlisted.map((w) => w.appointment_id));
   const realWait = new Set(record.waitlisted.map((w) => w.appointment_id));
-  for (const id of claimedWait) if (!realWait.has(id)) issues.push(`batch ${session.input.batch}: the model reported ${id} waitlisted, the tools record no waitlist entry`);
-  for (const id of realWait) if (!claimedWait.has(id)) issues.push(`batch ${session.input.batch}: the model left out the waitlist entry ${id}`);
-  if (summary.successful_assignments !== real.size) issues.push(`batch ${session.input.batch}: the model counted ${summary.successful_assignments} assignments, the tools record ${real.size}`);
-  if (summary.waitlist_entries !== realWait.size) issues.push(`batch ${session.input.batch}: the model counted ${summary.waitlist_entries} waitlist entries, the tools record ${realWait.size}`);
-  if (summary.total_affected !== session.input.appointments.length) issues.push(`batch ${session.input.batch}: the model counted ${summary.total_affected} affected, the batch has ${session.input.appointments.length}`);
+  for (const id of claimedWait)
+    if (!realWait.has(id))
+      issues.push(
+        `batch ${session.input.batch}: the model reported ${id} waitlisted, the tools record no waitlist entry`,
+      );
+  for (const id of realWait)
+    if (!claimedWait.has(id)) issues.push(`batch ${session.input.batch}: the model left out the waitlist entry ${id}`);
+  if (summary.successful_assignments !== real.size)
+    issues.push(
+      `batch ${session.input.batch}: the model counted ${summary.successful_assignments} assignments, the tools record ${real.size}`,
+    );
+  if (summary.waitlist_entries !== realWait.size)
+    issues.push(
+      `batch ${session.input.batch}: the model counted ${summary.waitlist_entries} waitlist entries, the tools record ${realWait.size}`,
+    );
+  if (summary.total_affected !== session.input.appointments.length)
+    issues.push(
+      `batch ${session.input.batch}: the model counted ${summary.total_affected} affected, the batch has ${session.input.appointments.length}`,
+    );
   return issues;
 }

@@ -51,30 +51,50 @@ import {
  */
 const HISTORY_BYTES_LIMIT = 2 * 1024 * 1024;
 
-export async function promptDrivenReassignment(input: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
+export async function promptDrivenReassignment(
+  input: ReassignmentInput,
+  carried?: CarriedState,
+): Promise<ReassignmentResult> {
   return runReassignment('prompt', input, carried);
 }
 
-export async function codeDrivenReassignment(input: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
+export async function codeDrivenReassignment(
+  input: ReassignmentInput,
+  carried?: CarriedState,
+): Promise<ReassignmentResult> {
   return runReassignment('code', input, carried);
 }
 
 /** A refused API key fails the run before anything is written; an endpoint that is only down is the batches' business. */
 async function checkModel(): Promise<void> {
   try {
-    const check = await modelCheckActivities.checkModel.executeWithOptions({ summary: 'check the model endpoint accepts our key' }, []);
-    if (!check.reachable) log.warn('the model endpoint does not answer yet; batches will retry, then fall back if configured', { detail: check.detail });
+    const check = await modelCheckActivities.checkModel.executeWithOptions(
+      { summary: 'check the model endpoint accepts our key' },
+      [],
+    );
+    if (!check.reachable)
+      log.warn('the model endpoint does not answer yet; batches will retry, then fall back if configured', {
+        detail: check.detail,
+      });
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'LlmAuthError');
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)
+      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'LlmAuthError');
     throw err;
   }
 }
 
-async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
+async function runReassignment(
+  mode: Mode,
+  rawInput: ReassignmentInput,
+  carried?: CarriedState,
+): Promise<ReassignmentResult> {
   const parsedInput = reassignmentInputSchema.safeParse(rawInput ?? {});
   if (!parsedInput.success) {
     const issue = parsedInput.error.issues[0]!;
-    throw ApplicationFailure.nonRetryable(`invalid input: ${issue.path.join('.') || '(input)'} ${issue.message}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `invalid input: ${issue.path.join('.') || '(input)'} ${issue.message}`,
+      'InvalidInput',
+    );
   }
   const input = parsedInput.data;
   const runId = workflowInfo().workflowId;
@@ -89,7 +109,10 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
   let batchesTotal = batchesDone;
   const runs = (carried?.runs ?? 0) + 1;
   const done: BatchOutcome = carried?.done ?? emptyOutcome(0);
-  const running = new Map<number, { handle: ChildWorkflowHandle<typeof promptDrivenBatch>; appointments: BatchAppointment[] }>();
+  const running = new Map<
+    number,
+    { handle: ChildWorkflowHandle<typeof promptDrivenBatch>; appointments: BatchAppointment[] }
+  >();
   const pending = new Map<string, PendingApproval & { child: string }>();
 
   const status = (): RunStatus => {
@@ -111,12 +134,24 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       decided: done.assignments.length + done.waitlisted.length,
       assigned: done.assignments.length,
       waitlisted: done.waitlisted.length,
-      undecided: Math.max(0, totalAffected - done.assignments.length - done.waitlisted.length - (done.decided_elsewhere?.length ?? 0) - inFlight - remaining.length),
+      undecided: Math.max(
+        0,
+        totalAffected -
+          done.assignments.length -
+          done.waitlisted.length -
+          (done.decided_elsewhere?.length ?? 0) -
+          inFlight -
+          remaining.length,
+      ),
       batches: { total: batchesTotal, done: batchesDone, running: running.size },
       pending_approvals: [...pending.values()].map(({ child: _c, ...p }) => p),
       llm_calls: done.llm.calls,
       tool_calls: done.tool_calls,
-      prompt: bundle && { name: bundle.orchestrator.name, version: bundle.orchestrator.version, label: bundle.orchestrator.label },
+      prompt: bundle && {
+        name: bundle.orchestrator.name,
+        version: bundle.orchestrator.version,
+        label: bundle.orchestrator.label,
+      },
       runs,
     };
   });
@@ -130,7 +165,9 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
     }
     const waiting = pending.get(parsed.data.appointmentId);
     if (!waiting) {
-      log.warn('ignored a decision for an appointment that awaits no approval', { appointmentId: parsed.data.appointmentId });
+      log.warn('ignored a decision for an appointment that awaits no approval', {
+        appointmentId: parsed.data.appointmentId,
+      });
       return;
     }
     // Handlers run in the root scope; forwarding must still work once the run is being cancelled.
@@ -144,7 +181,11 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
     cancelRequested = true;
     log.info('cancellation requested: finishing the steps in flight', { why });
     await CancellationScope.nonCancellable(() =>
-      Promise.all([...running.values()].map((r) => getExternalWorkflowHandle(r.handle.workflowId).signal(cancelSignal, { reason: why }))),
+      Promise.all(
+        [...running.values()].map((r) =>
+          getExternalWorkflowHandle(r.handle.workflowId).signal(cancelSignal, { reason: why }),
+        ),
+      ),
     );
   };
   setHandler(cancelSignal, (payload) => requestCancel(payload?.reason ?? 'cancel signal'));
@@ -152,30 +193,62 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
 
   setHandler(approvalNoticeSignal, (notice) => {
     if (notice.settled) pending.delete(notice.appointment_id);
-    else pending.set(notice.appointment_id, { appointment_id: notice.appointment_id, provider_id: notice.provider_id, score: notice.score, batch: notice.batch, deadline: notice.deadline, child: notice.child_workflow_id });
+    else
+      pending.set(notice.appointment_id, {
+        appointment_id: notice.appointment_id,
+        provider_id: notice.provider_id,
+        score: notice.score,
+        batch: notice.batch,
+        deadline: notice.deadline,
+        child: notice.child_workflow_id,
+      });
   });
 
   return CancellationScope.nonCancellable(async () => {
     if (!bundle) {
-      bundle = await promptActivities.resolvePrompts.executeWithOptions({ summary: `resolve prompts · label ${input.promptLabel}` }, [{ label: input.promptLabel, workflowId: runId }]);
+      bundle = await promptActivities.resolvePrompts.executeWithOptions(
+        { summary: `resolve prompts · label ${input.promptLabel}` },
+        [{ label: input.promptLabel, workflowId: runId }],
+      );
       if (mode === 'prompt' && patched('check-model-before-writing')) await checkModel();
       // A date range (until) is optional; without it, the calls and their arguments are exactly those of one day.
       const range = input.until !== undefined ? { until: input.until } : {};
       const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
-      await toolActivities.markProviderUnavailable.executeWithOptions({ summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` }, [
-        { providerId: input.providerId, date: input.date, ...range, reason: input.reason },
-      ]);
+      await toolActivities.markProviderUnavailable.executeWithOptions(
+        { summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` },
+        [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason }],
+      );
       phase = 'finding_appointments';
-      const affected = await toolActivities.callTool.executeWithOptions({ summary: `get_affected_appointments ${input.providerId} ${days}` }, [
-        { name: 'get_affected_appointments', args: { provider_id: input.providerId, date: input.date, ...range }, runId, policy: bundle.policy, decidedBy: mode, candidatesPerAppointment: bundle.config.candidates_per_appointment },
-      ]);
+      const affected = await toolActivities.callTool.executeWithOptions(
+        { summary: `get_affected_appointments ${input.providerId} ${days}` },
+        [
+          {
+            name: 'get_affected_appointments',
+            args: { provider_id: input.providerId, date: input.date, ...range },
+            runId,
+            policy: bundle.policy,
+            decidedBy: mode,
+            candidatesPerAppointment: bundle.config.candidates_per_appointment,
+          },
+        ],
+      );
       if (!affected.ok) throw ApplicationFailure.nonRetryable(affected.error, 'InvalidInput');
       const list = (affected.result as { appointments: BatchAppointment[] }).appointments;
-      remaining = list.map((a) => ({ appointment_id: a.appointment_id, patient_id: a.patient_id, ...(a.date !== undefined ? { date: a.date } : {}), time: a.time, specialty: a.specialty }));
+      remaining = list.map((a) => ({
+        appointment_id: a.appointment_id,
+        patient_id: a.patient_id,
+        ...(a.date !== undefined ? { date: a.date } : {}),
+        time: a.time,
+        specialty: a.specialty,
+      }));
       totalAffected = remaining.length;
     }
     const pinned = bundle;
-    const pinnedPrompts = { orchestrator: pinned.orchestrator, scoring: pinned.scoring, ...(pinned.experiment ? { experiment: pinned.experiment } : {}) };
+    const pinnedPrompts = {
+      orchestrator: pinned.orchestrator,
+      scoring: pinned.scoring,
+      ...(pinned.experiment ? { experiment: pinned.experiment } : {}),
+    };
     upsertMemo({
       prompt: pinnedPrompts,
       provider: input.providerId,
@@ -203,7 +276,10 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
 
     const size = pinned.config.batch_size;
     batchesTotal = batchesDone + Math.ceil(remaining.length / size);
-    const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= input.historyEventLimit || workflowInfo().historySize >= HISTORY_BYTES_LIMIT;
+    const historyFull = () =>
+      workflowInfo().continueAsNewSuggested ||
+      workflowInfo().historyLength >= input.historyEventLimit ||
+      workflowInfo().historySize >= HISTORY_BYTES_LIMIT;
 
     const launch = async () => {
       const appointments = remaining.slice(0, size);
@@ -213,16 +289,34 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
       const last = appointments[appointments.length - 1]!.appointment_id;
       const handle = await startChild(mode === 'prompt' ? promptDrivenBatch : codeDrivenBatch, {
         workflowId: `${runId}-batch-${String(batch).padStart(4, '0')}`,
-        args: [{ runId, batch, providerId: input.providerId, date: input.date, reason: input.reason, appointments, bundle: pinned }],
+        args: [
+          {
+            runId,
+            batch,
+            providerId: input.providerId,
+            date: input.date,
+            reason: input.reason,
+            appointments,
+            bundle: pinned,
+          },
+        ],
         staticSummary: `batch ${batch}: ${appointments.length} appointment(s), ${first}${first === last ? '' : ` … ${last}`} · ${mode}-driven`,
       });
       running.set(batch, { handle, appointments });
     };
 
     while (remaining.length > 0 || running.size > 0) {
-      while (!cancelRequested && remaining.length > 0 && running.size < pinned.config.max_parallel_batches && !historyFull()) await launch();
+      while (
+        !cancelRequested &&
+        remaining.length > 0 &&
+        running.size < pinned.config.max_parallel_batches &&
+        !historyFull()
+      )
+        await launch();
       if (running.size === 0) break; // cancelled, or history full with nothing in flight
-      const [batch, outcome] = await Promise.race([...running.entries()].map(([b, r]) => r.handle.result().then((o) => [b, o] as const)));
+      const [batch, outcome] = await Promise.race(
+        [...running.entries()].map(([b, r]) => r.handle.result().then((o) => [b, o] as const)),
+      );
       running.delete(batch);
       mergeOutcome(done, outcome);
       batchesDone += 1;
@@ -237,7 +331,8 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
     }
 
     if (cancelRequested) {
-      for (const a of remaining) done.undecided.push({ appointment_id: a.appointment_id, reason: 'cancelled before a decision' });
+      for (const a of remaining)
+        done.undecided.push({ appointment_id: a.appointment_id, reason: 'cancelled before a decision' });
       remaining = [];
     }
     phase = 'finished';
@@ -264,10 +359,17 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
         code: [...done.assignments, ...done.waitlisted].filter((d) => d.decided_by === 'code').length,
       },
       fallbacks: (done.fallbacks ?? []).sort((a, b) => a.batch - b.batch),
-      decided_elsewhere: (done.decided_elsewhere ?? []).sort((a, b) => a.appointment_id.localeCompare(b.appointment_id)),
+      decided_elsewhere: (done.decided_elsewhere ?? []).sort((a, b) =>
+        a.appointment_id.localeCompare(b.appointment_id),
+      ),
       approvals: done.approvals,
       prompt: pinnedPrompts,
-      llm: { ...done.llm, model: mode === 'prompt' ? (done.llm.model ?? pinned.config.model.name) : 'none (code-driven)', offline: done.llm.offline ?? false, calls_per_appointment: decided > 0 ? Math.round((done.llm.calls / decided) * 100) / 100 : 0 },
+      llm: {
+        ...done.llm,
+        model: mode === 'prompt' ? (done.llm.model ?? pinned.config.model.name) : 'none (code-driven)',
+        offline: done.llm.offline ?? false,
+        calls_per_appointment: decided > 0 ? Math.round((done.llm.calls / decided) * 100) / 100 : 0,
+      },
       tool_calls: done.tool_calls,
       batches: batchesDone,
       runs,
@@ -276,10 +378,14 @@ async function runReassignment(mode: Mode, rawInput: ReassignmentInput, carried?
         totalAffected === 0
           ? `no appointment of ${input.providerId} on ${input.date} is left to reassign: nothing to do · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`
           : `${totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted` +
-        (done.undecided.length > 0 ? `, ${done.undecided.length} undecided` : '') +
-        ((done.decided_elsewhere ?? []).length > 0 ? `, ${done.decided_elsewhere!.length} decided by another run` : '') +
-        ((done.fallbacks ?? []).length > 0 ? ` (${(done.fallbacks ?? []).reduce((n, f) => n + f.appointments.length, 0)} by the code-driven fallback)` : '') +
-        ` · ${final} · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`,
+            (done.undecided.length > 0 ? `, ${done.undecided.length} undecided` : '') +
+            ((done.decided_elsewhere ?? []).length > 0
+              ? `, ${done.decided_elsewhere!.length} decided by another run`
+              : '') +
+            ((done.fallbacks ?? []).length > 0
+              ? ` (${(done.fallbacks ?? []).reduce((n, f) => n + f.appointments.length, 0)} by the code-driven fallback)`
+              : '') +
+            ` · ${final} · prompt ${pinned.orchestrator.name} v${pinned.orchestrator.version} (${pinned.orchestrator.label})`,
     };
     // The run's summary in its Langfuse trace (an activity: workflow code never traces). Runs recorded before it existed replay without it.
     if (patched('trace-run-summary')) {

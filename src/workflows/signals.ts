@@ -10,4 +10,6 @@ export const progressQuery = defineQuery<Progress>('progress');
 /** Internal: a batch tells its parent that an approval is awaited or settled. */
 export const approvalNoticeSignal = defineSignal<[ApprovalNotice]>('approvalNotice');
 /** Internal: a batch's own live state. */
-export const batchProgressQuery = defineQuery<Omit<BatchOutcome, 'batch'> & { batch: number; pending: string[] }>('batchProgress');
+export const batchProgressQuery = defineQuery<Omit<BatchOutcome, 'batch'> & { batch: number; pending: string[] }>(
+  'batchProgress',
+);

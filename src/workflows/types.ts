@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { datesInRange, isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
 import { bandSchema } from '../domain/policy';
 import type { ArmChoice } from '../prompts/experiment';
-import { labelSchema, pinnedPromptSchema, type PromptBundle } from '../prompts/schema';
+import { labelSchema, type pinnedPromptSchema, type PromptBundle } from '../prompts/schema';
 
 /** Contracts of the reassignment workflows: input, result, progress, signals' payloads. Pure. */
 
@@ -19,7 +19,10 @@ export const reassignmentInputSchema = z
   })
   .strict()
   .refine((i) => i.until === undefined || i.until >= i.date, { path: ['until'], message: 'must be on or after date' })
-  .refine((i) => i.until === undefined || datesInRange(i.date, i.until).length <= MAX_RANGE_DAYS, { path: ['until'], message: `must be at most ${MAX_RANGE_DAYS} days from date, inclusive` });
+  .refine((i) => i.until === undefined || datesInRange(i.date, i.until).length <= MAX_RANGE_DAYS, {
+    path: ['until'],
+    message: `must be at most ${MAX_RANGE_DAYS} days from date, inclusive`,
+  });
 export type ReassignmentInput = z.input<typeof reassignmentInputSchema>;
 export type ParsedReassignmentInput = z.output<typeof reassignmentInputSchema>;
 
@@ -35,7 +38,11 @@ export const assignmentEntrySchema = z.object({
 });
 export type AssignmentEntry = z.infer<typeof assignmentEntrySchema>;
 
-export const waitlistEntrySchema = z.object({ appointment_id: z.string(), reason: z.string(), decided_by: z.enum(['prompt', 'code']).optional() });
+export const waitlistEntrySchema = z.object({
+  appointment_id: z.string(),
+  reason: z.string(),
+  decided_by: z.enum(['prompt', 'code']).optional(),
+});
 export type WaitlistEntry = z.infer<typeof waitlistEntrySchema>;
 
 /** What the model must answer at the end of a batch. Extra keys are tolerated; the numbers are checked. */
@@ -43,7 +50,9 @@ export const batchSummarySchema = z.object({
   total_affected: z.number().int().min(0),
   successful_assignments: z.number().int().min(0),
   waitlist_entries: z.number().int().min(0),
-  assignments: z.array(z.object({ appointment_id: z.string(), new_provider_id: z.string(), score: z.number().optional() })),
+  assignments: z.array(
+    z.object({ appointment_id: z.string(), new_provider_id: z.string(), score: z.number().optional() }),
+  ),
   waitlisted: z.array(z.object({ appointment_id: z.string(), reason: z.string().optional() })),
 });
 
@@ -123,7 +132,13 @@ export interface BatchInput {
   bundle: PromptBundle;
 }
 
-export const runStatusSchema = z.enum(['completed', 'completed_with_fallback', 'completed_with_issues', 'budget_exhausted', 'cancelled']);
+export const runStatusSchema = z.enum([
+  'completed',
+  'completed_with_fallback',
+  'completed_with_issues',
+  'budget_exhausted',
+  'cancelled',
+]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
 
 export interface ReassignmentResult {
@@ -145,7 +160,11 @@ export interface ReassignmentResult {
   fallbacks: FallbackEntry[];
   decided_elsewhere: DecidedElsewhereEntry[];
   approvals: ApprovalCounts;
-  prompt: { orchestrator: z.infer<typeof pinnedPromptSchema>; scoring: z.infer<typeof pinnedPromptSchema>; experiment?: ArmChoice };
+  prompt: {
+    orchestrator: z.infer<typeof pinnedPromptSchema>;
+    scoring: z.infer<typeof pinnedPromptSchema>;
+    experiment?: ArmChoice;
+  };
   llm: LlmStats & { model: string; offline: boolean; calls_per_appointment: number };
   tool_calls: number;
   batches: number;

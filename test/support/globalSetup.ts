@@ -11,7 +11,10 @@ import { startDevServer } from '../../src/temporal/devServer';
 export default async function globalSetup(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-test-'));
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal.db'), startTimeoutMs: 120_000 });
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
+  });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
   process.env.TEST_TEMPORAL_ADDRESS = server.address;

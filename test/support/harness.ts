@@ -35,8 +35,16 @@ export interface Harness {
   worker: WorkerHandle;
   promptsDir: string;
   /** Starts a run the way our CLI does and returns its handle. */
-  start(type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string): Promise<WorkflowHandle>;
-  run(type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string): Promise<ReassignmentResult>;
+  start(
+    type: 'promptDrivenReassignment' | 'codeDrivenReassignment',
+    input: ReassignmentInput,
+    id?: string,
+  ): Promise<WorkflowHandle>;
+  run(
+    type: 'promptDrivenReassignment' | 'codeDrivenReassignment',
+    input: ReassignmentInput,
+    id?: string,
+  ): Promise<ReassignmentResult>;
   reload(data?: Dataset): void;
   close(): Promise<void>;
 }
@@ -56,7 +64,12 @@ export interface HarnessOptions {
 }
 
 export interface PromptDoc {
-  versions: { version: number; labels: string[]; config: Record<string, unknown> & { approval?: Record<string, unknown>; budgets?: Record<string, unknown> }; prompt: string }[];
+  versions: {
+    version: number;
+    labels: string[];
+    config: Record<string, unknown> & { approval?: Record<string, unknown>; budgets?: Record<string, unknown> };
+    prompt: string;
+  }[];
 }
 
 export function uniqueName(prefix: string): string {
@@ -74,11 +87,18 @@ export function tempDir(name: string): string {
 /** Copies prompts/ to a temp folder and applies edits: how a test changes the prompt without touching the repo. */
 export function promptsCopy(edit?: HarnessOptions['editPrompts']): string {
   const dir = tempDir('prompts');
-  const read = (name: string) => parseYaml(fs.readFileSync(path.join(projectRoot, 'prompts', `${name}.yaml`), 'utf8')) as PromptDoc;
+  const read = (name: string) =>
+    parseYaml(fs.readFileSync(path.join(projectRoot, 'prompts', `${name}.yaml`), 'utf8')) as PromptDoc;
   const files = { orchestrator: read('healthcare-orchestrator'), scoring: read('scoring-strategy') };
   edit?.(files);
-  fs.writeFileSync(path.join(dir, 'healthcare-orchestrator.yaml'), stringifyYaml(files.orchestrator, { aliasDuplicateObjects: false }));
-  fs.writeFileSync(path.join(dir, 'scoring-strategy.yaml'), stringifyYaml(files.scoring, { aliasDuplicateObjects: false }));
+  fs.writeFileSync(
+    path.join(dir, 'healthcare-orchestrator.yaml'),
+    stringifyYaml(files.orchestrator, { aliasDuplicateObjects: false }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'scoring-strategy.yaml'),
+    stringifyYaml(files.scoring, { aliasDuplicateObjects: false }),
+  );
   return dir;
 }
 
@@ -89,7 +109,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   if (!runtimeInstalled) {
     try {
       // Quiet: some tests provoke warnings on purpose (a tampered history, refused calls).
-      Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
+      Runtime.install({
+        logger: new DefaultLogger('ERROR'),
+        telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+      });
     } catch {
       // Already installed by another file in this process.
     }
@@ -100,7 +123,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = new SchedulingStore(path.join(dir, 'scheduling.db'));
   store.load(options.data ?? demoDataset());
   // A scripted model is served here; otherwise the worker starts the offline stand-in itself, as in production.
-  const scripted = options.agent || options.faults ? await startOfflineModel({ agent: options.agent, faults: options.faults }) : undefined;
+  const scripted =
+    options.agent || options.faults
+      ? await startOfflineModel({ agent: options.agent, faults: options.faults })
+      : undefined;
   const promptsDir = options.editPrompts ? promptsCopy(options.editPrompts) : path.join(projectRoot, 'prompts');
   const config = loadConfig({
     TEMPORAL_ADDRESS: address,
@@ -112,14 +138,24 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.env,
   });
   const native = await NativeConnection.connect({ address });
-  const worker = await createReassignmentWorker({ connection: native, config, store, workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') }, say: () => undefined });
+  const worker = await createReassignmentWorker({
+    connection: native,
+    config,
+    store,
+    workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') },
+    say: () => undefined,
+  });
   const running = worker.run();
   const model = (scripted ?? worker.offlineModel)!;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
 
   const start = (type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string) =>
-    client.workflow.start(type, { taskQueue, workflowId: id ?? uniqueName(`reassign-${input.providerId}-${input.date}`), args: [input] });
+    client.workflow.start(type, {
+      taskQueue,
+      workflowId: id ?? uniqueName(`reassign-${input.providerId}-${input.date}`),
+      args: [input],
+    });
 
   return {
     client,
@@ -144,7 +180,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 }
 
 /** Polls the progress query until the predicate holds. */
-export async function waitForProgress(handle: WorkflowHandle, predicate: (p: Progress) => boolean, timeoutMs = 30_000): Promise<Progress> {
+export async function waitForProgress(
+  handle: WorkflowHandle,
+  predicate: (p: Progress) => boolean,
+  timeoutMs = 30_000,
+): Promise<Progress> {
   const deadline = Date.now() + timeoutMs;
   let last: Progress | undefined;
   while (Date.now() < deadline) {
@@ -160,7 +200,10 @@ export async function waitForProgress(handle: WorkflowHandle, predicate: (p: Pro
 }
 
 /** Runs the real Temporal CLI against the test server. */
-export function temporalCli(address: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+export function temporalCli(
+  address: string,
+  args: string[],
+): Promise<{ stdout: string; stderr: string; code: number }> {
   const binary = findTemporalCli({ install: false });
   if (!binary) throw new Error('no Temporal CLI');
   return new Promise((resolve) => {

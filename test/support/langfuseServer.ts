@@ -63,7 +63,9 @@ class HttpError extends Error {
   }
 }
 
-export async function startLangfuseServer(options: { publicKey?: string; secretKey?: string } = {}): Promise<LangfuseTestServer> {
+export async function startLangfuseServer(
+  options: { publicKey?: string; secretKey?: string } = {},
+): Promise<LangfuseTestServer> {
   const publicKey = options.publicKey ?? 'pk-lf-test';
   const secretKey = options.secretKey ?? 'sk-lf-test';
   const prompts: StoredPrompt[] = [];
@@ -80,13 +82,20 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     requests.push({ method, path: url.pathname + url.search });
-    if (down === true || (down === 'prompts' && url.pathname.startsWith('/api/public/v2/prompts'))) throw new HttpError(503, 'ServiceUnavailableError', 'Service Unavailable');
+    if (down === true || (down === 'prompts' && url.pathname.startsWith('/api/public/v2/prompts')))
+      throw new HttpError(503, 'ServiceUnavailableError', 'Service Unavailable');
     const auth = req.headers.authorization ?? '';
     const expected = `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString('base64')}`;
-    if (auth !== expected) throw new HttpError(401, 'UnauthorizedError', 'Invalid credentials. Confirm that you have used the correct host.');
+    if (auth !== expected)
+      throw new HttpError(
+        401,
+        'UnauthorizedError',
+        'Invalid credentials. Confirm that you have used the correct host.',
+      );
 
     if (url.pathname === '/api/public/otel/v1/traces' && method === 'POST') {
-      if (!String(req.headers['content-type'] ?? '').includes('json')) throw new HttpError(415, 'UnsupportedMediaType', 'this test server reads OTLP JSON only');
+      if (!String(req.headers['content-type'] ?? '').includes('json'))
+        throw new HttpError(415, 'UnsupportedMediaType', 'this test server reads OTLP JSON only');
       spans.push(...flattenOtlp(JSON.parse(body)));
       return [200, {}];
     }
@@ -94,19 +103,24 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
     const one = /^\/api\/public\/v2\/prompts\/([^/]+)$/.exec(url.pathname);
     const patch = /^\/api\/public\/v2\/prompts\/([^/]+)\/versions\/(\d+)$/.exec(url.pathname);
     if (url.pathname === '/api/public/v2/prompts' && method === 'GET') return [200, listPrompts(url)];
-    if (url.pathname === '/api/public/v2/prompts' && method === 'POST') return [200, createPrompt(JSON.parse(body || '{}'))];
+    if (url.pathname === '/api/public/v2/prompts' && method === 'POST')
+      return [200, createPrompt(JSON.parse(body || '{}'))];
     if (one && method === 'GET') return [200, getPrompt(decodeURIComponent(one[1]!), url)];
-    if (patch && method === 'PATCH') return [200, updateLabels(decodeURIComponent(patch[1]!), Number(patch[2]), JSON.parse(body || '{}'))];
+    if (patch && method === 'PATCH')
+      return [200, updateLabels(decodeURIComponent(patch[1]!), Number(patch[2]), JSON.parse(body || '{}'))];
     throw new HttpError(404, 'NotFoundError', `no route ${method} ${url.pathname}`);
   };
 
   const getPrompt = (name: string, url: URL) => {
     const version = url.searchParams.get('version');
     const label = url.searchParams.get('label');
-    if (version !== null && label !== null) throw new HttpError(400, 'InvalidRequestError', 'Cannot specify both version and label');
+    if (version !== null && label !== null)
+      throw new HttpError(400, 'InvalidRequestError', 'Cannot specify both version and label');
     const versions = versionsOf(name);
     const found =
-      version !== null ? versions.find((p) => p.version === Number(version)) : versions.find((p) => p.labels.includes(label ?? PRODUCTION));
+      version !== null
+        ? versions.find((p) => p.version === Number(version))
+        : versions.find((p) => p.labels.includes(label ?? PRODUCTION));
     if (!found) throw new HttpError(404, 'LangfuseNotFoundError', 'Prompt not found');
     return found;
   };
@@ -115,13 +129,21 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
     const name = body.name;
     const type = body.type ?? 'text';
     if (typeof name !== 'string' || name === '') throw new HttpError(400, 'InvalidRequestError', 'name is required');
-    if (type !== 'text' && type !== 'chat') throw new HttpError(400, 'InvalidRequestError', 'type must be text or chat');
-    if (type === 'text' && typeof body.prompt !== 'string') throw new HttpError(400, 'InvalidRequestError', 'prompt must be a string for a text prompt');
+    if (type !== 'text' && type !== 'chat')
+      throw new HttpError(400, 'InvalidRequestError', 'type must be text or chat');
+    if (type === 'text' && typeof body.prompt !== 'string')
+      throw new HttpError(400, 'InvalidRequestError', 'prompt must be a string for a text prompt');
     const labels = Array.isArray(body.labels) ? (body.labels as unknown[]).map(String) : [];
-    if (labels.includes(LATEST)) throw new HttpError(400, 'InvalidRequestError', "Label 'latest' is always assigned to the latest prompt version");
+    if (labels.includes(LATEST))
+      throw new HttpError(400, 'InvalidRequestError', "Label 'latest' is always assigned to the latest prompt version");
     const versions = versionsOf(name);
     const previous = versions[versions.length - 1];
-    if (previous && previous.type !== type) throw new HttpError(400, 'InvalidRequestError', 'Previous versions have different prompt type. Create a new prompt with a different name.');
+    if (previous && previous.type !== type)
+      throw new HttpError(
+        400,
+        'InvalidRequestError',
+        'Previous versions have different prompt type. Create a new prompt with a different name.',
+      );
     const finalLabels = [...new Set([...labels, LATEST])];
     takeLabels(name, finalLabels);
     const now = new Date().toISOString();
@@ -144,7 +166,8 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
   const updateLabels = (name: string, version: number, body: Record<string, unknown>) => {
     const newLabels = Array.isArray(body.newLabels) ? (body.newLabels as unknown[]).map(String) : undefined;
     if (!newLabels) throw new HttpError(400, 'InvalidRequestError', 'newLabels is required');
-    if (newLabels.includes(LATEST)) throw new HttpError(400, 'InvalidRequestError', "Label 'latest' is always assigned to the latest prompt version");
+    if (newLabels.includes(LATEST))
+      throw new HttpError(400, 'InvalidRequestError', "Label 'latest' is always assigned to the latest prompt version");
     const target = versionsOf(name).find((p) => p.version === version);
     if (!target) throw new HttpError(404, 'LangfuseNotFoundError', `Prompt not found: ${name}`);
     const kept = target.labels;
@@ -159,7 +182,9 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
     const labelFilter = url.searchParams.get('label');
     const page = Number(url.searchParams.get('page') ?? 1);
     const limit = Number(url.searchParams.get('limit') ?? 50);
-    const names = [...new Set(prompts.map((p) => p.name))].filter((n) => nameFilter === null || n === nameFilter).sort();
+    const names = [...new Set(prompts.map((p) => p.name))]
+      .filter((n) => nameFilter === null || n === nameFilter)
+      .sort();
     const all = names.flatMap((name) => {
       const versions = versionsOf(name).filter((p) => labelFilter === null || p.labels.includes(labelFilter));
       if (versions.length === 0) return [];
@@ -171,12 +196,18 @@ export async function startLangfuseServer(options: { publicKey?: string; secretK
           versions: versions.map((p) => p.version),
           labels: [...new Set(versions.flatMap((p) => p.labels))],
           tags: newest.tags,
-          lastUpdatedAt: versions.map((p) => p.updatedAt).sort().pop(),
+          lastUpdatedAt: versions
+            .map((p) => p.updatedAt)
+            .sort()
+            .pop(),
           lastConfig: newest.config,
         },
       ];
     });
-    return { data: all.slice((page - 1) * limit, page * limit), meta: { page, limit, totalItems: all.length, totalPages: Math.ceil(all.length / limit) } };
+    return {
+      data: all.slice((page - 1) * limit, page * limit),
+      meta: { page, limit, totalItems: all.length, totalPages: Math.ceil(all.length / limit) },
+    };
   };
 
   const server = http.createServer((req, res) => {
@@ -218,7 +249,13 @@ function send(res: http.ServerResponse, status: number, payload: unknown): void 
   res.end(text);
 }
 
-type OtlpValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpValue[] } };
+type OtlpValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: OtlpValue[] };
+};
 type OtlpAttribute = { key: string; value: OtlpValue };
 
 function otlpValue(v: OtlpValue): unknown {
@@ -230,11 +267,24 @@ function otlpValue(v: OtlpValue): unknown {
   return undefined;
 }
 
-const attrs = (list: OtlpAttribute[] | undefined) => Object.fromEntries((list ?? []).map((a) => [a.key, otlpValue(a.value)]));
+const attrs = (list: OtlpAttribute[] | undefined) =>
+  Object.fromEntries((list ?? []).map((a) => [a.key, otlpValue(a.value)]));
 
 /** OTLP/JSON ExportTraceServiceRequest → flat spans. Ids arrive as hex strings in OTLP JSON. */
 function flattenOtlp(body: {
-  resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: OtlpAttribute[]; events?: { name: string; attributes?: OtlpAttribute[] }[] }[] }[] }[];
+  resourceSpans?: {
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeSpans?: {
+      spans?: {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        attributes?: OtlpAttribute[];
+        events?: { name: string; attributes?: OtlpAttribute[] }[];
+      }[];
+    }[];
+  }[];
 }): ReceivedSpan[] {
   return (body.resourceSpans ?? []).flatMap((rs) =>
     (rs.scopeSpans ?? []).flatMap((ss) =>

@@ -38,7 +38,11 @@ export class WorkerProcess {
   }
 
   static async start(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'crashWorker.ts')], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'crashWorker.ts')], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const w = new WorkerProcess(child);
     await w.waitFor((e) => e.e === 'ready', timeoutMs);
     return w;
@@ -51,7 +55,8 @@ export class WorkerProcess {
   /** Activities started and not ended yet, optionally of one type. */
   inFlight(type?: string, upTo = this.events.length): number {
     let n = 0;
-    for (const e of this.events.slice(0, upTo)) if (!type || e.type === type) n += e.e === 'start' ? 1 : e.e === 'end' ? -1 : 0;
+    for (const e of this.events.slice(0, upTo))
+      if (!type || e.type === type) n += e.e === 'start' ? 1 : e.e === 'end' ? -1 : 0;
     return n;
   }
 
@@ -67,9 +72,18 @@ export class WorkerProcess {
 
   /** Resolves on the first event (already seen or to come) that matches. */
   waitFor(predicate: Predicate, timeoutMs = 60_000): Promise<ActivityEvent> {
-    for (let i = 0; i < this.events.length; i++) if (predicate(this.events[i]!, this.events.slice(0, i + 1))) return Promise.resolve(this.events[i]!);
+    for (let i = 0; i < this.events.length; i++)
+      if (predicate(this.events[i]!, this.events.slice(0, i + 1))) return Promise.resolve(this.events[i]!);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker process: no matching event within ${timeoutMs} ms; stderr: ${this.stderr.trim() || '(none)'}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `worker process: no matching event within ${timeoutMs} ms; stderr: ${this.stderr.trim() || '(none)'}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({
         predicate,
         resolve: (e) => {
