@@ -14,6 +14,8 @@ import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts
 import { labelSchema } from './prompts/schema';
 import { approveSignal, cancelSignal, progressQuery, rejectSignal } from './workflows/signals';
 import type { Progress, ReassignmentResult } from './workflows/types';
+import { firstZodIssue } from './zodIssue';
+import type { z } from 'zod';
 
 /** The command line: start a reassignment, decide approvals, cancel, follow progress, read the result. */
 
@@ -22,13 +24,13 @@ class UserError extends Error {}
 const parseWith =
   <T>(
     schema: {
-      safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+      safeParse(v: unknown): { success: true; data: T } | { success: false; error: z.ZodError };
     },
     what: string,
   ) =>
   (value: string): T => {
     const r = schema.safeParse(value);
-    if (!r.success) throw new InvalidArgumentError(`${what} "${value}": ${r.error.issues[0]!.message}`);
+    if (!r.success) throw new InvalidArgumentError(`${what} "${value}": ${firstZodIssue(r.error, what).message}`);
     return r.data;
   };
 

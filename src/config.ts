@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { faultListSchema } from './llm/faults';
 import { experimentSchema, type Experiment } from './prompts/experiment';
+import { describeZodError } from './zodIssue';
 
 /** Project root: config paths default to folders under it. */
 export const projectRoot = path.resolve(__dirname, '..');
@@ -79,8 +80,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`invalid configuration: ${issue.path.join('.')} ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${describeZodError(parsed.error, '(environment)')}`);
   }
   const { PROMPT_EXPERIMENT: rawExperiment, ...rest } = parsed.data;
   const { LANGFUSE_BASE_URL: baseUrl, LANGFUSE_PUBLIC_KEY: publicKey, LANGFUSE_SECRET_KEY: secretKey } = rest;
@@ -123,13 +123,7 @@ function parseExperiment(raw: string | undefined): Experiment | undefined {
   }
   const parsed = experimentSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(
-      `invalid configuration: PROMPT_EXPERIMENT ${issue.path.join('.') || '(experiment)'} ${issue.message}`.replace(
-        / +/g,
-        ' ',
-      ),
-    );
+    throw new ConfigError(`invalid configuration: PROMPT_EXPERIMENT ${describeZodError(parsed.error, '(experiment)')}`);
   }
   return parsed.data;
 }

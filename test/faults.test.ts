@@ -1,5 +1,6 @@
 import type { Fault } from '../src/llm/faults';
-import { decideNextTurn, type AgentReply, type ChatMessage } from '../src/llm/offlineAgent';
+import type { ChatMessage } from '../src/llm/chatTypes';
+import { decideNextTurn, type AgentReply } from '../src/llm/offlineAgent';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { decisionsOf } from '../src/format';
 import { auditStore, startHarness, type HarnessOptions, type PromptDoc } from './support/harness';

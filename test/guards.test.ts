@@ -1,5 +1,6 @@
 import { demoDataset } from '../src/domain/demoData';
-import type { AgentReply, ChatMessage } from '../src/llm/offlineAgent';
+import type { ChatMessage } from '../src/llm/chatTypes';
+import type { AgentReply } from '../src/llm/offlineAgent';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { auditStore, startHarness, type PromptDoc } from './support/harness';
 

@@ -9,7 +9,10 @@ import { openAiTools } from '../llm/toolSchemas';
 import { pickArm, type Experiment } from '../prompts/experiment';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
-import { isToolName, tools, type ToolName, type ToolOutcome } from '../tools/catalog';
+import { isToolName, tools, type ToolOutcome } from '../tools/catalog';
+import type { ChatInput, ChatOutput } from '../llm/chatTypes';
+import { ErrorType } from '../errorTypes';
+import { describeZodError } from '../zodIssue';
 import { isActivityTool, toolHandlers } from '../tools/handlers';
 
 /**
@@ -35,31 +38,6 @@ export interface ActivityDeps {
 
 /** Runs that ask for this label are split between an experiment's arms; any other label is taken as asked. */
 export const EXPERIMENT_LABEL = 'production';
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | 'tool';
-  content: string | null;
-  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[];
-  tool_call_id?: string;
-}
-
-export interface ChatInput {
-  messages: ChatMessage[];
-  tools: ToolName[];
-  model: string;
-  temperature: number;
-  maxTokens: number;
-  /** The pinned orchestrator prompt, so that the trace links each generation to its version. */
-  prompt?: { name: string; version: number; source: 'local' | 'langfuse'; fallback?: string };
-}
-
-export interface ChatOutput {
-  message: { content: string | null; tool_calls: { id: string; name: string; arguments: string }[] };
-  finish_reason: string;
-  usage: { prompt_tokens: number; completion_tokens: number };
-  model: string;
-  offline: boolean;
-}
 
 export interface ToolCallInput {
   name: string;
@@ -118,7 +96,7 @@ export function createActivities(deps: ActivityDeps) {
         );
         return arm ? { ...bundle, experiment: arm } : bundle;
       } catch (err) {
-        if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, 'PromptError');
+        if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.prompt);
         throw err;
       }
     },
@@ -130,7 +108,7 @@ export function createActivities(deps: ActivityDeps) {
           return store.markUnavailableRange(input.providerId, input.date, input.until, input.reason);
         return store.markUnavailable(input.providerId, input.date, input.reason);
       } catch (err) {
-        if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+        if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, ErrorType.invalidInput);
         throw err;
       }
     },
@@ -143,7 +121,7 @@ export function createActivities(deps: ActivityDeps) {
       try {
         return await checkModelEndpoint(deps.llm);
       } catch (err) {
-        if (err instanceof LlmAuthError) throw ApplicationFailure.nonRetryable(err.message, 'LlmAuthError');
+        if (err instanceof LlmAuthError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.llmAuth);
         throw err;
       }
     },
@@ -166,7 +144,7 @@ export function createActivities(deps: ActivityDeps) {
           { signal: ctx.cancellationSignal },
         );
         const choice = completion.choices[0];
-        if (!choice) throw ApplicationFailure.retryable('the model returned no choice', 'LlmTransientError');
+        if (!choice) throw ApplicationFailure.retryable('the model returned no choice', ErrorType.llmTransient);
         const calls = (choice.message.tool_calls ?? []).flatMap((c) =>
           c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
         );
@@ -281,11 +259,10 @@ export function createActivities(deps: ActivityDeps) {
     const def = tools[input.name];
     const args = def.input.safeParse(input.args);
     if (!args.success) {
-      const issue = args.error.issues[0]!;
       return {
         ok: false,
         code: 'invalid_arguments',
-        error: `invalid arguments for ${input.name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}`,
+        error: `invalid arguments for ${input.name}: ${describeZodError(args.error, '(arguments)')}`,
       };
     }
     try {

@@ -3,23 +3,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { datesInRange, type Appointment, type Dataset, type Patient, type Provider } from './model';
 import { approvalRequired, bandOf, type Band, type Policy, type Weights } from './policy';
+import { DomainRefusal } from './refusals';
 import { scoreMatch, type MatchScore } from './scoring';
+
+export { DomainRefusal } from './refusals';
 
 /**
  * The scheduling store: one SQLite file. Every change happens inside one transaction together with the
  * idempotency record of the call that made it, and every invariant is checked inside that transaction.
  */
-
-/** A call the domain refuses: returned to the model as the tool's result, never a crash. */
-export class DomainRefusal extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'DomainRefusal';
-  }
-}
 
 /** Who is acting, and under which policy: fixed by the workflow, never by the model. */
 export interface ActionContext {

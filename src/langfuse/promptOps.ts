@@ -3,6 +3,7 @@ import { LocalPromptRegistry, PROMPT_NAMES, PromptError, promptConfigSchemas, pr
 import { labelSchema } from '../prompts/schema';
 import { describeLangfuseError, langfuseStatus } from './client';
 import { lineDiff } from './lineDiff';
+import { firstZodIssue } from '../zodIssue';
 
 /**
  * Prompt operations against Langfuse through @langfuse/client: push the local files as new versions, list,
@@ -30,7 +31,7 @@ function checkName(name: string): PromptName {
 
 function checkLabel(label: string): string {
   const parsed = labelSchema.safeParse(label);
-  if (!parsed.success) throw new PromptOpError(`label "${label}": ${parsed.error.issues[0]!.message}`);
+  if (!parsed.success) throw new PromptOpError(`label "${label}": ${firstZodIssue(parsed.error, 'label').message}`);
   if (label === 'latest')
     throw new PromptOpError('"latest" is automatic in Langfuse (the newest version): it cannot be moved');
   return label;

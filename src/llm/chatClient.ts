@@ -1,13 +1,12 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../errorTypes';
 
 /**
  * One chat completion through the official openai client. The client's own retries are off: Temporal owns
  * retries. Errors are classified: 408/409/429/5xx and network failures are retryable (honouring
  * retry-after); anything else (bad key, bad request) is fatal and not retried.
  */
-
-export const LLM_FATAL = 'LlmFatalError';
 
 export function createOpenAiClient(options: { baseURL: string; apiKey?: string; timeoutMs: number }): OpenAI {
   return new OpenAI({
@@ -33,7 +32,7 @@ export function classifyLlmError(err: unknown): ApplicationFailure {
     // Includes timeouts: the endpoint may come back.
     return ApplicationFailure.create({
       message: `LLM endpoint unreachable: ${err.message}`,
-      type: 'LlmTransientError',
+      type: ErrorType.llmTransient,
       nonRetryable: false,
     });
   }
@@ -43,14 +42,14 @@ export function classifyLlmError(err: unknown): ApplicationFailure {
     const delay = retryable ? retryAfterMs(err.headers) : undefined;
     return ApplicationFailure.create({
       message: `LLM endpoint answered ${status}: ${err.message}`,
-      type: retryable ? 'LlmTransientError' : LLM_FATAL,
+      type: retryable ? ErrorType.llmTransient : ErrorType.llmFatal,
       nonRetryable: !retryable,
       ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
     });
   }
   return ApplicationFailure.create({
     message: `LLM call failed: ${(err as Error)?.message ?? String(err)}`,
-    type: 'LlmTransientError',
+    type: ErrorType.llmTransient,
     nonRetryable: false,
   });
 }
@@ -59,7 +58,7 @@ export function classifyLlmError(err: unknown): ApplicationFailure {
 export class LlmAuthError extends Error {
   constructor(status: number) {
     super(`the LLM endpoint refused the API key (${status}): check OPENAI_API_KEY`);
-    this.name = 'LlmAuthError';
+    this.name = ErrorType.llmAuth;
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { readBatch, type AgentReply, type ChatMessage } from './offlineAgent';
+import type { ChatMessage } from './chatTypes';
+import { readBatch, type AgentReply } from './offlineAgent';
 
 /**
  * Fault modes of the offline model, switched on per test (or per worker with OFFLINE_MODEL_FAULTS): the ways a

@@ -1,16 +1,11 @@
+import type { ChatMessage } from './chatTypes';
+
 /**
  * The offline stand-in model's decision procedure. It is NOT an LLM: a deterministic program that reads the
  * same messages an LLM would get (system prompt, the batch, the tool results so far) and answers with tool
  * calls or a final summary, the way the orchestrator prompt asks. It reads its thresholds, approval bands
  * and steps from the prompt text, so editing the prompt changes what it does.
  */
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | 'tool';
-  content?: string | null;
-  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[];
-  tool_call_id?: string;
-}
 
 export interface AgentReply {
   content: string | null;

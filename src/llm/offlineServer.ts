@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { countTokens } from 'gpt-tokenizer';
 import { activeFaults, applyReplyFault, isTransportFault, type Fault } from './faults';
-import { decideNextTurn, type AgentReply, type ChatMessage } from './offlineAgent';
+import type { ChatMessage } from './chatTypes';
+import { decideNextTurn, type AgentReply } from './offlineAgent';
 
 /**
  * A loopback HTTP server speaking the OpenAI chat-completions protocol, answered by the deterministic

@@ -10,6 +10,7 @@ import {
   type ResolvedPrompt,
 } from './registry';
 import type { OrchestratorConfig, ScoringConfig } from './schema';
+import { firstZodIssue } from '../zodIssue';
 
 /**
  * Prompts from Langfuse: text prompts whose `config` is the same object as the YAML version's config,
@@ -74,9 +75,9 @@ export class LangfusePromptRegistry implements PromptRegistry {
       );
     const parsed = promptConfigSchemas[name].safeParse(fetched.config ?? {});
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+      const { where, message } = firstZodIssue(parsed.error, '(config)');
       throw new PromptError(
-        `Langfuse prompt "${name}" v${fetched.version} has an invalid config at ${issue.path.join('.') || '(config)'}: ${issue.message}`,
+        `Langfuse prompt "${name}" v${fetched.version} has an invalid config at ${where}: ${message}`,
       );
     }
     const label = 'label' in selector ? selector.label : `v${selector.version}`;

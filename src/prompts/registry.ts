@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { Policy } from '../domain/policy';
+import { ErrorType } from '../errorTypes';
 import { renderTemplate } from './render';
 import {
   orchestratorConfigSchema,
@@ -15,6 +16,7 @@ import {
   type PromptBundle,
   type ScoringConfig,
 } from './schema';
+import { firstZodIssue } from '../zodIssue';
 
 export const ORCHESTRATOR_PROMPT = 'healthcare-orchestrator';
 export const SCORING_PROMPT = 'scoring-strategy';
@@ -38,7 +40,7 @@ export interface LocalPromptVersion {
 export class PromptError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'PromptError';
+    this.name = ErrorType.prompt;
   }
 }
 
@@ -89,8 +91,8 @@ export class LocalPromptRegistry implements PromptRegistry {
     }
     const parsed = (schema as z.ZodType<{ name: string; versions: LocalPromptVersion[] }>).safeParse(doc);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new PromptError(`prompt file ${file} is invalid at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+      const { where, message } = firstZodIssue(parsed.error, '(top)');
+      throw new PromptError(`prompt file ${file} is invalid at ${where}: ${message}`);
     }
     if (parsed.data.name !== name)
       throw new PromptError(`prompt file ${file} names itself "${parsed.data.name}", expected "${name}"`);

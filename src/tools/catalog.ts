@@ -8,6 +8,7 @@ import {
   slotTimeSchema,
 } from '../domain/model';
 import { bandSchema } from '../domain/policy';
+import type { DomainRefusalCode } from '../domain/refusals';
 
 /**
  * The tool catalog: each tool defined once, as a name, a description, a zod input schema and a zod result
@@ -221,5 +222,14 @@ export function isToolName(name: string): name is ToolName {
   return Object.prototype.hasOwnProperty.call(tools, name);
 }
 
+/** Refusals of the call itself, before anything runs: the model called a tool wrongly (counted against its budget). */
+export const invalidCallCodes = ['invalid_json', 'unknown_tool', 'invalid_arguments'] as const;
+export type InvalidCallCode = (typeof invalidCallCodes)[number];
+export type RefusalCode = DomainRefusalCode | InvalidCallCode;
+
+export function isInvalidCall(code: RefusalCode): code is InvalidCallCode {
+  return (invalidCallCodes as readonly string[]).includes(code);
+}
+
 /** Outcome of one tool call as the model sees it: a result, or an error it can read and recover from. */
-export type ToolOutcome<R = unknown> = { ok: true; result: R } | { ok: false; error: string; code: string };
+export type ToolOutcome<R = unknown> = { ok: true; result: R } | { ok: false; error: string; code: RefusalCode };

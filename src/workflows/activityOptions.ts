@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { ErrorType } from '../errorTypes';
 
 /**
  * Timeouts and retry policies of every activity, in one place (the README's table copies this one).
@@ -32,13 +33,13 @@ export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 6,
-    nonRetryableErrorTypes: ['LlmFatalError', 'LlmAuthError'],
+    nonRetryableErrorTypes: [ErrorType.llmFatal, ErrorType.llmAuth],
   },
 });
 
 export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel'>>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: ['LlmAuthError'] },
+  retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: [ErrorType.llmAuth] },
 });
 
 export const toolActivities = proxyActivities<
@@ -50,7 +51,7 @@ export const toolActivities = proxyActivities<
     backoffCoefficient: 2,
     maximumInterval: '5 seconds',
     maximumAttempts: 20,
-    nonRetryableErrorTypes: ['InvalidInput'],
+    nonRetryableErrorTypes: [ErrorType.invalidInput],
   },
 });
 
@@ -61,6 +62,6 @@ export const promptActivities = proxyActivities<Pick<Activities, 'resolvePrompts
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumAttempts: 5,
-    nonRetryableErrorTypes: ['PromptError'],
+    nonRetryableErrorTypes: [ErrorType.prompt],
   },
 });

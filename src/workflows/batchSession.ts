@@ -18,6 +18,7 @@ import {
   type BatchOutcome,
   type DecisionSignal,
 } from './types';
+import { describeZodError } from '../zodIssue';
 
 /**
  * What both batch workflows share: tool calls with idempotency keys fixed by the workflow, the record of
@@ -103,12 +104,11 @@ export class BatchSession {
     const def = tools[name];
     const parsed = def.input.safeParse(args);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
       this.outcome.llm.invalid_tool_calls += 1;
       return {
         ok: false,
         code: 'invalid_arguments',
-        error: `invalid arguments for ${name}: ${issue.path.join('.') || '(arguments)'} ${issue.message}`,
+        error: `invalid arguments for ${name}: ${describeZodError(parsed.error, '(arguments)')}`,
       };
     }
     const keyOf = def.keyOf as ((a: unknown) => string) | undefined;
@@ -178,12 +178,11 @@ export class BatchSession {
   async requestApproval(args: unknown): Promise<ToolOutcome<ToolResult<'request_approval'>>> {
     const parsed = tools.request_approval.input.safeParse(args);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
       this.outcome.llm.invalid_tool_calls += 1;
       return {
         ok: false,
         code: 'invalid_arguments',
-        error: `invalid arguments for request_approval: ${issue.path.join('.') || '(arguments)'} ${issue.message}`,
+        error: `invalid arguments for request_approval: ${describeZodError(parsed.error, '(arguments)')}`,
       };
     }
     const { appointment_id, provider_id } = parsed.data;

@@ -1,6 +1,6 @@
 import { ActivityFailure, CancellationScope, log } from '@temporalio/workflow';
-import type { ChatMessage } from '../activities';
-import { isToolName, type ToolName, type ToolOutcome } from '../tools/catalog';
+import type { ChatMessage } from '../llm/chatTypes';
+import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../tools/catalog';
 import { llmActivities } from './activityOptions';
 import { BatchSession } from './batchSession';
 import { decideByCode } from './codeDrivenBatch';
@@ -192,9 +192,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
 
     const results = await Promise.all(calls.map((c) => dispatch(session, offered, c.name, c.arguments)));
     calls.forEach((c, i) => messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(results[i]) }));
-    const invalid = results.filter(
-      (r) => !r.ok && ['invalid_json', 'unknown_tool', 'invalid_arguments'].includes(r.code),
-    ).length;
+    const invalid = results.filter((r) => !r.ok && isInvalidCall(r.code)).length;
     modelErrors += invalid;
     if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
     if (modelErrors > budgets.max_tool_errors_per_batch)

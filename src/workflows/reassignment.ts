@@ -15,7 +15,9 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import { ErrorType } from '../errorTypes';
 import type { PromptBundle } from '../prompts/schema';
+import { describeZodError } from '../zodIssue';
 import { modelCheckActivities, promptActivities, toolActivities } from './activityOptions';
 import { codeDrivenBatch } from './codeDrivenBatch';
 import { emptyOutcome, mergeOutcome } from './outcome';
@@ -78,7 +80,7 @@ async function checkModel(): Promise<void> {
       });
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)
-      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'LlmAuthError');
+      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? ErrorType.llmAuth);
     throw err;
   }
 }
@@ -90,10 +92,9 @@ async function runReassignment(
 ): Promise<ReassignmentResult> {
   const parsedInput = reassignmentInputSchema.safeParse(rawInput ?? {});
   if (!parsedInput.success) {
-    const issue = parsedInput.error.issues[0]!;
     throw ApplicationFailure.nonRetryable(
-      `invalid input: ${issue.path.join('.') || '(input)'} ${issue.message}`,
-      'InvalidInput',
+      `invalid input: ${describeZodError(parsedInput.error, '(input)')}`,
+      ErrorType.invalidInput,
     );
   }
   const input = parsedInput.data;
@@ -232,7 +233,7 @@ async function runReassignment(
           },
         ],
       );
-      if (!affected.ok) throw ApplicationFailure.nonRetryable(affected.error, 'InvalidInput');
+      if (!affected.ok) throw ApplicationFailure.nonRetryable(affected.error, ErrorType.invalidInput);
       const list = (affected.result as { appointments: BatchAppointment[] }).appointments;
       remaining = list.map((a) => ({
         appointment_id: a.appointment_id,
