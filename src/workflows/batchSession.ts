@@ -1,23 +1,10 @@
-import {
-  CancellationScope,
-  condition,
-  getExternalWorkflowHandle,
-  log,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { durationMs } from '../domain/policy';
+import { CancellationScope, setHandler } from '@temporalio/workflow';
 import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../tools/catalog';
 import { toolActivities } from './activityOptions';
 import { emptyOutcome } from './outcome';
-import { approvalNoticeSignal, approveSignal, batchProgressQuery, cancelSignal, rejectSignal } from './signals';
-import {
-  decisionSignalSchema,
-  type ApprovalNotice,
-  type BatchInput,
-  type BatchOutcome,
-  type DecisionSignal,
-} from './types';
+import { ApprovalGate } from './approvalGate';
+import { batchProgressQuery, cancelSignal } from './signals';
+import type { BatchInput, BatchOutcome } from './types';
 import { describeZodError } from '../zodIssue';
 
 /**
@@ -25,19 +12,14 @@ import { describeZodError } from '../zodIssue';
  * what the tools really did, the approval gate, and clean cancellation (after the step in flight).
  */
 
-type Decision = { decision: 'approved' | 'rejected'; by: string; note?: string };
-
 export class BatchSession {
   readonly outcome: BatchOutcome;
   cancelled = false;
-  private readonly decisions = new Map<string, Decision>();
-  private readonly pending = new Map<string, string>();
+  private readonly approvals: ApprovalGate;
   private readonly assigned = new Map<string, BatchOutcome['assignments'][number]>();
   private readonly waitlisted = new Map<string, BatchOutcome['waitlisted'][number]>();
   private readonly notified = new Set<string>();
   private readonly elsewhere = new Map<string, string>();
-  /** Approvals settled in this batch, by appointment and provider: asking twice never asks a human twice. */
-  private readonly settled = new Map<string, ToolResult<'request_approval'>>();
 
   constructor(
     readonly input: BatchInput,
@@ -45,30 +27,16 @@ export class BatchSession {
     public decidedBy: 'prompt' | 'code',
   ) {
     this.outcome = emptyOutcome(input.batch);
+    this.approvals = new ApprovalGate(this);
   }
 
   /** Signal and query handlers; Temporal cancellation becomes the same clean stop as the cancel signal. */
   install(): void {
-    const decide = (decision: Decision['decision']) => (raw: DecisionSignal) => {
-      const parsed = decisionSignalSchema.safeParse(raw);
-      if (!parsed.success) {
-        log.warn('ignored a malformed decision signal', { decision });
-        return;
-      }
-      const { appointmentId, by, note } = parsed.data;
-      if (!this.pending.has(appointmentId)) {
-        log.warn('ignored a decision for an appointment that awaits no approval here', { appointmentId, decision });
-        return;
-      }
-      if (!this.decisions.has(appointmentId))
-        this.decisions.set(appointmentId, { decision, by: by ?? 'operator', note });
-    };
-    setHandler(approveSignal, decide('approved'));
-    setHandler(rejectSignal, decide('rejected'));
+    this.approvals.install();
     setHandler(cancelSignal, () => {
       this.cancelled = true;
     });
-    setHandler(batchProgressQuery, () => ({ ...this.snapshot(), pending: [...this.pending.keys()] }));
+    setHandler(batchProgressQuery, () => ({ ...this.snapshot(), pending: this.approvals.pendingIds() }));
     CancellationScope.current().cancelRequested.catch(() => {
       this.cancelled = true;
     });
@@ -171,128 +139,9 @@ export class BatchSession {
     }
   }
 
-  /**
-   * The approval gate: computes the true score (never the model's), waits durably for a human decision
-   * until the deadline from the prompt config, and records the decision where the assign guard reads it.
-   */
-  async requestApproval(args: unknown): Promise<ToolOutcome<ToolResult<'request_approval'>>> {
-    const parsed = tools.request_approval.input.safeParse(args);
-    if (!parsed.success) {
-      this.outcome.llm.invalid_tool_calls += 1;
-      return {
-        ok: false,
-        code: 'invalid_arguments',
-        error: `invalid arguments for request_approval: ${describeZodError(parsed.error, '(arguments)')}`,
-      };
-    }
-    const { appointment_id, provider_id } = parsed.data;
-    const earlier = this.settled.get(`${appointment_id}→${provider_id}`);
-    if (earlier) return { ok: true, result: earlier };
-    const scored = await this.tool('calculate_match_score', { appointment_id, provider_id });
-    if (!scored.ok) return scored;
-    const { score, band, approval_required } = scored.result;
-    if (band === 'poor')
-      return {
-        ok: false,
-        code: 'below_threshold',
-        error: `score ${score} is below the assign threshold: no approval can allow it; add the patient to the waitlist`,
-      };
-    if (!approval_required)
-      return {
-        ok: true,
-        result: {
-          appointment_id,
-          provider_id,
-          score,
-          decision: 'approved',
-          decided_by: 'policy: no approval needed for this band',
-          next_step: 'call assign_appointment',
-        },
-      };
-
-    const approval = this.input.bundle.policy.approval;
-    const timeoutMs = durationMs(approval.timeout);
-    // Workflow time: Temporal's deterministic clock, the same on every replay.
-    const deadline = new Date(new Date().getTime() + timeoutMs).toISOString();
-    const notice: ApprovalNotice = {
-      appointment_id,
-      provider_id,
-      score,
-      batch: this.input.batch,
-      child_workflow_id: workflowInfo().workflowId,
-      deadline,
-    };
-    this.pending.set(appointment_id, provider_id);
-    this.outcome.approvals.requested += 1;
-    await this.notifyParent(notice);
-    log.info('waiting for approval', { appointmentId: appointment_id, providerId: provider_id, score, deadline });
-
-    const answered = await condition(() => this.decisions.has(appointment_id) || this.cancelled, timeoutMs, {
-      summary: `approval deadline ${appointment_id} → ${provider_id} (${approval.timeout}, then ${approval.on_timeout})`,
-    });
-    const human = this.decisions.get(appointment_id);
-    this.pending.delete(appointment_id);
-    let decision: ToolResult<'request_approval'>['decision'];
-    let decidedBy: string;
-    let nextStep: string;
-    if (human) {
-      decision = human.decision;
-      decidedBy = human.by;
-      nextStep = decision === 'approved' ? 'call assign_appointment' : 'call add_to_waitlist';
-      await this.recordApproval(appointment_id, provider_id, decision, decidedBy, human.note);
-      this.outcome.approvals[decision] += 1;
-    } else if (!answered) {
-      decision = 'timed_out';
-      decidedBy = `timeout after ${approval.timeout}`;
-      this.outcome.approvals.timed_out += 1;
-      if (approval.on_timeout === 'assign') {
-        // The prompt config says silence means yes: that is recorded as the approval the guard needs.
-        await this.recordApproval(
-          appointment_id,
-          provider_id,
-          'approved',
-          `timeout policy (${approval.timeout}, on_timeout: assign)`,
-        );
-        nextStep = 'call assign_appointment';
-      } else {
-        await this.recordApproval(appointment_id, provider_id, 'timed_out', decidedBy);
-        nextStep = 'call add_to_waitlist';
-      }
-    } else {
-      decision = 'cancelled';
-      decidedBy = 'cancellation';
-      nextStep = 'stop: the run is being cancelled';
-    }
-    await this.notifyParent({ ...notice, settled: decision });
-    const result = { appointment_id, provider_id, score, decision, decided_by: decidedBy, next_step: nextStep };
-    if (decision !== 'cancelled') this.settled.set(`${appointment_id}→${provider_id}`, result);
-    return { ok: true, result };
-  }
-
-  private async recordApproval(
-    appointmentId: string,
-    providerId: string,
-    decision: 'approved' | 'rejected' | 'timed_out',
-    decidedBy: string,
-    note?: string,
-  ) {
-    await CancellationScope.nonCancellable(() =>
-      toolActivities.recordApproval.executeWithOptions(
-        { summary: `record approval ${appointmentId} → ${providerId}: ${decision}` },
-        [{ appointmentId, providerId, decision, decidedBy, note, runId: this.input.runId }],
-      ),
-    );
-  }
-
-  private async notifyParent(notice: ApprovalNotice): Promise<void> {
-    const parent = workflowInfo().parent;
-    if (!parent) return;
-    try {
-      await getExternalWorkflowHandle(parent.workflowId).signal(approvalNoticeSignal, notice);
-    } catch (err) {
-      // The parent only shows pending approvals in its progress; the decision itself lives here.
-      log.warn('could not tell the parent about an approval', { error: String(err) });
-    }
+  /** The approval gate (request_approval): answered by the workflow itself, never by an activity. */
+  requestApproval(args: unknown): Promise<ToolOutcome<ToolResult<'request_approval'>>> {
+    return this.approvals.request(args);
   }
 
   /** Closes the batch: every appointment the tools did not decide is listed with a reason. */

@@ -1,4 +1,4 @@
-import type { BatchOutcome } from './types';
+import type { BatchOutcome, DecidedElsewhereEntry, FallbackEntry } from './types';
 
 /** Outcomes of batches, and their sum for a whole run. */
 
@@ -18,14 +18,23 @@ export function emptyOutcome(batch: number): BatchOutcome {
   };
 }
 
-/** Adds a finished batch to the run's total. */
-export function mergeOutcome(into: BatchOutcome, b: BatchOutcome): void {
+/** A batch outcome with every list present (outcomes recorded by earlier versions lack some). */
+export type CompleteOutcome = BatchOutcome & { fallbacks: FallbackEntry[]; decided_elsewhere: DecidedElsewhereEntry[] };
+
+/** Fills in the lists an outcome from an earlier version may lack: done here once, so the rest sees whole types. */
+export function completeOutcome(outcome: BatchOutcome): CompleteOutcome {
+  return { ...outcome, fallbacks: outcome.fallbacks ?? [], decided_elsewhere: outcome.decided_elsewhere ?? [] };
+}
+
+/** Adds a finished batch (recorded by any version) to the run's total. */
+export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
+  const b = completeOutcome(batch);
   into.assignments.push(...b.assignments);
   into.waitlisted.push(...b.waitlisted);
   into.undecided.push(...b.undecided);
   into.discrepancies.push(...b.discrepancies);
-  (into.fallbacks ??= []).push(...(b.fallbacks ?? []));
-  (into.decided_elsewhere ??= []).push(...(b.decided_elsewhere ?? []));
+  into.fallbacks.push(...b.fallbacks);
+  into.decided_elsewhere.push(...b.decided_elsewhere);
   for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
   for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const)
     into.llm[k] += b.llm[k];

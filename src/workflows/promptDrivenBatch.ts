@@ -4,6 +4,7 @@ import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../t
 import { llmActivities } from './activityOptions';
 import { BatchSession } from './batchSession';
 import { decideByCode } from './codeDrivenBatch';
+import { compareWithRecord, extractJson } from './summaryCheck';
 import { batchSummarySchema, type BatchInput, type BatchOutcome } from './types';
 
 /**
@@ -38,16 +39,6 @@ function userMessage(input: BatchInput): string {
     })),
   };
   return `Reassign this batch of ${input.appointments.length} affected appointment(s):\n${JSON.stringify(batch)}`;
-}
-
-/** The final answer may come bare or in a ```json fence. */
-function extractJson(text: string): unknown {
-  const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(text);
-  const body = (fenced ? fenced[1]! : text).trim();
-  const start = body.indexOf('{');
-  const end = body.lastIndexOf('}');
-  if (start < 0 || end < start) throw new Error('no JSON object in the reply');
-  return JSON.parse(body.slice(start, end + 1));
 }
 
 /** How a conversation ended: the model finished, the run was cancelled, or the model could not go on. */
@@ -186,7 +177,9 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
         });
         continue;
       }
-      session.outcome.discrepancies.push(...compareWithRecord(summary, session));
+      session.outcome.discrepancies.push(
+        ...compareWithRecord(summary, session.snapshot(), input.batch, input.appointments.length),
+      );
       return { kind: 'finished' };
     }
 
@@ -224,43 +217,4 @@ async function dispatch(
   }
   if (name === 'request_approval') return session.requestApproval(args);
   return session.tool(name, args);
-}
-
-/** Where the model's summary disagrees with the tools' record, say so; the record is what counts. */
-function compareWithRecord(summary: ReturnType<typeof batchSummarySchema.parse>, session: BatchSession): string[] {
-  const record = session.snapshot();
-  const issues: string[] = [];
-  const claimed = new Map(summary.assignments.map((a) => [a.appointment_id, a.new_provider_id]));
-  const real = new Map(record.assignments.map((a) => [a.appointment_id, a.new_provider_id]));
-  for (const [id, provider] of claimed) {
-    if (real.get(id) !== provider)
-      issues.push(
-        `batch ${session.input.batch}: the model reported ${id} → ${provider}, the tools record ${real.has(id) ? `→ ${real.get(id)}` : 'no assignment'}`,
-      );
-  }
-  for (const [id, provider] of real)
-    if (!claimed.has(id))
-      issues.push(`batch ${session.input.batch}: the model left out the assignment ${id} → ${provider}`);
-  const claimedWait = new Set(summary.waitlisted.map((w) => w.appointment_id));
-  const realWait = new Set(record.waitlisted.map((w) => w.appointment_id));
-  for (const id of claimedWait)
-    if (!realWait.has(id))
-      issues.push(
-        `batch ${session.input.batch}: the model reported ${id} waitlisted, the tools record no waitlist entry`,
-      );
-  for (const id of realWait)
-    if (!claimedWait.has(id)) issues.push(`batch ${session.input.batch}: the model left out the waitlist entry ${id}`);
-  if (summary.successful_assignments !== real.size)
-    issues.push(
-      `batch ${session.input.batch}: the model counted ${summary.successful_assignments} assignments, the tools record ${real.size}`,
-    );
-  if (summary.waitlist_entries !== realWait.size)
-    issues.push(
-      `batch ${session.input.batch}: the model counted ${summary.waitlist_entries} waitlist entries, the tools record ${realWait.size}`,
-    );
-  if (summary.total_affected !== session.input.appointments.length)
-    issues.push(
-      `batch ${session.input.batch}: the model counted ${summary.total_affected} affected, the batch has ${session.input.appointments.length}`,
-    );
-  return issues;
 }

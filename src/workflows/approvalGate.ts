@@ -1,0 +1,192 @@
+import {
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { durationMs } from '../domain/policy';
+import { tools, type ToolOutcome, type ToolResult } from '../tools/catalog';
+import { describeZodError } from '../zodIssue';
+import { toolActivities } from './activityOptions';
+import { approvalNoticeSignal, approveSignal, rejectSignal } from './signals';
+import {
+  decisionSignalSchema,
+  type ApprovalNotice,
+  type BatchInput,
+  type BatchOutcome,
+  type DecisionSignal,
+} from './types';
+
+/** What the gate needs from the batch it serves. */
+export interface ApprovalHost {
+  readonly input: BatchInput;
+  readonly outcome: BatchOutcome;
+  readonly cancelled: boolean;
+  tool(name: 'calculate_match_score', args: unknown): Promise<ToolOutcome<ToolResult<'calculate_match_score'>>>;
+}
+
+type Decision = { decision: 'approved' | 'rejected'; by: string; note?: string };
+
+/**
+ * Humans decide where the prompt says so: a batch's approvals, waited for durably with the deadline and the
+ * timeout outcome of the pinned prompt config, and recorded in the store where the assign guard reads them.
+ */
+export class ApprovalGate {
+  private readonly decisions = new Map<string, Decision>();
+  /** Appointments waiting for a decision here, with the provider asked about. */
+  private readonly pending = new Map<string, string>();
+  /** Approvals settled in this batch, by appointment and provider: asking twice never asks a human twice. */
+  private readonly settled = new Map<string, ToolResult<'request_approval'>>();
+
+  constructor(private readonly host: ApprovalHost) {}
+
+  /** approve/reject signals (forwarded by the parent, or sent to the batch directly). */
+  install(): void {
+    setHandler(approveSignal, (raw) => this.decide('approved', raw));
+    setHandler(rejectSignal, (raw) => this.decide('rejected', raw));
+  }
+
+  pendingIds(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  private decide(decision: Decision['decision'], raw: DecisionSignal): void {
+    const parsed = decisionSignalSchema.safeParse(raw);
+    if (!parsed.success) {
+      log.warn('ignored a malformed decision signal', { decision });
+      return;
+    }
+    const { appointmentId, by, note } = parsed.data;
+    if (!this.pending.has(appointmentId)) {
+      log.warn('ignored a decision for an appointment that awaits no approval here', { appointmentId, decision });
+      return;
+    }
+    if (!this.decisions.has(appointmentId)) this.decisions.set(appointmentId, { decision, by: by ?? 'operator', note });
+  }
+
+  /**
+   * The approval gate: computes the true score (never the model's), waits durably for a human decision
+   * until the deadline from the prompt config, and records the decision where the assign guard reads it.
+   */
+  async request(args: unknown): Promise<ToolOutcome<ToolResult<'request_approval'>>> {
+    const parsed = tools.request_approval.input.safeParse(args);
+    if (!parsed.success) {
+      this.host.outcome.llm.invalid_tool_calls += 1;
+      return {
+        ok: false,
+        code: 'invalid_arguments',
+        error: `invalid arguments for request_approval: ${describeZodError(parsed.error, '(arguments)')}`,
+      };
+    }
+    const { appointment_id, provider_id } = parsed.data;
+    const earlier = this.settled.get(`${appointment_id}→${provider_id}`);
+    if (earlier) return { ok: true, result: earlier };
+    const scored = await this.host.tool('calculate_match_score', { appointment_id, provider_id });
+    if (!scored.ok) return scored;
+    const { score, band, approval_required } = scored.result;
+    if (band === 'poor')
+      return {
+        ok: false,
+        code: 'below_threshold',
+        error: `score ${score} is below the assign threshold: no approval can allow it; add the patient to the waitlist`,
+      };
+    if (!approval_required)
+      return {
+        ok: true,
+        result: {
+          appointment_id,
+          provider_id,
+          score,
+          decision: 'approved',
+          decided_by: 'policy: no approval needed for this band',
+          next_step: 'call assign_appointment',
+        },
+      };
+
+    const approval = this.host.input.bundle.policy.approval;
+    const timeoutMs = durationMs(approval.timeout);
+    // Workflow time: Temporal's deterministic clock, the same on every replay.
+    const deadline = new Date(new Date().getTime() + timeoutMs).toISOString();
+    const notice: ApprovalNotice = {
+      appointment_id,
+      provider_id,
+      score,
+      batch: this.host.input.batch,
+      child_workflow_id: workflowInfo().workflowId,
+      deadline,
+    };
+    this.pending.set(appointment_id, provider_id);
+    this.host.outcome.approvals.requested += 1;
+    await this.notifyParent(notice);
+    log.info('waiting for approval', { appointmentId: appointment_id, providerId: provider_id, score, deadline });
+
+    const answered = await condition(() => this.decisions.has(appointment_id) || this.host.cancelled, timeoutMs, {
+      summary: `approval deadline ${appointment_id} → ${provider_id} (${approval.timeout}, then ${approval.on_timeout})`,
+    });
+    const human = this.decisions.get(appointment_id);
+    this.pending.delete(appointment_id);
+    let decision: ToolResult<'request_approval'>['decision'];
+    let decidedBy: string;
+    let nextStep: string;
+    if (human) {
+      decision = human.decision;
+      decidedBy = human.by;
+      nextStep = decision === 'approved' ? 'call assign_appointment' : 'call add_to_waitlist';
+      await this.recordApproval(appointment_id, provider_id, decision, decidedBy, human.note);
+      this.host.outcome.approvals[decision] += 1;
+    } else if (!answered) {
+      decision = 'timed_out';
+      decidedBy = `timeout after ${approval.timeout}`;
+      this.host.outcome.approvals.timed_out += 1;
+      if (approval.on_timeout === 'assign') {
+        // The prompt config says silence means yes: that is recorded as the approval the guard needs.
+        await this.recordApproval(
+          appointment_id,
+          provider_id,
+          'approved',
+          `timeout policy (${approval.timeout}, on_timeout: assign)`,
+        );
+        nextStep = 'call assign_appointment';
+      } else {
+        await this.recordApproval(appointment_id, provider_id, 'timed_out', decidedBy);
+        nextStep = 'call add_to_waitlist';
+      }
+    } else {
+      decision = 'cancelled';
+      decidedBy = 'cancellation';
+      nextStep = 'stop: the run is being cancelled';
+    }
+    await this.notifyParent({ ...notice, settled: decision });
+    const result = { appointment_id, provider_id, score, decision, decided_by: decidedBy, next_step: nextStep };
+    if (decision !== 'cancelled') this.settled.set(`${appointment_id}→${provider_id}`, result);
+    return { ok: true, result };
+  }
+
+  private async recordApproval(
+    appointmentId: string,
+    providerId: string,
+    decision: 'approved' | 'rejected' | 'timed_out',
+    decidedBy: string,
+    note?: string,
+  ) {
+    await CancellationScope.nonCancellable(() =>
+      toolActivities.recordApproval.executeWithOptions(
+        { summary: `record approval ${appointmentId} → ${providerId}: ${decision}` },
+        [{ appointmentId, providerId, decision, decidedBy, note, runId: this.host.input.runId }],
+      ),
+    );
+  }
+
+  private async notifyParent(notice: ApprovalNotice): Promise<void> {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    try {
+      await getExternalWorkflowHandle(parent.workflowId).signal(approvalNoticeSignal, notice);
+    } catch (err) {
+      // The parent only shows pending approvals in its progress; the decision itself lives here.
+      log.warn('could not tell the parent about an approval', { error: String(err) });
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { startChild, workflowInfo } from '@temporalio/workflow';
+import type { PromptBundle } from '../prompts/schema';
+import { codeDrivenBatch } from './codeDrivenBatch';
+import { mergeOutcome } from './outcome';
+import { promptDrivenBatch } from './promptDrivenBatch';
+import type { ReassignmentRun } from './reassignmentRun';
+
+/**
+ * Continue as new once the run's own history passes this many bytes, whatever its event count: at 10,000
+ * appointments the children's inputs and outcomes made a 3,000-event parent run weigh 5.4 MB. Temporal
+ * counts the size (workflowInfo().historySize), so the decision replays exactly.
+ */
+const HISTORY_BYTES_LIMIT = 2 * 1024 * 1024;
+
+/** The run's own history is long enough to start afresh (continue as new) before launching more batches. */
+export function historyFull(historyEventLimit: number): boolean {
+  const info = workflowInfo();
+  return (
+    info.continueAsNewSuggested || info.historyLength >= historyEventLimit || info.historySize >= HISTORY_BYTES_LIMIT
+  );
+}
+
+/**
+ * Hands the appointments out in batches, one child workflow each, up to max_parallel_batches at a time, and
+ * adds each finished batch to the run's total. Returns when nothing is left or running, or when cancelled, or
+ * when the history is full and the batches in flight have finished (the caller then continues as new).
+ */
+export async function runBatches(run: ReassignmentRun, bundle: PromptBundle): Promise<void> {
+  const { state, input } = run;
+  const size = bundle.config.batch_size;
+  run.batchesTotal = state.batchesDone + Math.ceil(state.remaining.length / size);
+  const canLaunch = () =>
+    !run.cancelRequested &&
+    state.remaining.length > 0 &&
+    run.running.size < bundle.config.max_parallel_batches &&
+    !historyFull(input.historyEventLimit);
+
+  while (state.remaining.length > 0 || run.running.size > 0) {
+    while (canLaunch()) await launch(run, bundle, size);
+    if (run.running.size === 0) break; // cancelled, or history full with nothing in flight
+    const [batch, outcome] = await Promise.race(
+      [...run.running.entries()].map(([b, r]) => r.handle.result().then((o) => [b, o] as const)),
+    );
+    run.running.delete(batch);
+    mergeOutcome(state.done, outcome);
+    state.batchesDone += 1;
+  }
+}
+
+async function launch(run: ReassignmentRun, bundle: PromptBundle, size: number): Promise<void> {
+  const { state, input, mode, runId } = run;
+  const appointments = state.remaining.slice(0, size);
+  state.remaining = state.remaining.slice(size);
+  const batch = state.nextBatch++;
+  const first = appointments[0]!.appointment_id;
+  const last = appointments[appointments.length - 1]!.appointment_id;
+  const handle = await startChild(mode === 'prompt' ? promptDrivenBatch : codeDrivenBatch, {
+    workflowId: `${runId}-batch-${String(batch).padStart(4, '0')}`,
+    args: [
+      { runId, batch, providerId: input.providerId, date: input.date, reason: input.reason, appointments, bundle },
+    ],
+    staticSummary: `batch ${batch}: ${appointments.length} appointment(s), ${first}${first === last ? '' : ` … ${last}`} · ${mode}-driven`,
+  });
+  run.running.set(batch, { handle, appointments });
+}

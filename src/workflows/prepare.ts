@@ -1,0 +1,117 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  log,
+  patched,
+  upsertMemo,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { ErrorType } from '../errorTypes';
+import type { PromptBundle } from '../prompts/schema';
+import { modelCheckActivities, promptActivities, toolActivities } from './activityOptions';
+import type { ReassignmentRun } from './reassignmentRun';
+import { searchAttributes } from './searchAttributes';
+import type { BatchAppointment, ReassignmentResult } from './types';
+
+/**
+ * A run's first steps, before any batch: pin the prompts, make sure the model accepts our key, record the
+ * provider's unavailability and list the affected appointments. A run that continued as new has done them
+ * already and carries their results.
+ */
+export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
+  const { input, mode, runId, state } = run;
+  if (state.bundle) return state.bundle;
+  const bundle = await promptActivities.resolvePrompts.executeWithOptions(
+    { summary: `resolve prompts · label ${input.promptLabel}` },
+    [{ label: input.promptLabel, workflowId: runId }],
+  );
+  state.bundle = bundle;
+  if (mode === 'prompt' && patched('check-model-before-writing')) await checkModel();
+  // A date range (until) is optional; without it, the calls and their arguments are exactly those of one day.
+  const range = input.until !== undefined ? { until: input.until } : {};
+  const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
+  await toolActivities.markProviderUnavailable.executeWithOptions(
+    { summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` },
+    [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason }],
+  );
+  run.phase = 'finding_appointments';
+  const affected = await toolActivities.callTool.executeWithOptions(
+    { summary: `get_affected_appointments ${input.providerId} ${days}` },
+    [
+      {
+        name: 'get_affected_appointments',
+        args: { provider_id: input.providerId, date: input.date, ...range },
+        runId,
+        policy: bundle.policy,
+        decidedBy: mode,
+        candidatesPerAppointment: bundle.config.candidates_per_appointment,
+      },
+    ],
+  );
+  if (!affected.ok) throw ApplicationFailure.nonRetryable(affected.error, ErrorType.invalidInput);
+  const list = (affected.result as { appointments: BatchAppointment[] }).appointments;
+  state.remaining = list.map((a) => ({
+    appointment_id: a.appointment_id,
+    patient_id: a.patient_id,
+    ...(a.date !== undefined ? { date: a.date } : {}),
+    time: a.time,
+    specialty: a.specialty,
+  }));
+  state.totalAffected = state.remaining.length;
+  return bundle;
+}
+
+/** A refused API key fails the run before anything is written; an endpoint that is only down is the batches' business. */
+async function checkModel(): Promise<void> {
+  try {
+    const check = await modelCheckActivities.checkModel.executeWithOptions(
+      { summary: 'check the model endpoint accepts our key' },
+      [],
+    );
+    if (!check.reachable)
+      log.warn('the model endpoint does not answer yet; batches will retry, then fall back if configured', {
+        detail: check.detail,
+      });
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)
+      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? ErrorType.llmAuth);
+    throw err;
+  }
+}
+
+/** The pinned prompt versions (and A/B arm) as the memo and the result show them. */
+export function pinnedPrompts(bundle: PromptBundle): ReassignmentResult['prompt'] {
+  return {
+    orchestrator: bundle.orchestrator,
+    scoring: bundle.scoring,
+    ...(bundle.experiment ? { experiment: bundle.experiment } : {}),
+  };
+}
+
+/** Memo and search attributes, so a run can be found and read in the Web UI without our code. */
+export function publishRun(run: ReassignmentRun, bundle: PromptBundle): void {
+  const { input, mode } = run;
+  upsertMemo({
+    prompt: pinnedPrompts(bundle),
+    provider: input.providerId,
+    date: input.date,
+    ...(input.until !== undefined ? { until: input.until } : {}),
+    reason: input.reason,
+  });
+  upsertSearchAttributes([
+    { key: searchAttributes.providerId, value: input.providerId },
+    { key: searchAttributes.date, value: input.date },
+    { key: searchAttributes.mode, value: mode },
+    { key: searchAttributes.status, value: 'running' },
+    { key: searchAttributes.promptName, value: bundle.orchestrator.name },
+    { key: searchAttributes.promptLabel, value: bundle.orchestrator.label },
+    { key: searchAttributes.promptVersion, value: bundle.orchestrator.version },
+    { key: searchAttributes.promptSource, value: bundle.orchestrator.source },
+    ...(bundle.experiment
+      ? [
+          { key: searchAttributes.experiment, value: bundle.experiment.experiment },
+          { key: searchAttributes.promptArm, value: bundle.experiment.arm },
+        ]
+      : []),
+  ]);
+}

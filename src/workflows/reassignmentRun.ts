@@ -1,0 +1,138 @@
+import {
+  CancellationScope,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { RunState } from './carriedState';
+import type { promptDrivenBatch } from './promptDrivenBatch';
+import { approvalNoticeSignal, approveSignal, cancelSignal, progressQuery, rejectSignal } from './signals';
+import {
+  decisionSignalSchema,
+  type ApprovalNotice,
+  type BatchAppointment,
+  type DecisionSignal,
+  type Mode,
+  type ParsedReassignmentInput,
+  type PendingApproval,
+  type Progress,
+  type RunStatus,
+} from './types';
+
+/** A batch in flight: its child workflow and the appointments it was given. */
+export interface RunningBatch {
+  handle: ChildWorkflowHandle<typeof promptDrivenBatch>;
+  appointments: BatchAppointment[];
+}
+
+/**
+ * One reassignment run's live state and its message handlers (progress, approve, reject, cancel, and the
+ * batches' approval notices), in one object as in Temporal's safe-message-handlers sample: the handlers and the
+ * main loop read and change the same fields, and nothing else does.
+ */
+export class ReassignmentRun {
+  phase: Progress['phase'];
+  cancelRequested = false;
+  batchesTotal: number;
+  readonly running = new Map<number, RunningBatch>();
+  /** Approvals awaited somewhere in the run, by appointment, with the batch (child workflow) that waits. */
+  private readonly pending = new Map<string, PendingApproval & { child: string }>();
+
+  constructor(
+    readonly mode: Mode,
+    readonly input: ParsedReassignmentInput,
+    readonly runId: string,
+    readonly state: RunState,
+  ) {
+    this.phase = state.bundle ? 'reassigning' : 'resolving_prompt';
+    this.batchesTotal = state.batchesDone;
+  }
+
+  /** Registers the handlers; called from the workflow's root scope, so Temporal cancellation reaches it. */
+  install(): void {
+    setHandler(progressQuery, () => this.progress());
+    setHandler(approveSignal, (raw) => this.forwardDecision(approveSignal, raw));
+    setHandler(rejectSignal, (raw) => this.forwardDecision(rejectSignal, raw));
+    setHandler(cancelSignal, (payload) => this.requestCancel(payload?.reason ?? 'cancel signal'));
+    setHandler(approvalNoticeSignal, (notice) => this.noteApproval(notice));
+    CancellationScope.current().cancelRequested.catch(() => this.requestCancel('Temporal cancellation'));
+  }
+
+  status(): RunStatus {
+    const { done } = this.state;
+    if (this.cancelRequested) return 'cancelled';
+    if (done.status === 'budget_exhausted') return 'budget_exhausted';
+    if (done.undecided.length > 0 || done.discrepancies.length > 0) return 'completed_with_issues';
+    if (done.fallbacks.length > 0) return 'completed_with_fallback';
+    return 'completed';
+  }
+
+  progress(): Progress {
+    const { done, bundle, remaining, totalAffected } = this.state;
+    const inFlight = [...this.running.values()].reduce((n, r) => n + r.appointments.length, 0);
+    const decided = done.assignments.length + done.waitlisted.length;
+    return {
+      workflow_id: this.runId,
+      mode: this.mode,
+      phase: this.phase,
+      status: this.phase === 'finished' ? this.status() : this.cancelRequested ? 'cancelling' : 'running',
+      total_affected: totalAffected,
+      decided,
+      assigned: done.assignments.length,
+      waitlisted: done.waitlisted.length,
+      undecided: Math.max(0, totalAffected - decided - done.decided_elsewhere.length - inFlight - remaining.length),
+      batches: { total: this.batchesTotal, done: this.state.batchesDone, running: this.running.size },
+      pending_approvals: [...this.pending.values()].map(({ child: _c, ...p }) => p),
+      llm_calls: done.llm.calls,
+      tool_calls: done.tool_calls,
+      prompt: bundle && {
+        name: bundle.orchestrator.name,
+        version: bundle.orchestrator.version,
+        label: bundle.orchestrator.label,
+      },
+      runs: this.state.runs,
+    };
+  }
+
+  /** Stops launching batches and tells the running ones to stop after their step in flight. */
+  async requestCancel(why: string): Promise<void> {
+    if (this.cancelRequested) return;
+    this.cancelRequested = true;
+    log.info('cancellation requested: finishing the steps in flight', { why });
+    await CancellationScope.nonCancellable(() =>
+      Promise.all(
+        [...this.running.values()].map((r) =>
+          getExternalWorkflowHandle(r.handle.workflowId).signal(cancelSignal, { reason: why }),
+        ),
+      ),
+    );
+  }
+
+  /** A decision goes to the batch that waits for it; anything else is ignored, and logged. */
+  private async forwardDecision(signal: typeof approveSignal, raw: DecisionSignal): Promise<void> {
+    const parsed = decisionSignalSchema.safeParse(raw);
+    if (!parsed.success) {
+      log.warn('ignored a malformed decision signal; expected {"appointmentId": "A002"}');
+      return;
+    }
+    const waiting = this.pending.get(parsed.data.appointmentId);
+    if (!waiting) {
+      log.warn('ignored a decision for an appointment that awaits no approval', {
+        appointmentId: parsed.data.appointmentId,
+      });
+      return;
+    }
+    // Handlers run in the root scope; forwarding must still work once the run is being cancelled.
+    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, parsed.data));
+  }
+
+  private noteApproval(notice: ApprovalNotice): void {
+    if (notice.settled) {
+      this.pending.delete(notice.appointment_id);
+      return;
+    }
+    const { appointment_id, provider_id, score, batch, deadline, child_workflow_id } = notice;
+    this.pending.set(appointment_id, { appointment_id, provider_id, score, batch, deadline, child: child_workflow_id });
+  }
+}

@@ -1,0 +1,76 @@
+import type { PromptBundle } from '../prompts/schema';
+import type { CompleteOutcome } from './outcome';
+import type { Mode, ParsedReassignmentInput, ReassignmentResult, RunStatus } from './types';
+
+/** Everything the result is built from: the run's input, its final state and the prompt it pinned. */
+export interface ResultSources {
+  mode: Mode;
+  workflowId: string;
+  input: ParsedReassignmentInput;
+  status: RunStatus;
+  totalAffected: number;
+  batches: number;
+  runs: number;
+  done: CompleteOutcome;
+  bundle: PromptBundle;
+  prompt: ReassignmentResult['prompt'];
+}
+
+const byAppointment = (a: { appointment_id: string }, b: { appointment_id: string }) =>
+  a.appointment_id.localeCompare(b.appointment_id);
+
+/** The run's result, as a person reads it (field names as in the seed). Pure: no Temporal, no clock. */
+export function buildResult(s: ResultSources): ReassignmentResult {
+  const { done, input, bundle } = s;
+  const decided = [...done.assignments, ...done.waitlisted];
+  return {
+    status: s.status,
+    mode: s.mode,
+    workflow_id: s.workflowId,
+    provider_id: input.providerId,
+    date: input.date,
+    ...(input.until !== undefined ? { until: input.until } : {}),
+    reason: input.reason,
+    total_affected: s.totalAffected,
+    successful_assignments: done.assignments.length,
+    waitlist_entries: done.waitlisted.length,
+    assignments: [...done.assignments].sort(byAppointment),
+    waitlisted: [...done.waitlisted].sort(byAppointment),
+    undecided: [...done.undecided].sort(byAppointment),
+    decided_by: {
+      prompt: decided.filter((d) => d.decided_by === 'prompt').length,
+      code: decided.filter((d) => d.decided_by === 'code').length,
+    },
+    fallbacks: [...done.fallbacks].sort((a, b) => a.batch - b.batch),
+    decided_elsewhere: [...done.decided_elsewhere].sort(byAppointment),
+    approvals: done.approvals,
+    prompt: s.prompt,
+    llm: {
+      ...done.llm,
+      model: s.mode === 'prompt' ? (done.llm.model ?? bundle.config.model.name) : 'none (code-driven)',
+      offline: done.llm.offline ?? false,
+      calls_per_appointment: decided.length > 0 ? Math.round((done.llm.calls / decided.length) * 100) / 100 : 0,
+    },
+    tool_calls: done.tool_calls,
+    batches: s.batches,
+    runs: s.runs,
+    discrepancies: done.discrepancies,
+    message: resultMessage(s),
+  };
+}
+
+/** One line: how many were affected and what became of them, the status, and the pinned prompt. */
+export function resultMessage(s: ResultSources): string {
+  const { done, input } = s;
+  const prompt = `prompt ${s.bundle.orchestrator.name} v${s.bundle.orchestrator.version} (${s.bundle.orchestrator.label})`;
+  if (s.totalAffected === 0)
+    return `no appointment of ${input.providerId} on ${input.date} is left to reassign: nothing to do · ${prompt}`;
+  const parts = [
+    `${s.totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted`,
+  ];
+  if (done.undecided.length > 0) parts.push(`, ${done.undecided.length} undecided`);
+  if (done.decided_elsewhere.length > 0) parts.push(`, ${done.decided_elsewhere.length} decided by another run`);
+  if (done.fallbacks.length > 0)
+    parts.push(` (${done.fallbacks.reduce((n, f) => n + f.appointments.length, 0)} by the code-driven fallback)`);
+  return `${parts.join('')} · ${s.status} · ${prompt}`;
+}
