@@ -38,10 +38,12 @@ describe('approvals and cancellation', () => {
     expect(r.approvals).toMatchObject({ requested: 1, rejected: 1, approved: 0 });
     expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
     expect(h.store.appointment('A002')?.status).toBe('waitlisted');
-    const row = h.store.db
-      .prepare('SELECT decision, decided_by, note FROM approvals WHERE appointment_id = ?')
-      .get('A002');
-    expect(row).toEqual({ decision: 'rejected', decided_by: 'dr-house', note: 'patient needs continuity' });
+    const { decision, decided_by, note } = h.store.appointmentRecord('A002').approvals[0]!;
+    expect({ decision, decided_by, note }).toEqual({
+      decision: 'rejected',
+      decided_by: 'dr-house',
+      note: 'patient needs continuity',
+    });
   });
 
   test('a decision for an appointment that awaits nothing, or a malformed one, is ignored', async () => {
@@ -94,9 +96,7 @@ describe('approval deadline from the prompt config', () => {
       const r = await h.run('promptDrivenReassignment', input);
       expect(r.approvals).toMatchObject({ requested: 1, timed_out: 1 });
       expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
-      expect(h.store.db.prepare('SELECT decision FROM approvals WHERE appointment_id = ?').get('A002')).toEqual({
-        decision: 'timed_out',
-      });
+      expect(h.store.appointmentRecord('A002').approvals.map((a) => a.decision)).toEqual(['timed_out']);
     } finally {
       await h.close();
     }

@@ -169,7 +169,7 @@ describe('the client CLI', () => {
     const clean = await cli(h, ['audit']);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toMatch(/2 assignments, 1 waitlisted, 3 notifications; 0 violation\(s\)/);
-    h.store.db.prepare("UPDATE appointments SET provider_id = 'T001' WHERE id = 'A001'").run();
+    h.store.unsafeExecute("UPDATE appointments SET provider_id = 'T001' WHERE id = 'A001'");
     const broken = await cli(h, ['audit']);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/violation: assignment not reflected in the appointment: .*A001/);

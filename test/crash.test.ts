@@ -79,15 +79,10 @@ function inspect(store: SchedulingStore, data: Dataset) {
   const duplicates: string[] = [];
   for (const id of affected) {
     const a = store.appointment(id)!;
-    const assignments = (
-      store.db.prepare('SELECT COUNT(*) n FROM assignments WHERE appointment_id = ?').get(id) as { n: number }
-    ).n;
-    const waitlisted = (
-      store.db.prepare('SELECT COUNT(*) n FROM waitlist WHERE appointment_id = ?').get(id) as { n: number }
-    ).n;
-    const notified = (
-      store.db.prepare('SELECT COUNT(*) n FROM notifications WHERE appointment_id = ?').get(id) as { n: number }
-    ).n;
+    const record = store.appointmentRecord(id);
+    const assignments = record.assignments.length;
+    const waitlisted = record.waitlist.length;
+    const notified = record.notifications.length;
     if (assignments + waitlisted === 0) lost.push(id);
     if (assignments + waitlisted > 1)
       duplicates.push(`${id}: ${assignments} assignments, ${waitlisted} waitlist entries`);

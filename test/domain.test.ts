@@ -117,7 +117,7 @@ describe('the store guards its invariants', () => {
   });
 
   test('the database itself refuses a double booking', () => {
-    expect(() => store.db.prepare("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'").run()).toThrow(
+    expect(() => store.unsafeExecute("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'")).toThrow(
       /UNIQUE/,
     );
   });
@@ -255,9 +255,9 @@ describe('audit', () => {
       store.waitlist('A003', 'no match', ctx('w3'));
       const { checkInvariants } = await import('../src/domain/audit');
       expect(checkInvariants(store)).toEqual([]);
-      store.db.prepare("UPDATE appointments SET provider_id = 'P003' WHERE id = 'A001'").run();
-      store.db.prepare("UPDATE appointments SET status = 'scheduled' WHERE id = 'A003'").run();
-      store.db.prepare('DELETE FROM tool_calls').run();
+      store.unsafeExecute("UPDATE appointments SET provider_id = 'P003' WHERE id = 'A001'");
+      store.unsafeExecute("UPDATE appointments SET status = 'scheduled' WHERE id = 'A003'");
+      store.unsafeExecute('DELETE FROM tool_calls');
       expect(
         checkInvariants(store)
           .map((v) => v.rule)

@@ -1,16 +1,17 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { datesInRange, type Appointment, type Dataset, type Patient, type Provider } from './model';
-import { approvalRequired, bandOf, type Band, type Policy, type Weights } from './policy';
+import { datesInRange, type Appointment, type Dataset } from './model';
+import { approvalRequired, bandOf, type Policy } from './policy';
+import { loadDataset } from './database';
+import { SchedulingReads } from './reads';
 import { DomainRefusal } from './refusals';
-import { scoreMatch, type MatchScore } from './scoring';
+import type { AssignmentResult, NotificationResult, WaitlistResult } from './results';
+import { scoreMatch } from './scoring';
 
 export { DomainRefusal } from './refusals';
 
 /**
- * The scheduling store: one SQLite file. Every change happens inside one transaction together with the
- * idempotency record of the call that made it, and every invariant is checked inside that transaction.
+ * The scheduling store: the reads, plus every change the tools make. Each change happens inside one
+ * transaction together with the idempotency record of the call that made it, and every invariant is checked
+ * inside that transaction.
  */
 
 /** Who is acting, and under which policy: fixed by the workflow, never by the model. */
@@ -21,236 +22,10 @@ export interface ActionContext {
   decidedBy: 'prompt' | 'code';
 }
 
-export interface Candidate {
-  provider_id: string;
-  score: number;
-  band: Band;
-  approval_required: boolean;
-}
-
-export interface AssignmentResult {
-  appointment_id: string;
-  from_provider_id: string;
-  new_provider_id: string;
-  date: string;
-  time: string;
-  score: number;
-  band: Band;
-  approved_by: string | null;
-}
-
-export interface WaitlistResult {
-  appointment_id: string;
-  patient_id: string;
-  reason: string;
-  best_score: number | null;
-}
-
-export interface NotificationResult {
-  appointment_id: string;
-  patient_id: string;
-  kind: 'reassigned' | 'waitlisted';
-  channel: string;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS providers (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, specialty TEXT NOT NULL, gender TEXT NOT NULL,
-  languages TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, experience_years INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS patients (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, gender_preference TEXT NOT NULL, language TEXT NOT NULL,
-  lat REAL NOT NULL, lon REAL NOT NULL, max_distance_km REAL NOT NULL, notes TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS patient_history (
-  patient_id TEXT NOT NULL, provider_id TEXT NOT NULL, visits INTEGER NOT NULL, PRIMARY KEY (patient_id, provider_id));
-CREATE TABLE IF NOT EXISTS provider_slots (
-  provider_id TEXT NOT NULL, date TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (provider_id, date, time));
--- find_candidates looks slots up by date and time: without this index every lookup scans all slots.
-CREATE INDEX IF NOT EXISTS provider_slots_by_time ON provider_slots(date, time);
-CREATE TABLE IF NOT EXISTS unavailability (
-  provider_id TEXT NOT NULL, date TEXT NOT NULL, reason TEXT NOT NULL,
-  recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (provider_id, date));
-CREATE TABLE IF NOT EXISTS appointments (
-  id TEXT PRIMARY KEY, patient_id TEXT NOT NULL REFERENCES patients(id), provider_id TEXT NOT NULL REFERENCES providers(id),
-  original_provider_id TEXT NOT NULL, date TEXT NOT NULL, time TEXT NOT NULL, specialty TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('scheduled','waitlisted')));
--- No provider is ever booked twice in one slot, whatever the code above this line does.
-CREATE UNIQUE INDEX IF NOT EXISTS one_booking_per_slot ON appointments(provider_id, date, time) WHERE status = 'scheduled';
-CREATE INDEX IF NOT EXISTS appointments_by_provider_date ON appointments(provider_id, date, status);
-CREATE TABLE IF NOT EXISTS assignments (
-  appointment_id TEXT NOT NULL REFERENCES appointments(id), from_provider_id TEXT NOT NULL, to_provider_id TEXT NOT NULL,
-  date TEXT NOT NULL, time TEXT NOT NULL, score INTEGER NOT NULL, band TEXT NOT NULL, approved_by TEXT,
-  run_id TEXT NOT NULL, decided_by TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  PRIMARY KEY (appointment_id, from_provider_id));
-CREATE TABLE IF NOT EXISTS waitlist (
-  appointment_id TEXT PRIMARY KEY REFERENCES appointments(id), patient_id TEXT NOT NULL, from_provider_id TEXT NOT NULL,
-  reason TEXT NOT NULL, best_score INTEGER, run_id TEXT NOT NULL, decided_by TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
-CREATE TABLE IF NOT EXISTS approvals (
-  appointment_id TEXT NOT NULL, provider_id TEXT NOT NULL, run_id TEXT NOT NULL,
-  decision TEXT NOT NULL CHECK (decision IN ('approved','rejected','timed_out')), decided_by TEXT NOT NULL, note TEXT,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  PRIMARY KEY (appointment_id, provider_id, run_id));
-CREATE TABLE IF NOT EXISTS notifications (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, patient_id TEXT NOT NULL, appointment_id TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('reassigned','waitlisted')), change_ref TEXT NOT NULL, channel TEXT NOT NULL,
-  message TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  UNIQUE (appointment_id, kind, change_ref));
--- One row per side-effecting call that succeeded: a retry with the same key returns this result and writes nothing.
-CREATE TABLE IF NOT EXISTS tool_calls (
-  idempotency_key TEXT PRIMARY KEY, tool TEXT NOT NULL, result_json TEXT NOT NULL,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
-`;
-
-interface ProviderRow {
-  id: string;
-  name: string;
-  specialty: string;
-  gender: string;
-  languages: string;
-  lat: number;
-  lon: number;
-  experience_years: number;
-}
-interface PatientRow {
-  id: string;
-  name: string;
-  gender_preference: string;
-  language: string;
-  lat: number;
-  lon: number;
-  max_distance_km: number;
-  notes: string;
-}
-
-const toProvider = (r: ProviderRow): Provider => ({
-  id: r.id,
-  name: r.name,
-  specialty: r.specialty,
-  gender: r.gender as Provider['gender'],
-  languages: JSON.parse(r.languages) as string[],
-  location: { lat: r.lat, lon: r.lon },
-  experience_years: r.experience_years,
-});
-const toPatient = (r: PatientRow): Patient => ({
-  id: r.id,
-  name: r.name,
-  gender_preference: r.gender_preference as Patient['gender_preference'],
-  language: r.language,
-  location: { lat: r.lat, lon: r.lon },
-  max_distance_km: r.max_distance_km,
-  notes: r.notes,
-});
-
-export class SchedulingStore {
-  readonly db: Database.Database;
-
-  constructor(readonly file: string) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
-  }
-
-  close(): void {
-    this.db.close();
-  }
-
-  // ---------------------------------------------------------------- data set
-
+export class SchedulingStore extends SchedulingReads {
   /** Replaces the whole content of the store with a data set, in one transaction. */
   load(data: Dataset): void {
-    const db = this.db;
-    db.transaction(() => {
-      for (const t of [
-        'tool_calls',
-        'notifications',
-        'approvals',
-        'waitlist',
-        'assignments',
-        'appointments',
-        'unavailability',
-        'provider_slots',
-        'patient_history',
-        'patients',
-        'providers',
-      ]) {
-        db.prepare(`DELETE FROM ${t}`).run();
-      }
-      const p = db.prepare('INSERT INTO providers VALUES (?,?,?,?,?,?,?,?)');
-      for (const v of data.providers)
-        p.run(
-          v.id,
-          v.name,
-          v.specialty,
-          v.gender,
-          JSON.stringify(v.languages),
-          v.location.lat,
-          v.location.lon,
-          v.experience_years,
-        );
-      const pa = db.prepare('INSERT INTO patients VALUES (?,?,?,?,?,?,?,?)');
-      for (const v of data.patients)
-        pa.run(
-          v.id,
-          v.name,
-          v.gender_preference,
-          v.language,
-          v.location.lat,
-          v.location.lon,
-          v.max_distance_km,
-          v.notes,
-        );
-      const h = db.prepare('INSERT INTO patient_history VALUES (?,?,?)');
-      for (const v of data.history) h.run(v.patient_id, v.provider_id, v.visits);
-      const s = db.prepare('INSERT INTO provider_slots VALUES (?,?,?)');
-      for (const v of data.slots) s.run(v.provider_id, v.date, v.time);
-      const u = db.prepare('INSERT INTO unavailability (provider_id, date, reason) VALUES (?,?,?)');
-      for (const v of data.unavailability) u.run(v.provider_id, v.date, v.reason);
-      const a = db.prepare('INSERT INTO appointments VALUES (?,?,?,?,?,?,?,?)');
-      for (const v of data.appointments)
-        a.run(v.id, v.patient_id, v.provider_id, v.provider_id, v.date, v.time, v.specialty, v.status);
-    })();
-  }
-
-  // ---------------------------------------------------------------- reads
-
-  provider(id: string): Provider | undefined {
-    const r = this.db.prepare('SELECT * FROM providers WHERE id = ?').get(id) as ProviderRow | undefined;
-    return r && toProvider(r);
-  }
-
-  patient(id: string): Patient | undefined {
-    const r = this.db.prepare('SELECT * FROM patients WHERE id = ?').get(id) as PatientRow | undefined;
-    return r && toPatient(r);
-  }
-
-  appointment(id: string): (Appointment & { original_provider_id: string }) | undefined {
-    return this.db.prepare('SELECT * FROM appointments WHERE id = ?').get(id) as
-      (Appointment & { original_provider_id: string }) | undefined;
-  }
-
-  previousVisits(patientId: string, providerId: string): number {
-    const r = this.db
-      .prepare('SELECT visits FROM patient_history WHERE patient_id = ? AND provider_id = ?')
-      .get(patientId, providerId) as { visits: number } | undefined;
-    return r?.visits ?? 0;
-  }
-
-  patientHistory(patientId: string): { provider_id: string; visits: number }[] {
-    return this.db
-      .prepare('SELECT provider_id, visits FROM patient_history WHERE patient_id = ? ORDER BY provider_id')
-      .all(patientId) as { provider_id: string; visits: number }[];
-  }
-
-  unavailability(providerId: string, date: string): { reason: string } | undefined {
-    return this.db
-      .prepare('SELECT reason FROM unavailability WHERE provider_id = ? AND date = ?')
-      .get(providerId, date) as { reason: string } | undefined;
+    loadDataset(this.db, data);
   }
 
   /** Records that a provider is unavailable on a date. Idempotent: the first reason recorded stays. */
@@ -287,105 +62,6 @@ export class SchedulingStore {
     })();
   }
 
-  /** Appointments still booked with a provider who is unavailable that day (or on those days): the work left to do. */
-  affectedAppointments(providerId: string, date: string, until?: string): Appointment[] {
-    if (!this.provider(providerId)) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
-    if (until === undefined) {
-      if (!this.unavailability(providerId, date)) return [];
-      return this.db
-        .prepare(
-          "SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id",
-        )
-        .all(providerId, date) as Appointment[];
-    }
-    return this.db
-      .prepare(
-        `SELECT a.id, a.patient_id, a.provider_id, a.date, a.time, a.specialty, a.status FROM appointments a
-         JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
-         WHERE a.provider_id = ? AND a.date BETWEEN ? AND ? AND a.status = 'scheduled' ORDER BY a.date, a.time, a.id`,
-      )
-      .all(providerId, date, until) as Appointment[];
-  }
-
-  /** Appointments of a provider on a date (or from date through until), whatever their state. */
-  appointmentCount(providerId: string, date: string, until: string = date): number {
-    return (
-      this.db
-        .prepare('SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ?')
-        .get(providerId, date, until) as { n: number }
-    ).n;
-  }
-
-  isBooked(providerId: string, date: string, time: string): boolean {
-    return (
-      this.db
-        .prepare("SELECT 1 FROM appointments WHERE provider_id = ? AND date = ? AND time = ? AND status = 'scheduled'")
-        .get(providerId, date, time) !== undefined
-    );
-  }
-
-  /** Providers who work that slot, are not unavailable that day and are not booked then. */
-  availableProviders(date: string, time: string | undefined, specialty: string | undefined): Provider[] {
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT p.* FROM providers p JOIN provider_slots s ON s.provider_id = p.id
-         WHERE s.date = @date AND (@time IS NULL OR s.time = @time) AND (@specialty IS NULL OR p.specialty = @specialty)
-           AND NOT EXISTS (SELECT 1 FROM unavailability u WHERE u.provider_id = p.id AND u.date = @date)
-           AND (@time IS NULL OR NOT EXISTS (SELECT 1 FROM appointments a WHERE a.provider_id = p.id AND a.date = @date AND a.time = @time AND a.status = 'scheduled'))
-         ORDER BY p.id`,
-      )
-      .all({ date, time: time ?? null, specialty: specialty ?? null }) as ProviderRow[];
-    return rows.map(toProvider);
-  }
-
-  score(
-    appointmentId: string,
-    providerId: string,
-    weights: Weights,
-  ): MatchScore & { appointment_id: string; provider_id: string } {
-    const appointment = this.requireAppointment(appointmentId);
-    const provider = this.provider(providerId);
-    if (!provider) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
-    const patient = this.patient(appointment.patient_id)!;
-    const match = scoreMatch({
-      appointment,
-      patient,
-      provider,
-      previousVisits: this.previousVisits(patient.id, provider.id),
-      weights,
-    });
-    return { appointment_id: appointmentId, provider_id: providerId, ...match };
-  }
-
-  /** The free providers of the appointment's specialty at its slot, best first. */
-  rankCandidates(
-    appointmentId: string,
-    policy: Policy,
-    limit: number,
-  ): { appointment: Appointment; candidates: Candidate[]; considered: number } {
-    const appointment = this.requireAppointment(appointmentId);
-    const patient = this.patient(appointment.patient_id)!;
-    const providers = this.availableProviders(appointment.date, appointment.time, appointment.specialty).filter(
-      (p) => p.id !== appointment.provider_id,
-    );
-    const ranked = providers
-      .map((provider) => {
-        const { score } = scoreMatch({
-          appointment,
-          patient,
-          provider,
-          previousVisits: this.previousVisits(patient.id, provider.id),
-          weights: policy.weights,
-        });
-        const band = bandOf(score, policy.thresholds);
-        return { provider_id: provider.id, score, band, approval_required: approvalRequired(band, policy.approval) };
-      })
-      .sort((a, b) => b.score - a.score || a.provider_id.localeCompare(b.provider_id));
-    return { appointment, candidates: ranked.slice(0, limit), considered: ranked.length };
-  }
-
-  // ---------------------------------------------------------------- side effects
-
   /** Runs fn in one IMMEDIATE transaction; a key seen before returns its first result and writes nothing. */
   private once<T>(key: string, tool: string, fn: () => T): T {
     return this.db
@@ -404,12 +80,6 @@ export class SchedulingStore {
         return result;
       })
       .immediate();
-  }
-
-  private requireAppointment(id: string): Appointment & { original_provider_id: string } {
-    const a = this.appointment(id);
-    if (!a) throw new DomainRefusal(`unknown appointment ${id}`, 'unknown_appointment');
-    return a;
   }
 
   /** The appointment must still be booked with an unavailable provider: otherwise there is nothing to decide. */
@@ -598,23 +268,11 @@ export class SchedulingStore {
     });
   }
 
-  // ---------------------------------------------------------------- reporting
-
-  /** Every patient's name: what trace masking replaces wherever it occurs. */
-  patientNames(): string[] {
-    return this.db.prepare('SELECT name FROM patients').pluck().all() as string[];
-  }
-
-  counts(): Record<string, number> {
-    const c = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
-    return {
-      providers: c('SELECT COUNT(*) n FROM providers'),
-      appointments: c('SELECT COUNT(*) n FROM appointments'),
-      assignments: c('SELECT COUNT(*) n FROM assignments'),
-      waitlist: c('SELECT COUNT(*) n FROM waitlist'),
-      notifications: c('SELECT COUNT(*) n FROM notifications'),
-      approvals: c('SELECT COUNT(*) n FROM approvals'),
-      tool_calls: c('SELECT COUNT(*) n FROM tool_calls'),
-    };
+  /**
+   * Raw SQL past every guard, for tests and incident drills only (tampering on purpose to show the audit
+   * catches it). Never called by the product.
+   */
+  unsafeExecute(sql: string): void {
+    this.db.exec(sql);
   }
 }

@@ -9,6 +9,13 @@ import {
 } from '../domain/model';
 import { bandSchema } from '../domain/policy';
 import type { DomainRefusalCode } from '../domain/refusals';
+import {
+  assignmentResultSchema,
+  candidateSchema,
+  notificationKindSchema,
+  notificationResultSchema,
+  waitlistResultSchema,
+} from '../domain/results';
 
 /**
  * The tool catalog: each tool defined once, as a name, a description, a zod input schema and a zod result
@@ -33,13 +40,6 @@ export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.Zod
 }
 
 const define = <I extends z.ZodType, O extends z.ZodType>(d: ToolDefinition<I, O>) => d;
-
-const candidateSchema = z.object({
-  provider_id: providerIdSchema,
-  score: z.number().int(),
-  band: bandSchema,
-  approval_required: z.boolean(),
-});
 
 const factorSchema = z.object({ points: z.number(), max: z.number(), detail: z.string() });
 
@@ -147,16 +147,7 @@ export const tools = {
       'Move the appointment to another provider at the same slot. Refused if busy, unavailable, below threshold or unapproved.',
     kind: 'write',
     input: z.object({ appointment_id: appointmentIdSchema, new_provider_id: providerIdSchema }).strict(),
-    result: z.object({
-      appointment_id: appointmentIdSchema,
-      from_provider_id: providerIdSchema,
-      new_provider_id: providerIdSchema,
-      date: isoDateSchema,
-      time: slotTimeSchema,
-      score: z.number().int(),
-      band: bandSchema,
-      approved_by: z.string().nullable(),
-    }),
+    result: assignmentResultSchema,
     keyOf: (a) => `${a.appointment_id}:${a.new_provider_id}`,
     summarize: (a) => `assign_appointment ${a.appointment_id} → ${a.new_provider_id}`,
   }),
@@ -165,12 +156,7 @@ export const tools = {
     description: 'Put the patient on the waitlist, with a short reason.',
     kind: 'write',
     input: z.object({ appointment_id: appointmentIdSchema, reason: z.string().min(1).max(300) }).strict(),
-    result: z.object({
-      appointment_id: appointmentIdSchema,
-      patient_id: patientIdSchema,
-      reason: z.string(),
-      best_score: z.number().int().nullable(),
-    }),
+    result: waitlistResultSchema,
     keyOf: (a) => a.appointment_id,
     summarize: (a) => `add_to_waitlist ${a.appointment_id}`,
   }),
@@ -178,13 +164,8 @@ export const tools = {
     name: 'notify_patient',
     description: 'Tell the patient about a change made: "reassigned" or "waitlisted".',
     kind: 'write',
-    input: z.object({ appointment_id: appointmentIdSchema, kind: z.enum(['reassigned', 'waitlisted']) }).strict(),
-    result: z.object({
-      appointment_id: appointmentIdSchema,
-      patient_id: patientIdSchema,
-      kind: z.enum(['reassigned', 'waitlisted']),
-      channel: z.string(),
-    }),
+    input: z.object({ appointment_id: appointmentIdSchema, kind: notificationKindSchema }).strict(),
+    result: notificationResultSchema,
     keyOf: (a) => `${a.appointment_id}:${a.kind}`,
     summarize: (a) => `notify_patient ${a.appointment_id} (${a.kind})`,
   }),

@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Dataset } from './model';
+
+/**
+ * The scheduling database: one SQLite file, its tables, and the database-level guards (a partial unique index
+ * makes a double booking impossible, whatever the code above it does).
+ */
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS providers (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, specialty TEXT NOT NULL, gender TEXT NOT NULL,
+  languages TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, experience_years INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS patients (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, gender_preference TEXT NOT NULL, language TEXT NOT NULL,
+  lat REAL NOT NULL, lon REAL NOT NULL, max_distance_km REAL NOT NULL, notes TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS patient_history (
+  patient_id TEXT NOT NULL, provider_id TEXT NOT NULL, visits INTEGER NOT NULL, PRIMARY KEY (patient_id, provider_id));
+CREATE TABLE IF NOT EXISTS provider_slots (
+  provider_id TEXT NOT NULL, date TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (provider_id, date, time));
+-- find_candidates looks slots up by date and time: without this index every lookup scans all slots.
+CREATE INDEX IF NOT EXISTS provider_slots_by_time ON provider_slots(date, time);
+CREATE TABLE IF NOT EXISTS unavailability (
+  provider_id TEXT NOT NULL, date TEXT NOT NULL, reason TEXT NOT NULL,
+  recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (provider_id, date));
+CREATE TABLE IF NOT EXISTS appointments (
+  id TEXT PRIMARY KEY, patient_id TEXT NOT NULL REFERENCES patients(id), provider_id TEXT NOT NULL REFERENCES providers(id),
+  original_provider_id TEXT NOT NULL, date TEXT NOT NULL, time TEXT NOT NULL, specialty TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('scheduled','waitlisted')));
+-- No provider is ever booked twice in one slot, whatever the code above this line does.
+CREATE UNIQUE INDEX IF NOT EXISTS one_booking_per_slot ON appointments(provider_id, date, time) WHERE status = 'scheduled';
+CREATE INDEX IF NOT EXISTS appointments_by_provider_date ON appointments(provider_id, date, status);
+CREATE TABLE IF NOT EXISTS assignments (
+  appointment_id TEXT NOT NULL REFERENCES appointments(id), from_provider_id TEXT NOT NULL, to_provider_id TEXT NOT NULL,
+  date TEXT NOT NULL, time TEXT NOT NULL, score INTEGER NOT NULL, band TEXT NOT NULL, approved_by TEXT,
+  run_id TEXT NOT NULL, decided_by TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  PRIMARY KEY (appointment_id, from_provider_id));
+CREATE TABLE IF NOT EXISTS waitlist (
+  appointment_id TEXT PRIMARY KEY REFERENCES appointments(id), patient_id TEXT NOT NULL, from_provider_id TEXT NOT NULL,
+  reason TEXT NOT NULL, best_score INTEGER, run_id TEXT NOT NULL, decided_by TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+CREATE TABLE IF NOT EXISTS approvals (
+  appointment_id TEXT NOT NULL, provider_id TEXT NOT NULL, run_id TEXT NOT NULL,
+  decision TEXT NOT NULL CHECK (decision IN ('approved','rejected','timed_out')), decided_by TEXT NOT NULL, note TEXT,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  PRIMARY KEY (appointment_id, provider_id, run_id));
+CREATE TABLE IF NOT EXISTS notifications (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, patient_id TEXT NOT NULL, appointment_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('reassigned','waitlisted')), change_ref TEXT NOT NULL, channel TEXT NOT NULL,
+  message TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  UNIQUE (appointment_id, kind, change_ref));
+-- One row per side-effecting call that succeeded: a retry with the same key returns this result and writes nothing.
+CREATE TABLE IF NOT EXISTS tool_calls (
+  idempotency_key TEXT PRIMARY KEY, tool TEXT NOT NULL, result_json TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+`;
+
+/** Opens (and creates, if need be) the scheduling database with the settings every process uses. */
+export function openSchedulingDatabase(file: string): Database.Database {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 10000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  db.exec(SCHEMA);
+  return db;
+}
+
+/** Replaces the whole content of the database with a data set, in one transaction. */
+export function loadDataset(db: Database.Database, data: Dataset): void {
+  db.transaction(() => {
+    for (const t of [
+      'tool_calls',
+      'notifications',
+      'approvals',
+      'waitlist',
+      'assignments',
+      'appointments',
+      'unavailability',
+      'provider_slots',
+      'patient_history',
+      'patients',
+      'providers',
+    ]) {
+      db.prepare(`DELETE FROM ${t}`).run();
+    }
+    const p = db.prepare('INSERT INTO providers VALUES (?,?,?,?,?,?,?,?)');
+    for (const v of data.providers)
+      p.run(
+        v.id,
+        v.name,
+        v.specialty,
+        v.gender,
+        JSON.stringify(v.languages),
+        v.location.lat,
+        v.location.lon,
+        v.experience_years,
+      );
+    const pa = db.prepare('INSERT INTO patients VALUES (?,?,?,?,?,?,?,?)');
+    for (const v of data.patients)
+      pa.run(v.id, v.name, v.gender_preference, v.language, v.location.lat, v.location.lon, v.max_distance_km, v.notes);
+    const h = db.prepare('INSERT INTO patient_history VALUES (?,?,?)');
+    for (const v of data.history) h.run(v.patient_id, v.provider_id, v.visits);
+    const s = db.prepare('INSERT INTO provider_slots VALUES (?,?,?)');
+    for (const v of data.slots) s.run(v.provider_id, v.date, v.time);
+    const u = db.prepare('INSERT INTO unavailability (provider_id, date, reason) VALUES (?,?,?)');
+    for (const v of data.unavailability) u.run(v.provider_id, v.date, v.reason);
+    const a = db.prepare('INSERT INTO appointments VALUES (?,?,?,?,?,?,?,?)');
+    for (const v of data.appointments)
+      a.run(v.id, v.patient_id, v.provider_id, v.provider_id, v.date, v.time, v.specialty, v.status);
+  })();
+}
