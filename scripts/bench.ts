@@ -64,7 +64,7 @@ async function main(opts: Options): Promise<number> {
   const client = new Client({ connection });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../src/workflows'),
+    workflowsPath: require.resolve('../src/bench/workflows'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
   });
   fs.writeFileSync(bundlePath, bundle.code);

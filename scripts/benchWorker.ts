@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
+import { benchActivities } from '../src/bench/benchActivities';
 import { createReassignmentWorker } from '../src/worker';
 
 /**
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
     config,
     ...(bundlePath ? { workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') } } : {}),
     say: () => undefined,
+    extraActivities: benchActivities,
+    workflowsPath: require.resolve('../src/bench/workflows'),
   });
   // Sampled too, for a platform without /proc.
   let sampled = 0;

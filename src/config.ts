@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { faultListSchema } from './llm/faults';
 import { experimentSchema, type Experiment } from './prompts/experiment';
 import { describeZodError } from './zodIssue';
 
@@ -32,25 +31,8 @@ const configSchema = z.object({
   /** The offline stand-in's simulated think time per reply (benchmarks); 0 answers at once. */
   OFFLINE_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  /** Offline stand-in only: fault modes to serve (src/llm/faults.ts). */
-  OFFLINE_MODEL_FAULTS: optionalString.pipe(
-    z
-      .string()
-      .optional()
-      .transform((text, ctx) => {
-        if (text === undefined) return [];
-        try {
-          return faultListSchema.parse(JSON.parse(text));
-        } catch {
-          ctx.addIssue({
-            code: 'custom',
-            message:
-              'must be a JSON list such as [{"mode":"rate_limit","times":2,"retry_after_s":1}] (modes: see src/llm/faults.ts)',
-          });
-          return z.NEVER;
-        }
-      }),
-  ),
+  /** Offline stand-in only: fault modes to serve, a JSON list (parsed and checked in src/llm/faults.ts). */
+  OFFLINE_MODEL_FAULTS: optionalString,
   PROMPT_SOURCE: z.enum(['local', 'langfuse']).default('local'),
   LANGFUSE_BASE_URL: optionalString.pipe(z.url('must be a URL such as https://cloud.langfuse.com').optional()),
   LANGFUSE_PUBLIC_KEY: optionalString,

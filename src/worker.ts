@@ -11,11 +11,12 @@ import { createActivities } from './activities';
 import { loadConfig, usesOfflineModel, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { checkModelEndpoint, createOpenAiClient } from './llm/chatClient';
+import { parseFaultSetting } from './llm/faults';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
-import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
+import { configureLangfuseLogging } from './langfuse/client';
 import { RunTracer } from './langfuse/tracing';
-import { FallbackPromptRegistry, LangfusePromptRegistry } from './prompts/langfuseRegistry';
-import { LocalPromptRegistry, type PromptRegistry } from './prompts/registry';
+import type { PromptRegistry } from './prompts/registry';
+import { promptRegistryFor } from './prompts/registryFromConfig';
 import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
 import { describeError } from './errors';
 
@@ -41,17 +42,12 @@ export interface WorkerOptions {
   say?: (line: string) => void;
   /** Extra interceptors (the crash suite traces activities with one). */
   interceptors?: WorkerInterceptors;
-}
-
-/** Local files by default; with PROMPT_SOURCE=langfuse, Langfuse first and the local files when it fails. */
-export function promptRegistry(config: AppConfig): PromptRegistry {
-  const local = new LocalPromptRegistry(config.PROMPTS_DIR);
-  if (config.PROMPT_SOURCE === 'local' || !config.langfuse) return local;
-  const langfuse = new LangfusePromptRegistry(createLangfuseClient(config.langfuse), {
-    cacheTtlSeconds: config.PROMPT_CACHE_TTL_SECONDS,
-    fetchTimeoutMs: config.PROMPT_FETCH_TIMEOUT_MS,
-  });
-  return new FallbackPromptRegistry(langfuse, local);
+  /** Where prompts come from; by default as the configuration says (local files, or Langfuse with a local fallback). */
+  registry?: PromptRegistry;
+  /** More activities beside the production ones (the benchmark's no-op). */
+  extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+  /** Another workflow bundle entry than src/workflows (the benchmark's adds its floor workflow). */
+  workflowsPath?: string;
 }
 
 export async function createReassignmentWorker(options: WorkerOptions): Promise<WorkerHandle> {
@@ -61,14 +57,11 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
   let offlineModel: OfflineModelServer | undefined;
   let baseURL = config.OPENAI_BASE_URL;
   if (usesOfflineModel(config)) {
-    offlineModel = await startOfflineModel({
-      latencyMs: config.OFFLINE_MODEL_LATENCY_MS,
-      faults: config.OFFLINE_MODEL_FAULTS,
-    });
+    const faults = parseFaultSetting(config.OFFLINE_MODEL_FAULTS);
+    offlineModel = await startOfflineModel({ latencyMs: config.OFFLINE_MODEL_LATENCY_MS, faults });
     baseURL = offlineModel.url;
     say(`${OFFLINE_NOTICE} (${offlineModel.url})`);
-    if (config.OFFLINE_MODEL_FAULTS.length > 0)
-      say(`offline model fault modes on: ${config.OFFLINE_MODEL_FAULTS.map((f) => f.mode).join(', ')}`);
+    if (faults.length > 0) say(`offline model fault modes on: ${faults.map((f) => f.mode).join(', ')}`);
   }
   if (config.langfuse) configureLangfuseLogging(config.LOG_LEVEL);
   const tracer =
@@ -85,7 +78,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     );
   const activities = createActivities({
     store,
-    registry: promptRegistry(config),
+    registry: options.registry ?? promptRegistryFor(config),
     llm: createOpenAiClient({ baseURL: baseURL!, apiKey: config.OPENAI_API_KEY, timeoutMs: config.LLM_TIMEOUT_MS }),
     modelOverride: config.LLM_MODEL,
     offline: offlineModel !== undefined,
@@ -99,8 +92,8 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     taskQueue: config.TASK_QUEUE,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
-    activities,
+      : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') }),
+    activities: { ...activities, ...options.extraActivities },
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     // Ten batches in flight run up to ten tool calls each in parallel, plus their LLM calls.
     maxConcurrentActivityTaskExecutions: 128,
@@ -132,6 +125,8 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Settings only the worker reads are checked now, before anything connects.
+  parseFaultSetting(config.OFFLINE_MODEL_FAULTS);
   Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL) });
   let connection: NativeConnection;
   try {

@@ -216,9 +216,9 @@ describe('the client CLI', () => {
     }
   });
 
-  test('a bad fault-mode setting: one clear line', async () => {
+  test('a worker with a bad fault-mode setting: one clear line', async () => {
     oneLineError(
-      await cli(undefined, ['status', 'x'], { OFFLINE_MODEL_FAULTS: '[{"mode":"gremlins"}]' }),
+      await run(worker, [], { TEMPORAL_ADDRESS: h.address, OFFLINE_MODEL_FAULTS: '[{"mode":"gremlins"}]' }),
       /invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list/,
     );
   });

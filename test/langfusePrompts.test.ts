@@ -3,7 +3,7 @@ import path from 'node:path';
 import { projectRoot } from '../src/config';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
-import { FallbackPromptRegistry, LangfusePromptRegistry } from '../src/prompts/langfuseRegistry';
+import { FallbackPromptRegistry, LangfusePromptRegistry } from '../src/langfuse/promptRegistry';
 import { LocalPromptRegistry, PromptError } from '../src/prompts/registry';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';

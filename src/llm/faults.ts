@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from '../config';
 import type { ChatMessage } from './chatTypes';
 import { readBatch, type AgentReply } from './offlineAgent';
 
@@ -32,6 +33,21 @@ export const faultSchema = z
   .strict();
 export type Fault = z.infer<typeof faultSchema>;
 export const faultListSchema = z.array(faultSchema);
+
+/**
+ * The OFFLINE_MODEL_FAULTS setting: a JSON list of faults. Checked when a worker starts, before anything
+ * connects; a bad value is one line naming the variable.
+ */
+export function parseFaultSetting(raw: string | undefined): Fault[] {
+  if (raw === undefined) return [];
+  try {
+    return faultListSchema.parse(JSON.parse(raw));
+  } catch {
+    throw new ConfigError(
+      'invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list such as [{"mode":"rate_limit","times":2,"retry_after_s":1}] (modes: see src/llm/faults.ts)',
+    );
+  }
+}
 
 export type TransportFault = Fault & { mode: (typeof transportFaults)[number] };
 

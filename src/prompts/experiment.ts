@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { labelSchema } from './schema';
+import { labelSchema, type ArmChoice } from './schema';
+
+export type { ArmChoice } from './schema';
 
 /**
  * A/B experiments: two or more prompt labels with traffic shares. A run's arm is a pure function of its
@@ -23,12 +25,6 @@ export const experimentSchema = z
       ctx.addIssue({ code: 'custom', path: ['arms'], message: 'each arm needs its own label' });
   });
 export type Experiment = z.infer<typeof experimentSchema>;
-
-/** The arm a run is in, as recorded in its memo, search attributes and result. */
-export interface ArmChoice {
-  experiment: string;
-  arm: string;
-}
 
 /** FNV-1a over UTF-16 code units, then murmur3's finaliser so that ids differing in the last character spread well. */
 export function hashToUnit(id: string): number {

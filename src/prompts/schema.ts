@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import { approvalPolicySchema, thresholdsSchema, weightsSchema, type Policy } from '../domain/policy';
 import { isToolName } from '../tools/catalog';
-import type { ArmChoice } from './experiment';
 
 /** Prompt files and prompt configs, validated with zod. Pure: the workflow uses the types. */
 
 export const labelSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,35}$/, 'labels are lower-case words such as production or staging');
+
+/** The arm a run is in, as recorded in its memo, search attributes and result. */
+export interface ArmChoice {
+  experiment: string;
+  arm: string;
+}
 
 const versionEntry = <C extends z.ZodType>(config: C) =>
   z

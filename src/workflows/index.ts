@@ -2,4 +2,3 @@
 export { promptDrivenReassignment, codeDrivenReassignment } from './reassignment';
 export { promptDrivenBatch } from './promptDrivenBatch';
 export { codeDrivenBatch } from './codeDrivenBatch';
-export { floorWorkflow } from './floor';

@@ -1,5 +1,5 @@
 import type { LangfuseClient } from '@langfuse/client';
-import { describeLangfuseError, langfuseStatus } from '../langfuse/client';
+import { describeLangfuseError, langfuseStatus } from './client';
 import {
   ORCHESTRATOR_PROMPT,
   PromptError,
@@ -8,8 +8,8 @@ import {
   SCORING_PROMPT,
   type PromptRegistry,
   type ResolvedPrompt,
-} from './registry';
-import type { OrchestratorConfig, ScoringConfig } from './schema';
+} from '../prompts/registry';
+import type { OrchestratorConfig, ScoringConfig } from '../prompts/schema';
 import { firstZodIssue } from '../zodIssue';
 
 /**

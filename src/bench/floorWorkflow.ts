@@ -1,12 +1,12 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { BenchActivities } from './benchActivities';
 
 /**
  * Benchmark only: K no-op activities, at most `parallel` in flight (our batches' parallelism:
  * batch_size × max_parallel_batches). Its rate is the floor of this machine: what any design on Temporal
  * pays per activity before doing any work. Deterministic: no clock, no randomness.
  */
-const { noop } = proxyActivities<Pick<Activities, 'noop'>>({
+const { noop } = proxyActivities<BenchActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 3 },
 });

@@ -1,0 +1,60 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../errorTypes';
+import { runIdOf } from '../langfuse/tracing';
+import { pickArm, type Experiment } from '../prompts/experiment';
+import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
+import type { PromptBundle } from '../prompts/schema';
+import type { Trace } from './tracing';
+
+/** Runs that ask for this label are split between an experiment's arms; any other label is taken as asked. */
+export const EXPERIMENT_LABEL = 'production';
+
+export interface PromptDeps {
+  registry: PromptRegistry;
+  /** An A/B experiment over the `production` label (PROMPT_EXPERIMENT). */
+  experiment?: Experiment;
+}
+
+export function promptActivities(deps: PromptDeps, trace: Trace) {
+  return {
+    /**
+     * Resolves name + label to exact versions once per run; the workflow pins the result. Under an experiment
+     * the arm (a label) is a pure function of the workflow id, so a retry picks the same one.
+     */
+    async resolvePrompts(input: { label: string; workflowId?: string }): Promise<PromptBundle> {
+      const arm =
+        deps.experiment && input.workflowId && input.label === EXPERIMENT_LABEL
+          ? pickArm(deps.experiment, input.workflowId)
+          : undefined;
+      try {
+        const bundle = await resolvePromptBundle(deps.registry, arm?.arm ?? input.label);
+        const fallbacks = [bundle.orchestrator, bundle.scoring].filter((p) => p.fallback);
+        for (const p of fallbacks)
+          Context.current().log.warn('prompt from the local file instead of Langfuse', {
+            prompt: p.name,
+            version: p.version,
+            reason: p.fallback,
+          });
+        await trace((t) =>
+          t.span({
+            runId: runIdOf(Context.current().info.workflowExecution?.workflowId ?? input.workflowId ?? 'unknown'),
+            name: 'resolve prompts',
+            input: { label: input.label, ...(arm ? { experiment: arm.experiment, arm: arm.arm } : {}) },
+            output: { orchestrator: bundle.orchestrator, scoring: bundle.scoring },
+            ...(fallbacks.length > 0
+              ? {
+                  level: 'WARNING' as const,
+                  statusMessage: `local fallback: ${fallbacks.map((p) => `${p.name}: ${p.fallback}`).join('; ')}`,
+                }
+              : {}),
+          }),
+        );
+        return arm ? { ...bundle, experiment: arm } : bundle;
+      } catch (err) {
+        if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.prompt);
+        throw err;
+      }
+    },
+  };
+}
