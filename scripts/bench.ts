@@ -12,6 +12,7 @@ import { SchedulingStore } from '../src/domain/store';
 import { syntheticDataset, syntheticDays } from '../src/domain/syntheticData';
 import { startDevServer } from '../src/temporal/devServer';
 import type { Mode } from '../src/workflows/types';
+import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
 
 /**
  * npm run bench: what a reassignment costs and how it scales, measured the same way every time, against one
@@ -179,7 +180,12 @@ async function main(opts: Options): Promise<number> {
           mode,
           n,
           input: { providerId: 'T001', date: '2025-11-21', ...(days > 1 ? { until } : {}), reason: 'bench' },
-          workflowId: `bench-${mode}-${n}-${latencyMs}ms-${Date.now()}`,
+          workflowId: reassignmentWorkflowId({
+            providerId: 'T001',
+            date: '2025-11-21',
+            tag: `bench-${mode}-${n}-${latencyMs}ms`,
+            stamp: idStamp(new Date()),
+          }),
         });
         m.worker_peak_rss_bytes = await worker.stop();
         say(

@@ -5,12 +5,13 @@ import { loadConfig, projectRoot } from '../src/config';
 import { demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
 import { SchedulingStore } from '../src/domain/store';
 import { describeError } from '../src/errors';
-import { decisionsOf, formatProgress, formatResult } from '../src/format';
+import { decisionsOf, formatProgress, formatResult } from '../src/cli/format';
 import { startDevServer, isListening, type DevServer } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/searchAttributeSetup';
 import { createReassignmentWorker } from '../src/worker';
 import { approveSignal, progressQuery } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
+import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
 
 /**
  * The whole thing end to end on the embedded defaults: the Temporal dev server (SQLite file, Web UI on
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   const running = handle.run();
 
   try {
-    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const stamp = idStamp(new Date());
     const input = { providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, reason: DEMO_REASON };
 
     console.log('\n▶ Prompt-driven reassignment (the prompt decides, the domain guards)');
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
       client,
       config.TASK_QUEUE,
       'promptDrivenReassignment',
-      `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-prompt-${stamp}`,
+      reassignmentWorkflowId({ providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, tag: 'prompt', stamp }),
       input,
     );
     console.log(formatResult(promptRun));
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
       client,
       config.TASK_QUEUE,
       'codeDrivenReassignment',
-      `reassign-${DEMO_PROVIDER_ID}-${DEMO_DATE}-code-${stamp}`,
+      reassignmentWorkflowId({ providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, tag: 'code', stamp }),
       input,
     );
     console.log(formatResult(codeRun));

@@ -2,6 +2,7 @@ import { benchPromptEdit } from '../src/bench/prompts';
 import { countViolations, measureReassignment, TARGETS, type Measurement } from '../src/bench/measure';
 import { syntheticDataset } from '../src/domain/syntheticData';
 import { startHarness, uniqueName, type Harness } from './support/harness';
+import { reassignmentWorkflowId } from '../src/workflowIds';
 
 /**
  * The CI guard of the benchmark (issue 5): a quick bench at small N, prompt-driven, zero latency, measured
@@ -46,7 +47,12 @@ describe('bench guard: the costs that do not depend on machine speed stay within
         mode: 'prompt',
         n,
         input: { providerId: 'T001', date: '2025-11-21', reason: 'bench guard' },
-        workflowId: uniqueName(`bench-guard-${n}`),
+        workflowId: reassignmentWorkflowId({
+          providerId: 'T001',
+          date: '2025-11-21',
+          tag: `bench-guard-${n}`,
+          stamp: uniqueName('t'),
+        }),
       });
       measured.push(m);
       expect(countViolations(m)).toEqual([]);

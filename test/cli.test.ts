@@ -10,7 +10,7 @@ import { promptsCopy, startHarness, tempDir, waitForProgress, type Harness } fro
 /** Our CLI as a user runs it, and prompts as data: a file edit changes the next run, not a code change. */
 
 const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
-const client = path.join(projectRoot, 'src', 'client.ts');
+const client = path.join(projectRoot, 'src', 'cli', 'index.ts');
 
 const worker = path.join(projectRoot, 'src', 'worker.ts');
 

@@ -9,9 +9,10 @@ import { mulberry32, syntheticDataset } from '../src/domain/syntheticData';
 import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { decisionsOf } from '../src/format';
+import { decisionsOf } from '../src/cli/format';
 import { auditStore, startHarness, tempDir, uniqueName, waitForProgress } from './support/harness';
 import { WorkerProcess, type ActivityEvent } from './support/workerProcess';
+import { reassignmentWorkflowId } from '../src/workflowIds';
 
 /**
  * The crash suite. The worker runs as its own OS process and is killed with SIGKILL at chosen points (during
@@ -122,7 +123,12 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
   try {
     const handle = await client.workflow.start('promptDrivenReassignment', {
       taskQueue: env.TASK_QUEUE,
-      workflowId: uniqueName(`crash-${spec.name.replace(/\W+/g, '-')}`),
+      workflowId: reassignmentWorkflowId({
+        providerId: 'T001',
+        date: DATE,
+        tag: `crash-${spec.name.replace(/\W+/g, '-')}`,
+        stamp: uniqueName('t'),
+      }),
       args: [{ providerId: 'T001', date: DATE, reason: 'crash trial', promptLabel: spec.label }],
     });
     for (const kill of spec.kills) {
@@ -335,7 +341,12 @@ async function runTrialCountingEvents(): Promise<{ decisions: Decisions; events:
   try {
     const handle = await client.workflow.start('promptDrivenReassignment', {
       taskQueue: env.TASK_QUEUE,
-      workflowId: uniqueName('crash-reference'),
+      workflowId: reassignmentWorkflowId({
+        providerId: 'T001',
+        date: DATE,
+        tag: 'crash-reference',
+        stamp: uniqueName('t'),
+      }),
       args: [{ providerId: 'T001', date: DATE, reason: 'reference', promptLabel: 'staging' }],
     });
     const result = (await handle.result()) as ReassignmentResult;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig, projectRoot } from '../src/config';
 import { hashToUnit, pickArm, type Experiment } from '../src/prompts/experiment';
-import type { ReportRow } from '../src/report';
+import type { ReportRow } from '../src/cli/report';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
@@ -10,7 +10,7 @@ import { startHarness, waitForProgress, type Harness } from './support/harness';
 /** A/B experiments: the arm is a pure function of the workflow id; the report aggregates per version and arm. */
 
 const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
-const clientScript = path.join(projectRoot, 'src', 'client.ts');
+const clientScript = path.join(projectRoot, 'src', 'cli', 'index.ts');
 const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
 
 const share = (experiment: Experiment, ids: string[], label: string) =>

@@ -2,7 +2,7 @@ import type { Fault } from '../src/llm/faults';
 import type { ChatMessage } from '../src/llm/chatTypes';
 import { decideNextTurn, type AgentReply } from '../src/llm/offlineAgent';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { decisionsOf } from '../src/format';
+import { decisionsOf } from '../src/cli/format';
 import { auditStore, startHarness, type HarnessOptions, type PromptDoc } from './support/harness';
 
 /**

@@ -16,7 +16,7 @@ import { startLangfuseServer, type LangfuseTestServer } from './support/langfuse
  */
 
 const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
-const clientScript = path.join(projectRoot, 'src', 'client.ts');
+const clientScript = path.join(projectRoot, 'src', 'cli', 'index.ts');
 const promptsDir = path.join(projectRoot, 'prompts');
 const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
 

@@ -2,7 +2,7 @@ import { auditStore, startHarness, temporalCli, type Harness } from './support/h
 import { approveSignal } from '../src/workflows/signals';
 import { waitForProgress } from './support/harness';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { decisionsOf } from '../src/format';
+import { decisionsOf } from '../src/cli/format';
 
 /** Both workflows on the seed's example, against the real Temporal dev server. */
 

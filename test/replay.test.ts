@@ -4,6 +4,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { approveSignal, cancelSignal } from '../src/workflows/signals';
 import { startHarness, temporalCli, waitForProgress, type Harness } from './support/harness';
+import { batchWorkflowId } from '../src/workflowIds';
 
 /**
  * Determinism guard: histories of both workflows (parents and their batches, with an approval and a
@@ -45,8 +46,8 @@ describe('replay', () => {
       recorded.push({ name, workflowId, json: await exportJson(workflowId) });
       recorded.push({
         name: `${name}-batch`,
-        workflowId: `${workflowId}-batch-0001`,
-        json: await exportJson(`${workflowId}-batch-0001`),
+        workflowId: batchWorkflowId(workflowId, 1),
+        json: await exportJson(batchWorkflowId(workflowId, 1)),
       });
     };
     for (const type of ['promptDrivenReassignment', 'codeDrivenReassignment'] as const) {
@@ -75,7 +76,11 @@ describe('replay', () => {
         (await temporalCli(silent.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']))
           .stdout;
       recorded.push({ name: 'fallback', workflowId: id, json: await shown(id) });
-      recorded.push({ name: 'fallback-batch', workflowId: `${id}-batch-0001`, json: await shown(`${id}-batch-0001`) });
+      recorded.push({
+        name: 'fallback-batch',
+        workflowId: batchWorkflowId(id, 1),
+        json: await shown(batchWorkflowId(id, 1)),
+      });
     } finally {
       await silent.close();
     }

@@ -1,6 +1,7 @@
 import { syntheticDataset } from '../src/domain/syntheticData';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { auditStore, startHarness, type Harness, type PromptDoc } from './support/harness';
+import { batchWorkflowId } from '../src/workflowIds';
 
 /**
  * 1,000 affected appointments through the prompt-driven workflow: it completes, every appointment is decided
@@ -62,7 +63,7 @@ describe(`a reassignment of ${N} appointments`, () => {
       }
       expect(Object.keys(sizes)).toHaveLength(result.runs);
       for (let b = 1; b <= result.batches; b++) {
-        const id = `${workflowId}-batch-${String(b).padStart(4, '0')}`;
+        const id = batchWorkflowId(workflowId, b);
         sizes[id] = (await h.client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0;
       }
       const largest = Math.max(...Object.values(sizes));

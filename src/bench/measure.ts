@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Mode, ReassignmentInput, ReassignmentResult } from '../workflows/types';
+import { batchWorkflowId } from '../workflowIds';
 
 /**
  * What one benchmark run measures: a reassignment of N appointments started and awaited through the client,
@@ -91,7 +92,7 @@ export async function runHistories(
   }
   const stats: HistoryStats[] = [];
   for (const runId of runIds) stats.push(await historyStats(client, workflowId, runId));
-  const ids = Array.from({ length: result.batches }, (_, i) => `${workflowId}-batch-${String(i + 1).padStart(4, '0')}`);
+  const ids = Array.from({ length: result.batches }, (_, i) => batchWorkflowId(workflowId, i + 1));
   // A few at a time: the dev server is on the same small machine.
   for (let i = 0; i < ids.length; i += 16)
     stats.push(...(await Promise.all(ids.slice(i, i + 16).map((id) => historyStats(client, id)))));

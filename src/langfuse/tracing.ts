@@ -55,10 +55,8 @@ export async function traceContextFor(runId: string): Promise<SpanContext> {
   return { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };
 }
 
-/** A child workflow's id is `<run id>-batch-NNNN` (see reassignment.ts): its activities belong to the parent's trace. */
-export function runIdOf(workflowId: string): string {
-  return workflowId.replace(/-batch-\d{4,}$/, '');
-}
+/** A batch's activities belong to its parent's trace. */
+export { runIdOf } from '../workflowIds';
 
 export class RunTracer {
   private constructor(

@@ -4,6 +4,7 @@ import { codeDrivenBatch } from './codeDrivenBatch';
 import { mergeOutcome } from './outcome';
 import { promptDrivenBatch } from './promptDrivenBatch';
 import type { ReassignmentRun } from './reassignmentRun';
+import { batchWorkflowId } from '../workflowIds';
 
 /**
  * Continue as new once the run's own history passes this many bytes, whatever its event count: at 10,000
@@ -55,7 +56,7 @@ async function launch(run: ReassignmentRun, bundle: PromptBundle, size: number):
   const first = appointments[0]!.appointment_id;
   const last = appointments[appointments.length - 1]!.appointment_id;
   const handle = await startChild(mode === 'prompt' ? promptDrivenBatch : codeDrivenBatch, {
-    workflowId: `${runId}-batch-${String(batch).padStart(4, '0')}`,
+    workflowId: batchWorkflowId(runId, batch),
     args: [
       { runId, batch, providerId: input.providerId, date: input.date, reason: input.reason, appointments, bundle },
     ],

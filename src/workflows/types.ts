@@ -18,10 +18,15 @@ export const reassignmentInputSchema = z
     until: isoDateSchema.optional(),
   })
   .strict()
-  .refine((i) => i.until === undefined || i.until >= i.date, { path: ['until'], message: 'must be on or after date' })
-  .refine((i) => i.until === undefined || datesInRange(i.date, i.until).length <= MAX_RANGE_DAYS, {
-    path: ['until'],
-    message: `must be at most ${MAX_RANGE_DAYS} days from date, inclusive`,
+  .superRefine((i, ctx) => {
+    if (i.until === undefined) return;
+    if (i.until < i.date) ctx.addIssue({ code: 'custom', path: ['until'], message: `is before date ${i.date}` });
+    else if (datesInRange(i.date, i.until).length > MAX_RANGE_DAYS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['until'],
+        message: `is more than ${MAX_RANGE_DAYS} days from date ${i.date} (inclusive)`,
+      });
   });
 export type ReassignmentInput = z.input<typeof reassignmentInputSchema>;
 export type ParsedReassignmentInput = z.output<typeof reassignmentInputSchema>;

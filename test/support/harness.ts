@@ -17,6 +17,7 @@ import { findTemporalCli } from '../../src/temporal/cliBinary';
 import { createReassignmentWorker, type WorkerHandle } from '../../src/worker';
 import { progressQuery } from '../../src/workflows/signals';
 import type { Progress, ReassignmentInput, ReassignmentResult } from '../../src/workflows/types';
+import { reassignmentWorkflowId } from '../../src/workflowIds';
 
 /**
  * The one place tests get their world from: the shared Temporal dev server and workflow bundle (started in
@@ -154,7 +155,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const start = (type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string) =>
     client.workflow.start(type, {
       taskQueue,
-      workflowId: id ?? uniqueName(`reassign-${input.providerId}-${input.date}`),
+      workflowId:
+        id ?? reassignmentWorkflowId({ providerId: input.providerId, date: input.date, stamp: uniqueName('t') }),
       args: [input],
     });
 

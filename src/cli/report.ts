@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
-import type { ReassignmentResult } from './workflows/types';
+import type { Command } from 'commander';
+import type { ReassignmentResult } from '../workflows/types';
+import { print, withClient } from './session';
 
 /**
  * The A/B report: completed runs, found through Temporal's visibility API by our search attributes, and
@@ -148,4 +150,23 @@ export function formatReport(rows: ReportRow[]): string {
       .join('  ')
       .trimEnd();
   return [line(header), ...cells.map(line)].join('\n');
+}
+
+export function addReportCommand(program: Command): void {
+  program
+    .command('report')
+    .description('completed runs aggregated per prompt version and A/B arm (from Temporal visibility)')
+    .option('--experiment <name>', 'only the runs of this experiment')
+    .option('--task-queue <name>', 'only the runs of this task queue (default: TASK_QUEUE)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { experiment?: string; taskQueue?: string; json?: boolean }) => {
+      await withClient(async (client, config) => {
+        const rows = await buildReport(client, {
+          taskQueue: opts.taskQueue ?? config.TASK_QUEUE,
+          experiment: opts.experiment,
+          costPer1kTokens: config.LLM_COST_PER_1K_TOKENS,
+        });
+        print(rows, !!opts.json, () => formatReport(rows));
+      });
+    });
 }

@@ -1,0 +1,31 @@
+import { Command } from 'commander';
+import { describeError } from '../errors';
+import { addApprovalCommands } from './approvals';
+import { addAuditCommand } from './audit';
+import { addPromptCommands } from './prompts';
+import { addReportCommand } from './report';
+import { addRunCommands } from './runs';
+
+/** The command line: start a reassignment, decide approvals, cancel, follow progress, read the result. */
+
+export function buildProgram(): Command {
+  const program = new Command('reassign')
+    .description('Prompt-driven reassignment of appointments on Temporal')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+  addRunCommands(program);
+  addApprovalCommands(program);
+  addAuditCommand(program);
+  addReportCommand(program);
+  addPromptCommands(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err) => {
+      console.error(`error: ${describeError(err)}`);
+      process.exit(1);
+    });
+}

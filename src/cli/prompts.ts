@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { loadConfig, type AppConfig } from '../config';
+import { configureLangfuseLogging, createLangfuseClient } from '../langfuse/client';
+import { PromptOps } from '../langfuse/promptOps';
+import { print, UserError } from './session';
+
+/** Prompt operations need Langfuse; the embedded default has nothing to push to. */
+async function withPromptOps<T>(fn: (ops: PromptOps, config: AppConfig) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  if (!config.langfuse)
+    throw new UserError(
+      'prompt operations need Langfuse: set LANGFUSE_BASE_URL, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY',
+    );
+  // Our one-line error says what failed; the SDK's own error log would add a stack trace on stderr.
+  configureLangfuseLogging('ERROR');
+  const langfuse = createLangfuseClient(config.langfuse);
+  return fn(new PromptOps(langfuse), config);
+}
+
+export function addPromptCommands(program: Command): void {
+  const prompts = program
+    .command('prompts')
+    .description('prompt versions and labels in Langfuse: push, list, promote, rollback, diff');
+  prompts
+    .command('push')
+    .description(
+      'push each local prompt version that Langfuse lacks (compared by hash) as a new version, with its labels',
+    )
+    .option('--dir <path>', 'prompt files (default: PROMPTS_DIR)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dir?: string; json?: boolean }) => {
+      await withPromptOps(async (ops, config) => {
+        const pushed = await ops.push(opts.dir ?? config.PROMPTS_DIR);
+        print(pushed, !!opts.json, () =>
+          pushed.length === 0
+            ? 'Langfuse already has every local version'
+            : pushed
+                .map(
+                  (p) => `pushed ${p.name} local v${p.localVersion} → Langfuse v${p.version} [${p.labels.join(', ')}]`,
+                )
+                .join('\n'),
+        );
+      });
+    });
+  prompts
+    .command('list')
+    .description('versions, labels and hashes in Langfuse')
+    .argument('[name]')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      await withPromptOps(async (ops) => {
+        const rows = await ops.list(name);
+        print(
+          rows,
+          !!opts.json,
+          () =>
+            rows
+              .map((r) =>
+                `${r.name}  v${r.version}  [${r.labels.join(', ')}]  ${r.hash}  ${r.commitMessage ?? ''}`.trimEnd(),
+              )
+              .join('\n') || 'no prompts in Langfuse',
+        );
+      });
+    });
+  prompts
+    .command('promote')
+    .description('move a label to a version; runs started afterwards use it, running ones keep theirs')
+    .argument('<name>')
+    .argument('<version>')
+    .argument('<label>')
+    .action(async (name: string, version: string, label: string) => {
+      await withPromptOps(async (ops) => {
+        const r = await ops.promote(name, version, label);
+        console.log(`${r.name}: ${r.label} → v${r.version}${r.from !== undefined ? ` (was v${r.from})` : ''}`);
+      });
+    });
+  prompts
+    .command('rollback')
+    .description('move a label back to the version below the one it is on, or to --to')
+    .argument('<name>')
+    .argument('<label>')
+    .option('--to <version>', 'the version to move the label to')
+    .action(async (name: string, label: string, opts: { to?: string }) => {
+      await withPromptOps(async (ops) => {
+        const r = await ops.rollback(name, label, opts.to);
+        console.log(`${r.name}: ${r.label} rolled back v${r.from} → v${r.version}`);
+      });
+    });
+  prompts
+    .command('diff')
+    .description('line diff of two versions (text and config)')
+    .argument('<name>')
+    .argument('<v1>')
+    .argument('<v2>')
+    .action(async (name: string, v1: string, v2: string) => {
+      await withPromptOps(async (ops) => console.log(await ops.diff(name, v1, v2)));
+    });
+}

@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import { Option, type Command } from 'commander';
+import { loadConfig, type AppConfig } from '../config';
+import { isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
+import { SchedulingStore } from '../domain/store';
+import { LocalPromptRegistry, PromptError, resolvePromptBundle } from '../prompts/registry';
+import { labelSchema } from '../prompts/schema';
+import { cancelSignal, progressQuery } from '../workflows/signals';
+import { reassignmentInputSchema, type Progress, type ReassignmentInput } from '../workflows/types';
+import { idStamp, reassignmentWorkflowId } from '../workflowIds';
+import { firstZodIssue } from '../zodIssue';
+import { formatProgress, formatResult } from './format';
+import { awaitResult, parseWith, print, UserError, withClient } from './session';
+
+/** start, status, result and cancel: the life of a run. */
+
+/** When the scheduling database is on this machine, check the provider and date before starting a run. */
+function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): void {
+  if (!fs.existsSync(config.DB_PATH)) return;
+  const store = new SchedulingStore(config.DB_PATH);
+  try {
+    if (store.counts().providers === 0)
+      throw new UserError(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
+    if (!store.provider(providerId)) throw new UserError(`unknown provider ${providerId} in ${config.DB_PATH}`);
+    if (until !== undefined) {
+      if (store.appointmentCount(providerId, date, until) === 0)
+        throw new UserError(
+          `provider ${providerId} has no appointments from ${date} through ${until}: nothing to reassign`,
+        );
+    } else if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date))
+      throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
+  } finally {
+    store.close();
+  }
+}
+
+/** The local prompt files are read here too, so that a file that does not parse or a missing label is one line now. */
+async function checkPrompts(config: AppConfig, label: string): Promise<void> {
+  try {
+    await resolvePromptBundle(new LocalPromptRegistry(config.PROMPTS_DIR), label);
+  } catch (err) {
+    if (err instanceof PromptError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
+/** CLI flags by the workflow input's field names, so the workflow's own schema speaks in flags here. */
+const FLAGS: Record<string, string> = {
+  providerId: '--provider',
+  date: '--date',
+  until: '--until',
+  reason: '--reason',
+  promptLabel: '--label',
+};
+
+/** The run's input, checked with the workflow's own schema before anything starts. */
+function startInput(
+  opts: { provider: string; date: string; until?: string; reason: string; label?: string },
+  config: AppConfig,
+): ReassignmentInput {
+  const input = {
+    providerId: opts.provider,
+    date: opts.date,
+    ...(opts.until !== undefined ? { until: opts.until } : {}),
+    reason: opts.reason,
+    promptLabel: opts.label ?? config.PROMPT_LABEL,
+  };
+  const parsed = reassignmentInputSchema.safeParse(input);
+  if (parsed.success) return input;
+  const { where, message } = firstZodIssue(parsed.error, '(input)');
+  const flag = FLAGS[where] ?? where;
+  const value = (input as Record<string, unknown>)[where];
+  const text = message.replace(/\b(date|until|providerId|reason|promptLabel)\b(?= \d| [A-Z])/g, (f) => FLAGS[f] ?? f);
+  throw new UserError(`${flag}${value !== undefined ? ` ${String(value)}` : ''} ${text}`);
+}
+
+export function addRunCommands(program: Command): void {
+  program
+    .command('start')
+    .description('start reassigning the appointments of an unavailable provider')
+    .requiredOption(
+      '-p, --provider <id>',
+      'the unavailable provider, e.g. T001',
+      parseWith(providerIdSchema, 'provider'),
+    )
+    .requiredOption(
+      '-d, --date <YYYY-MM-DD>',
+      'the day the provider is unavailable (the first day, with --until)',
+      parseWith(isoDateSchema, 'date'),
+    )
+    .option(
+      '-u, --until <YYYY-MM-DD>',
+      `the last day of a range, inclusive (at most ${MAX_RANGE_DAYS} days)`,
+      parseWith(isoDateSchema, 'until'),
+    )
+    .option('-r, --reason <text>', 'why (sick, leave, ...)', 'unavailable')
+    .addOption(
+      new Option('-m, --mode <mode>', 'who decides: the prompt (LLM) or fixed code')
+        .choices(['prompt', 'code'])
+        .default('prompt'),
+    )
+    .option(
+      '-l, --label <label>',
+      'prompt label to resolve (production, staging, latest, ...)',
+      parseWith(labelSchema, 'label'),
+    )
+    .option('--id <workflowId>', 'workflow id (default: reassign-<provider>-<date>-<time>)')
+    .option('-w, --wait', 'wait for the result and print it')
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        provider: string;
+        date: string;
+        until?: string;
+        reason: string;
+        mode: 'prompt' | 'code';
+        label?: string;
+        id?: string;
+        wait?: boolean;
+        json?: boolean;
+      }) => {
+        const config = loadConfig();
+        const input = startInput(opts, config);
+        checkAgainstStore(config, opts.provider, opts.date, opts.until);
+        if (config.PROMPT_SOURCE === 'local') await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
+        await withClient(async (client) => {
+          const workflowId =
+            opts.id ??
+            reassignmentWorkflowId({ providerId: input.providerId, date: input.date, stamp: idStamp(new Date()) });
+          const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
+          await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args: [input] });
+          if (!opts.json) console.log(`started ${type} ${workflowId}`);
+          if (opts.wait) {
+            const result = await awaitResult(client, workflowId);
+            print(result, !!opts.json, () => formatResult(result));
+          } else if (opts.json) {
+            console.log(JSON.stringify({ workflowId, type }));
+          }
+        });
+      },
+    );
+
+  program
+    .command('status')
+    .description('live progress of a reassignment')
+    .argument('<workflowId>')
+    .option('--watch', 'follow until the run finishes')
+    .option('--json', 'print JSON')
+    .action(async (workflowId: string, opts: { watch?: boolean; json?: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(workflowId);
+        for (;;) {
+          const p: Progress = await handle.query(progressQuery);
+          print(p, !!opts.json, () => formatProgress(p));
+          if (!opts.watch || p.phase === 'finished') break;
+          const { status } = await handle.describe();
+          if (status.name !== 'RUNNING') break;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      });
+    });
+
+  program
+    .command('result')
+    .description('the result of a reassignment (waits if it is still running)')
+    .argument('<workflowId>')
+    .option('--json', 'print JSON')
+    .action(async (workflowId: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const result = await awaitResult(client, workflowId);
+        print(result, !!opts.json, () => formatResult(result));
+      });
+    });
+
+  program
+    .command('cancel')
+    .description('stop a reassignment after the step in flight; what is done stays done')
+    .argument('<workflowId>')
+    .option('--temporal', "use Temporal's own cancellation instead of the cancel signal (same outcome)")
+    .action(async (workflowId: string, opts: { temporal?: boolean }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(workflowId);
+        if (opts.temporal) await handle.cancel();
+        else await handle.signal(cancelSignal, { reason: 'cancelled from the CLI' });
+        console.log(`cancellation requested for ${workflowId}`);
+      });
+    });
+}

@@ -1,0 +1,28 @@
+/**
+ * Workflow ids, chosen by the caller as Temporal recommends, and readable in the Web UI: the CLI, the demo,
+ * the API, the benchmarks and the tests name runs with these functions, the parent names its batches with
+ * them, and traces find a batch's run from its id. Pure: no clock (callers pass the time), no I/O.
+ */
+
+/** A UTC time as YYYYMMDDHHMMSSmmm: sortable, unique enough for ids started by hand. */
+export function idStamp(at: Date): string {
+  return at
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 17);
+}
+
+/** `reassign-<provider>-<date>[-<tag>]-<stamp>`, e.g. reassign-T001-2025-11-21-prompt-20261125101500123. */
+export function reassignmentWorkflowId(run: { providerId: string; date: string; tag?: string; stamp: string }): string {
+  return ['reassign', run.providerId, run.date, ...(run.tag ? [run.tag] : []), run.stamp].join('-');
+}
+
+/** A batch's child workflow: `<run id>-batch-NNNN`. */
+export function batchWorkflowId(runId: string, batch: number): string {
+  return `${runId}-batch-${String(batch).padStart(4, '0')}`;
+}
+
+/** The run a workflow id belongs to: a batch's parent, or the id itself. */
+export function runIdOf(workflowId: string): string {
+  return workflowId.replace(/-batch-\d{4,}$/, '');
+}
