@@ -14,4 +14,3 @@ export const ErrorType = {
   /** Network, timeout, 408/409/429/5xx: retried with back-off. */
   llmTransient: 'LlmTransientError',
 } as const;
-export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];

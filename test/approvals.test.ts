@@ -1,10 +1,11 @@
 import { approveSignal, cancelSignal, rejectSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { auditStore, startHarness, waitForProgress, type Harness, type PromptDoc } from './support/harness';
+import { seedInput } from './support/seed';
 
 /** Human decisions, their deadline, cancellation and progress, on running reassignments. */
 
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const input = seedInput;
 
 describe('approvals and cancellation', () => {
   let h: Harness;

@@ -1,55 +1,19 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { SchedulingStore } from '../src/domain/store';
 import { startOfflineModel } from '../src/llm/offlineServer';
 import { promptsCopy, startHarness, tempDir, waitForProgress, type Harness } from './support/harness';
+import { expectOneLineError, runCli, runScript, scripts, type ProcessResult } from './support/processes';
 
 /** Our CLI as a user runs it, and prompts as data: a file edit changes the next run, not a code change. */
 
-const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
-const client = path.join(projectRoot, 'src', 'cli', 'index.ts');
-
-const worker = path.join(projectRoot, 'src', 'worker.ts');
-
-function run(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    execFile(
-      tsx,
-      [script, ...args],
-      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
-    );
-  });
-}
-
-function cli(
-  h: Harness | undefined,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ stdout: string; stderr: string; code: number }> {
+function cli(h: Harness | undefined, args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
   const base: Record<string, string> = h
     ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file }
     : {};
-  return run(client, args, { ...base, ...env });
+  return runCli(args, { ...base, ...env });
 }
-
-const oneLineError = (r: { stderr: string; code: number }, pattern: RegExp) => {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr
-    .trim()
-    .split('\n')
-    .filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-};
 
 describe('the client CLI', () => {
   let h: Harness;
@@ -130,7 +94,7 @@ describe('the client CLI', () => {
     await waitForProgress(h.client.workflow.getHandle(workflowId), (p) => p.pending_approvals.length > 0);
     const status = await cli(h, ['status', workflowId]);
     expect(status.stdout).toMatch(/awaiting approval: A002→P001 \(score 129\)/);
-    oneLineError(await cli(h, ['approve', workflowId, 'A003']), /A003 is not awaiting approval.*awaiting: A002/);
+    expectOneLineError(await cli(h, ['approve', workflowId, 'A003']), /A003 is not awaiting approval.*awaiting: A002/);
     const approved = await cli(h, ['approve', workflowId, 'A002', '--by', 'nurse-jo']);
     expect(approved.stdout).toMatch(/approved A002/);
     const result = await cli(h, ['result', workflowId]);
@@ -161,7 +125,7 @@ describe('the client CLI', () => {
     ],
     ['a range over 31 days', ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2026-01-21'], /more than 31 days/],
   ])('%s: one clear line and a non-zero exit', async (_name, args, message) => {
-    oneLineError(await cli(h, args as string[]), message as RegExp);
+    expectOneLineError(await cli(h, args as string[]), message as RegExp);
   });
 
   test('audit: exit 0 on a sound database, non-zero listing each violation after tampering', async () => {
@@ -178,7 +142,7 @@ describe('the client CLI', () => {
   test('an empty scheduling database: one clear line', async () => {
     const empty = path.join(tempDir('empty'), 'scheduling.db');
     new SchedulingStore(empty).close();
-    oneLineError(
+    expectOneLineError(
       await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { DB_PATH: empty }),
       /scheduling database .* is empty: load data first \(npm run seed\)/,
     );
@@ -190,11 +154,11 @@ describe('the client CLI', () => {
       path.join(broken, 'healthcare-orchestrator.yaml'),
       'name: healthcare-orchestrator\nversions: [\n  - {version: 1\n',
     );
-    oneLineError(
+    expectOneLineError(
       await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { PROMPTS_DIR: broken }),
       /prompt file .*healthcare-orchestrator.yaml is not valid YAML/,
     );
-    oneLineError(
+    expectOneLineError(
       await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--label', 'nosuch']),
       /prompt "healthcare-orchestrator" has no version labelled "nosuch"/,
     );
@@ -204,34 +168,37 @@ describe('the client CLI', () => {
   test('a worker whose API key the model endpoint refuses: one clear line and a non-zero exit', async () => {
     const endpoint = await startOfflineModel({ faults: [{ mode: 'unauthorized' }] });
     try {
-      const r = await run(worker, [], {
+      const r = await runScript(scripts.worker, [], {
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
         OPENAI_BASE_URL: endpoint.url,
         OPENAI_API_KEY: 'sk-wrong',
       });
-      oneLineError(r, /worker: the LLM endpoint refused the API key \(401\): check OPENAI_API_KEY/);
+      expectOneLineError(r, /worker: the LLM endpoint refused the API key \(401\): check OPENAI_API_KEY/);
     } finally {
       await endpoint.close();
     }
   });
 
   test('a worker with a bad fault-mode setting: one clear line', async () => {
-    oneLineError(
-      await run(worker, [], { TEMPORAL_ADDRESS: h.address, OFFLINE_MODEL_FAULTS: '[{"mode":"gremlins"}]' }),
+    expectOneLineError(
+      await runScript(scripts.worker, [], {
+        TEMPORAL_ADDRESS: h.address,
+        OFFLINE_MODEL_FAULTS: '[{"mode":"gremlins"}]',
+      }),
       /invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list/,
     );
   });
 
   test('no server: one clear line and a non-zero exit', async () => {
-    oneLineError(
+    expectOneLineError(
       await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' }),
       /cannot reach the Temporal server at 127.0.0.1:1/,
     );
   });
 
   test('a bad setting: one clear line', async () => {
-    oneLineError(
+    expectOneLineError(
       await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: 'not an address' }),
       /invalid configuration: TEMPORAL_ADDRESS/,
     );

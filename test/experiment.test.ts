@@ -1,17 +1,15 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { loadConfig, projectRoot } from '../src/config';
+import { loadConfig } from '../src/config';
 import { hashToUnit, pickArm, type Experiment } from '../src/prompts/experiment';
 import type { ReportRow } from '../src/cli/report';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
+import { runCli } from './support/processes';
+import { seedInput } from './support/seed';
 
 /** A/B experiments: the arm is a pure function of the workflow id; the report aggregates per version and arm. */
 
-const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
-const clientScript = path.join(projectRoot, 'src', 'cli', 'index.ts');
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const input = seedInput;
 
 const share = (experiment: Experiment, ids: string[], label: string) =>
   ids.filter((id) => pickArm(experiment, id).arm === label).length / ids.length;
@@ -155,18 +153,10 @@ describe('an A/B experiment on a worker', () => {
 
     let rows: ReportRow[] = [];
     for (let attempt = 0; attempt < 40; attempt++) {
-      const r = await new Promise<{ stdout: string; code: number }>((resolve) =>
-        execFile(
-          tsx,
-          [clientScript, 'report', '--experiment', 'exp-ab', '--json'],
-          {
-            env: { ...process.env, TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue },
-            encoding: 'utf8',
-            timeout: 60_000,
-          },
-          (err, stdout) => resolve({ stdout, code: err ? 1 : 0 }),
-        ),
-      );
+      const r = await runCli(['report', '--experiment', 'exp-ab', '--json'], {
+        TEMPORAL_ADDRESS: h.address,
+        TASK_QUEUE: h.taskQueue,
+      });
       expect(r.code).toBe(0);
       rows = JSON.parse(r.stdout) as ReportRow[];
       if (rows.reduce((n, x) => n + x.runs, 0) === 4) break;
@@ -207,18 +197,10 @@ describe('an A/B experiment on a worker', () => {
     expect(byArm.staging!.tokens).toBeGreaterThan(0);
     expect(byArm.staging!.avg_duration_s).toBeGreaterThan(0);
 
-    const table = await new Promise<string>((resolve) =>
-      execFile(
-        tsx,
-        [clientScript, 'report', '--experiment', 'exp-ab'],
-        {
-          env: { ...process.env, TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue },
-          encoding: 'utf8',
-          timeout: 60_000,
-        },
-        (_e, stdout) => resolve(stdout),
-      ),
-    );
+    const { stdout: table } = await runCli(['report', '--experiment', 'exp-ab'], {
+      TEMPORAL_ADDRESS: h.address,
+      TASK_QUEUE: h.taskQueue,
+    });
     expect(table.split('\n')[0]).toMatch(
       /^prompt\s+version\s+source\s+experiment\s+arm\s+runs\s+appts\s+assigned\s+waitlisted\s+approvals\s+fallbacks\s+llm calls\s+tokens\s+cost\s+avg s$/,
     );

@@ -4,6 +4,7 @@ import { decideNextTurn, type AgentReply } from '../src/llm/offlineAgent';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { decisionsOf } from '../src/cli/format';
 import { auditStore, startHarness, type HarnessOptions, type PromptDoc } from './support/harness';
+import { seedInput } from './support/seed';
 
 /**
  * The fault matrix: the model endpoint misbehaves in each way a real one does, over the real HTTP protocol,
@@ -12,7 +13,7 @@ import { auditStore, startHarness, type HarnessOptions, type PromptDoc } from '.
  * reaches the database. The staging label asks for no approval, so every run can finish unattended.
  */
 
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick', promptLabel: 'staging' };
+const input = { ...seedInput, promptLabel: 'staging' };
 /** What the code-driven oracle decides on the demo data under the staging prompt. */
 const ORACLE = { A001: 'P001', A002: 'P001', A003: 'waitlist' };
 

@@ -3,6 +3,7 @@ import type { ChatMessage } from '../src/llm/chatTypes';
 import type { AgentReply } from '../src/llm/offlineAgent';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { auditStore, startHarness, type PromptDoc } from './support/harness';
+import { seedInput } from './support/seed';
 
 /** These tests look at what the model's loop does on its own: the code-driven fallback is off. */
 const noFallback = ({ orchestrator }: { orchestrator: PromptDoc }) => {
@@ -14,7 +15,7 @@ const noFallback = ({ orchestrator }: { orchestrator: PromptDoc }) => {
  * asks for everything the invariants forbid, and nothing it asks for reaches the database.
  */
 
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const input = seedInput;
 const call = (name: string, args: Record<string, unknown> | string) => ({ name, arguments: args });
 
 /** The outcome the workflow sent back for each tool call of the previous turn, by call id. */

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { projectRoot } from '../src/config';
 import { createLangfuseClient } from '../src/langfuse/client';
@@ -9,16 +8,16 @@ import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
+import { expectOneLineError, runCli, type ProcessResult } from './support/processes';
+import { seedInput } from './support/seed';
 
 /**
  * Langfuse as the home of the prompts: the real @langfuse/client against a Langfuse-compatible server on
  * loopback. Prompts are pushed from prompts/ with our own CLI code, then runs resolve them from Langfuse.
  */
 
-const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
-const clientScript = path.join(projectRoot, 'src', 'cli', 'index.ts');
 const promptsDir = path.join(projectRoot, 'prompts');
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const input = seedInput;
 
 const langfuseEnv = (lf: LangfuseTestServer): Record<string, string> => ({
   LANGFUSE_BASE_URL: lf.url,
@@ -33,29 +32,12 @@ const registryFor = (lf: LangfuseTestServer, secretKey = lf.secretKey) =>
 const labelsOf = (lf: LangfuseTestServer, name: string) =>
   Object.fromEntries(lf.prompts.filter((p) => p.name === name).map((p) => [p.version, [...p.labels].sort()]));
 
-function cli(
-  lf: LangfuseTestServer | undefined,
-  args: string[],
-): Promise<{ stdout: string; stderr: string; code: number }> {
-  const env = {
-    ...process.env,
-    ...(lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' }),
-  };
-  return new Promise((resolve) => {
-    execFile(tsx, [clientScript, ...args], { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
-    );
-  });
+function cli(lf: LangfuseTestServer | undefined, args: string[]): Promise<ProcessResult> {
+  return runCli(
+    args,
+    lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' },
+  );
 }
-
-const oneLineError = (r: { stderr: string; code: number }, pattern: RegExp) => {
-  expect(r.code).toBe(1);
-  const lines = r.stderr
-    .trim()
-    .split('\n')
-    .filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
-  expect(lines).toEqual([expect.stringMatching(pattern)]);
-};
 
 describe('prompts from Langfuse', () => {
   let lf: LangfuseTestServer;
@@ -218,25 +200,25 @@ describe('prompts from Langfuse', () => {
 
   test('bad input to the prompt commands: one line on stderr, exit 1, nothing written', async () => {
     const before = JSON.stringify(lf.prompts);
-    oneLineError(
+    expectOneLineError(
       await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '9', 'production']),
       /Langfuse has no version 9 of "healthcare-orchestrator"/,
     );
-    oneLineError(
+    expectOneLineError(
       await cli(lf, ['prompts', 'promote', 'no-such-prompt', '1', 'production']),
       /unknown prompt "no-such-prompt"/,
     );
-    oneLineError(
+    expectOneLineError(
       await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '1', 'latest']),
       /"latest" is automatic/,
     );
-    oneLineError(await cli(lf, ['prompts', 'rollback', 'scoring-strategy', 'production']), /oldest version/);
-    oneLineError(
+    expectOneLineError(await cli(lf, ['prompts', 'rollback', 'scoring-strategy', 'production']), /oldest version/);
+    expectOneLineError(
       await cli(lf, ['prompts', 'diff', 'healthcare-orchestrator', '1', '7']),
       /Langfuse has no version 7 of "healthcare-orchestrator"/,
     );
-    oneLineError(await cli(lf, ['prompts', 'push', '--dir', '/nonexistent']), /prompt file .* not found/);
-    oneLineError(await cli(undefined, ['prompts', 'list']), /prompt operations need Langfuse/);
+    expectOneLineError(await cli(lf, ['prompts', 'push', '--dir', '/nonexistent']), /prompt file .* not found/);
+    expectOneLineError(await cli(undefined, ['prompts', 'list']), /prompt operations need Langfuse/);
     expect(JSON.stringify(lf.prompts)).toBe(before);
   });
 

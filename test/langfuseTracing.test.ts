@@ -7,13 +7,14 @@ import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer, type ReceivedSpan } from './support/langfuseServer';
+import { seedInput } from './support/seed';
 
 /**
  * Traces in Langfuse: the real @langfuse/tracing and @langfuse/otel (OTLP over HTTP) export to the
  * Langfuse-compatible server on loopback. One trace per reassignment, written from activities only.
  */
 
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const input = seedInput;
 const TYPE = 'langfuse.observation.type';
 
 const env = (lf: LangfuseTestServer, more: Record<string, string> = {}) => ({

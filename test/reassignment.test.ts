@@ -3,10 +3,11 @@ import { approveSignal } from '../src/workflows/signals';
 import { waitForProgress } from './support/harness';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { decisionsOf } from '../src/cli/format';
+import { seedInput } from './support/seed';
 
 /** Both workflows on the seed's example, against the real Temporal dev server. */
 
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const input = seedInput;
 
 /** Runs the seed example, approving A002 like a person would when it is asked. */
 async function runApproving(

@@ -5,6 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { approveSignal, cancelSignal } from '../src/workflows/signals';
 import { startHarness, temporalCli, waitForProgress, type Harness } from './support/harness';
 import { batchWorkflowId } from '../src/workflowIds';
+import { seedInput } from './support/seed';
 
 /**
  * Determinism guard: histories of both workflows (parents and their batches, with an approval and a
@@ -15,7 +16,7 @@ import { batchWorkflowId } from '../src/workflowIds';
  */
 
 const fixtures = path.join(__dirname, 'fixtures', 'histories');
-const input = { providerId: 'T001', date: '2025-11-21', reason: 'sick' };
+const input = seedInput;
 
 function bundle() {
   return { workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') } };

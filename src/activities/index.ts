@@ -10,14 +10,11 @@ import { traceWith, tracingActivities } from './tracing';
  * tracing). Each is safe to retry: reads are pure, writes carry an idempotency key fixed by the workflow.
  */
 
-export interface ActivityDeps extends LlmDeps, PromptDeps {
+interface ActivityDeps extends LlmDeps, PromptDeps {
   store: SchedulingStore;
   /** Langfuse traces; absent when tracing is off. */
   tracer?: RunTracer;
 }
-
-export { EXPERIMENT_LABEL } from './prompts';
-export type { ToolCallInput } from './tools';
 
 export function createActivities(deps: ActivityDeps) {
   const trace = traceWith(deps.tracer);

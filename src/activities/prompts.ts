@@ -8,7 +8,7 @@ import type { PromptBundle } from '../prompts/schema';
 import type { Trace } from './tracing';
 
 /** Runs that ask for this label are split between an experiment's arms; any other label is taken as asked. */
-export const EXPERIMENT_LABEL = 'production';
+const EXPERIMENT_LABEL = 'production';
 
 export interface PromptDeps {
   registry: PromptRegistry;

@@ -11,7 +11,7 @@ const { noop } = proxyActivities<BenchActivities>({
   retry: { maximumAttempts: 3 },
 });
 
-export interface FloorInput {
+interface FloorInput {
   activities: number;
   parallel: number;
 }

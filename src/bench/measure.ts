@@ -21,7 +21,7 @@ export const TARGETS = {
   workerPeakBytes: 1024 * 1024 * 1024,
 } as const;
 
-export interface HistoryStats {
+interface HistoryStats {
   workflow_id: string;
   run_id?: string;
   events: number;
@@ -76,7 +76,7 @@ export async function historyStats(client: Client, workflowId: string, runId?: s
 }
 
 /** Every history of a finished run: the parent's runs (continue-as-new) and its batches. */
-export async function runHistories(
+async function runHistories(
   client: Client,
   workflowId: string,
   result: Pick<ReassignmentResult, 'runs' | 'batches'>,
@@ -99,7 +99,7 @@ export async function runHistories(
   return stats;
 }
 
-export interface RunOptions {
+interface RunOptions {
   client: Client;
   taskQueue: string;
   mode: Mode;

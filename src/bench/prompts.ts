@@ -8,7 +8,7 @@ import { projectRoot } from '../config';
  * approves thousands of assignments by hand, so no band waits for a human) and optional overrides of the
  * batching config. The prompt text is untouched: what is measured is what production sends.
  */
-export interface BenchPromptOverrides {
+interface BenchPromptOverrides {
   batch_size?: number;
   max_parallel_batches?: number;
 }

@@ -27,7 +27,7 @@ export interface ReportRow {
   avg_duration_s: number;
 }
 
-export interface ReportOptions {
+interface ReportOptions {
   taskQueue: string;
   experiment?: string;
   /** Price of 1,000 tokens; the offline stand-in is always free. */
@@ -37,7 +37,7 @@ export interface ReportOptions {
 }
 
 /** A visibility query for our completed runs; values are quoted, so a name cannot widen the query. */
-export function reportQuery(options: Pick<ReportOptions, 'taskQueue' | 'experiment'>): string {
+function reportQuery(options: Pick<ReportOptions, 'taskQueue' | 'experiment'>): string {
   const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
   return [
     `ExecutionStatus = 'Completed'`,
@@ -47,7 +47,7 @@ export function reportQuery(options: Pick<ReportOptions, 'taskQueue' | 'experime
   ].join(' AND ');
 }
 
-export async function buildReport(client: Client, options: ReportOptions): Promise<ReportRow[]> {
+async function buildReport(client: Client, options: ReportOptions): Promise<ReportRow[]> {
   const groups = new Map<string, ReportRow & { durationTotal: number }>();
   let seen = 0;
   for await (const execution of client.workflow.list({ query: reportQuery(options) })) {
@@ -105,7 +105,7 @@ export async function buildReport(client: Client, options: ReportOptions): Promi
     );
 }
 
-export function formatReport(rows: ReportRow[]): string {
+function formatReport(rows: ReportRow[]): string {
   if (rows.length === 0) return 'no completed runs match';
   const header = [
     'prompt',

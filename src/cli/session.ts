@@ -24,7 +24,7 @@ export const parseWith =
     return r.data;
   };
 
-export async function connect(config: AppConfig): Promise<{ client: Client; connection: Connection }> {
+async function connect(config: AppConfig): Promise<{ client: Client; connection: Connection }> {
   let connection: Connection;
   try {
     connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 3000 });

@@ -6,12 +6,12 @@ import type { SchedulingReads } from './reads';
  * assignment backed by a recorded decision and, where it carries an approver, by a recorded approval.
  * Each rule is a read-only query whose rows are the violations.
  */
-export interface Violation {
+interface Violation {
   rule: string;
   detail: string;
 }
 
-export const INVARIANTS: readonly { rule: string; sql: string }[] = [
+const INVARIANTS: readonly { rule: string; sql: string }[] = [
   {
     rule: 'slot double-booked',
     sql: "SELECT provider_id, date, time, COUNT(*) AS bookings FROM appointments WHERE status = 'scheduled' GROUP BY 1, 2, 3 HAVING bookings > 1",

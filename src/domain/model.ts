@@ -31,12 +31,12 @@ export function datesInRange(from: string, until?: string): string[] {
 
 export const slotTimeSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'times are written HH:MM');
 
-export const genderSchema = z.enum(['female', 'male', 'nonbinary']);
+const genderSchema = z.enum(['female', 'male', 'nonbinary']);
 export const genderPreferenceSchema = z.enum(['female', 'male', 'nonbinary', 'any']);
 
-export const locationSchema = z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) });
+const locationSchema = z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) });
 
-export const providerSchema = z.object({
+const providerSchema = z.object({
   id: providerIdSchema,
   name: z.string().min(1),
   specialty: z.string().min(1),
@@ -47,7 +47,7 @@ export const providerSchema = z.object({
 });
 export type Provider = z.infer<typeof providerSchema>;
 
-export const patientSchema = z.object({
+const patientSchema = z.object({
   id: patientIdSchema,
   name: z.string().min(1),
   gender_preference: genderPreferenceSchema,
@@ -59,8 +59,8 @@ export const patientSchema = z.object({
 });
 export type Patient = z.infer<typeof patientSchema>;
 
-export const appointmentStatusSchema = z.enum(['scheduled', 'waitlisted']);
-export const appointmentSchema = z.object({
+const appointmentStatusSchema = z.enum(['scheduled', 'waitlisted']);
+const appointmentSchema = z.object({
   id: appointmentIdSchema,
   patient_id: patientIdSchema,
   provider_id: providerIdSchema,
@@ -71,22 +71,19 @@ export const appointmentSchema = z.object({
 });
 export type Appointment = z.infer<typeof appointmentSchema>;
 
-export const historyEntrySchema = z.object({
+const historyEntrySchema = z.object({
   patient_id: patientIdSchema,
   provider_id: providerIdSchema,
   visits: z.number().int().min(1),
 });
-export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
-export const slotSchema = z.object({ provider_id: providerIdSchema, date: isoDateSchema, time: slotTimeSchema });
-export type Slot = z.infer<typeof slotSchema>;
+const slotSchema = z.object({ provider_id: providerIdSchema, date: isoDateSchema, time: slotTimeSchema });
 
-export const unavailabilitySchema = z.object({
+const unavailabilitySchema = z.object({
   provider_id: providerIdSchema,
   date: isoDateSchema,
   reason: z.string().min(1),
 });
-export type Unavailability = z.infer<typeof unavailabilitySchema>;
 
 /** A whole data set, as seeded into a store. */
 export const datasetSchema = z.object({

@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const FACTORS = ['specialty', 'gender', 'language', 'distance', 'continuity', 'experience'] as const;
 export type Factor = (typeof FACTORS)[number];
 
-export const MAX_SCORE = 200;
+const MAX_SCORE = 200;
 
 const weight = z.number().int().min(0).max(MAX_SCORE);
 export const weightsSchema = z
@@ -30,13 +30,13 @@ export const thresholdsSchema = z
   })
   .strict()
   .refine((t) => t.excellent >= t.good, { message: 'thresholds.excellent must be at least thresholds.good' });
-export type Thresholds = z.infer<typeof thresholdsSchema>;
+type Thresholds = z.infer<typeof thresholdsSchema>;
 
 /** A duration as Temporal writes it: 30s, 10m, 2h, 1d. */
-export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'durations are written like 30s, 10m, 2h or 1d');
+const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'durations are written like 30s, 10m, 2h or 1d');
 
 export const bandSchema = z.enum(['excellent', 'good', 'poor']);
-export type Band = z.infer<typeof bandSchema>;
+type Band = z.infer<typeof bandSchema>;
 
 export const approvalPolicySchema = z
   .object({
@@ -47,7 +47,7 @@ export const approvalPolicySchema = z
     on_timeout: z.enum(['waitlist', 'assign']).default('waitlist'),
   })
   .strict();
-export type ApprovalPolicy = z.infer<typeof approvalPolicySchema>;
+type ApprovalPolicy = z.infer<typeof approvalPolicySchema>;
 
 export const policySchema = z.object({
   weights: weightsSchema,

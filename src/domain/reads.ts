@@ -53,7 +53,7 @@ const toPatient = (r: PatientRow): Patient => ({
 });
 
 /** Everything the store recorded about one appointment's reassignment: what an audit or a test inspects. */
-export interface AppointmentRecord {
+interface AppointmentRecord {
   assignments: {
     from_provider_id: string;
     to_provider_id: string;
@@ -67,7 +67,7 @@ export interface AppointmentRecord {
 }
 
 /** A check over the whole database: rows returned are violations of the rule. */
-export interface AuditRule {
+interface AuditRule {
   rule: string;
   sql: string;
 }

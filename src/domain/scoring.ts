@@ -3,7 +3,7 @@ import { FACTORS, type Factor, type Weights } from './policy';
 
 /** The six-factor match score (0..200): each factor earns a fraction of its weight. Pure and deterministic. */
 
-export interface FactorScore {
+interface FactorScore {
   points: number;
   max: number;
   detail: string;
@@ -19,7 +19,7 @@ const EARTH_RADIUS_KM = 6371;
 const FULL_EXPERIENCE_YEARS = 20;
 const FULL_CONTINUITY_VISITS = 3;
 
-export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
+function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
   const rad = Math.PI / 180;
   const dLat = (b.lat - a.lat) * rad;
   const dLon = (b.lon - a.lon) * rad;

@@ -6,7 +6,7 @@ import { datesInRange, MAX_RANGE_DAYS, type Dataset } from './model';
  * Past `perDay` appointments (at most 1,020, 07:00 to 24:00) they spill over to the following days:
  * `syntheticDays` says how many days, and so which `until` a run needs. Deterministic for a given seed.
  */
-export interface SyntheticOptions {
+interface SyntheticOptions {
   appointments: number;
   providerId?: string;
   date?: string;

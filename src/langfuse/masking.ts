@@ -9,9 +9,9 @@ const SENSITIVE_KEYS = new Set(['notes', 'note', 'patient_name', 'phone', 'phone
 /** Phone-like runs: an optional +, then 9 or more digits with spaces, dots, dashes or brackets between (a date has 8). */
 const PHONE = /\+?\(?\d[\d\s().-]{6,}\d/g;
 
-export const MASKED = '[masked]';
+const MASKED = '[masked]';
 
-export interface MaskOptions {
+interface MaskOptions {
   /** Names to replace wherever they occur (the patients in the scheduling database). */
   names: () => string[];
 }

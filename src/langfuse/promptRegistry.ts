@@ -17,16 +17,16 @@ import { firstZodIssue } from '../zodIssue';
  * validated with the same zod schemas. Resolution happens in an activity once per run; the workflow pins it.
  */
 
-export type PromptSelector = { label: string } | { version: number };
+type PromptSelector = { label: string } | { version: number };
 
-export interface LangfuseRegistryOptions {
+interface LangfuseRegistryOptions {
   /** 0 fetches on every call; above 0 the SDK serves its cache (and a stale copy while it refreshes). */
   cacheTtlSeconds: number;
   fetchTimeoutMs: number;
 }
 
 /** Langfuse is unreachable, or does not have the prompt: the caller may fall back to the local file. */
-export class PromptUnavailable extends Error {
+class PromptUnavailable extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'PromptUnavailable';

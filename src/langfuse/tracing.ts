@@ -19,7 +19,7 @@ import { maskValue } from './masking';
  * any worker process, joins the same trace; the session is the workflow id.
  */
 
-export interface TracingOptions {
+interface TracingOptions {
   connection: LangfuseConnection;
   /** Replace patient names, phone numbers and notes (TRACE_MASKING=on). */
   masking: boolean;
@@ -39,7 +39,7 @@ interface Timed {
   endTime?: Date;
 }
 
-export interface GenerationRecord extends Timed {
+interface GenerationRecord extends Timed {
   model: string;
   modelParameters: Record<string, string | number>;
   usage: { input: number; output: number };
@@ -49,7 +49,7 @@ export interface GenerationRecord extends Timed {
 }
 
 /** Deterministic ids: the trace from the workflow id (as the SDK's createTraceId(seed) does), a virtual root span beside it. */
-export async function traceContextFor(runId: string): Promise<SpanContext> {
+async function traceContextFor(runId: string): Promise<SpanContext> {
   const traceId = await createTraceId(runId);
   const spanId = createHash('sha256').update(`${runId}:root`).digest('hex').slice(0, 16);
   return { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };

@@ -5,7 +5,7 @@ import type { ToolName } from '../tools/catalog';
  * activity and the offline stand-in model all see them (the OpenAI chat-completions shapes we use). Pure types.
  */
 
-export interface ChatToolCall {
+interface ChatToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };

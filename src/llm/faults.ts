@@ -9,8 +9,8 @@ import { readBatch, type AgentReply } from './offlineAgent';
  * activity's error classification and the workflow's guards all see them as they would in production.
  */
 
-export const transportFaults = ['rate_limit', 'server_error', 'hang', 'unauthorized'] as const;
-export const replyFaults = [
+const transportFaults = ['rate_limit', 'server_error', 'hang', 'unauthorized'] as const;
+const replyFaults = [
   'malformed_json',
   'unknown_tool',
   'invalid_arguments',
@@ -22,7 +22,7 @@ export const replyFaults = [
   'false_summary',
 ] as const;
 
-export const faultSchema = z
+const faultSchema = z
   .object({
     mode: z.enum([...transportFaults, ...replyFaults]),
     /** Only the first n chat completions get the fault (then the model behaves); all of them when absent. */
@@ -32,7 +32,7 @@ export const faultSchema = z
   })
   .strict();
 export type Fault = z.infer<typeof faultSchema>;
-export const faultListSchema = z.array(faultSchema);
+const faultListSchema = z.array(faultSchema);
 
 /**
  * The OFFLINE_MODEL_FAULTS setting: a JSON list of faults. Checked when a worker starts, before anything
@@ -49,7 +49,7 @@ export function parseFaultSetting(raw: string | undefined): Fault[] {
   }
 }
 
-export type TransportFault = Fault & { mode: (typeof transportFaults)[number] };
+type TransportFault = Fault & { mode: (typeof transportFaults)[number] };
 
 /** Faults that hold for request number n (1-based): those whose `times` has not run out. */
 export function activeFaults(faults: Fault[], n: number): Fault[] {

@@ -15,7 +15,7 @@ export interface AgentReply {
   refusal?: boolean;
 }
 
-export interface PromptPolicy {
+interface PromptPolicy {
   excellent: number;
   good: number;
   approvalBands: string[];

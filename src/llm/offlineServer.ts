@@ -11,7 +11,7 @@ import { decideNextTurn, type AgentReply } from './offlineAgent';
  * not an LLM, and every place that starts it says so.
  */
 
-export const OFFLINE_MODEL_NAME = 'offline-deterministic-stand-in';
+const OFFLINE_MODEL_NAME = 'offline-deterministic-stand-in';
 export const OFFLINE_NOTICE =
   'Using the OFFLINE stand-in model: a deterministic program on loopback that follows the prompt, not an LLM. Set OPENAI_BASE_URL to use a real model.';
 
@@ -58,14 +58,14 @@ function inputText(m: ChatMessage): string {
  * Input tokens of a request, counted with a real tokenizer on what is actually sent: every message and the
  * tool schemas (as the JSON the request carries, which is a little more than the model's own rendering).
  */
-export function countInputTokens(messages: ChatMessage[], tools: unknown[] | undefined): number {
+function countInputTokens(messages: ChatMessage[], tools: unknown[] | undefined): number {
   return (
     countTokens(messages.map(inputText).join('\n') + JSON.stringify(tools ?? [])) +
     TOKENS_PER_MESSAGE * (messages.length + 1)
   );
 }
 
-export interface OfflineModelOptions {
+interface OfflineModelOptions {
   port?: number;
   host?: string;
   /** Replaces the decision procedure: tests script a misbehaving model with it, over the same protocol. */

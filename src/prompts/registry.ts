@@ -28,7 +28,7 @@ export const promptConfigSchemas = {
   [SCORING_PROMPT]: scoringConfigSchema,
 } as const;
 
-export interface LocalPromptVersion {
+interface LocalPromptVersion {
   version: number;
   labels: string[];
   commit_message?: string;

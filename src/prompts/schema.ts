@@ -25,7 +25,7 @@ const versionEntry = <C extends z.ZodType>(config: C) =>
     })
     .strict();
 
-export const promptFileSchema = <C extends z.ZodType>(config: C) =>
+const promptFileSchema = <C extends z.ZodType>(config: C) =>
   z
     .object({
       name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
@@ -101,7 +101,7 @@ export type ScoringConfig = z.infer<typeof scoringConfigSchema>;
 export const orchestratorFileSchema = promptFileSchema(orchestratorConfigSchema);
 export const scoringFileSchema = promptFileSchema(scoringConfigSchema);
 
-export const promptSourceSchema = z.enum(['local', 'langfuse']);
+const promptSourceSchema = z.enum(['local', 'langfuse']);
 
 /** One prompt resolved to an exact version: what a run pins for its whole life. */
 export const pinnedPromptSchema = z.object({

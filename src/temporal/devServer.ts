@@ -11,7 +11,7 @@ import { findTemporalCli } from './cliBinary';
  * Workflows survive a restart because the SQLite file stays.
  */
 
-export interface DevServerOptions {
+interface DevServerOptions {
   dbFile: string;
   port?: number;
   uiPort?: number;
@@ -32,7 +32,7 @@ export interface DevServer {
 
 const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
 
-export function searchAttributeArgs(): string[] {
+function searchAttributeArgs(): string[] {
   return Object.values(searchAttributes).flatMap((k) => [
     '--search-attribute',
     `${k.name}=${SEARCH_ATTRIBUTE_TYPES[k.type] ?? 'Keyword'}`,
@@ -66,11 +66,7 @@ export async function isListening(host: string, port: number): Promise<boolean> 
 }
 
 /** Waits until the frontend answers a real RPC (not just an open port). */
-export async function waitForServer(
-  address: string,
-  timeoutMs: number,
-  alive: () => boolean = () => true,
-): Promise<void> {
+async function waitForServer(address: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {

@@ -24,9 +24,9 @@ import {
  * from here. Pure: imported by workflow code.
  */
 
-export type ToolKind = 'read' | 'write' | 'human';
+type ToolKind = 'read' | 'write' | 'human';
 
-export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
   name: string;
   description: string;
   input: I;
@@ -192,7 +192,7 @@ export const tools = {
   }),
 } as const;
 
-export type Tools = typeof tools;
+type Tools = typeof tools;
 export type ToolName = keyof Tools;
 export type ToolInput<N extends ToolName> = z.infer<Tools[N]['input']>;
 export type ToolResult<N extends ToolName> = z.infer<Tools[N]['result']>;
@@ -204,9 +204,9 @@ export function isToolName(name: string): name is ToolName {
 }
 
 /** Refusals of the call itself, before anything runs: the model called a tool wrongly (counted against its budget). */
-export const invalidCallCodes = ['invalid_json', 'unknown_tool', 'invalid_arguments'] as const;
-export type InvalidCallCode = (typeof invalidCallCodes)[number];
-export type RefusalCode = DomainRefusalCode | InvalidCallCode;
+const invalidCallCodes = ['invalid_json', 'unknown_tool', 'invalid_arguments'] as const;
+type InvalidCallCode = (typeof invalidCallCodes)[number];
+type RefusalCode = DomainRefusalCode | InvalidCallCode;
 
 export function isInvalidCall(code: RefusalCode): code is InvalidCallCode {
   return (invalidCallCodes as readonly string[]).includes(code);

@@ -4,7 +4,7 @@ import type { ToolInput, ToolName, ToolResult } from './catalog';
 
 /** The handlers of the catalog's tools: thin calls into the store, typed against the catalog. */
 
-export interface ToolContext {
+interface ToolContext {
   store: SchedulingStore;
   policy: Policy;
   runId: string;

@@ -20,7 +20,7 @@ import {
 } from './types';
 
 /** What the gate needs from the batch it serves. */
-export interface ApprovalHost {
+interface ApprovalHost {
   readonly input: BatchInput;
   readonly outcome: BatchOutcome;
   readonly cancelled: boolean;

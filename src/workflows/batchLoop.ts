@@ -14,7 +14,7 @@ import { batchWorkflowId } from '../workflowIds';
 const HISTORY_BYTES_LIMIT = 2 * 1024 * 1024;
 
 /** The run's own history is long enough to start afresh (continue as new) before launching more batches. */
-export function historyFull(historyEventLimit: number): boolean {
+function historyFull(historyEventLimit: number): boolean {
   const info = workflowInfo();
   return (
     info.continueAsNewSuggested || info.historyLength >= historyEventLimit || info.historySize >= HISTORY_BYTES_LIMIT

@@ -14,7 +14,7 @@ import { batchSummarySchema, type BatchInput, type BatchOutcome } from './types'
  */
 
 /** Tools offered to the model; request_approval is answered by the workflow itself. */
-export const MODEL_TOOLS: ToolName[] = [
+const MODEL_TOOLS: ToolName[] = [
   'find_candidates',
   'calculate_match_score',
   'get_patient_details',

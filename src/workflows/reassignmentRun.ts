@@ -21,7 +21,7 @@ import {
 } from './types';
 
 /** A batch in flight: its child workflow and the appointments it was given. */
-export interface RunningBatch {
+interface RunningBatch {
   handle: ChildWorkflowHandle<typeof promptDrivenBatch>;
   appointments: BatchAppointment[];
 }

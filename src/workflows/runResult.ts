@@ -60,7 +60,7 @@ export function buildResult(s: ResultSources): ReassignmentResult {
 }
 
 /** One line: how many were affected and what became of them, the status, and the pinned prompt. */
-export function resultMessage(s: ResultSources): string {
+function resultMessage(s: ResultSources): string {
   const { done, input } = s;
   const prompt = `prompt ${s.bundle.orchestrator.name} v${s.bundle.orchestrator.version} (${s.bundle.orchestrator.label})`;
   if (s.totalAffected === 0)

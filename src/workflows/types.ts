@@ -41,14 +41,14 @@ export const assignmentEntrySchema = z.object({
   approved_by: z.string().nullable().optional(),
   decided_by: z.enum(['prompt', 'code']).optional(),
 });
-export type AssignmentEntry = z.infer<typeof assignmentEntrySchema>;
+type AssignmentEntry = z.infer<typeof assignmentEntrySchema>;
 
 export const waitlistEntrySchema = z.object({
   appointment_id: z.string(),
   reason: z.string(),
   decided_by: z.enum(['prompt', 'code']).optional(),
 });
-export type WaitlistEntry = z.infer<typeof waitlistEntrySchema>;
+type WaitlistEntry = z.infer<typeof waitlistEntrySchema>;
 
 /** What the model must answer at the end of a batch. Extra keys are tolerated; the numbers are checked. */
 export const batchSummarySchema = z.object({
@@ -61,19 +61,19 @@ export const batchSummarySchema = z.object({
   waitlisted: z.array(z.object({ appointment_id: z.string(), reason: z.string().optional() })),
 });
 
-export interface UndecidedEntry {
+interface UndecidedEntry {
   appointment_id: string;
   reason: string;
 }
 
-export interface ApprovalCounts {
+interface ApprovalCounts {
   requested: number;
   approved: number;
   rejected: number;
   timed_out: number;
 }
 
-export interface LlmStats {
+interface LlmStats {
   calls: number;
   prompt_tokens: number;
   completion_tokens: number;
@@ -83,7 +83,7 @@ export interface LlmStats {
   offline?: boolean;
 }
 
-export type BatchStatus = 'completed' | 'cancelled' | 'budget_exhausted';
+type BatchStatus = 'completed' | 'cancelled' | 'budget_exhausted';
 
 /** Appointments the prompt-driven loop could not finish, decided by the code-driven logic in the same run. */
 export interface FallbackEntry {

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -13,7 +12,6 @@ import type { ChatMessage } from '../../src/llm/chatTypes';
 import type { AgentReply } from '../../src/llm/offlineAgent';
 import type { Fault } from '../../src/llm/faults';
 import { startOfflineModel, type OfflineModelServer } from '../../src/llm/offlineServer';
-import { findTemporalCli } from '../../src/temporal/cliBinary';
 import { createReassignmentWorker, type WorkerHandle } from '../../src/worker';
 import { progressQuery } from '../../src/workflows/signals';
 import type { Progress, ReassignmentInput, ReassignmentResult } from '../../src/workflows/types';
@@ -104,22 +102,25 @@ export function promptsCopy(edit?: HarnessOptions['editPrompts']): string {
   return dir;
 }
 
+/** One quiet Temporal Runtime per test process: some tests provoke warnings on purpose (a tampered history, refused calls). */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+    });
+  } catch {
+    // Already installed by another file in this process.
+  }
+  runtimeInstalled = true;
+}
+
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const address = options.address ?? process.env.TEST_TEMPORAL_ADDRESS;
   const bundlePath = process.env.TEST_WORKFLOW_BUNDLE;
   if (!address || !bundlePath) throw new Error('the jest globalSetup did not run');
-  if (!runtimeInstalled) {
-    try {
-      // Quiet: some tests provoke warnings on purpose (a tampered history, refused calls).
-      Runtime.install({
-        logger: new DefaultLogger('ERROR'),
-        telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
-      });
-    } catch {
-      // Already installed by another file in this process.
-    }
-    runtimeInstalled = true;
-  }
+  installQuietRuntime();
   const taskQueue = uniqueName('tq');
   const dir = tempDir('db');
   const store = new SchedulingStore(path.join(dir, 'scheduling.db'));
@@ -202,21 +203,9 @@ export async function waitForProgress(
   throw new Error(`progress never matched; last: ${JSON.stringify(last)}`);
 }
 
-/** Runs the real Temporal CLI against the test server. */
-export function temporalCli(
-  address: string,
-  args: string[],
-): Promise<{ stdout: string; stderr: string; code: number }> {
-  const binary = findTemporalCli({ install: false });
-  if (!binary) throw new Error('no Temporal CLI');
-  return new Promise((resolve) => {
-    execFile(binary, [...args, '--address', address], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 });
-    });
-  });
-}
-
 /** The store's invariants, as the audit command checks them: an empty list when all hold. */
 export function auditStore(store: SchedulingStore): string[] {
   return checkInvariants(store).map((v) => `${v.rule}: ${v.detail}`);
 }
+
+export { temporalCli } from './processes';

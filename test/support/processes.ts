@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { projectRoot } from '../../src/config';
+import { findTemporalCli } from '../../src/temporal/cliBinary';
+
+/** Our scripts as a user runs them, in a child process, and what a user then sees. */
+
+export interface ProcessResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+const tsx = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
+
+/** The entry points tests run. */
+export const scripts = {
+  cli: path.join(projectRoot, 'src', 'cli', 'index.ts'),
+  worker: path.join(projectRoot, 'src', 'worker.ts'),
+};
+
+/** Runs a program to its end (at most a minute); `env` is added to this process's environment. */
+export function runProcess(program: string, args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  return new Promise((resolve) => {
+    execFile(
+      program,
+      args,
+      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 }),
+    );
+  });
+}
+
+/** Runs a TypeScript entry point of ours with tsx. */
+export function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  return runProcess(tsx, [script, ...args], env);
+}
+
+/** The real Temporal CLI against a test server. */
+export function temporalCli(address: string, args: string[]): Promise<ProcessResult> {
+  const binary = findTemporalCli({ install: false });
+  if (!binary) throw new Error('no Temporal CLI');
+  return runProcess(binary, [...args, '--address', address]);
+}
+
+/** `npm run cli -- <args>`. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  return runScript(scripts.cli, args, env);
+}
+
+/** A user's mistake: exit code 1 and exactly one line on stderr, matching `pattern`, with no stack trace. */
+export function expectOneLineError(r: ProcessResult, pattern: RegExp): void {
+  expect(r.code).toBe(1);
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\(run with --help/.test(l) && !/nodedir|npm warn/.test(l));
+  expect(lines).toEqual([expect.stringMatching(pattern)]);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}

@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Activities } from '../src/activities';
+import type { ToolCallInput } from '../src/activities/tools';
+import { projectRoot } from '../src/config';
+import type { ChatInput, ChatOutput } from '../src/llm/chatTypes';
+import { decideNextTurn } from '../src/llm/offlineAgent';
+import { LocalPromptRegistry, resolvePromptBundle } from '../src/prompts/registry';
+import type { ToolOutcome } from '../src/tools/catalog';
+import type { ReassignmentResult } from '../src/workflows/types';
+import { reassignmentWorkflowId } from '../src/workflowIds';
+import { installQuietRuntime, uniqueName } from './support/harness';
+
+/**
+ * The workflow code alone: the real workflows on the real Temporal server, with every activity replaced by a
+ * small in-test stub. No SQLite, no model server: what the parent and its batches do with the answers they get.
+ */
+
+const ids = Array.from({ length: 12 }, (_, i) => `A${String(i + 1).padStart(3, '0')}`);
+/** The stubbed world: even appointments have a free excellent match, odd ones nobody. */
+const candidatesOf = (id: string) =>
+  Number(id.slice(1)) % 2 === 0
+    ? [{ provider_id: 'P001', score: 180, band: 'excellent', approval_required: false }]
+    : [];
+
+function stubActivities(calls: ToolCallInput[]): Activities {
+  const tool = (input: ToolCallInput): ToolOutcome => {
+    const args = input.args as Record<string, string>;
+    switch (input.name) {
+      case 'get_affected_appointments':
+        return {
+          ok: true,
+          result: {
+            provider_id: 'T001',
+            date: '2025-11-21',
+            count: ids.length,
+            appointments: ids.map((id) => ({
+              appointment_id: id,
+              patient_id: `PAT${id}`,
+              time: '09:00',
+              specialty: 'ortho',
+            })),
+          },
+        };
+      case 'find_candidates':
+        return {
+          ok: true,
+          result: {
+            appointment_id: args.appointment_id,
+            patient_id: 'PAT',
+            time: '09:00',
+            considered: 1,
+            candidates: candidatesOf(args.appointment_id!),
+          },
+        };
+      case 'assign_appointment':
+        return {
+          ok: true,
+          result: {
+            appointment_id: args.appointment_id,
+            from_provider_id: 'T001',
+            new_provider_id: args.new_provider_id,
+            date: '2025-11-21',
+            time: '09:00',
+            score: 180,
+            band: 'excellent',
+            approved_by: null,
+          },
+        };
+      case 'add_to_waitlist':
+        return {
+          ok: true,
+          result: { appointment_id: args.appointment_id, patient_id: 'PAT', reason: args.reason, best_score: null },
+        };
+      case 'notify_patient':
+        return {
+          ok: true,
+          result: { appointment_id: args.appointment_id, patient_id: 'PAT', kind: args.kind, channel: 'sms' },
+        };
+      default:
+        return { ok: false, code: 'unknown_tool', error: `no stub for ${input.name}` };
+    }
+  };
+  const stubs = {
+    resolvePrompts: ({ label }: { label: string }) =>
+      resolvePromptBundle(new LocalPromptRegistry(path.join(projectRoot, 'prompts')), label),
+    checkModel: async () => ({ reachable: true, detail: 'stub' }),
+    markProviderUnavailable: async () => ({
+      provider_id: 'T001',
+      date: '2025-11-21',
+      reason: 'sick',
+      newly_recorded: true,
+    }),
+    callTool: async (input: ToolCallInput) => {
+      calls.push(input);
+      return tool(input);
+    },
+    // The offline agent's decision procedure, called in-process: a scripted model without a server.
+    chatCompletion: async (input: ChatInput): Promise<ChatOutput> => {
+      const reply = decideNextTurn(input.messages);
+      const turn = input.messages.filter((m) => m.role === 'assistant').length;
+      return {
+        message: {
+          content: reply.content,
+          tool_calls: reply.toolCalls.map((c, i) => ({
+            id: `c${turn}-${i}`,
+            name: c.name,
+            arguments: JSON.stringify(c.arguments),
+          })),
+        },
+        finish_reason: reply.toolCalls.length > 0 ? 'tool_calls' : 'stop',
+        usage: { prompt_tokens: 100, completion_tokens: 10 },
+        model: 'stub-model',
+        offline: true,
+      };
+    },
+    recordApproval: async () => ({ recorded: true }),
+    recordRunSummary: async () => undefined,
+  };
+  return stubs as unknown as Activities;
+}
+
+describe('the reassignment workflows with stubbed activities', () => {
+  let worker: Worker;
+  let running: Promise<void>;
+  let native: NativeConnection;
+  let connection: Connection;
+  let client: Client;
+  const taskQueue = uniqueName('stubbed');
+  const calls: ToolCallInput[] = [];
+
+  beforeAll(async () => {
+    installQuietRuntime();
+    native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
+    worker = await Worker.create({
+      connection: native,
+      taskQueue,
+      workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
+      activities: stubActivities(calls),
+    });
+    running = worker.run();
+    connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
+    client = new Client({ connection });
+  });
+  afterAll(async () => {
+    worker.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+  });
+
+  test('the parent cuts 12 appointments into batches of 10 and reports what the tools recorded', async () => {
+    const result = (await client.workflow.execute('promptDrivenReassignment', {
+      taskQueue,
+      workflowId: reassignmentWorkflowId({
+        providerId: 'T001',
+        date: '2025-11-21',
+        tag: 'stubbed',
+        stamp: uniqueName('t'),
+      }),
+      args: [{ providerId: 'T001', date: '2025-11-21', reason: 'sick', promptLabel: 'staging' }],
+    })) as ReassignmentResult;
+
+    expect(result.status).toBe('completed');
+    expect(result.batches).toBe(2);
+    expect(result.assignments.map((a) => a.appointment_id)).toEqual(ids.filter((id) => Number(id.slice(1)) % 2 === 0));
+    expect(result.waitlisted.map((w) => w.appointment_id)).toEqual(ids.filter((id) => Number(id.slice(1)) % 2 === 1));
+    expect(result.llm).toMatchObject({ model: 'stub-model', calls: 8, prompt_tokens: 800 });
+    // Each batch asks for candidates, decides and notifies every one of its appointments, in parallel calls.
+    const byTool = (name: string) => calls.filter((c) => c.name === name).length;
+    expect([byTool('get_affected_appointments'), byTool('find_candidates'), byTool('notify_patient')]).toEqual([
+      1, 12, 12,
+    ]);
+    // Writes carry keys fixed by the workflow (run id, tool, appointment), never by the model.
+    const keys = calls.filter((c) => c.name === 'assign_appointment').map((c) => c.idempotencyKey);
+    expect(keys.every((k) => k?.startsWith(`${result.workflow_id}:assign_appointment:A0`))).toBe(true);
+  });
+});
