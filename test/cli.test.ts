@@ -121,9 +121,13 @@ describe('the client CLI', () => {
     [
       'a range that ends before it starts',
       ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2025-11-20'],
-      /--until 2025-11-20 is before --date 2025-11-21/,
+      /--until 2025-11-20 must be on or after --date 2025-11-21/,
     ],
-    ['a range over 31 days', ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2026-01-21'], /more than 31 days/],
+    [
+      'a range over 31 days',
+      ['start', '-p', 'T001', '-d', '2025-11-21', '--until', '2026-01-21'],
+      /--until 2026-01-21 must be at most 31 days from --date 2025-11-21/,
+    ],
   ])('%s: one clear line and a non-zero exit', async (_name, args, message) => {
     expectOneLineError(await cli(h, args as string[]), message as RegExp);
   });

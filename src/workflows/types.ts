@@ -20,12 +20,13 @@ export const reassignmentInputSchema = z
   .strict()
   .superRefine((i, ctx) => {
     if (i.until === undefined) return;
-    if (i.until < i.date) ctx.addIssue({ code: 'custom', path: ['until'], message: `is before date ${i.date}` });
+    if (i.until < i.date)
+      ctx.addIssue({ code: 'custom', path: ['until'], message: `must be on or after date ${i.date}` });
     else if (datesInRange(i.date, i.until).length > MAX_RANGE_DAYS)
       ctx.addIssue({
         code: 'custom',
         path: ['until'],
-        message: `is more than ${MAX_RANGE_DAYS} days from date ${i.date} (inclusive)`,
+        message: `must be at most ${MAX_RANGE_DAYS} days from date ${i.date}, inclusive`,
       });
   });
 export type ReassignmentInput = z.input<typeof reassignmentInputSchema>;
