@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { Command, InvalidArgumentError } from 'commander';
 import { machine, ratios, table, verdicts } from '../src/bench/analysis';
 import { benchBatching, writeBenchPrompts } from '../src/bench/prompts';
@@ -13,6 +12,7 @@ import { SchedulingStore } from '../src/domain/store';
 import { syntheticDataset, syntheticDays } from '../src/domain/syntheticData';
 import { findTemporalCli, temporalCliVersion } from '../src/temporal/cliBinary';
 import { startDevServer } from '../src/temporal/devServer';
+import { bundleWorkflows } from '../src/temporal/workflowBundle';
 import { writePerformanceDoc } from './performanceDoc';
 import type { Mode } from '../src/workflows/types';
 import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
@@ -66,10 +66,7 @@ async function main(opts: Options): Promise<number> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../src/bench/workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
-  });
+  const bundle = await bundleWorkflows(require.resolve('../src/bench/workflows'));
   fs.writeFileSync(bundlePath, bundle.code);
   const promptsDir = writeBenchPrompts(path.join(dir, 'prompts'), {
     batch_size: opts.batchSize,

@@ -18,6 +18,7 @@ import { RunTracer } from './langfuse/tracing';
 import type { PromptRegistry } from './prompts/registry';
 import { promptRegistryFor } from './prompts/registryFromConfig';
 import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
+import { dataConverter } from './temporal/workflowBundle';
 import { describeError } from './errors';
 
 /** The worker: runs the workflows and the activities. With no OPENAI_BASE_URL it starts the offline stand-in. */
@@ -94,6 +95,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') }),
     activities: { ...activities, ...options.extraActivities },
+    dataConverter,
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     // Ten batches in flight run up to ten tool calls each in parallel, plus their LLM calls.
     maxConcurrentActivityTaskExecutions: 128,

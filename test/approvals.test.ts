@@ -1,6 +1,14 @@
-import { approveSignal, cancelSignal, rejectSignal } from '../src/workflows/signals';
+import { batchWorkflowId } from '../src/workflowIds';
+import { approveSignal, cancelSignal, progressQuery, rejectSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { auditStore, startHarness, waitForProgress, type Harness, type PromptDoc } from './support/harness';
+import {
+  auditStore,
+  startHarness,
+  temporalCli,
+  waitForProgress,
+  type Harness,
+  type PromptDoc,
+} from './support/harness';
 import { seedInput } from './support/seed';
 
 /** Human decisions, their deadline, cancellation and progress, on running reassignments. */
@@ -56,6 +64,45 @@ describe('approvals and cancellation', () => {
     const r: ReassignmentResult = await handle.result();
     expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
     expect(r.approvals).toMatchObject({ approved: 0, rejected: 1 });
+  });
+
+  test('a signal whose payload cannot be decoded (Temporal CLI, unknown encoding) is logged and ignored; the run goes on', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    const signal = (workflowId: string, name: string, payload: string, encoding?: string) =>
+      temporalCli(h.address, [
+        'workflow',
+        'signal',
+        '--workflow-id',
+        workflowId,
+        '--name',
+        name,
+        '--input',
+        payload,
+        ...(encoding ? ['--input-meta', `encoding=${encoding}`] : []),
+      ]);
+    for (const encoding of ['foo/bar', 'json/protobuf']) {
+      expect((await signal(handle.workflowId, 'approve', '{"appointmentId":"A002"}', encoding)).code).toBe(0);
+      expect(
+        (await signal(batchWorkflowId(handle.workflowId, 1), 'approve', '{"appointmentId":"A002"}', encoding)).code,
+      ).toBe(0);
+    }
+    expect((await signal(handle.workflowId, 'cancel', '{"reason":"x"}', 'foo/bar')).code).toBe(0);
+    // The run still answers queries at once, nothing was decided or cancelled by the bad payloads...
+    const p = await Promise.race([
+      handle.query(progressQuery),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the progress query hung')), 10_000)),
+    ]);
+    expect(p.status).toBe('running');
+    expect(p.pending_approvals.map((a) => a.appointment_id)).toEqual(['A002']);
+    // ...and a well-formed approve sent afterwards is processed.
+    expect((await signal(handle.workflowId, 'approve', '{"appointmentId":"A002","by":"cli-operator"}')).code).toBe(0);
+    const r: ReassignmentResult = await handle.result();
+    expect(r.status).toBe('completed');
+    expect(r.assignments.find((a) => a.appointment_id === 'A002')).toMatchObject({
+      new_provider_id: 'P001',
+      approved_by: 'cli-operator',
+    });
   });
 
   test('cancel signal: stops cleanly, keeps what is done, returns a partial summary with status cancelled', async () => {

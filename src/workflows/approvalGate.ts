@@ -10,6 +10,7 @@ import { durationMs } from '../domain/policy';
 import { tools, type ToolOutcome, type ToolResult } from '../tools/catalog';
 import { describeZodError } from '../zodIssue';
 import { toolActivities } from './activityOptions';
+import { readSignal } from './signalPayloads';
 import { approvalNoticeSignal, approveSignal, rejectSignal } from './signals';
 import {
   decisionSignalSchema,
@@ -53,12 +54,14 @@ export class ApprovalGate {
   }
 
   private decide(decision: Decision['decision'], raw: DecisionSignal): void {
-    const parsed = decisionSignalSchema.safeParse(raw);
-    if (!parsed.success) {
-      log.warn('ignored a malformed decision signal', { decision });
-      return;
-    }
-    const { appointmentId, by, note } = parsed.data;
+    const parsed = readSignal(
+      decision === 'approved' ? 'approve' : 'reject',
+      decisionSignalSchema,
+      raw,
+      '{"appointmentId": "A002"}',
+    );
+    if (!parsed) return;
+    const { appointmentId, by, note } = parsed.value;
     if (!this.pending.has(appointmentId)) {
       log.warn('ignored a decision for an appointment that awaits no approval here', { appointmentId, decision });
       return;

@@ -3,8 +3,9 @@ import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../tool
 import { toolActivities } from './activityOptions';
 import { emptyOutcome } from './outcome';
 import { ApprovalGate } from './approvalGate';
+import { readSignal } from './signalPayloads';
 import { batchProgressQuery, cancelSignal } from './signals';
-import type { BatchInput, BatchOutcome } from './types';
+import { cancelSignalSchema, type BatchInput, type BatchOutcome } from './types';
 import { describeZodError } from '../zodIssue';
 
 /**
@@ -33,8 +34,8 @@ export class BatchSession {
   /** Signal and query handlers; Temporal cancellation becomes the same clean stop as the cancel signal. */
   install(): void {
     this.approvals.install();
-    setHandler(cancelSignal, () => {
-      this.cancelled = true;
+    setHandler(cancelSignal, (raw) => {
+      if (readSignal('cancel', cancelSignalSchema, raw, '{"reason": "..."} or nothing')) this.cancelled = true;
     });
     setHandler(batchProgressQuery, () => ({ ...this.snapshot(), pending: this.approvals.pendingIds() }));
     CancellationScope.current().cancelRequested.catch(() => {

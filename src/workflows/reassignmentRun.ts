@@ -8,7 +8,9 @@ import {
 import type { RunState } from './carriedState';
 import type { promptDrivenBatch } from './promptDrivenBatch';
 import { approvalNoticeSignal, approveSignal, cancelSignal, progressQuery, rejectSignal } from './signals';
+import { readSignal } from './signalPayloads';
 import {
+  cancelSignalSchema,
   decisionSignalSchema,
   type ApprovalNotice,
   type BatchAppointment,
@@ -54,7 +56,10 @@ export class ReassignmentRun {
     setHandler(progressQuery, () => this.progress());
     setHandler(approveSignal, (raw) => this.forwardDecision(approveSignal, raw));
     setHandler(rejectSignal, (raw) => this.forwardDecision(rejectSignal, raw));
-    setHandler(cancelSignal, (payload) => this.requestCancel(payload?.reason ?? 'cancel signal'));
+    setHandler(cancelSignal, (raw) => {
+      const payload = readSignal('cancel', cancelSignalSchema, raw, '{"reason": "..."} or nothing');
+      return payload ? this.requestCancel(payload.value?.reason ?? 'cancel signal') : undefined;
+    });
     setHandler(approvalNoticeSignal, (notice) => this.noteApproval(notice));
     CancellationScope.current().cancelRequested.catch(() => this.requestCancel('Temporal cancellation'));
   }
@@ -111,20 +116,18 @@ export class ReassignmentRun {
 
   /** A decision goes to the batch that waits for it; anything else is ignored, and logged. */
   private async forwardDecision(signal: typeof approveSignal, raw: DecisionSignal): Promise<void> {
-    const parsed = decisionSignalSchema.safeParse(raw);
-    if (!parsed.success) {
-      log.warn('ignored a malformed decision signal; expected {"appointmentId": "A002"}');
-      return;
-    }
-    const waiting = this.pending.get(parsed.data.appointmentId);
+    const parsed = readSignal(signal.name, decisionSignalSchema, raw, '{"appointmentId": "A002"}');
+    if (!parsed) return;
+    const decision = parsed.value;
+    const waiting = this.pending.get(decision.appointmentId);
     if (!waiting) {
       log.warn('ignored a decision for an appointment that awaits no approval', {
-        appointmentId: parsed.data.appointmentId,
+        appointmentId: decision.appointmentId,
       });
       return;
     }
     // Handlers run in the root scope; forwarding must still work once the run is being cancelled.
-    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, parsed.data));
+    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, decision));
   }
 
   private noteApproval(notice: ApprovalNotice): void {

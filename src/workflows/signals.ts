@@ -1,10 +1,10 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ApprovalNotice, BatchOutcome, DecisionSignal, Progress } from './types';
+import type { ApprovalNotice, BatchOutcome, CancelSignal, DecisionSignal, Progress } from './types';
 
 /** Signals and queries, by the names people type in the Temporal CLI and Web UI. */
 export const approveSignal = defineSignal<[DecisionSignal]>('approve');
 export const rejectSignal = defineSignal<[DecisionSignal]>('reject');
-export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
+export const cancelSignal = defineSignal<[CancelSignal?]>('cancel');
 export const progressQuery = defineQuery<Progress>('progress');
 
 /** Internal: a batch tells its parent that an approval is awaited or settled. */

@@ -205,6 +205,10 @@ export interface Progress {
   runs: number;
 }
 
+/** Payload of the cancel signal: nothing, or an object with an optional reason. */
+export const cancelSignalSchema = z.object({ reason: z.string().max(500).optional() }).optional();
+export type CancelSignal = z.infer<typeof cancelSignalSchema>;
+
 /** Payload of approve/reject signals, as typed in the Temporal CLI or Web UI: {"appointmentId": "A002"}. */
 export const decisionSignalSchema = z.object({
   appointmentId: z.string().min(1),

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../../src/temporal/devServer';
+import { bundleWorkflows } from '../../src/temporal/workflowBundle';
 
 /**
  * Once per test run: one real Temporal dev server (the CLI's, SQLite in a temp folder) and one workflow
@@ -11,10 +11,7 @@ import { startDevServer } from '../../src/temporal/devServer';
 export default async function globalSetup(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-test-'));
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal.db'), startTimeoutMs: 120_000 });
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
-  });
+  const bundle = await bundleWorkflows(require.resolve('../../src/workflows'));
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
   process.env.TEST_TEMPORAL_ADDRESS = server.address;
