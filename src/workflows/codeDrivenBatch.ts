@@ -25,6 +25,19 @@ export async function decideByCode(session: BatchSession, appointments: BatchApp
   await Promise.all(appointments.map((a) => decide(session, a)));
 }
 
+/**
+ * Tells every patient whose appointment this batch decided and who has not been told yet, even when the run is
+ * being cancelled: a decision is never left untold. Returns the appointments it told.
+ */
+export async function notifyDecided(session: BatchSession, appointments: BatchAppointment[]): Promise<string[]> {
+  const untold = appointments.flatMap((a) => {
+    const kind = session.needsNotification(a.appointment_id);
+    return kind ? [{ appointment_id: a.appointment_id, kind }] : [];
+  });
+  await Promise.all(untold.map((u) => session.tool('notify_patient', u)));
+  return untold.map((u) => u.appointment_id);
+}
+
 async function decide(session: BatchSession, appointment: BatchAppointment): Promise<void> {
   const id = appointment.appointment_id;
   if (session.cancelled) return;

@@ -1,9 +1,9 @@
-import { ActivityFailure, CancellationScope, log } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, log, patched } from '@temporalio/workflow';
 import type { ChatMessage } from '../llm/chatTypes';
 import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../tools/catalog';
 import { llmActivities } from './activityOptions';
 import { BatchSession } from './batchSession';
-import { decideByCode } from './codeDrivenBatch';
+import { decideByCode, notifyDecided } from './codeDrivenBatch';
 import { compareWithRecord, extractJson } from './summaryCheck';
 import { batchSummarySchema, type BatchInput, type BatchOutcome } from './types';
 
@@ -49,41 +49,58 @@ export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome
   session.install();
   return CancellationScope.nonCancellable(async () => {
     const ending = await converse(session, input);
-    if (ending.kind === 'cancelled' || session.cancelled) {
-      session.outcome.status = 'cancelled';
-      return session.finish('cancelled before a decision');
-    }
-    // A model that finished may have left patients untold on purpose (the prompt decides); one that got stuck did not.
-    const left = input.appointments.filter(
-      (a) =>
-        !session.isDecided(a.appointment_id) ||
-        (ending.kind === 'stuck' && session.needsNotification(a.appointment_id)),
-    );
-    if (left.length === 0) return session.finish('the model ended without deciding it');
-    const why = ending.kind === 'stuck' ? ending.why : 'the model ended without deciding every appointment';
-    if (!input.bundle.config.fallback_to_code) {
-      log.warn('batch stopped; fallback to code-driven is off', { batch: input.batch, why });
-      if (ending.kind === 'finished') return session.finish('the model ended without deciding it');
-      session.outcome.status = 'budget_exhausted';
-      session.outcome.message = why;
-      return session.finish(why);
-    }
-    // The rest of the batch is finished by the fixed steps, with the same tools and guards, in this same run.
-    log.warn('falling back to code-driven for the rest of the batch', {
-      batch: input.batch,
-      why,
-      appointments: left.length,
-    });
-    const undecided = left.filter((a) => !session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
-    const untold = left.filter((a) => session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
-    session.decidedBy = 'code';
-    await decideByCode(session, left);
-    session.outcome.fallbacks!.push({ batch: input.batch, reason: why, appointments: undecided, notified: untold });
-    if (session.cancelled) session.outcome.status = 'cancelled';
-    return session.finish(
-      session.cancelled ? 'cancelled before a decision' : `no decision could be made (after: ${why})`,
-    );
+    // Histories recorded before this marker ended a batch without telling the patients the model had decided about.
+    const tellAll = patched(NOTIFY_DECIDED_BEFORE_RETURN);
+    const reason = await handOver(session, input, ending, tellAll);
+    // What is decided is told before the batch returns, whatever ended it: the model, a cancel, a budget.
+    if (tellAll) await notifyDecided(session, input.appointments);
+    return session.finish(reason);
   });
+}
+
+/** Marks the version of the batch that notifies every decided patient on every way out. */
+const NOTIFY_DECIDED_BEFORE_RETURN = 'notify-decided-before-return';
+
+/**
+ * After the conversation: what is left undecided (or, when the model stopped, decided but untold) goes to the
+ * code-driven steps in this same run, unless the prompt config turns the fallback off. Returns why the
+ * appointments still undecided are undecided.
+ */
+async function handOver(session: BatchSession, input: BatchInput, ending: Ending, tellAll: boolean): Promise<string> {
+  if (ending.kind === 'cancelled' || session.cancelled) {
+    session.outcome.status = 'cancelled';
+    return 'cancelled before a decision';
+  }
+  const untold = (id: string) => (ending.kind === 'stuck' || tellAll) && session.needsNotification(id) !== undefined;
+  const left = input.appointments.filter((a) => !session.isDecided(a.appointment_id) || untold(a.appointment_id));
+  if (left.length === 0) return 'the model ended without deciding it';
+  const why =
+    ending.kind === 'stuck'
+      ? ending.why
+      : left.some((a) => !session.isDecided(a.appointment_id))
+        ? 'the model ended without deciding every appointment'
+        : 'the model ended without telling every patient';
+  if (!input.bundle.config.fallback_to_code) {
+    log.warn('batch stopped; fallback to code-driven is off', { batch: input.batch, why });
+    if (ending.kind === 'finished') return 'the model ended without deciding it';
+    session.outcome.status = 'budget_exhausted';
+    session.outcome.message = why;
+    return why;
+  }
+  // The rest of the batch is finished by the fixed steps, with the same tools and guards, in this same run.
+  log.warn('falling back to code-driven for the rest of the batch', {
+    batch: input.batch,
+    why,
+    appointments: left.length,
+  });
+  const undecided = left.filter((a) => !session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
+  const notified = left.filter((a) => session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
+  session.decidedBy = 'code';
+  await decideByCode(session, left);
+  session.outcome.fallbacks!.push({ batch: input.batch, reason: why, appointments: undecided, notified });
+  if (!session.cancelled) return `no decision could be made (after: ${why})`;
+  session.outcome.status = 'cancelled';
+  return 'cancelled before a decision';
 }
 
 async function converse(session: BatchSession, input: BatchInput): Promise<Ending> {
