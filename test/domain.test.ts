@@ -253,6 +253,7 @@ describe('audit', () => {
       store.assign('A001', 'P001', ctx('a1'));
       store.notify('A001', 'reassigned', ctx('n1'));
       store.waitlist('A003', 'no match', ctx('w3'));
+      store.notify('A003', 'waitlisted', ctx('n3'));
       const { checkInvariants } = await import('../src/domain/audit');
       expect(checkInvariants(store)).toEqual([]);
       store.unsafeExecute("UPDATE appointments SET provider_id = 'P003' WHERE id = 'A001'");
@@ -269,6 +270,69 @@ describe('audit', () => {
       ]);
     } finally {
       store.close();
+    }
+  });
+
+  /** The seed example after a run that assigned A001 and waitlisted A003, telling whom `tell` names. */
+  async function afterRun(tell: string[]) {
+    const { policy } = await production();
+    const store = new SchedulingStore(path.join(tempDir('audit'), 'db.sqlite'));
+    store.load(demoDataset());
+    store.markUnavailable('T001', '2025-11-21', 'sick');
+    store.recordRunStart({ runId: 'r1', providerId: 'T001', date: '2025-11-21' });
+    const ctx = (key: string) => ({ runId: 'r1', idempotencyKey: key, policy, decidedBy: 'prompt' as const });
+    store.assign('A001', 'P001', ctx('a1'));
+    store.waitlist('A003', 'no match', ctx('w3'));
+    if (tell.includes('A001')) store.notify('A001', 'reassigned', ctx('n1'));
+    if (tell.includes('A003')) store.notify('A003', 'waitlisted', ctx('n3'));
+    return store;
+  }
+  const rules = async (store: SchedulingStore) => {
+    const { checkInvariants } = await import('../src/domain/audit');
+    return checkInvariants(store).map((v) => `${v.rule}: ${JSON.parse(v.detail).appointment_id}`);
+  };
+  const finish = (store: SchedulingStore, status: string, undecided: string[] = []) =>
+    store.recordRunOutcome({
+      runId: 'r1',
+      providerId: 'T001',
+      date: '2025-11-21',
+      status,
+      undecided: undecided.map((appointment_id) => ({ appointment_id, reason: 'test' })),
+    });
+
+  test('a decided appointment whose patient was not told is a violation once its run stopped running', async () => {
+    const store = await afterRun(['A001']);
+    try {
+      expect(await rules(store)).toEqual([]); // the run is still going: it may tell A003 a moment later
+      finish(store, 'cancelled');
+      expect(await rules(store)).toEqual(['decided without exactly one notification of its kind: A003']);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('an affected appointment left with the unavailable provider after a completed run is a violation', async () => {
+    const store = await afterRun(['A001', 'A003']);
+    try {
+      finish(store, 'completed');
+      expect(await rules(store)).toEqual(['left on the unavailable provider after its run completed: A002']);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('one the run lists as undecided, or left by a cancelled run, is not', async () => {
+    for (const [status, undecided] of [
+      ['completed_with_issues', ['A002']],
+      ['cancelled', []],
+    ] as const) {
+      const store = await afterRun(['A001', 'A003']);
+      try {
+        finish(store, status, [...undecided]);
+        expect(await rules(store)).toEqual([]);
+      } finally {
+        store.close();
+      }
     }
   });
 });

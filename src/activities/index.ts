@@ -3,7 +3,7 @@ import type { RunTracer } from '../langfuse/tracing';
 import { llmActivities, type LlmDeps } from './llm';
 import { promptActivities, type PromptDeps } from './prompts';
 import { toolActivities } from './tools';
-import { traceWith, tracingActivities } from './tracing';
+import { traceWith } from './tracing';
 
 /**
  * Activities: thin adapters between the workflows and the world, one file per kind (llm, tools, prompts,
@@ -22,7 +22,6 @@ export function createActivities(deps: ActivityDeps) {
     ...promptActivities(deps, trace),
     ...llmActivities(deps, trace),
     ...toolActivities(deps.store, trace),
-    ...tracingActivities(trace),
   };
 }
 

@@ -17,14 +17,35 @@ export interface ToolCallInput {
   candidatesPerAppointment: number;
 }
 
+/** What the workflow sends at the end of a run: its result without the long lists (ids of the undecided kept). */
+export interface RunSummary {
+  status: string;
+  provider_id: string;
+  date: string;
+  until?: string;
+  /** Absent in histories recorded before the store kept run outcomes. */
+  undecided_appointments?: { appointment_id: string; reason: string }[];
+  [field: string]: unknown;
+}
+
 export function toolActivities(store: SchedulingStore, trace: Trace) {
   return {
     /** Records the provider's unavailability (idempotent) and checks the input against the store. */
-    async markProviderUnavailable(input: { providerId: string; date: string; until?: string; reason: string }) {
+    async markProviderUnavailable(input: {
+      providerId: string;
+      date: string;
+      until?: string;
+      reason: string;
+      /** The run that reassigns these days (absent in histories recorded before runs were recorded). */
+      runId?: string;
+    }) {
       try {
-        if (input.until !== undefined)
-          return store.markUnavailableRange(input.providerId, input.date, input.until, input.reason);
-        return store.markUnavailable(input.providerId, input.date, input.reason);
+        const marked =
+          input.until !== undefined
+            ? store.markUnavailableRange(input.providerId, input.date, input.until, input.reason)
+            : store.markUnavailable(input.providerId, input.date, input.reason);
+        if (input.runId) store.recordRunStart({ ...input, runId: input.runId });
+        return marked;
       } catch (err) {
         if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, ErrorType.invalidInput);
         throw err;
@@ -78,6 +99,30 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
         }),
       );
       return recorded;
+    },
+
+    /**
+     * The run's outcome, the last activity of a run: recorded in the store (status, and what it left undecided,
+     * which the audit reads) and in the run's trace.
+     */
+    async recordRunSummary(input: { runId: string; summary: RunSummary }): Promise<void> {
+      const { summary } = input;
+      store.recordRunOutcome({
+        runId: input.runId,
+        providerId: summary.provider_id,
+        date: summary.date,
+        ...(summary.until !== undefined ? { until: summary.until } : {}),
+        status: summary.status,
+        undecided: summary.undecided_appointments ?? [],
+      });
+      await trace((t) =>
+        t.span({
+          runId: input.runId,
+          name: 'summary',
+          output: summary,
+          ...(summary.status === 'completed' ? {} : { level: 'WARNING' as const, statusMessage: summary.status }),
+        }),
+      );
     },
   };
 

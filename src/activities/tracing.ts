@@ -15,22 +15,3 @@ export function traceWith(tracer: RunTracer | undefined): Trace {
         )
       : Promise.resolve();
 }
-
-/** The run's outcome, for its trace: the last activity of a run, so the summary is visible in Langfuse. */
-export function tracingActivities(trace: Trace) {
-  return {
-    /** The run's outcome, for its trace: the last activity of a run, so the summary is visible in Langfuse. */
-    async recordRunSummary(input: { runId: string; summary: Record<string, unknown> }): Promise<void> {
-      await trace((t) =>
-        t.span({
-          runId: input.runId,
-          name: 'summary',
-          output: input.summary,
-          ...(input.summary.status === 'completed'
-            ? {}
-            : { level: 'WARNING' as const, statusMessage: String(input.summary.status) }),
-        }),
-      );
-    },
-  };
-}

@@ -48,6 +48,30 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
     rule: 'reassigned to a provider who is unavailable that day',
     sql: "SELECT a.id AS appointment_id, a.provider_id FROM appointments a JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date JOIN assignments s ON s.appointment_id = a.id WHERE a.status = 'scheduled'",
   },
+  {
+    // Decisions of a run still in flight may be told a moment later; every other decision is told exactly once.
+    rule: 'decided without exactly one notification of its kind',
+    sql: `SELECT s.appointment_id, 'reassigned' AS kind, COUNT(n.id) AS notifications FROM assignments s
+      LEFT JOIN notifications n ON n.appointment_id = s.appointment_id AND n.kind = 'reassigned'
+        AND n.change_ref = s.from_provider_id || '->' || s.to_provider_id
+      WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = s.run_id AND r.status = 'running')
+      GROUP BY s.appointment_id, s.from_provider_id, s.to_provider_id HAVING COUNT(n.id) <> 1
+      UNION ALL
+      SELECT w.appointment_id, 'waitlisted', COUNT(n.id) FROM waitlist w
+      LEFT JOIN notifications n ON n.appointment_id = w.appointment_id AND n.kind = 'waitlisted'
+        AND n.change_ref = w.from_provider_id || '->waitlist'
+      WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = w.run_id AND r.status = 'running')
+      GROUP BY w.appointment_id HAVING COUNT(n.id) <> 1`,
+  },
+  {
+    // A finished run decided every affected appointment, or says in its result which it left (undecided).
+    rule: 'left on the unavailable provider after its run completed',
+    sql: `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
+      JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
+      JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
+      WHERE a.status = 'scheduled' AND r.status NOT IN ('running', 'cancelled')
+        AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)`,
+  },
 ];
 
 export function checkInvariants(store: SchedulingReads): Violation[] {

@@ -52,6 +52,13 @@ CREATE TABLE IF NOT EXISTS notifications (
   message TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
   UNIQUE (appointment_id, kind, change_ref));
+-- Each reassignment run over a provider's days: started, then finished with its status and what it left undecided.
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, provider_id TEXT NOT NULL, date TEXT NOT NULL, until TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'running',
+  started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), finished_at TEXT);
+CREATE TABLE IF NOT EXISTS run_undecided (
+  run_id TEXT NOT NULL, appointment_id TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (run_id, appointment_id));
 -- One row per side-effecting call that succeeded: a retry with the same key returns this result and writes nothing.
 CREATE TABLE IF NOT EXISTS tool_calls (
   idempotency_key TEXT PRIMARY KEY, tool TEXT NOT NULL, result_json TEXT NOT NULL,
@@ -74,6 +81,8 @@ export function openSchedulingDatabase(file: string): Database.Database {
 export function loadDataset(db: Database.Database, data: Dataset): void {
   db.transaction(() => {
     for (const t of [
+      'run_undecided',
+      'runs',
       'tool_calls',
       'notifications',
       'approvals',

@@ -268,6 +268,37 @@ export class SchedulingStore extends SchedulingReads {
     });
   }
 
+  /** A run over a provider's days has started (idempotent: a retry or a replay records nothing new). */
+  recordRunStart(run: { runId: string; providerId: string; date: string; until?: string }): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO runs (run_id, provider_id, date, until) VALUES (?,?,?,?)')
+      .run(run.runId, run.providerId, run.date, run.until ?? run.date);
+  }
+
+  /**
+   * A run has finished: its status and the appointments it left undecided (with why), which the audit allows
+   * to stay with the unavailable provider. A run started before runs were recorded is recorded now.
+   */
+  recordRunOutcome(outcome: {
+    runId: string;
+    providerId: string;
+    date: string;
+    until?: string;
+    status: string;
+    undecided: { appointment_id: string; reason: string }[];
+  }): void {
+    this.db.transaction(() => {
+      this.recordRunStart(outcome);
+      this.db
+        .prepare("UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE run_id = ?")
+        .run(outcome.status, outcome.runId);
+      const add = this.db.prepare(
+        'INSERT OR REPLACE INTO run_undecided (run_id, appointment_id, reason) VALUES (?,?,?)',
+      );
+      for (const u of outcome.undecided) add.run(outcome.runId, u.appointment_id, u.reason);
+    })();
+  }
+
   /**
    * Raw SQL past every guard, for tests and incident drills only (tampering on purpose to show the audit
    * catches it). Never called by the product.

@@ -32,7 +32,7 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
   const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
   await toolActivities.markProviderUnavailable.executeWithOptions(
     { summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` },
-    [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason }],
+    [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason, runId }],
   );
   run.phase = 'finding_appointments';
   const affected = await toolActivities.callTool.executeWithOptions(

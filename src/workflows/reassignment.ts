@@ -113,7 +113,12 @@ async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<Reass
     await toolActivities.recordRunSummary.executeWithOptions({ summary: `trace summary · ${status}` }, [
       {
         runId: run.runId,
-        summary: { ...summary, undecided: undecided.length, discrepancies: discrepancies.length },
+        summary: {
+          ...summary,
+          undecided: undecided.length,
+          undecided_appointments: undecided,
+          discrepancies: discrepancies.length,
+        },
       },
     ]);
   }
