@@ -1,6 +1,8 @@
 import type { Dataset } from '../src/domain/model';
 import type { ReassignmentResult } from '../src/workflows/types';
+import { approveSignal, progressQuery } from '../src/workflows/signals';
 import { auditStore, startHarness } from './support/harness';
+import { seedInput } from './support/seed';
 
 /**
  * Two reassignments at the same time, competing for the same few free slots: the store's one-transaction
@@ -127,6 +129,45 @@ describe('two reassignments at once', () => {
         expect(r.successful_assignments + r.waitlist_entries + r.decided_elsewhere.length).toBe(r.total_affected);
       expect(auditStore(h.store)).toEqual([]);
       expect(h.store.counts().notifications).toBe(t001.length);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('two runs for the same provider and day ask a human about an appointment once, not twice', async () => {
+    const h = await startHarness();
+    try {
+      // The production prompt sends the good match A002 -> P001 for approval, in whichever run gets there.
+      const [a, b] = await Promise.all([
+        h.start('promptDrivenReassignment', seedInput),
+        h.start('promptDrivenReassignment', seedInput),
+      ]);
+      let waiting: typeof a | undefined;
+      for (let i = 0; i < 150 && !waiting; i++) {
+        for (const handle of [a, b]) {
+          const p = await handle.query(progressQuery).catch(() => undefined);
+          if (p && p.pending_approvals.length > 0) waiting = handle;
+        }
+        if (!waiting) await new Promise((r) => setTimeout(r, 200));
+      }
+      if (!waiting) throw new Error('neither run asked for the approval');
+      const other = waiting === a ? b : a;
+      // The other run does not ask: it finishes, leaving A002 to the run that asked.
+      const otherResult: ReassignmentResult = await other.result();
+      expect(otherResult.approvals.requested).toBe(0);
+      expect(otherResult.decided_elsewhere).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ appointment_id: 'A002', detail: expect.stringContaining(waiting.workflowId) }),
+        ]),
+      );
+      await waiting.signal(approveSignal, { appointmentId: 'A002', by: 'the one operator' });
+      const result: ReassignmentResult = await waiting.result();
+      expect(result.approvals).toMatchObject({ requested: 1, approved: 1 });
+      expect(result.assignments.find((x) => x.appointment_id === 'A002')).toMatchObject({
+        approved_by: 'the one operator',
+      });
+      expect(h.store.appointmentRecord('A002').approvals).toHaveLength(1);
+      expect(auditStore(h.store)).toEqual([]);
     } finally {
       await h.close();
     }

@@ -101,6 +101,16 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
       return recorded;
     },
 
+    /** Before a batch waits for a human: may this run ask, or is another run asking about it already? */
+    async claimApproval(input: { appointmentId: string; providerId: string; runId: string; deadline: string }) {
+      return store.claimApprovalRequest(input);
+    },
+
+    /** The run stopped waiting without an answer (cancelled): another run may ask again. */
+    async releaseApproval(input: { appointmentId: string; runId: string }): Promise<void> {
+      store.closeApprovalRequest(input.appointmentId, input.runId);
+    },
+
     /**
      * The run's outcome, the last activity of a run: recorded in the store (status, and what it left undecided,
      * which the audit reads) and in the run's trace.

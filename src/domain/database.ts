@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS runs (
   started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), finished_at TEXT);
 CREATE TABLE IF NOT EXISTS run_undecided (
   run_id TEXT NOT NULL, appointment_id TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (run_id, appointment_id));
+-- A human is being asked about an appointment: at most one open request per appointment, across runs, until
+-- it is settled or its deadline passes (a run that died cannot block the appointment for longer).
+CREATE TABLE IF NOT EXISTS approval_requests (
+  appointment_id TEXT NOT NULL, run_id TEXT NOT NULL, provider_id TEXT NOT NULL, deadline TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','closed')),
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  PRIMARY KEY (appointment_id, run_id));
 -- One row per side-effecting call that succeeded: a retry with the same key returns this result and writes nothing.
 CREATE TABLE IF NOT EXISTS tool_calls (
   idempotency_key TEXT PRIMARY KEY, tool TEXT NOT NULL, result_json TEXT NOT NULL,
@@ -81,6 +88,7 @@ export function openSchedulingDatabase(file: string): Database.Database {
 export function loadDataset(db: Database.Database, data: Dataset): void {
   db.transaction(() => {
     for (const t of [
+      'approval_requests',
       'run_undecided',
       'runs',
       'tool_calls',

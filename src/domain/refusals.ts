@@ -17,6 +17,7 @@ export const domainRefusalCodes = [
   'nothing_to_notify',
   'already_notified',
   'key_reused',
+  'approval_pending_elsewhere',
 ] as const;
 export type DomainRefusalCode = (typeof domainRefusalCodes)[number];
 

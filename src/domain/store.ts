@@ -1,7 +1,7 @@
 import { datesInRange, type Appointment, type Dataset } from './model';
 import { approvalRequired, bandOf, type Policy } from './policy';
 import { loadDataset } from './database';
-import { SchedulingReads } from './reads';
+import { RunRecords } from './runRecords';
 import { DomainRefusal } from './refusals';
 import type { AssignmentResult, NotificationResult, WaitlistResult } from './results';
 import { scoreMatch } from './scoring';
@@ -22,7 +22,7 @@ export interface ActionContext {
   decidedBy: 'prompt' | 'code';
 }
 
-export class SchedulingStore extends SchedulingReads {
+export class SchedulingStore extends RunRecords {
   /** Replaces the whole content of the store with a data set, in one transaction. */
   load(data: Dataset): void {
     loadDataset(this.db, data);
@@ -211,6 +211,7 @@ export class SchedulingStore extends SchedulingReads {
     runId: string,
   ): { recorded: boolean } {
     this.requireAppointment(appointmentId);
+    this.closeApprovalRequest(appointmentId, runId);
     const info = this.db
       .prepare(
         'INSERT OR IGNORE INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?)',
@@ -266,37 +267,6 @@ export class SchedulingStore extends SchedulingReads {
         .run(a.patient_id, appointmentId, kind, changeRef, 'sms', message, ctx.idempotencyKey);
       return { appointment_id: appointmentId, patient_id: a.patient_id, kind, channel: 'sms' };
     });
-  }
-
-  /** A run over a provider's days has started (idempotent: a retry or a replay records nothing new). */
-  recordRunStart(run: { runId: string; providerId: string; date: string; until?: string }): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO runs (run_id, provider_id, date, until) VALUES (?,?,?,?)')
-      .run(run.runId, run.providerId, run.date, run.until ?? run.date);
-  }
-
-  /**
-   * A run has finished: its status and the appointments it left undecided (with why), which the audit allows
-   * to stay with the unavailable provider. A run started before runs were recorded is recorded now.
-   */
-  recordRunOutcome(outcome: {
-    runId: string;
-    providerId: string;
-    date: string;
-    until?: string;
-    status: string;
-    undecided: { appointment_id: string; reason: string }[];
-  }): void {
-    this.db.transaction(() => {
-      this.recordRunStart(outcome);
-      this.db
-        .prepare("UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE run_id = ?")
-        .run(outcome.status, outcome.runId);
-      const add = this.db.prepare(
-        'INSERT OR REPLACE INTO run_undecided (run_id, appointment_id, reason) VALUES (?,?,?)',
-      );
-      for (const u of outcome.undecided) add.run(outcome.runId, u.appointment_id, u.reason);
-    })();
   }
 
   /**

@@ -120,6 +120,7 @@ export function decideNextTurn(messages: ChatMessage[]): AgentReply {
         else if (outcome.code !== 'approval_required') s.refused.add(String(call.args.new_provider_id));
       }
       if (call.name === 'add_to_waitlist' && outcome.code === 'already_decided') s.decidedElsewhere = true;
+      if (call.name === 'request_approval' && outcome.code === 'approval_pending_elsewhere') s.decidedElsewhere = true;
       if (call.name === 'notify_patient') s.notified = true; // already notified, or nothing to notify: do not insist
       if (call.name === 'find_candidates') s.candidates = [];
       continue;

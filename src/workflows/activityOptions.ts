@@ -43,7 +43,10 @@ export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel
 });
 
 export const toolActivities = proxyActivities<
-  Pick<Activities, 'callTool' | 'recordApproval' | 'markProviderUnavailable' | 'recordRunSummary'>
+  Pick<
+    Activities,
+    'callTool' | 'recordApproval' | 'markProviderUnavailable' | 'recordRunSummary' | 'claimApproval' | 'releaseApproval'
+  >
 >({
   startToCloseTimeout: '10 seconds',
   retry: {

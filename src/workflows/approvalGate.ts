@@ -3,6 +3,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -25,8 +26,13 @@ interface ApprovalHost {
   readonly input: BatchInput;
   readonly outcome: BatchOutcome;
   readonly cancelled: boolean;
+  /** Another run holds this appointment (here: it is asking a human about it). */
+  decidedElsewhere(appointmentId: string, detail: string): void;
   tool(name: 'calculate_match_score', args: unknown): Promise<ToolOutcome<ToolResult<'calculate_match_score'>>>;
 }
+
+/** Marks the version of the gate that claims an approval across runs before asking (older histories did not). */
+const CLAIM_APPROVAL = 'claim-approval-across-runs';
 
 type Decision = { decision: 'approved' | 'rejected'; by: string; note?: string };
 
@@ -112,6 +118,13 @@ export class ApprovalGate {
     const timeoutMs = durationMs(approval.timeout);
     // Workflow time: Temporal's deterministic clock, the same on every replay.
     const deadline = new Date(new Date().getTime() + timeoutMs).toISOString();
+    // Another run for the same provider may be asking about this appointment already: never ask a human twice.
+    const claimed = patched(CLAIM_APPROVAL) && (await this.claim(appointment_id, provider_id, deadline));
+    if (claimed && !claimed.claimed) {
+      const detail = `awaiting a human decision in run ${claimed.run_id} (until ${claimed.deadline}); left to that run`;
+      this.host.decidedElsewhere(appointment_id, detail);
+      return { ok: false, code: 'approval_pending_elsewhere', error: `appointment ${appointment_id} is ${detail}` };
+    }
     const notice: ApprovalNotice = {
       appointment_id,
       provider_id,
@@ -160,11 +173,28 @@ export class ApprovalGate {
       decision = 'cancelled';
       decidedBy = 'cancellation';
       nextStep = 'stop: the run is being cancelled';
+      if (claimed) await this.release(appointment_id);
     }
     await this.notifyParent({ ...notice, settled: decision });
     const result = { appointment_id, provider_id, score, decision, decided_by: decidedBy, next_step: nextStep };
     if (decision !== 'cancelled') this.settled.set(`${appointment_id}→${provider_id}`, result);
     return { ok: true, result };
+  }
+
+  private claim(appointmentId: string, providerId: string, deadline: string) {
+    return CancellationScope.nonCancellable(() =>
+      toolActivities.claimApproval.executeWithOptions({ summary: `claim approval ${appointmentId} → ${providerId}` }, [
+        { appointmentId, providerId, runId: this.host.input.runId, deadline },
+      ]),
+    );
+  }
+
+  private release(appointmentId: string) {
+    return CancellationScope.nonCancellable(() =>
+      toolActivities.releaseApproval.executeWithOptions({ summary: `release approval ${appointmentId}` }, [
+        { appointmentId, runId: this.host.input.runId },
+      ]),
+    );
   }
 
   private async recordApproval(

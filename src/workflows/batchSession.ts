@@ -52,6 +52,12 @@ export class BatchSession {
     };
   }
 
+  /** Another run holds this appointment (decided it first, or is asking a human about it): not ours to decide. */
+  decidedElsewhere(appointmentId: string, detail: string): void {
+    if (!this.assigned.has(appointmentId) && !this.waitlisted.has(appointmentId))
+      this.elsewhere.set(appointmentId, detail);
+  }
+
   /** Decided by this run, or found decided by another one: either way nothing is left to do here. */
   isDecided(appointmentId: string): boolean {
     return this.assigned.has(appointmentId) || this.waitlisted.has(appointmentId) || this.elsewhere.has(appointmentId);

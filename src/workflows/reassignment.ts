@@ -116,7 +116,11 @@ async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<Reass
         summary: {
           ...summary,
           undecided: undecided.length,
-          undecided_appointments: undecided,
+          // Left to another run, or undecided: either way not this run's to have moved.
+          undecided_appointments: [
+            ...undecided,
+            ...result.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
+          ],
           discrepancies: discrepancies.length,
         },
       },
