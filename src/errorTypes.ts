@@ -11,6 +11,8 @@ export const ErrorType = {
   llmFatal: 'LlmFatalError',
   /** The model endpoint refused the API key (401/403). */
   llmAuth: 'LlmAuthError',
+  /** The conversation no longer fits the model's context window (a 400, or a 500 from some local servers): retrying cannot help. */
+  llmContextLength: 'LlmContextLengthError',
   /** Network, timeout, 408/409/429/5xx: retried with back-off. */
   llmTransient: 'LlmTransientError',
 } as const;

@@ -70,6 +70,10 @@ describe('transient endpoint errors are retried with back-off', () => {
     expect(first).toBeGreaterThanOrEqual(900); // initial interval 1 s
     expect(second).toBeGreaterThanOrEqual(1900); // then doubled
     expect(o.result.fallbacks).toEqual([]);
+    // Every HTTP attempt is counted, the failed ones too, and the time spent on them (back-off included).
+    expect(o.result.llm.failed_attempts).toBe(2);
+    expect(o.result.llm.attempts).toBe(o.result.llm.calls + 2);
+    expect(o.result.llm.time_ms).toBeGreaterThanOrEqual(2900);
   });
 
   test('a hung connection is cut by the client timeout and retried', async () => {
@@ -118,6 +122,41 @@ describe('a model that cannot finish hands its batch to the code-driven fallback
     expect(o.audit).toEqual([]);
   });
 
+  test('a reply cut off at max_tokens: no second try the same way, the fallback says why', async () => {
+    const o = await runWith({ faults: [{ mode: 'truncated' }] });
+    expect(o.result.status).toBe('completed_with_fallback');
+    expect(o.result.fallbacks[0]!.reason).toMatch(
+      /cut off at max_tokens 1024 \(finish_reason "length"\): raise model.max_tokens/,
+    );
+    expect(o.arrivals).toHaveLength(1);
+    expect(o.result.llm).toMatchObject({ calls: 1, attempts: 1, failed_attempts: 0 });
+    expect(o.result.llm.prompt_tokens).toBeGreaterThan(0); // the cut-off reply's tokens are counted
+    expect(o.decisions).toEqual(ORACLE);
+    expect(o.audit).toEqual([]);
+  });
+
+  test.each([500, 400] as const)(
+    'the conversation does not fit the context window (HTTP %i): not retried, the fallback says why',
+    async (status) => {
+      const o = await runWith({ faults: [{ mode: 'context_overflow', status }] });
+      expect(o.arrivals).toHaveLength(1);
+      expect(o.result.status).toBe('completed_with_fallback');
+      expect(o.result.fallbacks[0]!.reason).toMatch(/does not fit the model's context window/);
+      expect(o.result.llm).toMatchObject({ calls: 0, attempts: 1, failed_attempts: 1 });
+      expect(o.decisions).toEqual(ORACLE);
+      expect(o.audit).toEqual([]);
+    },
+  );
+
+  test('a model served without tool support (prose, no tool call): one call, then the fallback says why', async () => {
+    const o = await runWith({ faults: [{ mode: 'text_only' }] });
+    expect(o.arrivals).toHaveLength(1);
+    expect(o.result.status).toBe('completed_with_fallback');
+    expect(o.result.fallbacks[0]!.reason).toMatch(/does not seem to support tool calling/);
+    expect(o.decisions).toEqual(ORACLE);
+    expect(o.audit).toEqual([]);
+  });
+
   test('the model unavailable past its retry policy: the code finishes the batch', async () => {
     // Retry-After of 0.1 s keeps the six attempts quick; the attempts are the retry policy's.
     const o = await runWith({ faults: [{ mode: 'server_error', retry_after_s: 0.1 }] });
@@ -125,6 +164,7 @@ describe('a model that cannot finish hands its batch to the code-driven fallback
     expect(o.result.status).toBe('completed_with_fallback');
     expect(o.result.fallbacks[0]!.reason).toMatch(/model is unavailable.*500/);
     expect(o.result.llm.calls).toBe(0);
+    expect(o.result.llm).toMatchObject({ attempts: 6, failed_attempts: 6 });
     expect(o.decisions).toEqual(ORACLE);
     expect(o.audit).toEqual([]);
   });

@@ -53,7 +53,12 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
           { signal: ctx.cancellationSignal },
         );
         const choice = completion.choices[0];
-        if (!choice) throw ApplicationFailure.retryable('the model returned no choice', ErrorType.llmTransient);
+        if (!choice)
+          throw ApplicationFailure.create({
+            message: 'the model returned no choice',
+            type: ErrorType.llmTransient,
+            details: [{ attempt: ctx.info.attempt }],
+          });
         const calls = (choice.message.tool_calls ?? []).flatMap((c) =>
           c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
         );
@@ -66,6 +71,7 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
           },
           model: completion.model,
           offline: deps.offline,
+          attempt: ctx.info.attempt,
         };
         const price = deps.offline ? 0 : (deps.costPer1kTokens ?? 0) / 1000;
         await trace((t) =>
@@ -87,7 +93,7 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
         return output;
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
-        throw classifyLlmError(err);
+        throw classifyLlmError(err, ctx.info.attempt);
       } finally {
         clearInterval(beat);
       }

@@ -8,7 +8,7 @@ export function formatProgress(p: Progress): string {
     p.pending_approvals.length > 0
       ? ` · awaiting approval: ${p.pending_approvals.map((a) => `${a.appointment_id}→${a.provider_id} (score ${a.score})`).join(', ')}`
       : '';
-  return `[${p.status}/${p.phase}] ${p.decided}/${p.total_affected} decided (${p.assigned} reassigned, ${p.waitlisted} waitlisted) · batches ${p.batches.done}/${p.batches.total} (${p.batches.running} running) · LLM calls ${p.llm_calls}${prompt}${approvals}`;
+  return `[${p.status}/${p.phase}] ${p.decided}/${p.total_affected} decided (${p.assigned} reassigned, ${p.waitlisted} waitlisted) · batches ${p.batches.done}/${p.batches.total} (${p.batches.running} running) · LLM calls ${p.llm_calls}${p.llm_attempts > p.llm_calls ? ` (${p.llm_attempts} attempts)` : ''}${prompt}${approvals}`;
 }
 
 export function formatResult(r: ReassignmentResult): string {
@@ -48,7 +48,7 @@ export function formatResult(r: ReassignmentResult): string {
     );
   if (r.mode === 'prompt') {
     lines.push(
-      `  LLM: ${r.llm.model}${r.llm.offline ? ' (offline stand-in, not an LLM)' : ''} · ${r.llm.calls} calls (${r.llm.calls_per_appointment}/appointment) · ${r.llm.prompt_tokens} input + ${r.llm.completion_tokens} output tokens · ${r.llm.invalid_tool_calls} invalid tool calls`,
+      `  LLM: ${r.llm.model}${r.llm.offline ? ' (offline stand-in, not an LLM)' : ''} · ${r.llm.calls} calls (${r.llm.calls_per_appointment}/appointment)${r.llm.failed_attempts ? `, ${r.llm.failed_attempts} failed attempt(s) more` : ''}${r.llm.time_ms !== undefined ? `, ${(r.llm.time_ms / 1000).toFixed(1)} s waiting for the model` : ''} · ${r.llm.prompt_tokens} input + ${r.llm.completion_tokens} output tokens · ${r.llm.invalid_tool_calls} invalid tool calls`,
     );
   }
   lines.push(`  tool calls ${r.tool_calls} · batches ${r.batches} · workflow runs ${r.runs}`);

@@ -27,23 +27,50 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
-export function classifyLlmError(err: unknown): ApplicationFailure {
+/**
+ * How endpoints say the request does not fit the context window: OpenAI's 400 `context_length_exceeded`
+ * ("This model's maximum context length is ..."), llama.cpp's 500 "Context size has been exceeded", vLLM's
+ * "... is longer than the model's context length", and the like.
+ */
+const CONTEXT_OVERFLOW =
+  /context[ _-]?(length|size|window)|maximum context|too many tokens|prompt is too long|exceeds? (the )?(available )?context/i;
+
+/** What the workflow learns from a failed call: the attempt it failed on (earlier ones failed too). */
+export interface LlmFailureDetails {
+  attempt: number;
+}
+
+/**
+ * Classifies a failed chat completion: 408/409/429/5xx and network failures are transient (retried, honouring
+ * retry-after); a context overflow and every other answer are fatal (retrying cannot help).
+ */
+export function classifyLlmError(err: unknown, attempt = 1): ApplicationFailure {
+  const details: [LlmFailureDetails] = [{ attempt }];
   if (err instanceof OpenAI.APIConnectionError) {
     // Includes timeouts: the endpoint may come back.
     return ApplicationFailure.create({
       message: `LLM endpoint unreachable: ${err.message}`,
       type: ErrorType.llmTransient,
       nonRetryable: false,
+      details,
     });
   }
   if (err instanceof OpenAI.APIError) {
     const status = err.status ?? 0;
+    if (err.code === 'context_length_exceeded' || CONTEXT_OVERFLOW.test(err.message))
+      return ApplicationFailure.create({
+        message: `the conversation does not fit the model's context window (LLM endpoint answered ${status}: ${err.message})`,
+        type: ErrorType.llmContextLength,
+        nonRetryable: true,
+        details,
+      });
     const retryable = status === 408 || status === 409 || status === 429 || status >= 500;
     const delay = retryable ? retryAfterMs(err.headers) : undefined;
     return ApplicationFailure.create({
       message: `LLM endpoint answered ${status}: ${err.message}`,
       type: retryable ? ErrorType.llmTransient : ErrorType.llmFatal,
       nonRetryable: !retryable,
+      details,
       ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
     });
   }
@@ -51,6 +78,7 @@ export function classifyLlmError(err: unknown): ApplicationFailure {
     message: `LLM call failed: ${(err as Error)?.message ?? String(err)}`,
     type: ErrorType.llmTransient,
     nonRetryable: false,
+    details,
   });
 }
 

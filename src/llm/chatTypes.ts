@@ -35,4 +35,6 @@ export interface ChatOutput {
   usage: { prompt_tokens: number; completion_tokens: number };
   model: string;
   offline: boolean;
+  /** Which attempt of the activity answered (the ones before failed); absent in histories of earlier versions. */
+  attempt?: number;
 }

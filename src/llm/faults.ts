@@ -9,7 +9,7 @@ import { readBatch, type AgentReply } from './offlineAgent';
  * activity's error classification and the workflow's guards all see them as they would in production.
  */
 
-const transportFaults = ['rate_limit', 'server_error', 'hang', 'unauthorized'] as const;
+const transportFaults = ['rate_limit', 'server_error', 'hang', 'unauthorized', 'context_overflow'] as const;
 const replyFaults = [
   'malformed_json',
   'unknown_tool',
@@ -20,6 +20,8 @@ const replyFaults = [
   'empty_reply',
   'refusal',
   'false_summary',
+  'truncated',
+  'text_only',
 ] as const;
 
 const faultSchema = z
@@ -29,6 +31,8 @@ const faultSchema = z
     times: z.number().int().positive().optional(),
     /** rate_limit and server_error: the Retry-After the endpoint sends, in seconds (fractions allowed). */
     retry_after_s: z.number().min(0).max(600).optional(),
+    /** context_overflow: 500 as llama.cpp's server answers (the default), or 400 as OpenAI does. */
+    status: z.union([z.literal(400), z.literal(500)]).optional(),
   })
   .strict();
 export type Fault = z.infer<typeof faultSchema>;
@@ -108,6 +112,15 @@ export function applyReplyFault(mode: Fault['mode'], honest: AgentReply, message
         content: "I'm sorry, but I can't help with rescheduling medical appointments.",
         toolCalls: [],
         refusal: true,
+      };
+    case 'truncated':
+      // What a reply cut off at max_tokens looks like: half a sentence, finish_reason "length".
+      return { content: 'I will reassign A001 to the provider with the best', toolCalls: [], finishReason: 'length' };
+    case 'text_only':
+      // A model served without tool support answers in prose.
+      return {
+        content: 'Sure! To reschedule these appointments, first look at each patient, then find another provider.',
+        toolCalls: [],
       };
     case 'false_summary': {
       if (honest.toolCalls.length > 0) return honest;

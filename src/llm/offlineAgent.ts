@@ -13,6 +13,8 @@ export interface AgentReply {
   toolCalls: { name: string; arguments: Record<string, unknown> | string }[];
   /** A refusal, sent in the message's `refusal` field as OpenAI does. */
   refusal?: boolean;
+  /** A reply cut off at max_tokens (a fault mode): sent as finish_reason "length". */
+  finishReason?: 'length';
 }
 
 interface PromptPolicy {

@@ -127,6 +127,24 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
       const active = activeFaults(faults, faultCount);
       const transport = active.find(isTransportFault);
       if (transport?.mode === 'hang') return; // never answers: the client's timeout must end it
+      if (transport?.mode === 'context_overflow') {
+        // The two ways servers say it: llama.cpp's 500, OpenAI's 400 with a code.
+        if (transport.status === 400)
+          sendJson(res, 400, {
+            error: {
+              message:
+                "This model's maximum context length is 8192 tokens. However, your messages resulted in 9120 tokens. Please reduce the length of the messages.",
+              type: 'invalid_request_error',
+              param: 'messages',
+              code: 'context_length_exceeded',
+            },
+          });
+        else
+          sendJson(res, 500, {
+            error: { code: 500, message: 'Context size has been exceeded.', type: 'server_error' },
+          });
+        return;
+      }
       if (transport) {
         const status = transport.mode === 'rate_limit' ? 429 : 500;
         const headers: Record<string, string> = {};
@@ -185,7 +203,14 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
       created: Math.floor(Date.now() / 1000),
       model: OFFLINE_MODEL_NAME,
       system_fingerprint: 'offline-deterministic',
-      choices: [{ index: 0, message, logprobs: null, finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop' }],
+      choices: [
+        {
+          index: 0,
+          message,
+          logprobs: null,
+          finish_reason: reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
+        },
+      ],
       usage: {
         prompt_tokens: promptTokens,
         completion_tokens: completionTokens,

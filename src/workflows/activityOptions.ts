@@ -25,6 +25,9 @@ import { ErrorType } from '../errorTypes';
  * - A prompt that does not parse or validate is fatal at once; a registry that does not answer is retried.
  */
 
+/** A chat completion is tried this many times before the batch gives the model up. */
+export const LLM_MAX_ATTEMPTS = 6;
+
 export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>({
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout: '10 seconds',
@@ -32,8 +35,8 @@ export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
-    maximumAttempts: 6,
-    nonRetryableErrorTypes: [ErrorType.llmFatal, ErrorType.llmAuth],
+    maximumAttempts: LLM_MAX_ATTEMPTS,
+    nonRetryableErrorTypes: [ErrorType.llmFatal, ErrorType.llmAuth, ErrorType.llmContextLength],
   },
 });
 

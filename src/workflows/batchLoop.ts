@@ -43,6 +43,7 @@ export async function runBatches(run: ReassignmentRun, bundle: PromptBundle): Pr
       [...run.running.entries()].map(([b, r]) => r.handle.result().then((o) => [b, o] as const)),
     );
     run.running.delete(batch);
+    run.liveLlm.delete(batch);
     mergeOutcome(state.done, outcome);
     state.batchesDone += 1;
   }

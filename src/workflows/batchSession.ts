@@ -1,12 +1,22 @@
-import { CancellationScope, setHandler } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  getExternalWorkflowHandle,
+  log,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../tools/catalog';
 import { toolActivities } from './activityOptions';
 import { emptyOutcome } from './outcome';
 import { ApprovalGate } from './approvalGate';
 import { readSignal } from './signalPayloads';
-import { batchProgressQuery, cancelSignal } from './signals';
+import { batchProgressQuery, cancelSignal, llmProgressSignal } from './signals';
 import { cancelSignalSchema, type BatchInput, type BatchOutcome } from './types';
 import { describeZodError } from '../zodIssue';
+
+const LIVE_LLM_REPORT_EVERY_MS = 2_000;
+const LIVE_LLM_PROGRESS = 'live-llm-progress';
 
 /**
  * What both batch workflows share: tool calls with idempotency keys fixed by the workflow, the record of
@@ -17,6 +27,7 @@ export class BatchSession {
   readonly outcome: BatchOutcome;
   cancelled = false;
   private readonly approvals: ApprovalGate;
+  private lastLlmReport = Date.now();
   private readonly assigned = new Map<string, BatchOutcome['assignments'][number]>();
   private readonly waitlisted = new Map<string, BatchOutcome['waitlisted'][number]>();
   private readonly notified = new Set<string>();
@@ -50,6 +61,28 @@ export class BatchSession {
       waitlisted: [...this.waitlisted.values()],
       decided_elsewhere: [...this.elsewhere].map(([appointment_id, detail]) => ({ appointment_id, detail })),
     };
+  }
+
+  /**
+   * Every few seconds of a long conversation, the parent learns this batch's LLM figures so far, so that its
+   * progress shows them live rather than when the batch ends. A fast batch (the offline model) never reports.
+   */
+  async reportLlmProgress(): Promise<void> {
+    const now = Date.now(); // workflow time
+    if (now - this.lastLlmReport < LIVE_LLM_REPORT_EVERY_MS) return;
+    // Histories recorded before this marker never reported.
+    if (!patched(LIVE_LLM_PROGRESS)) return;
+    this.lastLlmReport = now;
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    try {
+      await getExternalWorkflowHandle(parent.workflowId).signal(llmProgressSignal, {
+        batch: this.input.batch,
+        llm: { ...this.outcome.llm },
+      });
+    } catch (err) {
+      log.warn('could not tell the parent the LLM figures so far', { error: String(err) });
+    }
   }
 
   /** Another run holds this appointment (decided it first, or is asking a human about it): not ours to decide. */

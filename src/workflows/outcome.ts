@@ -1,4 +1,4 @@
-import type { BatchOutcome, DecidedElsewhereEntry, FallbackEntry } from './types';
+import type { BatchOutcome, DecidedElsewhereEntry, FallbackEntry, LlmStats } from './types';
 
 /** Outcomes of batches, and their sum for a whole run. */
 
@@ -10,7 +10,15 @@ export function emptyOutcome(batch: number): BatchOutcome {
     waitlisted: [],
     undecided: [],
     approvals: { requested: 0, approved: 0, rejected: 0, timed_out: 0 },
-    llm: { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
+    llm: {
+      calls: 0,
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      invalid_tool_calls: 0,
+      attempts: 0,
+      failed_attempts: 0,
+      time_ms: 0,
+    },
     tool_calls: 0,
     discrepancies: [],
     fallbacks: [],
@@ -36,8 +44,7 @@ export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
   into.fallbacks.push(...b.fallbacks);
   into.decided_elsewhere.push(...b.decided_elsewhere);
   for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
-  for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const)
-    into.llm[k] += b.llm[k];
+  addLlmStats(into.llm, b.llm);
   into.tool_calls += b.tool_calls;
   if (b.llm.model !== undefined) {
     into.llm.model = b.llm.model;
@@ -45,4 +52,10 @@ export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
   }
   if (b.status === 'budget_exhausted') into.status = 'budget_exhausted';
   if (b.status === 'cancelled' && into.status === 'completed') into.status = 'cancelled';
+}
+
+/** Adds one set of LLM figures to another (figures an earlier version did not record count as 0). */
+export function addLlmStats(into: LlmStats, b: LlmStats): void {
+  for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const) into[k] += b[k];
+  for (const k of ['attempts', 'failed_attempts', 'time_ms'] as const) into[k] = (into[k] ?? 0) + (b[k] ?? 0);
 }

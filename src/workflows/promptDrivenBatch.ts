@@ -1,8 +1,8 @@
-import { ActivityFailure, CancellationScope, log, patched } from '@temporalio/workflow';
+import { CancellationScope, log, patched } from '@temporalio/workflow';
 import type { ChatMessage } from '../llm/chatTypes';
 import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../tools/catalog';
-import { llmActivities } from './activityOptions';
 import { BatchSession } from './batchSession';
+import { askModel } from './modelTurn';
 import { decideByCode, notifyDecided } from './codeDrivenBatch';
 import { compareWithRecord, extractJson } from './summaryCheck';
 import { batchSummarySchema, type BatchInput, type BatchOutcome } from './types';
@@ -58,6 +58,9 @@ export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome
   });
 }
 
+/** Marks the versions that give up a model that never calls tools after its first reply (older ones re-asked). */
+const DETECT_NO_TOOL_SUPPORT = 'detect-no-tool-support';
+
 /** Marks the version of the batch that notifies every decided patient on every way out. */
 const NOTIFY_DECIDED_BEFORE_RETURN = 'notify-decided-before-return';
 
@@ -104,9 +107,9 @@ async function handOver(session: BatchSession, input: BatchInput, ending: Ending
 }
 
 async function converse(session: BatchSession, input: BatchInput): Promise<Ending> {
-  const { config, systemPrompt, orchestrator } = input.bundle;
-  const budgets = config.budgets;
+  const { config, systemPrompt } = input.bundle;
   const stats = session.outcome.llm;
+  const budgets = config.budgets;
   const messages: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
     { role: 'user', content: userMessage(input) },
@@ -123,32 +126,9 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch)
       return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`);
 
-    let reply;
-    try {
-      reply = await llmActivities.chatCompletion.executeWithOptions(
-        { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
-        [
-          {
-            messages,
-            tools: offered,
-            model: config.model.name,
-            temperature: config.model.temperature,
-            maxTokens: config.model.max_tokens,
-            prompt: orchestrator,
-          },
-        ],
-      );
-    } catch (err) {
-      // Retries are over (or the error is fatal): the model is unavailable for this batch.
-      if (err instanceof ActivityFailure)
-        return stuck(`the model is unavailable: ${(err.cause?.message ?? err.message).slice(0, 300)}`);
-      throw err;
-    }
-    stats.calls += 1;
-    stats.prompt_tokens += reply.usage.prompt_tokens;
-    stats.completion_tokens += reply.usage.completion_tokens;
-    stats.model = reply.model;
-    stats.offline = reply.offline;
+    const answer = await askModel(session, input, messages, turn, offered);
+    if (answer.kind === 'stuck') return stuck(answer.why);
+    const { reply } = answer;
     const calls = reply.message.tool_calls;
     messages.push({
       role: 'assistant',
@@ -165,6 +145,12 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     });
 
     if (calls.length === 0) {
+      // Text and no tool call on the first turn, when nothing can be summed up yet: the endpoint most likely
+      // does not offer the tools to the model (a chat template without tool support). Asking again would not help.
+      if (turn === 1 && (reply.message.content ?? '').trim() !== '' && patched(DETECT_NO_TOOL_SUPPORT))
+        return stuck(
+          'the model answered its first turn with text and no tool call: it does not seem to support tool calling (check the endpoint serves the model with a chat template that includes tools)',
+        );
       // A final answer: it must be the summary, and it must agree with what the tools did.
       const undecided = input.appointments
         .filter((a) => !session.isDecided(a.appointment_id))

@@ -7,7 +7,15 @@ import {
 } from '@temporalio/workflow';
 import type { RunState } from './carriedState';
 import type { promptDrivenBatch } from './promptDrivenBatch';
-import { approvalNoticeSignal, approveSignal, cancelSignal, progressQuery, rejectSignal } from './signals';
+import { addLlmStats } from './outcome';
+import {
+  approvalNoticeSignal,
+  approveSignal,
+  cancelSignal,
+  llmProgressSignal,
+  progressQuery,
+  rejectSignal,
+} from './signals';
 import { readSignal } from './signalPayloads';
 import {
   cancelSignalSchema,
@@ -15,6 +23,7 @@ import {
   type ApprovalNotice,
   type BatchAppointment,
   type DecisionSignal,
+  type LlmStats,
   type Mode,
   type ParsedReassignmentInput,
   type PendingApproval,
@@ -38,6 +47,8 @@ export class ReassignmentRun {
   cancelRequested = false;
   batchesTotal: number;
   readonly running = new Map<number, RunningBatch>();
+  /** LLM figures of the batches in flight, as they last reported them. */
+  readonly liveLlm = new Map<number, LlmStats>();
   /** Approvals awaited somewhere in the run, by appointment, with the batch (child workflow) that waits. */
   private readonly pending = new Map<string, PendingApproval & { child: string }>();
 
@@ -61,6 +72,9 @@ export class ReassignmentRun {
       return payload ? this.requestCancel(payload.value?.reason ?? 'cancel signal') : undefined;
     });
     setHandler(approvalNoticeSignal, (notice) => this.noteApproval(notice));
+    setHandler(llmProgressSignal, ({ batch, llm }) => {
+      if (this.running.has(batch)) this.liveLlm.set(batch, llm);
+    });
     CancellationScope.current().cancelRequested.catch(() => this.requestCancel('Temporal cancellation'));
   }
 
@@ -76,6 +90,8 @@ export class ReassignmentRun {
   progress(): Progress {
     const { done, bundle, remaining, totalAffected } = this.state;
     const inFlight = [...this.running.values()].reduce((n, r) => n + r.appointments.length, 0);
+    const llm = { ...done.llm };
+    for (const live of this.liveLlm.values()) addLlmStats(llm, live);
     const decided = done.assignments.length + done.waitlisted.length;
     return {
       workflow_id: this.runId,
@@ -89,7 +105,8 @@ export class ReassignmentRun {
       undecided: Math.max(0, totalAffected - decided - done.decided_elsewhere.length - inFlight - remaining.length),
       batches: { total: this.batchesTotal, done: this.state.batchesDone, running: this.running.size },
       pending_approvals: [...this.pending.values()].map(({ child: _c, ...p }) => p),
-      llm_calls: done.llm.calls,
+      llm_calls: llm.calls,
+      llm_attempts: llm.attempts ?? llm.calls,
       tool_calls: done.tool_calls,
       prompt: bundle && {
         name: bundle.orchestrator.name,

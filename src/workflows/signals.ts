@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ApprovalNotice, BatchOutcome, CancelSignal, DecisionSignal, Progress } from './types';
+import type { ApprovalNotice, BatchOutcome, CancelSignal, DecisionSignal, LlmStats, Progress } from './types';
 
 /** Signals and queries, by the names people type in the Temporal CLI and Web UI. */
 export const approveSignal = defineSignal<[DecisionSignal]>('approve');
@@ -9,6 +9,8 @@ export const progressQuery = defineQuery<Progress>('progress');
 
 /** Internal: a batch tells its parent that an approval is awaited or settled. */
 export const approvalNoticeSignal = defineSignal<[ApprovalNotice]>('approvalNotice');
+/** Internal: a batch in flight tells its parent its LLM figures so far, every few seconds (for progress). */
+export const llmProgressSignal = defineSignal<[{ batch: number; llm: LlmStats }]>('llmProgress');
 /** Internal: a batch's own live state. */
 export const batchProgressQuery = defineQuery<Omit<BatchOutcome, 'batch'> & { batch: number; pending: string[] }>(
   'batchProgress',

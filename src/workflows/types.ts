@@ -74,11 +74,17 @@ interface ApprovalCounts {
   timed_out: number;
 }
 
-interface LlmStats {
+export interface LlmStats {
   calls: number;
   prompt_tokens: number;
   completion_tokens: number;
   invalid_tool_calls: number;
+  /** HTTP requests made, failed ones included (absent in outcomes of earlier versions). */
+  attempts?: number;
+  /** Requests that failed (a transport error, a 5xx, a refused context), retried or not. */
+  failed_attempts?: number;
+  /** Time spent waiting for the model, retries and back-off included (workflow clock, ms). */
+  time_ms?: number;
   /** The model that answered, as it named itself, and whether it was the offline stand-in. */
   model?: string;
   offline?: boolean;
@@ -199,7 +205,10 @@ export interface Progress {
   undecided: number;
   batches: { total: number; done: number; running: number };
   pending_approvals: PendingApproval[];
+  /** LLM calls so far, the batches in flight included (they report every few seconds). */
   llm_calls: number;
+  /** HTTP requests to the model so far, failed ones included. */
+  llm_attempts: number;
   tool_calls: number;
   prompt?: { name: string; version: number; label: string };
   runs: number;

@@ -1,31 +1,27 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { batchWorkflowId } from '../src/workflowIds';
-import { batchProgressQuery, cancelSignal } from '../src/workflows/signals';
+import { cancelSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { auditStore, startHarness, type Harness } from './support/harness';
+import { auditStore, startHarness, waitForProgress, type Harness } from './support/harness';
 import { seedInput } from './support/seed';
 
 /**
- * Cancelling a prompt-driven run at the worst moment: the model's decisions are being written and it has not
- * told the patients yet. What is decided must still be notified before the batch returns.
+ * A model that takes its time (1.5 s a reply): progress shows its LLM calls while a batch is still running,
+ * and cancelling at the worst moment (the model's decisions are being written, the patients not told yet)
+ * still tells every patient decided about before the batch returns.
  */
 
 const input = { ...seedInput, promptLabel: 'staging' };
 
-/** Waits until the batch has its candidates (find_candidates done) and no decision yet: the decide turn is in flight. */
-async function untilDecideTurn(h: Harness, handle: WorkflowHandle): Promise<void> {
-  const batch = h.client.workflow.getHandle(batchWorkflowId(handle.workflowId, 1));
+/** Starts a run and returns once its second model request (the decide turn) is in flight at the model server. */
+async function startAndWaitForDecideTurn(h: Harness): Promise<WorkflowHandle> {
+  const before = h.model.requests();
+  const handle = await h.start('promptDrivenReassignment', input);
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    try {
-      const p = await batch.query(batchProgressQuery);
-      if (p.tool_calls >= 3 && p.assignments.length + p.waitlisted.length === 0) return;
-    } catch {
-      // the batch has not started yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  while (h.model.requests() < before + 2) {
+    if (Date.now() > deadline) throw new Error('the batch never reached its decide turn');
+    await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error('the batch never reached its decide turn');
+  return handle;
 }
 
 function expectEveryDecisionNotified(h: Harness, r: ReassignmentResult): void {
@@ -48,8 +44,7 @@ describe('cancelling while the model decides', () => {
   beforeEach(() => h.reload());
 
   test('by signal: the decisions the model made are kept and every patient decided about is told', async () => {
-    const handle = await h.start('promptDrivenReassignment', input);
-    await untilDecideTurn(h, handle);
+    const handle = await startAndWaitForDecideTurn(h);
     await handle.signal(cancelSignal, { reason: 'test' });
     const r: ReassignmentResult = await handle.result();
     expect(r.status).toBe('cancelled');
@@ -58,12 +53,20 @@ describe('cancelling while the model decides', () => {
   });
 
   test("by Temporal's cancellation: the same", async () => {
-    const handle = await h.start('promptDrivenReassignment', input);
-    await untilDecideTurn(h, handle);
+    const handle = await startAndWaitForDecideTurn(h);
     await handle.cancel();
     const r: ReassignmentResult = await handle.result();
     expect(r.status).toBe('cancelled');
     expectEveryDecisionNotified(h, r);
     expect(auditStore(h.store)).toEqual([]);
+  });
+
+  test('progress counts the LLM calls of a batch still in flight', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    const p = await waitForProgress(handle, (x) => x.llm_calls > 0 && x.batches.done === 0, 20_000);
+    expect(p.batches.running).toBe(1);
+    expect(p.llm_attempts).toBeGreaterThanOrEqual(p.llm_calls);
+    const r: ReassignmentResult = await handle.result();
+    expect(r.llm.calls).toBeGreaterThanOrEqual(p.llm_calls);
   });
 });

@@ -1,0 +1,12 @@
+/** `npm run test:llama`: the tests against a real llama.cpp server (built by scripts/llamaServer.sh), apart from `npm test`. */
+const base = require('./jest.config');
+
+/** @type {import('jest').Config} */
+module.exports = {
+  ...base,
+  testMatch: ['<rootDir>/test/llama/**/*.test.ts'],
+  testPathIgnorePatterns: [],
+  // A CPU-served model answers in tens of seconds.
+  testTimeout: 15 * 60_000,
+  maxWorkers: 1,
+};
