@@ -12,6 +12,15 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** A price per 1,000 tokens, or nothing. */
+const optionalPrice = optionalString.pipe(
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a price per 1,000 tokens such as 0.15')
+    .transform(Number)
+    .optional(),
+);
+
 const configSchema = z.object({
   TEMPORAL_ADDRESS: z
     .string()
@@ -45,8 +54,13 @@ const configSchema = z.object({
   TRACE_MASKING: z.enum(['on', 'off']).default('on'),
   /** An A/B experiment: JSON, or @path/to/file.json. */
   PROMPT_EXPERIMENT: optionalString,
-  /** Price of 1,000 tokens (input and output alike), for traces and the report; the offline stand-in costs 0. */
-  LLM_COST_PER_1K_TOKENS: z.coerce.number().min(0).default(0),
+  /**
+   * Prices of 1,000 input and output tokens, for traces and the report. Unset: no cost is sent, so Langfuse
+   * prices each generation by its model; the offline stand-in always costs 0. LLM_COST_PER_1K_TOKENS sets both.
+   */
+  LLM_COST_PER_1K_INPUT_TOKENS: optionalPrice,
+  LLM_COST_PER_1K_OUTPUT_TOKENS: optionalPrice,
+  LLM_COST_PER_1K_TOKENS: optionalPrice,
 });
 
 export type AppConfig = Omit<z.infer<typeof configSchema>, 'PROMPT_EXPERIMENT'> & {
@@ -54,7 +68,14 @@ export type AppConfig = Omit<z.infer<typeof configSchema>, 'PROMPT_EXPERIMENT'> 
   /** Langfuse connection, when URL and both keys are set. */
   langfuse?: { baseUrl: string; publicKey: string; secretKey: string };
   tracing: boolean;
+  /** Token prices per 1,000, when the user configured them (both, or one with the other 0). */
+  prices?: TokenPrices;
 };
+
+export interface TokenPrices {
+  inputPer1k: number;
+  outputPer1k: number;
+}
 
 export class ConfigError extends Error {}
 
@@ -82,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     PROMPT_EXPERIMENT: parseExperiment(rawExperiment),
     langfuse,
     tracing: langfuse !== undefined && rest.LANGFUSE_TRACING !== 'off',
+    prices: pricesOf(rest),
   };
 }
 
@@ -108,6 +130,17 @@ function parseExperiment(raw: string | undefined): Experiment | undefined {
     throw new ConfigError(`invalid configuration: PROMPT_EXPERIMENT ${describeZodError(parsed.error, '(experiment)')}`);
   }
   return parsed.data;
+}
+
+function pricesOf(c: {
+  LLM_COST_PER_1K_INPUT_TOKENS?: number;
+  LLM_COST_PER_1K_OUTPUT_TOKENS?: number;
+  LLM_COST_PER_1K_TOKENS?: number;
+}): TokenPrices | undefined {
+  const input = c.LLM_COST_PER_1K_INPUT_TOKENS ?? c.LLM_COST_PER_1K_TOKENS;
+  const output = c.LLM_COST_PER_1K_OUTPUT_TOKENS ?? c.LLM_COST_PER_1K_TOKENS;
+  if (input === undefined && output === undefined) return undefined;
+  return { inputPer1k: input ?? 0, outputPer1k: output ?? 0 };
 }
 
 /** True when no real endpoint is configured and the built-in offline stand-in model must be used. */

@@ -85,7 +85,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     offline: offlineModel !== undefined,
     experiment: config.PROMPT_EXPERIMENT,
     tracer,
-    costPer1kTokens: config.LLM_COST_PER_1K_TOKENS,
+    ...(config.prices ? { prices: config.prices } : {}),
   });
   const worker = await Worker.create({
     connection: options.connection,

@@ -6,7 +6,7 @@ import { FallbackPromptRegistry, LangfusePromptRegistry } from '../src/langfuse/
 import { LocalPromptRegistry, PromptError } from '../src/prompts/registry';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { startHarness, waitForProgress, type Harness } from './support/harness';
+import { promptsCopy, startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli, type ProcessResult } from './support/processes';
 import { seedInput } from './support/seed';
@@ -219,6 +219,20 @@ describe('prompts from Langfuse', () => {
     );
     expectOneLineError(await cli(lf, ['prompts', 'push', '--dir', '/nonexistent']), /prompt file .* not found/);
     expectOneLineError(await cli(undefined, ['prompts', 'list']), /prompt operations need Langfuse/);
+    expect(JSON.stringify(lf.prompts)).toBe(before);
+  });
+
+  test("a commit_message over Langfuse's 500-character limit is refused before anything is pushed", async () => {
+    const before = JSON.stringify(lf.prompts);
+    const dir = promptsCopy(({ orchestrator }) => {
+      const v = orchestrator.versions[orchestrator.versions.length - 1]! as { commit_message?: string; prompt: string };
+      v.commit_message = 'x'.repeat(480);
+      v.prompt += '\nA new line, so that this version is new to Langfuse.';
+    });
+    expectOneLineError(
+      await cli(lf, ['prompts', 'push', '--dir', dir]),
+      /commit_message of healthcare-orchestrator v2 makes a \d+-character commit message .* at most 500: shorten it by \d+/,
+    );
     expect(JSON.stringify(lf.prompts)).toBe(before);
   });
 

@@ -8,6 +8,7 @@ import type { ReassignmentResult } from '../src/workflows/types';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer, type ReceivedSpan } from './support/langfuseServer';
 import { seedInput } from './support/seed';
+import { decideNextTurn } from '../src/llm/offlineAgent';
 
 /**
  * Traces in Langfuse: the real @langfuse/tracing and @langfuse/otel (OTLP over HTTP) export to the
@@ -122,6 +123,29 @@ describe('traces with masking (the default)', () => {
     });
   });
 
+  test('the trace carries tags to filter by (prompt version, mode) and the run as its input and output', async () => {
+    const r = await approvedRun(h);
+    const spans = await spansOf(lf, h, r.workflow_id);
+    const tagged = spans.filter((s) => s.attributes['langfuse.trace.tags'] !== undefined);
+    expect(tagged.map((s) => s.name).sort()).toEqual(['resolve prompts', 'summary']);
+    for (const s of tagged)
+      expect(s.attributes['langfuse.trace.tags']).toEqual(['prompt:healthcare-orchestrator@1', 'mode:prompt']);
+    const input = spans.find((s) => s.attributes['langfuse.trace.input'] !== undefined)!;
+    expect(JSON.parse(input.attributes['langfuse.trace.input'] as string)).toEqual({
+      providerId: 'T001',
+      date: '2025-11-21',
+      reason: 'sick',
+      label: 'production',
+      mode: 'prompt',
+    });
+    const output = spans.find((s) => s.attributes['langfuse.trace.output'] !== undefined)!;
+    expect(JSON.parse(output.attributes['langfuse.trace.output'] as string)).toMatchObject({
+      status: 'completed',
+      successful_assignments: 2,
+      waitlist_entries: 1,
+    });
+  });
+
   test('a local fallback shows in the trace, and its generations are not linked to a Langfuse version', async () => {
     lf.setDown('prompts');
     let r: ReassignmentResult;
@@ -197,5 +221,62 @@ describe('traces with TRACE_MASKING=off', () => {
     await h.close();
     expect(lf.spans.filter((s) => s.traceId === traceId && s.name === 'summary')).toHaveLength(1);
     h = await startHarness({ env: env(lf, { PROMPT_SOURCE: 'local', TRACE_MASKING: 'off' }) });
+  });
+});
+
+describe('the cost of generations from a real endpoint', () => {
+  /** A run against an endpoint that is not the offline stand-in (the same deterministic agent, served apart). */
+  async function generationsOf(lf: LangfuseTestServer, prices: Record<string, string>) {
+    const h = await startHarness({ agent: decideNextTurn, env: env(lf, { PROMPT_SOURCE: 'local', ...prices }) });
+    try {
+      const r = await h.run('promptDrivenReassignment', { ...input, promptLabel: 'staging' });
+      expect(r.llm.offline).toBe(false);
+      return {
+        r,
+        generations: (await spansOf(lf, h, r.workflow_id)).filter((s) => s.attributes[TYPE] === 'generation'),
+      };
+    } finally {
+      await h.close();
+    }
+  }
+
+  test('no prices configured: no cost is sent, so Langfuse prices each generation by its model', async () => {
+    const lf = await startLangfuseServer();
+    try {
+      const { generations } = await generationsOf(lf, {});
+      expect(generations.length).toBeGreaterThan(0);
+      for (const g of generations) {
+        expect(g.attributes['langfuse.observation.cost_details']).toBeUndefined();
+        expect(g.attributes['langfuse.observation.usage_details']).toBeDefined();
+      }
+    } finally {
+      await lf.close();
+    }
+  });
+
+  test('input and output prices configured: each generation carries its cost at those prices', async () => {
+    const lf = await startLangfuseServer();
+    try {
+      const { generations } = await generationsOf(lf, {
+        LLM_COST_PER_1K_INPUT_TOKENS: '0.15',
+        LLM_COST_PER_1K_OUTPUT_TOKENS: '0.6',
+      });
+      for (const g of generations) {
+        const usage = JSON.parse(g.attributes['langfuse.observation.usage_details'] as string) as {
+          input: number;
+          output: number;
+        };
+        const cost = JSON.parse(g.attributes['langfuse.observation.cost_details'] as string) as {
+          input: number;
+          output: number;
+          total: number;
+        };
+        expect(cost.input).toBeCloseTo((usage.input * 0.15) / 1000, 10);
+        expect(cost.output).toBeCloseTo((usage.output * 0.6) / 1000, 10);
+        expect(cost.total).toBeCloseTo(cost.input + cost.output, 10);
+      }
+    } finally {
+      await lf.close();
+    }
   });
 });

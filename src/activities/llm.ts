@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type OpenAI from 'openai';
+import type { TokenPrices } from '../config';
 import { ErrorType } from '../errorTypes';
 import { runIdOf } from '../langfuse/tracing';
 import { checkModelEndpoint, classifyLlmError, LlmAuthError } from '../llm/chatClient';
@@ -14,8 +15,8 @@ export interface LlmDeps {
   modelOverride?: string;
   /** True when the client talks to the offline stand-in: recorded in results. */
   offline: boolean;
-  /** Price of 1,000 tokens for the traces' cost (the offline stand-in is free). */
-  costPer1kTokens?: number;
+  /** Token prices for the traces' cost; without them Langfuse prices by model (the offline stand-in is free). */
+  prices?: TokenPrices;
 }
 
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -73,7 +74,7 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
           offline: deps.offline,
           attempt: ctx.info.attempt,
         };
-        const price = deps.offline ? 0 : (deps.costPer1kTokens ?? 0) / 1000;
+        const prices = deps.offline ? { inputPer1k: 0, outputPer1k: 0 } : deps.prices;
         await trace((t) =>
           t.generation({
             runId: runIdOf(ctx.info.workflowExecution?.workflowId ?? 'unknown'),
@@ -83,7 +84,14 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
             model: output.model,
             modelParameters: { temperature: input.temperature, max_tokens: input.maxTokens },
             usage: { input: output.usage.prompt_tokens, output: output.usage.completion_tokens },
-            cost: { input: output.usage.prompt_tokens * price, output: output.usage.completion_tokens * price },
+            ...(prices
+              ? {
+                  cost: {
+                    input: (output.usage.prompt_tokens * prices.inputPer1k) / 1000,
+                    output: (output.usage.completion_tokens * prices.outputPer1k) / 1000,
+                  },
+                }
+              : {}),
             ...(input.prompt ? { prompt: input.prompt } : {}),
             metadata: { finish_reason: output.finish_reason, offline: deps.offline, attempt: ctx.info.attempt },
             startTime,

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../errorTypes';
-import { runIdOf } from '../langfuse/tracing';
+import { runIdOf, runTags } from '../langfuse/tracing';
 import { pickArm, type Experiment } from '../prompts/experiment';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
@@ -22,7 +22,13 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
      * Resolves name + label to exact versions once per run; the workflow pins the result. Under an experiment
      * the arm (a label) is a pure function of the workflow id, so a retry picks the same one.
      */
-    async resolvePrompts(input: { label: string; workflowId?: string }): Promise<PromptBundle> {
+    async resolvePrompts(input: {
+      label: string;
+      workflowId?: string;
+      /** The run, for its trace's input and tags (absent in histories of earlier versions). */
+      mode?: string;
+      run?: { providerId: string; date: string; until?: string; reason: string };
+    }): Promise<PromptBundle> {
       const arm =
         deps.experiment && input.workflowId && input.label === EXPERIMENT_LABEL
           ? pickArm(deps.experiment, input.workflowId)
@@ -42,6 +48,10 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
             name: 'resolve prompts',
             input: { label: input.label, ...(arm ? { experiment: arm.experiment, arm: arm.arm } : {}) },
             output: { orchestrator: bundle.orchestrator, scoring: bundle.scoring },
+            trace: {
+              tags: runTags({ prompt: bundle.orchestrator, mode: input.mode, experiment: arm }),
+              ...(input.run ? { input: { ...input.run, label: input.label, mode: input.mode } } : {}),
+            },
             ...(fallbacks.length > 0
               ? {
                   level: 'WARNING' as const,

@@ -5,6 +5,7 @@ import { ErrorType } from '../errorTypes';
 import { isToolName, tools, type ToolOutcome } from '../tools/catalog';
 import { isActivityTool, toolHandlers } from '../tools/handlers';
 import { describeZodError } from '../zodIssue';
+import { runTags } from '../langfuse/tracing';
 import type { Trace } from './tracing';
 
 export interface ToolCallInput {
@@ -25,6 +26,9 @@ export interface RunSummary {
   until?: string;
   /** Absent in histories recorded before the store kept run outcomes. */
   undecided_appointments?: { appointment_id: string; reason: string }[];
+  mode: string;
+  message: string;
+  prompt: { orchestrator: { name: string; version: number }; experiment?: { experiment: string; arm: string } };
   [field: string]: unknown;
 }
 
@@ -130,6 +134,20 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
           runId: input.runId,
           name: 'summary',
           output: summary,
+          trace: {
+            tags: runTags({
+              prompt: summary.prompt.orchestrator,
+              mode: summary.mode,
+              experiment: summary.prompt.experiment,
+            }),
+            output: {
+              status: summary.status,
+              message: summary.message,
+              total_affected: summary.total_affected,
+              successful_assignments: summary.successful_assignments,
+              waitlist_entries: summary.waitlist_entries,
+            },
+          },
           ...(summary.status === 'completed' ? {} : { level: 'WARNING' as const, statusMessage: summary.status }),
         }),
       );

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
+import type { TokenPrices } from '../config';
 import type { ReassignmentResult } from '../workflows/types';
 import { print, withClient } from './session';
 
@@ -23,7 +24,8 @@ export interface ReportRow {
   fallbacks: number;
   llm_calls: number;
   tokens: number;
-  cost: number;
+  /** Null when no token prices are configured (and a run was not the free offline stand-in). */
+  cost: number | null;
   avg_duration_s: number;
 }
 
@@ -31,7 +33,7 @@ interface ReportOptions {
   taskQueue: string;
   experiment?: string;
   /** Price of 1,000 tokens; the offline stand-in is always free. */
-  costPer1kTokens: number;
+  prices?: TokenPrices;
   /** At most this many runs are read (newest first). */
   limit?: number;
 }
@@ -45,6 +47,13 @@ function reportQuery(options: Pick<ReportOptions, 'taskQueue' | 'experiment'>): 
     `TaskQueue = ${quote(options.taskQueue)}`,
     ...(options.experiment ? [`Experiment = ${quote(options.experiment)}`] : []),
   ].join(' AND ');
+}
+
+/** A run's LLM cost at the configured prices: 0 for the offline stand-in, unknown (null) without prices. */
+function runCost(r: ReassignmentResult, prices: TokenPrices | undefined): number | null {
+  if (r.llm.offline) return 0;
+  if (!prices) return null;
+  return (r.llm.prompt_tokens * prices.inputPer1k + r.llm.completion_tokens * prices.outputPer1k) / 1000;
 }
 
 async function buildReport(client: Client, options: ReportOptions): Promise<ReportRow[]> {
@@ -84,7 +93,8 @@ async function buildReport(client: Client, options: ReportOptions): Promise<Repo
     row.fallbacks += pin.fallback || r.prompt.scoring.fallback ? 1 : 0;
     row.llm_calls += r.llm.calls;
     row.tokens += tokens;
-    row.cost += r.llm.offline ? 0 : (tokens / 1000) * options.costPer1kTokens;
+    const cost = runCost(r, options.prices);
+    row.cost = row.cost === null || cost === null ? null : row.cost + cost;
     // The last run of a chain that continued as new: its start is close enough for a report, and says so in the README.
     const ms = (execution.closeTime?.getTime() ?? 0) - execution.startTime.getTime();
     row.durationTotal += Math.max(0, ms) / 1000;
@@ -93,7 +103,7 @@ async function buildReport(client: Client, options: ReportOptions): Promise<Repo
   return [...groups.values()]
     .map(({ durationTotal, ...row }) => ({
       ...row,
-      cost: Math.round(row.cost * 1e6) / 1e6,
+      cost: row.cost === null ? null : Math.round(row.cost * 1e6) / 1e6,
       avg_duration_s: Math.round((durationTotal / row.runs) * 100) / 100,
     }))
     .sort(
@@ -139,7 +149,7 @@ function formatReport(rows: ReportRow[]): string {
       r.fallbacks,
       r.llm_calls,
       r.tokens,
-      r.cost.toFixed(4),
+      r.cost === null ? '-' : r.cost.toFixed(4),
       r.avg_duration_s.toFixed(2),
     ].map(String),
   );
@@ -164,7 +174,7 @@ export function addReportCommand(program: Command): void {
         const rows = await buildReport(client, {
           taskQueue: opts.taskQueue ?? config.TASK_QUEUE,
           experiment: opts.experiment,
-          costPer1kTokens: config.LLM_COST_PER_1K_TOKENS,
+          ...(config.prices ? { prices: config.prices } : {}),
         });
         print(rows, !!opts.json, () => formatReport(rows));
       });

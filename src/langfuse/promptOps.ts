@@ -52,6 +52,14 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Langfuse's limit on a prompt version's commit message (its API refuses longer ones). */
+const LANGFUSE_COMMIT_MESSAGE_LIMIT = 500;
+
+/** The commit message a pushed version gets: the local message, the local version and the hash. */
+function commitMessage(v: { version: number; commit_message?: string; prompt: string; config: unknown }): string {
+  return `${v.commit_message ?? 'pushed from prompts/'} (local v${v.version}, ${promptHash(v.prompt, v.config)})`;
+}
+
 export class PromptOps {
   constructor(readonly langfuse: LangfuseClient) {}
 
@@ -111,6 +119,15 @@ export class PromptOps {
         throw err;
       }
     });
+    // Every commit message is checked before anything is written: Langfuse refuses one over its limit.
+    for (const file of files)
+      for (const v of file.versions) {
+        const length = commitMessage(v).length;
+        if (length > LANGFUSE_COMMIT_MESSAGE_LIMIT)
+          throw new PromptOpError(
+            `the commit_message of ${file.name} v${v.version} makes a ${length}-character commit message with the local version and hash; Langfuse takes at most ${LANGFUSE_COMMIT_MESSAGE_LIMIT}: shorten it by ${length - LANGFUSE_COMMIT_MESSAGE_LIMIT}`,
+          );
+      }
     const pushed: { name: string; localVersion: number; version: number; labels: string[] }[] = [];
     for (const file of files) {
       const known = new Set((await this.versions(file.name)).map((v) => v.hash));
@@ -124,7 +141,7 @@ export class PromptOps {
             prompt: v.prompt,
             config: v.config,
             labels: v.labels,
-            commitMessage: `${v.commit_message ?? 'pushed from prompts/'} (local v${v.version}, ${hash})`,
+            commitMessage: commitMessage(v),
           }),
         );
         known.add(hash);

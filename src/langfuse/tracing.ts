@@ -37,13 +37,29 @@ interface Timed {
   statusMessage?: string;
   startTime?: Date;
   endTime?: Date;
+  /** Trace-level attributes this observation sets: tags to filter by, the run's input and output. */
+  trace?: { tags?: string[]; input?: unknown; output?: unknown };
+}
+
+/** The tags a run's trace carries, to filter by in Langfuse's UI: the prompt version, the mode, the A/B arm. */
+export function runTags(run: {
+  prompt: { name: string; version: number };
+  mode?: string;
+  experiment?: { experiment: string; arm: string };
+}): string[] {
+  return [
+    `prompt:${run.prompt.name}@${run.prompt.version}`,
+    ...(run.mode ? [`mode:${run.mode}`] : []),
+    ...(run.experiment ? [`experiment:${run.experiment.experiment}`, `arm:${run.experiment.arm}`] : []),
+  ];
 }
 
 interface GenerationRecord extends Timed {
   model: string;
   modelParameters: Record<string, string | number>;
   usage: { input: number; output: number };
-  cost: { input: number; output: number };
+  /** Absent when no prices are configured: Langfuse then prices the generation by its model. */
+  cost?: { input: number; output: number };
   /** The pinned prompt; a local fallback is marked so Langfuse does not link it to a version. */
   prompt?: { name: string; version: number; source: 'local' | 'langfuse'; fallback?: string };
 }
@@ -87,7 +103,9 @@ export class RunTracer {
         model: g.model,
         modelParameters: g.modelParameters,
         usageDetails: { input: g.usage.input, output: g.usage.output, total: g.usage.input + g.usage.output },
-        costDetails: { input: g.cost.input, output: g.cost.output, total: g.cost.input + g.cost.output },
+        ...(g.cost
+          ? { costDetails: { input: g.cost.input, output: g.cost.output, total: g.cost.input + g.cost.output } }
+          : {}),
         ...(g.prompt
           ? { prompt: { name: g.prompt.name, version: g.prompt.version, isFallback: g.prompt.source !== 'langfuse' } }
           : {}),
@@ -139,12 +157,19 @@ export class RunTracer {
       ...(o.statusMessage ? { statusMessage: o.statusMessage } : {}),
       ...extra,
     };
-    propagateAttributes({ sessionId: o.runId, traceName: `reassignment ${o.runId}` }, () => {
+    const propagated = {
+      sessionId: o.runId,
+      traceName: `reassignment ${o.runId}`,
+      ...(o.trace?.tags ? { tags: o.trace.tags } : {}),
+    };
+    propagateAttributes(propagated, () => {
       const observation = startObservation(o.name, attributes as never, {
         asType: asType as never,
         parentSpanContext,
         startTime: o.startTime,
       });
+      if (o.trace?.input !== undefined || o.trace?.output !== undefined)
+        observation.setTraceIO({ input: o.trace.input, output: o.trace.output });
       // An event ends itself at once; the others end at the time the work ended.
       if (asType !== 'event') observation.end(o.endTime);
     });

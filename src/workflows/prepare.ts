@@ -23,7 +23,19 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
   if (state.bundle) return state.bundle;
   const bundle = await promptActivities.resolvePrompts.executeWithOptions(
     { summary: `resolve prompts · label ${input.promptLabel}` },
-    [{ label: input.promptLabel, workflowId: runId }],
+    [
+      {
+        label: input.promptLabel,
+        workflowId: runId,
+        mode,
+        run: {
+          providerId: input.providerId,
+          date: input.date,
+          ...(input.until !== undefined ? { until: input.until } : {}),
+          reason: input.reason,
+        },
+      },
+    ],
   );
   state.bundle = bundle;
   if (mode === 'prompt' && patched('check-model-before-writing')) await checkModel();

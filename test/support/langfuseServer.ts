@@ -144,6 +144,8 @@ export async function startLangfuseServer(
         'InvalidRequestError',
         'Previous versions have different prompt type. Create a new prompt with a different name.',
       );
+    if (typeof body.commitMessage === 'string' && body.commitMessage.length > 500)
+      throw new HttpError(400, 'InvalidRequestError', 'commitMessage: String must contain at most 500 character(s)');
     const finalLabels = [...new Set([...labels, LATEST])];
     takeLabels(name, finalLabels);
     const now = new Date().toISOString();
