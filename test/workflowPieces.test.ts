@@ -82,7 +82,17 @@ describe('mergeOutcome: a run adds up its batches', () => {
   test('lists are joined and every count is summed', () => {
     const total = completeOutcome(emptyOutcome(0));
     const one: BatchOutcome = { ...emptyOutcome(1), assignments: [assignment('A1', 'P1')], tool_calls: 3 };
-    one.llm = { calls: 4, prompt_tokens: 100, completion_tokens: 10, invalid_tool_calls: 1, model: 'm', offline: true };
+    one.llm = {
+      calls: 4,
+      prompt_tokens: 100,
+      completion_tokens: 10,
+      invalid_tool_calls: 1,
+      attempts: 6,
+      failed_attempts: 2,
+      time_ms: 900,
+      model: 'm',
+      offline: true,
+    };
     one.approvals = { requested: 1, approved: 1, rejected: 0, timed_out: 0 };
     const two: BatchOutcome = { ...emptyOutcome(2), waitlisted: [waitlisted('A2', 'code')], tool_calls: 2 };
     two.fallbacks = [{ batch: 2, reason: 'turn budget', appointments: ['A2'], notified: [] }];
@@ -96,6 +106,9 @@ describe('mergeOutcome: a run adds up its batches', () => {
       prompt_tokens: 100,
       completion_tokens: 10,
       invalid_tool_calls: 1,
+      attempts: 6,
+      failed_attempts: 2,
+      time_ms: 900,
       model: 'm',
       offline: true,
     });

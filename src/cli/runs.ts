@@ -1,48 +1,15 @@
-import fs from 'node:fs';
 import { Option, type Command } from 'commander';
 import { loadConfig, type AppConfig } from '../config';
 import { isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
-import { SchedulingStore } from '../domain/store';
-import { LocalPromptRegistry, PromptError, resolvePromptBundle } from '../prompts/registry';
+import { launchReassignment, preflight, type LaunchRequest } from '../launch';
 import { labelSchema } from '../prompts/schema';
 import { cancelSignal, progressQuery } from '../workflows/signals';
-import { reassignmentInputSchema, type Progress, type ReassignmentInput } from '../workflows/types';
-import { idStamp, reassignmentWorkflowId } from '../workflowIds';
+import { reassignmentInputSchema, type Progress } from '../workflows/types';
 import { firstZodIssue } from '../zodIssue';
 import { formatProgress, formatResult } from './format';
 import { awaitResult, parseWith, print, UserError, withClient } from './session';
 
 /** start, status, result and cancel: the life of a run. */
-
-/** When the scheduling database is on this machine, check the provider and date before starting a run. */
-function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): void {
-  if (!fs.existsSync(config.DB_PATH)) return;
-  const store = new SchedulingStore(config.DB_PATH);
-  try {
-    if (store.counts().providers === 0)
-      throw new UserError(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
-    if (!store.provider(providerId)) throw new UserError(`unknown provider ${providerId} in ${config.DB_PATH}`);
-    if (until !== undefined) {
-      if (store.appointmentCount(providerId, date, until) === 0)
-        throw new UserError(
-          `provider ${providerId} has no appointments from ${date} through ${until}: nothing to reassign`,
-        );
-    } else if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date))
-      throw new UserError(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
-  } finally {
-    store.close();
-  }
-}
-
-/** The local prompt files are read here too, so that a file that does not parse or a missing label is one line now. */
-async function checkPrompts(config: AppConfig, label: string): Promise<void> {
-  try {
-    await resolvePromptBundle(new LocalPromptRegistry(config.PROMPTS_DIR), label);
-  } catch (err) {
-    if (err instanceof PromptError) throw new UserError(err.message);
-    throw err;
-  }
-}
 
 /** CLI flags by the workflow input's field names, so the workflow's own schema speaks in flags here. */
 const FLAGS: Record<string, string> = {
@@ -57,7 +24,7 @@ const FLAGS: Record<string, string> = {
 function startInput(
   opts: { provider: string; date: string; until?: string; reason: string; label?: string },
   config: AppConfig,
-): ReassignmentInput {
+): LaunchRequest['input'] {
   const input = {
     providerId: opts.provider,
     date: opts.date,
@@ -121,14 +88,13 @@ export function addRunCommands(program: Command): void {
       }) => {
         const config = loadConfig();
         const input = startInput(opts, config);
-        checkAgainstStore(config, opts.provider, opts.date, opts.until);
-        if (config.PROMPT_SOURCE === 'local') await checkPrompts(config, opts.label ?? config.PROMPT_LABEL);
+        await preflight(config, input);
         await withClient(async (client) => {
-          const workflowId =
-            opts.id ??
-            reassignmentWorkflowId({ providerId: input.providerId, date: input.date, stamp: idStamp(new Date()) });
-          const type = opts.mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
-          await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args: [input] });
+          const { workflowId, type } = await launchReassignment(client, config, {
+            input,
+            mode: opts.mode,
+            ...(opts.id ? { workflowId: opts.id } : {}),
+          });
           if (!opts.json) console.log(`started ${type} ${workflowId}`);
           if (opts.wait) {
             const result = await awaitResult(client, workflowId);
