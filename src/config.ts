@@ -42,6 +42,13 @@ const configSchema = z.object({
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Offline stand-in only: fault modes to serve, a JSON list (parsed and checked in src/llm/faults.ts). */
   OFFLINE_MODEL_FAULTS: optionalString,
+  /** The HTTP API and operator console (npm run api). With no API_KEYS it binds to loopback only, whatever API_HOST says. */
+  API_HOST: z.string().min(1).default('0.0.0.0'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
+  /** API keys and their roles: JSON or @file, e.g. [{"name":"alice","key":"...","role":"operator"}] (src/api/auth.ts). */
+  API_KEYS: optionalString,
+  /** Where people open the Temporal Web UI (links in the API and console). */
+  TEMPORAL_UI_URL: optionalString.pipe(z.url('must be a URL such as http://localhost:8233').optional()),
   PROMPT_SOURCE: z.enum(['local', 'langfuse']).default('local'),
   LANGFUSE_BASE_URL: optionalString.pipe(z.url('must be a URL such as https://cloud.langfuse.com').optional()),
   LANGFUSE_PUBLIC_KEY: optionalString,

@@ -9,10 +9,8 @@ export const labelSchema = z
   .regex(/^[a-z0-9][a-z0-9_.-]{0,35}$/, 'labels are lower-case words such as production or staging');
 
 /** The arm a run is in, as recorded in its memo, search attributes and result. */
-export interface ArmChoice {
-  experiment: string;
-  arm: string;
-}
+export const armChoiceSchema = z.object({ experiment: z.string(), arm: z.string() });
+export type ArmChoice = z.infer<typeof armChoiceSchema>;
 
 const versionEntry = <C extends z.ZodType>(config: C) =>
   z

@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   CancellationScope,
   getExternalWorkflowHandle,
   log,
@@ -12,14 +13,19 @@ import {
   approvalNoticeSignal,
   approveSignal,
   cancelSignal,
+  decideApprovalUpdate,
   llmProgressSignal,
   progressQuery,
   rejectSignal,
 } from './signals';
+import { describeZodError } from '../zodIssue';
 import { readSignal } from './signalPayloads';
 import {
+  approvalDecisionRequestSchema,
   cancelSignalSchema,
   decisionSignalSchema,
+  type ApprovalDecisionAccepted,
+  type ApprovalDecisionRequest,
   type ApprovalNotice,
   type BatchAppointment,
   type DecisionSignal,
@@ -30,6 +36,10 @@ import {
   type Progress,
   type RunStatus,
 } from './types';
+
+/** A decision the Update refuses: the caller gets this one line, and nothing is written. */
+const refused = (message: string) =>
+  ApplicationFailure.create({ message, type: 'ApprovalDecisionRefused', nonRetryable: true });
 
 /** A batch in flight: its child workflow and the appointments it was given. */
 interface RunningBatch {
@@ -50,7 +60,10 @@ export class ReassignmentRun {
   /** LLM figures of the batches in flight, as they last reported them. */
   readonly liveLlm = new Map<number, LlmStats>();
   /** Approvals awaited somewhere in the run, by appointment, with the batch (child workflow) that waits. */
-  private readonly pending = new Map<string, PendingApproval & { child: string }>();
+  private readonly pending = new Map<
+    string,
+    PendingApproval & { child: string; decided?: ApprovalDecisionAccepted['decision'] }
+  >();
 
   constructor(
     readonly mode: Mode,
@@ -72,6 +85,9 @@ export class ReassignmentRun {
       return payload ? this.requestCancel(payload.value?.reason ?? 'cancel signal') : undefined;
     });
     setHandler(approvalNoticeSignal, (notice) => this.noteApproval(notice));
+    setHandler(decideApprovalUpdate, (request) => this.decideByUpdate(request), {
+      validator: (request) => void this.awaitingDecision(request),
+    });
     setHandler(llmProgressSignal, ({ batch, llm }) => {
       if (this.running.has(batch)) this.liveLlm.set(batch, llm);
     });
@@ -104,7 +120,7 @@ export class ReassignmentRun {
       waitlisted: done.waitlisted.length,
       undecided: Math.max(0, totalAffected - decided - done.decided_elsewhere.length - inFlight - remaining.length),
       batches: { total: this.batchesTotal, done: this.state.batchesDone, running: this.running.size },
-      pending_approvals: [...this.pending.values()].map(({ child: _c, ...p }) => p),
+      pending_approvals: [...this.pending.values()].map(({ child: _c, decided: _d, ...p }) => p),
       llm_calls: llm.calls,
       llm_attempts: llm.attempts ?? llm.calls,
       tool_calls: done.tool_calls,
@@ -131,6 +147,43 @@ export class ReassignmentRun {
     );
   }
 
+  /**
+   * The Update's validator: the request is well formed and its appointment awaits a decision here that nobody
+   * gave yet. Otherwise the caller hears why at once, and nothing is written to the history.
+   */
+  private awaitingDecision(raw: ApprovalDecisionRequest) {
+    const parsed = approvalDecisionRequestSchema.safeParse(raw);
+    if (!parsed.success) throw refused(`invalid decision: ${describeZodError(parsed.error, '(request)')}`);
+    const request = parsed.data;
+    const waiting = this.pending.get(request.appointmentId);
+    if (!waiting) {
+      const awaiting = [...this.pending.keys()].join(', ') || 'none';
+      throw refused(`${request.appointmentId} is not awaiting approval in ${this.runId} (awaiting: ${awaiting})`);
+    }
+    if (waiting.decided) throw refused(`${request.appointmentId} was already ${waiting.decided} in ${this.runId}`);
+    return { request, waiting };
+  }
+
+  private async decideByUpdate(raw: ApprovalDecisionRequest): Promise<ApprovalDecisionAccepted> {
+    const { request, waiting } = this.awaitingDecision(raw);
+    const decision = request.decision === 'approve' ? 'approved' : 'rejected';
+    waiting.decided = decision;
+    const signal = request.decision === 'approve' ? approveSignal : rejectSignal;
+    const payload = {
+      appointmentId: request.appointmentId,
+      by: request.by,
+      ...(request.note ? { note: request.note } : {}),
+    };
+    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, payload));
+    return {
+      workflow_id: this.runId,
+      appointment_id: request.appointmentId,
+      provider_id: waiting.provider_id,
+      decision,
+      by: request.by,
+    };
+  }
+
   /** A decision goes to the batch that waits for it; anything else is ignored, and logged. */
   private async forwardDecision(signal: typeof approveSignal, raw: DecisionSignal): Promise<void> {
     const parsed = readSignal(signal.name, decisionSignalSchema, raw, '{"appointmentId": "A002"}');
@@ -143,6 +196,7 @@ export class ReassignmentRun {
       });
       return;
     }
+    waiting.decided ??= signal.name === 'approve' ? 'approved' : 'rejected';
     // Handlers run in the root scope; forwarding must still work once the run is being cancelled.
     await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, decision));
   }
@@ -152,6 +206,7 @@ export class ReassignmentRun {
       this.pending.delete(notice.appointment_id);
       return;
     }
+    // A new request (after a rejection, another candidate may be asked about) starts undecided.
     const { appointment_id, provider_id, score, batch, deadline, child_workflow_id } = notice;
     this.pending.set(appointment_id, { appointment_id, provider_id, score, batch, deadline, child: child_workflow_id });
   }

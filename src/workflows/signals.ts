@@ -1,10 +1,24 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ApprovalNotice, BatchOutcome, CancelSignal, DecisionSignal, LlmStats, Progress } from './types';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  ApprovalDecisionAccepted,
+  ApprovalDecisionRequest,
+  ApprovalNotice,
+  BatchOutcome,
+  CancelSignal,
+  DecisionSignal,
+  LlmStats,
+  Progress,
+} from './types';
 
 /** Signals and queries, by the names people type in the Temporal CLI and Web UI. */
 export const approveSignal = defineSignal<[DecisionSignal]>('approve');
 export const rejectSignal = defineSignal<[DecisionSignal]>('reject');
 export const cancelSignal = defineSignal<[CancelSignal?]>('cancel');
+/**
+ * approve or reject with an answer: accepted (and handed to the batch that waits), or rejected at once with a
+ * one-line reason when the appointment awaits nothing here or was decided already. The HTTP API uses it.
+ */
+export const decideApprovalUpdate = defineUpdate<ApprovalDecisionAccepted, [ApprovalDecisionRequest]>('decideApproval');
 export const progressQuery = defineQuery<Progress>('progress');
 
 /** Internal: a batch tells its parent that an approval is awaited or settled. */

@@ -1,0 +1,91 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../config';
+import { describeZodError } from '../zodIssue';
+
+/**
+ * Who may use the API: API keys from the configuration (API_KEYS), each with a name and a role. A viewer reads
+ * runs and approvals; an operator may also start, approve, reject and cancel. Every decision records the name.
+ * With no keys configured there is one implicit operator, and the server binds to loopback only.
+ */
+
+export const roleSchema = z.enum(['viewer', 'operator']);
+export type Role = z.infer<typeof roleSchema>;
+
+const apiKeySchema = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    key: z.string().min(16, 'keys must be at least 16 characters'),
+    role: roleSchema,
+  })
+  .strict();
+const apiKeysSchema = z
+  .array(apiKeySchema)
+  .min(1)
+  .refine((keys) => new Set(keys.map((k) => k.key)).size === keys.length, 'each key must be unique');
+
+export interface Principal {
+  name: string;
+  role: Role;
+}
+
+/** Without keys, whoever reaches the loopback address is this operator. */
+export const LOCAL_OPERATOR: Principal = { name: 'local operator', role: 'operator' };
+
+interface StoredKey {
+  digest: Buffer;
+  principal: Principal;
+}
+
+export class ApiKeys {
+  private constructor(private readonly keys: StoredKey[]) {}
+
+  /** Parses API_KEYS (JSON, or @path to a JSON file); a bad value is one line naming the variable. */
+  static fromSetting(raw: string | undefined): ApiKeys | undefined {
+    if (raw === undefined) return undefined;
+    let text = raw;
+    if (raw.startsWith('@')) {
+      try {
+        text = fs.readFileSync(raw.slice(1), 'utf8');
+      } catch {
+        throw new ConfigError(`invalid configuration: API_KEYS file ${raw.slice(1)} cannot be read`);
+      }
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ConfigError(
+        'invalid configuration: API_KEYS is not JSON, e.g. [{"name":"alice","key":"<16+ characters>","role":"operator"}]',
+      );
+    }
+    const parsed = apiKeysSchema.safeParse(json);
+    if (!parsed.success)
+      throw new ConfigError(`invalid configuration: API_KEYS ${describeZodError(parsed.error, '(keys)')}`);
+    return new ApiKeys(parsed.data.map((k) => ({ digest: digest(k.key), principal: { name: k.name, role: k.role } })));
+  }
+
+  /** The principal a presented key belongs to; compared in constant time. */
+  identify(presented: string): Principal | undefined {
+    const d = digest(presented);
+    return this.keys.find((k) => timingSafeEqual(k.digest, d))?.principal;
+  }
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1];
+  }
+  const key = headers['x-api-key'];
+  return typeof key === 'string' && key.trim() !== '' ? key.trim() : undefined;
+}
+
+export const roleAllows = (have: Role, need: Role) => need === 'viewer' || have === 'operator';

@@ -1,0 +1,124 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { searchAttributes } from '../../workflows/searchAttributes';
+import { decideApprovalUpdate, progressQuery } from '../../workflows/signals';
+import { ApiError, fromTemporal, listQuery } from '../runViews';
+import {
+  approvalParamsSchema,
+  decisionBodySchema,
+  decisionResponseSchema,
+  errorSchema,
+  inboxSchema,
+  meSchema,
+  healthSchema,
+} from '../schemas';
+import type { ApiDeps } from '../server';
+
+/** The approvals inbox and its decisions, and who the caller is. */
+
+const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
+
+export function registerApprovalRoutes(fastify: FastifyInstance, { config, client }: ApiDeps): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+  app.post(
+    '/api/reassignments/:id/approvals/:appointmentId',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary:
+          'Approve or reject the assignment an appointment waits on (answered at once: accepted, or 409 and why)',
+        tags: ['approvals'],
+        params: approvalParamsSchema,
+        body: decisionBodySchema,
+        response: { 200: decisionResponseSchema, ...refusals, 409: errorSchema },
+      },
+    },
+    async (request) => {
+      const { id, appointmentId } = request.params;
+      // An Update with a validator: an unknown or already decided appointment is refused before anything is written.
+      return client.workflow
+        .getHandle(id)
+        .executeUpdate(decideApprovalUpdate, {
+          args: [
+            {
+              appointmentId,
+              decision: request.body.decision,
+              by: request.principal.name,
+              ...(request.body.note ? { note: request.body.note } : {}),
+            },
+          ],
+        })
+        .catch(async (err: unknown) => {
+          // An Update to a run that has finished answers "not found": tell a finished run from an unknown one.
+          const finished = await client.workflow
+            .getHandle(id)
+            .describe()
+            .then((d) => d.status.name !== 'RUNNING')
+            .catch(() => false);
+          if (finished) throw new ApiError(409, `${id} has finished: it awaits no decision`);
+          return fromTemporal(err, id);
+        });
+    },
+  );
+
+  app.get(
+    '/api/approvals',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'Every approval awaited by a running reassignment, with its deadline',
+        tags: ['approvals'],
+        response: { 200: inboxSchema, ...refusals },
+      },
+    },
+    async () => {
+      const approvals = [];
+      for await (const e of client.workflow.list({ query: listQuery(config, { status: 'running', limit: 200 }) })) {
+        if (e.status.name !== 'RUNNING') continue;
+        const progress = await client.workflow
+          .getHandle(e.workflowId)
+          .query(progressQuery)
+          .catch(() => undefined);
+        for (const p of progress?.pending_approvals ?? [])
+          approvals.push({
+            ...p,
+            workflow_id: e.workflowId,
+            provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
+          });
+      }
+      return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
+    },
+  );
+
+  app.get(
+    '/api/me',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'Who the caller is, and with which role',
+        tags: ['session'],
+        response: { 200: meSchema, 401: errorSchema },
+      },
+    },
+    async (request) => ({
+      name: request.principal.name,
+      role: request.principal.role,
+      auth: config.API_KEYS !== undefined,
+    }),
+  );
+
+  app.get(
+    '/healthz',
+    {
+      schema: { summary: 'Liveness, and whether Temporal answers', tags: ['session'], response: { 200: healthSchema } },
+    },
+    async () => {
+      const temporal = await client.connection.workflowService
+        .getSystemInfo({})
+        .then(() => 'reachable')
+        .catch(() => 'unreachable');
+      return { ok: true, temporal };
+    },
+  );
+}

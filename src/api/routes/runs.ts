@@ -1,0 +1,173 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { launchReassignment, preflight } from '../../launch';
+import { cancelSignal, progressQuery } from '../../workflows/signals';
+import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/types';
+import { describeZodError } from '../../zodIssue';
+import { detailOf, fromTemporal, linksOf, listQuery, REASSIGNMENT_TYPES, summaryOf, ApiError } from '../runViews';
+import {
+  cancelBodySchema,
+  cancelResponseSchema,
+  detailQuerySchema,
+  errorSchema,
+  listQuerySchema,
+  listResponseSchema,
+  runDetailSchema,
+  runParamsSchema,
+  triggerBodySchema,
+  triggerResponseSchema,
+} from '../schemas';
+import type { ApiDeps } from '../server';
+
+/** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
+
+const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
+
+export function registerRunRoutes(fastify: FastifyInstance, { config, client }: ApiDeps): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+  app.post(
+    '/api/trigger-workflow-dynamic',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary: 'Start reassigning the appointments of an unavailable provider',
+        tags: ['runs'],
+        body: triggerBodySchema,
+        response: { 201: triggerResponseSchema, ...refusals, 409: errorSchema, 422: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const mode = b.mode ?? 'prompt';
+      const candidate = {
+        providerId: b.provider_id,
+        date: b.date,
+        ...(b.until !== undefined ? { until: b.until } : {}),
+        reason: b.reason ?? 'unavailable',
+        promptLabel: b.label ?? config.PROMPT_LABEL,
+      };
+      // The workflow's own schema has the last word (date ranges), in the API's field names.
+      const parsed = reassignmentInputSchema.safeParse(candidate);
+      if (!parsed.success)
+        throw new ApiError(
+          400,
+          `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
+        );
+      await preflight(config, candidate);
+      const started = await launchReassignment(client, config, { input: candidate, mode }).catch((err: unknown) => {
+        if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
+          throw new ApiError(409, 'a run with that workflow id is already running');
+        throw err;
+      });
+      return reply.code(201).send({
+        workflow_id: started.workflowId,
+        run_id: started.runId,
+        type: started.type,
+        mode,
+        links: linksOf(config, started.workflowId),
+      });
+    },
+  );
+
+  app.get(
+    '/api/reassignments',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'Reassignment runs, newest first, from Temporal visibility',
+        tags: ['runs'],
+        querystring: listQuerySchema,
+        response: { 200: listResponseSchema, ...refusals },
+      },
+    },
+    async (request) => {
+      const runs = [];
+      for await (const e of client.workflow.list({ query: listQuery(config, request.query) })) {
+        runs.push(summaryOf(config, e));
+        if (runs.length >= request.query.limit) break;
+      }
+      return { runs };
+    },
+  );
+
+  app.get(
+    '/api/reassignments/:id',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: "A run's progress while it runs, its result (or failure) once it is over",
+        tags: ['runs'],
+        params: runParamsSchema,
+        querystring: detailQuerySchema,
+        response: { 200: runDetailSchema, ...refusals },
+      },
+    },
+    async (request) => {
+      const withPatients = request.query.include === 'patients';
+      if (withPatients && request.principal.role !== 'operator')
+        throw new ApiError(403, 'patient names are for the operator role only');
+      return detailOf(client, config, request.params.id, withPatients);
+    },
+  );
+
+  app.get(
+    '/api/reassignments/:id/events',
+    {
+      config: { role: 'viewer' },
+      sse: { kind: 'only' },
+      schema: {
+        summary: 'Server-sent events: `progress` whenever it changes, then `result` (or `failure`), then the end',
+        tags: ['runs'],
+        params: runParamsSchema,
+        response: { ...refusals },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const handle = client.workflow.getHandle(id);
+      const described = await handle.describe().catch((err: unknown) => fromTemporal(err, id));
+      if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${id} is not a reassignment`);
+      let last = '';
+      while (reply.sse.isConnected) {
+        const { status } = await handle.describe();
+        if (status.name !== 'RUNNING') break;
+        const progress: Progress | undefined = await handle.query(progressQuery).catch(() => undefined);
+        const text = JSON.stringify(progress);
+        if (progress && text !== last) {
+          last = text;
+          await reply.sse.send({ event: 'progress', data: progress });
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      if (!reply.sse.isConnected) return;
+      const detail = await detailOf(client, config, id, false);
+      if (detail.result) await reply.sse.send({ event: 'result', data: detail.result satisfies ReassignmentResult });
+      else await reply.sse.send({ event: 'failure', data: { error: detail.failure ?? detail.execution_status } });
+    },
+  );
+
+  app.post(
+    '/api/reassignments/:id/cancel',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary: 'Stop a run after the step in flight; what is done stays done',
+        tags: ['runs'],
+        params: runParamsSchema,
+        body: cancelBodySchema.optional(),
+        response: { 202: cancelResponseSchema, ...refusals, 409: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const handle = client.workflow.getHandle(id);
+      const described = await handle.describe().catch((err: unknown) => fromTemporal(err, id));
+      if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${id} is not a reassignment`);
+      if (described.status.name !== 'RUNNING') throw new ApiError(409, `${id} has finished (${described.status.name})`);
+      const reason = request.body?.reason ?? `cancelled by ${request.principal.name} through the API`;
+      await handle.signal(cancelSignal, { reason }).catch((err: unknown) => fromTemporal(err, id));
+      return reply.code(202).send({ workflow_id: id, cancellation: 'requested' as const });
+    },
+  );
+}

@@ -1,0 +1,153 @@
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import type { z } from 'zod';
+import type { AppConfig } from '../config';
+import { SchedulingStore } from '../domain/store';
+import { describeError } from '../errors';
+import { searchAttributes } from '../workflows/searchAttributes';
+import { progressQuery } from '../workflows/signals';
+import type { Progress, ReassignmentResult } from '../workflows/types';
+import type { listQuerySchema, runDetailSchema, runSummarySchema } from './schemas';
+import fs from 'node:fs';
+
+/**
+ * How the API reads runs from Temporal: listed through visibility (our search attributes), described, queried
+ * while running, their result once finished; and how Temporal's errors become HTTP answers.
+ */
+
+/** A refusal with its HTTP status and one line for the caller. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const REASSIGNMENT_TYPES = ['promptDrivenReassignment', 'codeDrivenReassignment'];
+
+export function uiBase(config: AppConfig): string {
+  return config.TEMPORAL_UI_URL ?? `http://localhost:${config.TEMPORAL_UI_PORT}`;
+}
+
+export function linksOf(config: AppConfig, workflowId: string) {
+  const id = encodeURIComponent(workflowId);
+  return {
+    self: `/api/reassignments/${id}`,
+    events: `/api/reassignments/${id}/events`,
+    temporal_ui: `${uiBase(config)}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${id}`,
+  };
+}
+
+/** Temporal's errors as HTTP answers: unknown run 404, refused decision 409, anything else passes on. */
+export function fromTemporal(err: unknown, workflowId: string): never {
+  if (err instanceof WorkflowNotFoundError || (err as { name?: string })?.name === 'WorkflowNotFoundError')
+    throw new ApiError(404, `no reassignment with workflow id ${workflowId}`);
+  if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, describeError(err.cause ?? err));
+  const text = describeError(err);
+  if (/already completed|workflow execution already completed/i.test(text))
+    throw new ApiError(409, `${workflowId} has finished: it awaits no decision`);
+  throw err;
+}
+
+const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
+
+/** The visibility query for our runs on this task queue, narrowed by the request's filters. */
+export function listQuery(config: AppConfig, q: z.infer<typeof listQuerySchema>): string {
+  const parts = [
+    `WorkflowType IN (${REASSIGNMENT_TYPES.map(quote).join(', ')})`,
+    `TaskQueue = ${quote(config.TASK_QUEUE)}`,
+  ];
+  if (q.status) parts.push(`${searchAttributes.status.name} = ${quote(q.status)}`);
+  if (q.provider) parts.push(`${searchAttributes.providerId.name} = ${quote(q.provider)}`);
+  if (q.date) parts.push(`${searchAttributes.date.name} = ${quote(q.date)}`);
+  if (q.mode) parts.push(`${searchAttributes.mode.name} = ${quote(q.mode)}`);
+  return parts.join(' AND ');
+}
+
+export function summaryOf(config: AppConfig, e: WorkflowExecutionInfo): z.infer<typeof runSummarySchema> {
+  const sa = e.typedSearchAttributes;
+  const mode = sa.get(searchAttributes.mode);
+  return {
+    workflow_id: e.workflowId,
+    type: e.type,
+    mode: mode === 'prompt' || mode === 'code' ? mode : null,
+    execution_status: e.status.name,
+    status: sa.get(searchAttributes.status) ?? null,
+    provider_id: sa.get(searchAttributes.providerId) ?? null,
+    date: sa.get(searchAttributes.date) ?? null,
+    prompt_version: sa.get(searchAttributes.promptVersion) ?? null,
+    started_at: e.startTime.toISOString(),
+    closed_at: e.closeTime?.toISOString() ?? null,
+    links: linksOf(config, e.workflowId),
+  };
+}
+
+/** A run now: its progress while it runs, its result (or why it failed) once it is over. */
+export async function detailOf(
+  client: Client,
+  config: AppConfig,
+  workflowId: string,
+  withPatients: boolean,
+): Promise<z.infer<typeof runDetailSchema>> {
+  const handle = client.workflow.getHandle(workflowId);
+  let status: string;
+  try {
+    const described = await handle.describe();
+    if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${workflowId} is not a reassignment`);
+    status = described.status.name;
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    fromTemporal(err, workflowId);
+  }
+  let progress: Progress | null = null;
+  let result: ReassignmentResult | null = null;
+  let failure: string | null = null;
+  if (status === 'RUNNING') progress = await handle.query(progressQuery).catch(() => null);
+  else
+    try {
+      result = (await handle.result()) as ReassignmentResult;
+    } catch (err) {
+      failure = err instanceof WorkflowFailedError ? describeError(err.cause ?? err) : describeError(err);
+    }
+  return {
+    workflow_id: workflowId,
+    execution_status: status,
+    progress,
+    result,
+    failure,
+    ...(withPatients ? { patients: patientNames(config, progress, result) } : {}),
+    links: linksOf(config, workflowId),
+  };
+}
+
+/** Patient names of the run's appointments, from the scheduling database when it is on this machine. */
+function patientNames(
+  config: AppConfig,
+  progress: Progress | null,
+  result: ReassignmentResult | null,
+): Record<string, string> {
+  const ids = new Set<string>([
+    ...(progress?.pending_approvals ?? []).map((p) => p.appointment_id),
+    ...(result ? [...result.assignments, ...result.waitlisted, ...result.undecided].map((a) => a.appointment_id) : []),
+  ]);
+  if (ids.size === 0 || !fs.existsSync(config.DB_PATH)) return {};
+  const store = new SchedulingStore(config.DB_PATH);
+  try {
+    const names: Record<string, string> = {};
+    for (const id of ids) {
+      const appointment = store.appointment(id);
+      const patient = appointment && store.patient(appointment.patient_id);
+      if (patient) names[id] = patient.name;
+    }
+    return names;
+  } finally {
+    store.close();
+  }
+}

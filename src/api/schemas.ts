@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { appointmentIdSchema, isoDateSchema, providerIdSchema } from '../domain/model';
+import { labelSchema } from '../prompts/schema';
+import {
+  modeSchema,
+  pendingApprovalSchema,
+  progressSchema,
+  reassignmentResultSchema,
+  runStatusSchema,
+} from '../workflows/resultSchema';
+
+/**
+ * The HTTP API's requests and answers, as zod schemas: Fastify validates with them, and the OpenAPI document
+ * at /openapi.json is generated from them (what the fuzzer tests the server against).
+ */
+
+/** Every refusal: one line a person can act on. */
+export const errorSchema = z.object({ error: z.string() }).meta({ id: 'Error' });
+
+/** A workflow id as our tools and the Temporal CLI write them (letters, digits and . _ : @ -). */
+export const workflowIdSchema = z
+  .string()
+  .regex(/^[\w.:@-]{1,200}$/, 'a workflow id such as reassign-T001-2025-11-21-a');
+
+export const runParamsSchema = z.object({ id: workflowIdSchema });
+export const approvalParamsSchema = z.object({ id: workflowIdSchema, appointmentId: appointmentIdSchema });
+
+/** POST /api/trigger-workflow-dynamic: named as in the design this product comes from. */
+export const triggerBodySchema = z
+  .object({
+    provider_id: providerIdSchema,
+    date: isoDateSchema,
+    until: isoDateSchema.optional().describe('last day of a range, inclusive (at most 31 days)'),
+    reason: z.string().trim().min(1).max(200).optional(),
+    mode: modeSchema.optional().describe('who decides: the prompt (LLM, the default) or fixed code'),
+    label: labelSchema.optional().describe('prompt label to resolve (default: production)'),
+  })
+  .strict();
+
+const linksSchema = z.object({ self: z.string(), events: z.string(), temporal_ui: z.string() });
+
+export const triggerResponseSchema = z.object({
+  workflow_id: z.string(),
+  run_id: z.string(),
+  type: z.string(),
+  mode: modeSchema,
+  links: linksSchema,
+});
+
+/** A run as Temporal's visibility lists it, with our search attributes. */
+export const runSummarySchema = z.object({
+  workflow_id: z.string(),
+  type: z.string(),
+  mode: modeSchema.nullable(),
+  execution_status: z.string(),
+  status: z.string().nullable().describe('our status (ReassignStatus): running, completed, cancelled, ...'),
+  provider_id: z.string().nullable(),
+  date: z.string().nullable(),
+  prompt_version: z.number().int().nullable(),
+  started_at: z.string(),
+  closed_at: z.string().nullable(),
+  links: linksSchema,
+});
+
+export const listQuerySchema = z
+  .object({
+    status: z.union([runStatusSchema, z.literal('running')]).optional(),
+    provider: providerIdSchema.optional(),
+    date: isoDateSchema.optional(),
+    mode: modeSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();
+
+export const listResponseSchema = z.object({ runs: z.array(runSummarySchema) });
+
+export const detailQuerySchema = z
+  .object({
+    include: z.enum(['patients']).optional().describe('patients: add patient names (operator role only)'),
+  })
+  .strict();
+
+export const runDetailSchema = z.object({
+  workflow_id: z.string(),
+  execution_status: z.string(),
+  progress: progressSchema.nullable(),
+  result: reassignmentResultSchema.nullable(),
+  failure: z.string().nullable().describe('why the run failed, when it did'),
+  patients: z.record(z.string(), z.string()).optional().describe('patient name by appointment id (include=patients)'),
+  links: linksSchema,
+});
+
+export const decisionBodySchema = z
+  .object({ decision: z.enum(['approve', 'reject']), note: z.string().max(500).optional() })
+  .strict();
+
+export const decisionResponseSchema = z.object({
+  workflow_id: z.string(),
+  appointment_id: z.string(),
+  provider_id: z.string(),
+  decision: z.enum(['approved', 'rejected']),
+  by: z.string(),
+});
+
+export const cancelBodySchema = z.object({ reason: z.string().trim().min(1).max(300).optional() }).strict();
+export const cancelResponseSchema = z.object({ workflow_id: z.string(), cancellation: z.literal('requested') });
+
+export const inboxSchema = z.object({
+  approvals: z.array(pendingApprovalSchema.extend({ workflow_id: z.string(), provider_of_run: z.string().nullable() })),
+});
+
+export const meSchema = z.object({ name: z.string(), role: z.enum(['viewer', 'operator']), auth: z.boolean() });
+export const healthSchema = z.object({ ok: z.boolean(), temporal: z.string() });

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { bandSchema } from '../domain/policy';
+import { armChoiceSchema, pinnedPromptSchema } from '../prompts/schema';
+
+/**
+ * What a run tells the world, as zod schemas: its result (field names as in the seed) and its live progress.
+ * The workflow's types are inferred from them, and the HTTP API documents and checks its answers with them.
+ * Pure: imported by workflow code.
+ */
+
+export const modeSchema = z.enum(['prompt', 'code']);
+const decidedBySchema = z.enum(['prompt', 'code']);
+
+export const assignmentEntrySchema = z.object({
+  appointment_id: z.string(),
+  new_provider_id: z.string(),
+  score: z.number(),
+  band: bandSchema.optional(),
+  approved_by: z.string().nullable().optional(),
+  decided_by: decidedBySchema.optional(),
+});
+
+export const waitlistEntrySchema = z.object({
+  appointment_id: z.string(),
+  reason: z.string(),
+  decided_by: decidedBySchema.optional(),
+});
+
+export const undecidedEntrySchema = z.object({ appointment_id: z.string(), reason: z.string() });
+
+export const approvalCountsSchema = z.object({
+  requested: z.number().int(),
+  approved: z.number().int(),
+  rejected: z.number().int(),
+  timed_out: z.number().int(),
+});
+
+export const llmStatsSchema = z.object({
+  calls: z.number().int(),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  invalid_tool_calls: z.number().int(),
+  /** HTTP requests made, failed ones included (absent in outcomes of earlier versions). */
+  attempts: z.number().int().optional(),
+  /** Requests that failed (a transport error, a 5xx, a refused context), retried or not. */
+  failed_attempts: z.number().int().optional(),
+  /** Time spent waiting for the model, retries and back-off included (workflow clock, ms). */
+  time_ms: z.number().optional(),
+  /** The model that answered, as it named itself, and whether it was the offline stand-in. */
+  model: z.string().optional(),
+  offline: z.boolean().optional(),
+});
+
+/** Appointments the prompt-driven loop could not finish, decided by the code-driven logic in the same run. */
+export const fallbackEntrySchema = z.object({
+  batch: z.number().int(),
+  reason: z.string(),
+  /** Decided by the code-driven logic. */
+  appointments: z.array(z.string()),
+  /** Decided by the model, but the patient told by the code-driven logic (the model stopped in between). */
+  notified: z.array(z.string()),
+});
+
+/** Appointments another run holds (decided them first, or is asking a human about them): not this run's. */
+export const decidedElsewhereEntrySchema = z.object({ appointment_id: z.string(), detail: z.string() });
+
+export const runStatusSchema = z.enum([
+  'completed',
+  'completed_with_fallback',
+  'completed_with_issues',
+  'budget_exhausted',
+  'cancelled',
+]);
+
+export const reassignmentResultSchema = z.object({
+  status: runStatusSchema,
+  mode: modeSchema,
+  workflow_id: z.string(),
+  provider_id: z.string(),
+  date: z.string(),
+  until: z.string().optional(),
+  reason: z.string(),
+  total_affected: z.number().int(),
+  successful_assignments: z.number().int(),
+  waitlist_entries: z.number().int(),
+  assignments: z.array(assignmentEntrySchema),
+  waitlisted: z.array(waitlistEntrySchema),
+  undecided: z.array(undecidedEntrySchema),
+  /** Which path decided how many appointments, and why the code-driven fallback took over where it did. */
+  decided_by: z.object({ prompt: z.number().int(), code: z.number().int() }),
+  fallbacks: z.array(fallbackEntrySchema),
+  decided_elsewhere: z.array(decidedElsewhereEntrySchema),
+  approvals: approvalCountsSchema,
+  prompt: z.object({
+    orchestrator: pinnedPromptSchema,
+    scoring: pinnedPromptSchema,
+    experiment: armChoiceSchema.optional(),
+  }),
+  llm: llmStatsSchema.extend({ model: z.string(), offline: z.boolean(), calls_per_appointment: z.number() }),
+  tool_calls: z.number().int(),
+  batches: z.number().int(),
+  runs: z.number().int(),
+  discrepancies: z.array(z.string()),
+  message: z.string(),
+});
+
+export const pendingApprovalSchema = z.object({
+  appointment_id: z.string(),
+  provider_id: z.string(),
+  score: z.number(),
+  batch: z.number().int(),
+  deadline: z.string(),
+});
+
+export const progressSchema = z.object({
+  workflow_id: z.string(),
+  mode: modeSchema,
+  phase: z.enum(['resolving_prompt', 'finding_appointments', 'reassigning', 'finished']),
+  status: z.union([runStatusSchema, z.enum(['running', 'cancelling'])]),
+  total_affected: z.number().int(),
+  decided: z.number().int(),
+  assigned: z.number().int(),
+  waitlisted: z.number().int(),
+  undecided: z.number().int(),
+  batches: z.object({ total: z.number().int(), done: z.number().int(), running: z.number().int() }),
+  pending_approvals: z.array(pendingApprovalSchema),
+  /** LLM calls so far, the batches in flight included (they report every few seconds). */
+  llm_calls: z.number().int(),
+  /** HTTP requests to the model so far, failed ones included. */
+  llm_attempts: z.number().int(),
+  tool_calls: z.number().int(),
+  prompt: z.object({ name: z.string(), version: z.number().int(), label: z.string() }).optional(),
+  runs: z.number().int(),
+});
