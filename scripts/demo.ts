@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig, projectRoot } from '../src/config';
 import { demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
@@ -9,8 +9,9 @@ import { decisionsOf, formatProgress, formatResult } from '../src/cli/format';
 import { startDevServer, isListening, type DevServer } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/searchAttributeSetup';
 import { createReassignmentWorker } from '../src/worker';
-import { approveSignal, progressQuery } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { decideApprovalUpdate, progressQuery } from '../src/workflows/signals';
+import type { PendingApproval, ReassignmentResult } from '../src/workflows/types';
+import { startApi } from '../src/api/main';
 import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
 
 /**
@@ -52,6 +53,12 @@ async function main(): Promise<void> {
   const native = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const handle = await createReassignmentWorker({ connection: native, config, store });
   const running = handle.run();
+  // The operator console and API (loopback only: the demo configures no API keys). A busy port gets another.
+  const api = await startApi(config, () => undefined).catch(() =>
+    startApi({ ...config, API_PORT: 0 }, () => undefined),
+  );
+  console.log(`Operator console: ${api.url}   (API: ${api.url}/api, OpenAPI document: ${api.url}/openapi.json)`);
+  const interactive = process.stdin.isTTY === true;
 
   try {
     const stamp = idStamp(new Date());
@@ -64,6 +71,8 @@ async function main(): Promise<void> {
       'promptDrivenReassignment',
       reassignmentWorkflowId({ providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, tag: 'prompt', stamp }),
       input,
+      // In a terminal, the decision is yours, in the console; otherwise the demo plays the operator.
+      interactive ? personDecides(api.url) : demoDecides,
     );
     console.log(formatResult(promptRun));
     console.log(`  Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${promptRun.workflow_id}`);
@@ -76,6 +85,7 @@ async function main(): Promise<void> {
       'codeDrivenReassignment',
       reassignmentWorkflowId({ providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, tag: 'code', stamp }),
       input,
+      demoDecides,
     );
     console.log(formatResult(codeRun));
     const same = JSON.stringify(decisionsOf(promptRun)) === JSON.stringify(decisionsOf(codeRun));
@@ -85,13 +95,16 @@ async function main(): Promise<void> {
 
     console.log(`\nTemporal Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
     if (server && process.stdin.isTTY) {
-      console.log('The dev server keeps running so you can browse the runs; press Ctrl-C to stop.');
+      console.log(
+        `The dev server and the console (${api.url}) keep running so you can browse the runs; press Ctrl-C to stop.`,
+      );
       handle.shutdown();
       await running;
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
     if (!same) process.exitCode = 1;
   } finally {
+    await api.close();
     handle.shutdown();
     await running.catch(() => undefined);
     await native.close();
@@ -101,17 +114,67 @@ async function main(): Promise<void> {
   }
 }
 
-/** Starts a run, prints its progress as it changes, and approves what awaits approval, like a person would. */
+type Approver = (wf: WorkflowHandle, approval: PendingApproval) => Promise<void>;
+
+/** The demo plays the operator: it approves through the same Update the console and the API use. */
+const demoDecides: Approver = async (wf, a) => {
+  console.log(
+    `  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision. The demo approves it as "demo operator";`,
+  );
+  console.log(
+    `    yourself: the operator console, or npm run cli -- approve ${wf.workflowId} ${a.appointment_id}   (or: temporal workflow signal --workflow-id ${wf.workflowId} --name approve --input '{"appointmentId":"${a.appointment_id}"}')`,
+  );
+  await approve(wf, a);
+};
+
+async function approve(wf: WorkflowHandle, a: PendingApproval): Promise<void> {
+  await wf
+    .executeUpdate(decideApprovalUpdate, {
+      args: [{ appointmentId: a.appointment_id, decision: 'approve', by: 'demo operator' }],
+    })
+    .catch((err: unknown) => console.log(`    (not approved by the demo: ${describeError(err)})`));
+}
+
+/** In a terminal the person decides, in the console; Enter lets the demo approve instead. */
+const personDecides =
+  (consoleUrl: string): Approver =>
+  async (wf, a) => {
+    console.log(`  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision.`);
+    console.log(
+      `    Approve (or reject) it in the operator console: ${consoleUrl}   — or press Enter and the demo approves it.`,
+    );
+    let waiting = true;
+    const enter = new Promise<'enter'>((resolve) => {
+      process.stdin.resume();
+      process.stdin.once('data', () => resolve('enter'));
+    });
+    const decided = (async (): Promise<'decided'> => {
+      while (waiting) {
+        const p = await wf.query(progressQuery).catch(() => undefined);
+        if (!p || !p.pending_approvals.some((x) => x.appointment_id === a.appointment_id)) return 'decided';
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return 'decided';
+    })();
+    const how = await Promise.race([enter, decided]);
+    waiting = false;
+    process.stdin.pause();
+    if (how === 'enter') await approve(wf, a);
+    else console.log(`    decided in the console`);
+  };
+
+/** Starts a run, prints its progress as it changes, and hands each awaited approval to the approver. */
 async function runAndWatch(
   client: Client,
   taskQueue: string,
   type: string,
   workflowId: string,
   input: object,
+  approver: Approver,
 ): Promise<ReassignmentResult> {
   const wf = await client.workflow.start(type, { taskQueue, workflowId, args: [input] });
   console.log(`  started ${workflowId}`);
-  const approved = new Set<string>();
+  const asked = new Set<string>();
   let last = '';
   const result = wf.result() as Promise<ReassignmentResult>;
   let finished = false;
@@ -125,15 +188,9 @@ async function runAndWatch(
       if (line !== last) console.log(`  ${line}`);
       last = line;
       for (const a of p.pending_approvals) {
-        if (approved.has(a.appointment_id)) continue;
-        approved.add(a.appointment_id);
-        console.log(
-          `  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision. The demo approves it as "demo operator";`,
-        );
-        console.log(
-          `    yourself: npm run cli -- approve ${workflowId} ${a.appointment_id}   (or: temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"appointmentId":"${a.appointment_id}"}')`,
-        );
-        await wf.signal(approveSignal, { appointmentId: a.appointment_id, by: 'demo operator' });
+        if (asked.has(a.appointment_id)) continue;
+        asked.add(a.appointment_id);
+        await approver(wf, a);
       }
     } catch {
       // The run may finish between two queries.

@@ -207,6 +207,12 @@ describe('the HTTP API', () => {
     ['an unknown route', { path: '/api/nothing-here', method: 'GET' }, 404, /no route GET \/api\/nothing-here/],
     ['a bad workflow id', { path: '/api/reassignments/bad%20id', method: 'GET' }, 400, /invalid params/],
     ['a bad decision', { path: '/api/reassignments/x/approvals/A002', body: { decision: 'maybe' } }, 400, /decision/],
+    [
+      'a method the path does not have',
+      { path: '/api/reassignments', method: 'PUT' },
+      405,
+      /PUT is not allowed on \/api\/reassignments: use GET/,
+    ],
   ])('%s: a 4xx with a one-line JSON error, and nothing is started', async (_name, request, status, message) => {
     const before = await call('/api/reassignments?limit=200');
     const r = await call(request.path ?? '/api/trigger-workflow-dynamic', request);

@@ -15,7 +15,7 @@ import {
  */
 
 /** Every refusal: one line a person can act on. */
-export const errorSchema = z.object({ error: z.string() }).meta({ id: 'Error' });
+export const errorSchema = z.object({ error: z.string() });
 
 /** A workflow id as our tools and the Temporal CLI write them (letters, digits and . _ : @ -). */
 export const workflowIdSchema = z

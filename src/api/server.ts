@@ -46,6 +46,25 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null as unknown as Principal);
 
+  // A known path asked with a method it does not have is a 405 that names the methods it has (checked before
+  // any body is read); an unknown path is a 404.
+  const routes: { pattern: RegExp; method: string }[] = [];
+  app.addHook('onRoute', (route) => {
+    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+')}$`);
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ pattern, method });
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404) return;
+    const pathname = request.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(pathname)).map((r) => r.method))];
+    if (allowed.length > 0)
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({ error: `${request.method} is not allowed on ${pathname}: use ${allowed.join(' or ')}` });
+    return reply.code(404).send({ error: `no route ${request.method} ${pathname}` });
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     const need = request.routeOptions.config?.role;
     if (!need) return;

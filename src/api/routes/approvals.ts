@@ -111,7 +111,12 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
   app.get(
     '/healthz',
     {
-      schema: { summary: 'Liveness, and whether Temporal answers', tags: ['session'], response: { 200: healthSchema } },
+      schema: {
+        summary: 'Liveness, and whether Temporal answers (no authentication)',
+        tags: ['session'],
+        security: [],
+        response: { 200: healthSchema },
+      },
     },
     async () => {
       const temporal = await client.connection.workflowService

@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../src/config';
+
+/**
+ * What the test suite needs besides npm packages and the Temporal CLI (the suite finds or installs that one
+ * itself): schemathesis from PyPI, in .cache/venv, for the API fuzz; and Debian's Chromium for the console's
+ * browser test (installed with apt-get when this runs as root, otherwise named with the command to run).
+ * Run by `npm test` first, and by .ci/run.
+ */
+
+const SCHEMATHESIS_VERSION = '4.32.5';
+const venv = path.join(projectRoot, '.cache', 'venv');
+const schemathesis = path.join(venv, 'bin', 'schemathesis');
+
+const ok = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+const run = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
+};
+
+function ensureSchemathesis(): string {
+  if (ok(schemathesis, ['--version']))
+    return `schemathesis ${SCHEMATHESIS_VERSION} in ${path.relative(projectRoot, venv)}`;
+  run('python3', ['-m', 'venv', venv]);
+  run(path.join(venv, 'bin', 'pip'), [
+    'install',
+    '-q',
+    '--disable-pip-version-check',
+    `schemathesis==${SCHEMATHESIS_VERSION}`,
+  ]);
+  return `schemathesis ${SCHEMATHESIS_VERSION} installed into ${path.relative(projectRoot, venv)}`;
+}
+
+function ensureChromium(): string {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (fs.existsSync(chromium)) return `Chromium at ${chromium}`;
+  if (process.getuid?.() !== 0)
+    return `no Chromium at ${chromium}: the console's browser test will fail; install it with: sudo apt-get install chromium (or set CHROMIUM_PATH)`;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'ignore', env }).status === 0;
+  if (!install()) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
+    if (!install()) return 'Chromium could not be installed with apt-get: the console test will fail';
+  }
+  return `Chromium installed with apt-get at ${chromium}`;
+}
+
+try {
+  console.log(`test tools: ${ensureSchemathesis()}; ${ensureChromium()}`);
+} catch (err) {
+  console.error(`test tools: ${(err as Error).message}`);
+  process.exit(1);
+}
