@@ -49,6 +49,10 @@ const configSchema = z.object({
   API_KEYS: optionalString,
   /** Where people open the Temporal Web UI (links in the API and console). */
   TEMPORAL_UI_URL: optionalString.pipe(z.url('must be a URL such as http://localhost:8233').optional()),
+  /** Where `eval` writes its reports; `prompts promote` reads the last one of a version here. */
+  EVAL_DIR: z.string().default(path.join(projectRoot, 'data', 'evals')),
+  /** The agreement with the code-driven oracle a prompt version needs before `prompts promote` moves a label to it. */
+  EVAL_MIN_AGREEMENT: z.coerce.number().min(0).max(1).default(0.95),
   PROMPT_SOURCE: z.enum(['local', 'langfuse']).default('local'),
   LANGFUSE_BASE_URL: optionalString.pipe(z.url('must be a URL such as https://cloud.langfuse.com').optional()),
   LANGFUSE_PUBLIC_KEY: optionalString,

@@ -139,7 +139,10 @@ export class BatchSession {
       ]),
     )) as ToolOutcome<ToolResult<N>>;
     if (outcome.ok) this.record(name, outcome.result);
-    else this.noteRefusal(name, parsed.data as { appointment_id?: string }, outcome);
+    else {
+      this.outcome.refused_calls = (this.outcome.refused_calls ?? 0) + 1;
+      this.noteRefusal(name, parsed.data as { appointment_id?: string }, outcome);
+    }
     return outcome;
   }
 

@@ -20,6 +20,7 @@ export function emptyOutcome(batch: number): BatchOutcome {
       time_ms: 0,
     },
     tool_calls: 0,
+    refused_calls: 0,
     discrepancies: [],
     fallbacks: [],
     decided_elsewhere: [],
@@ -46,6 +47,7 @@ export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
   for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
   addLlmStats(into.llm, b.llm);
   into.tool_calls += b.tool_calls;
+  into.refused_calls = (into.refused_calls ?? 0) + (b.refused_calls ?? 0);
   if (b.llm.model !== undefined) {
     into.llm.model = b.llm.model;
     into.llm.offline = b.llm.offline;

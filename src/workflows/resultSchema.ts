@@ -98,6 +98,8 @@ export const reassignmentResultSchema = z.object({
   }),
   llm: llmStatsSchema.extend({ model: z.string(), offline: z.boolean(), calls_per_appointment: z.number() }),
   tool_calls: z.number().int(),
+  /** Tool calls the domain refused (the model, or the code, asked for something an invariant forbids). */
+  refused_calls: z.number().int().optional(),
   batches: z.number().int(),
   runs: z.number().int(),
   discrepancies: z.array(z.string()),

@@ -52,6 +52,7 @@ export function buildResult(s: ResultSources): ReassignmentResult {
       calls_per_appointment: decided.length > 0 ? Math.round((done.llm.calls / decided.length) * 100) / 100 : 0,
     },
     tool_calls: done.tool_calls,
+    refused_calls: done.refused_calls ?? 0,
     batches: s.batches,
     runs: s.runs,
     discrepancies: done.discrepancies,

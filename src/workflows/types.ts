@@ -80,6 +80,8 @@ export interface BatchOutcome {
   approvals: ApprovalCounts;
   llm: LlmStats;
   tool_calls: number;
+  /** Tool calls the domain refused (a forbidden assignment, a taken slot, ...); absent in earlier versions. */
+  refused_calls?: number;
   discrepancies: string[];
   /** Absent in outcomes carried by runs of an earlier version. */
   fallbacks?: FallbackEntry[];

@@ -1,0 +1,247 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection, WorkflowBundle } from '@temporalio/worker';
+import { decisionsOf } from '../cli/format';
+import type { AppConfig } from '../config';
+import { SchedulingStore } from '../domain/store';
+import type { PinnedPrompt } from '../prompts/schema';
+import { createReassignmentWorker } from '../worker';
+import { idStamp, reassignmentWorkflowId } from '../workflowIds';
+import { decideApprovalUpdate, progressQuery } from '../workflows/signals';
+import type { ReassignmentResult } from '../workflows/types';
+import type { Scenario } from './scenarios';
+
+/**
+ * Runs the eval suite: each scenario twice on fresh copies of its data, once by the code-driven oracle and once
+ * prompt-driven with the label (and model) under test, each on a worker of its own against the real Temporal
+ * server, with the same human answers to the approvals both ask for. Then it compares them appointment by
+ * appointment and sums what the prompt-driven runs cost.
+ */
+
+export interface ScenarioReport {
+  name: string;
+  description: string;
+  appointments: number;
+  agreed: number;
+  agreement: number;
+  /** Appointment by appointment: the new provider, "waitlist", or "undecided". */
+  decisions: { oracle: Record<string, string>; candidate: Record<string, string> };
+  /** Where the prompt-driven run decided otherwise than the oracle. */
+  disagreements: { appointment_id: string; oracle: string; candidate: string }[];
+  refused_calls: number;
+  invalid_calls: number;
+  /** Batches that fell back to the code-driven steps, and the appointments the code decided there. */
+  fallbacks: number;
+  decided_by_code: number;
+  llm_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  /** At the configured prices; 0 for the offline stand-in; null without prices. */
+  cost: number | null;
+  time_s: number;
+  statuses: string[];
+  workflow_ids: { oracle: string[]; candidate: string[] };
+}
+
+export interface EvalReport {
+  at: string;
+  label: string;
+  model: string;
+  offline: boolean;
+  prompt: { orchestrator: PinnedPrompt; scoring: PinnedPrompt };
+  scenarios: ScenarioReport[];
+  total: Omit<ScenarioReport, 'name' | 'description' | 'decisions' | 'disagreements' | 'statuses' | 'workflow_ids'> & {
+    scenarios: number;
+  };
+  /** The agreement a version needs to be promoted (EVAL_MIN_AGREEMENT), and whether this one has it. */
+  min_agreement: number;
+  promotable: boolean;
+}
+
+export interface EvalOptions {
+  config: AppConfig;
+  client: Client;
+  connection: NativeConnection;
+  bundle: WorkflowBundle;
+  label: string;
+  /** Another model name for the prompt-driven runs than the prompt config's. */
+  model?: string;
+  scenarios: Scenario[];
+  say?: (line: string) => void;
+}
+
+type Path = 'oracle' | 'candidate';
+
+export async function runEval(options: EvalOptions): Promise<EvalReport> {
+  const say = options.say ?? (() => undefined);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-eval-'));
+  const reports: ScenarioReport[] = [];
+  let last: ReassignmentResult | undefined;
+  try {
+    for (const scenario of options.scenarios) {
+      say(`eval: ${scenario.name} …`);
+      const oracle = await runScenario(options, scenario, 'oracle', dir);
+      const candidate = await runScenario(options, scenario, 'candidate', dir);
+      last = candidate.results[0] ?? last;
+      reports.push(compare(options.config, scenario, oracle, candidate));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (!last) throw new Error('the eval ran no scenario');
+  const total = sum(reports);
+  const min = options.config.EVAL_MIN_AGREEMENT;
+  return {
+    at: new Date().toISOString(),
+    label: options.label,
+    model: last.llm.model,
+    offline: last.llm.offline,
+    prompt: { orchestrator: last.prompt.orchestrator, scoring: last.prompt.scoring },
+    scenarios: reports,
+    total,
+    min_agreement: min,
+    promotable: total.agreement >= min,
+  };
+}
+
+interface PathOutcome {
+  results: ReassignmentResult[];
+  seconds: number;
+}
+
+/** One scenario on one path: a fresh copy of its data, a worker of its own, its runs in order. */
+async function runScenario(options: EvalOptions, scenario: Scenario, which: Path, dir: string): Promise<PathOutcome> {
+  const { config, client, connection, bundle, label } = options;
+  const store = new SchedulingStore(path.join(dir, `${scenario.name}-${which}.db`));
+  store.load(scenario.data());
+  const taskQueue = `eval-${scenario.name}-${which}-${process.pid}-${Date.now().toString(36)}`;
+  const model = which === 'candidate' ? (options.model ?? config.LLM_MODEL) : config.LLM_MODEL;
+  const worker = await createReassignmentWorker({
+    connection,
+    config: { ...config, TASK_QUEUE: taskQueue, ...(model ? { LLM_MODEL: model } : {}) },
+    store,
+    workflowBundle: bundle,
+    say: () => undefined,
+  });
+  const running = worker.run();
+  const began = Date.now();
+  try {
+    const results: ReassignmentResult[] = [];
+    for (const [i, run] of scenario.runs.entries()) {
+      const wf = await client.workflow.start(
+        which === 'oracle' ? 'codeDrivenReassignment' : 'promptDrivenReassignment',
+        {
+          taskQueue,
+          workflowId: reassignmentWorkflowId({
+            providerId: run.providerId,
+            date: run.date,
+            tag: `eval-${scenario.name}-${which}-${i + 1}`,
+            stamp: idStamp(new Date()),
+          }),
+          args: [{ ...run, reason: 'eval', promptLabel: label }],
+        },
+      );
+      results.push(await answerApprovals(wf, scenario.approvals ?? {}));
+    }
+    return { results, seconds: (Date.now() - began) / 1000 };
+  } finally {
+    worker.shutdown();
+    await running;
+    store.close();
+  }
+}
+
+/** Plays the human of the scenario: answers each approval the run asks for, through the approval Update. */
+async function answerApprovals(
+  wf: WorkflowHandle,
+  answers: Record<string, 'approve' | 'reject'>,
+): Promise<ReassignmentResult> {
+  const result = wf.result() as Promise<ReassignmentResult>;
+  let done = false;
+  void result.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  const answered = new Set<string>();
+  while (!done) {
+    const progress = await wf.query(progressQuery).catch(() => undefined);
+    for (const p of progress?.pending_approvals ?? []) {
+      if (answered.has(p.appointment_id)) continue;
+      answered.add(p.appointment_id);
+      await wf
+        .executeUpdate(decideApprovalUpdate, {
+          args: [{ appointmentId: p.appointment_id, decision: answers[p.appointment_id] ?? 'approve', by: 'eval' }],
+        })
+        .catch(() => undefined); // decided meanwhile: nothing to answer
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 150))]);
+  }
+  return result;
+}
+
+function decisionsOfAll(results: ReassignmentResult[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of results) {
+    for (const u of r.undecided) out[u.appointment_id] = 'undecided';
+    Object.assign(out, decisionsOf(r));
+  }
+  return out;
+}
+
+function compare(config: AppConfig, scenario: Scenario, oracle: PathOutcome, candidate: PathOutcome): ScenarioReport {
+  const expected = decisionsOfAll(oracle.results);
+  const got = decisionsOfAll(candidate.results);
+  const ids = [...new Set([...Object.keys(expected), ...Object.keys(got)])].sort();
+  const disagreements = ids
+    .filter((id) => expected[id] !== got[id])
+    .map((id) => ({ appointment_id: id, oracle: expected[id] ?? 'untouched', candidate: got[id] ?? 'untouched' }));
+  const rs = candidate.results;
+  const n = (f: (r: ReassignmentResult) => number) => rs.reduce((s, r) => s + f(r), 0);
+  const input = n((r) => r.llm.prompt_tokens);
+  const output = n((r) => r.llm.completion_tokens);
+  const offline = rs.every((r) => r.llm.offline);
+  const prices = config.prices;
+  return {
+    name: scenario.name,
+    description: scenario.description,
+    appointments: ids.length,
+    agreed: ids.length - disagreements.length,
+    agreement: ids.length === 0 ? 1 : (ids.length - disagreements.length) / ids.length,
+    decisions: { oracle: expected, candidate: got },
+    disagreements,
+    refused_calls: n((r) => r.refused_calls ?? 0),
+    invalid_calls: n((r) => r.llm.invalid_tool_calls),
+    fallbacks: n((r) => r.fallbacks.length),
+    decided_by_code: n((r) => r.decided_by.code),
+    llm_calls: n((r) => r.llm.calls),
+    input_tokens: input,
+    output_tokens: output,
+    cost: offline ? 0 : prices ? (input * prices.inputPer1k + output * prices.outputPer1k) / 1000 : null,
+    time_s: Math.round(candidate.seconds * 100) / 100,
+    statuses: rs.map((r) => r.status),
+    workflow_ids: { oracle: oracle.results.map((r) => r.workflow_id), candidate: rs.map((r) => r.workflow_id) },
+  };
+}
+
+function sum(reports: ScenarioReport[]): EvalReport['total'] {
+  const n = (f: (r: ScenarioReport) => number) => reports.reduce((s, r) => s + f(r), 0);
+  const appointments = n((r) => r.appointments);
+  const agreed = n((r) => r.agreed);
+  return {
+    scenarios: reports.length,
+    appointments,
+    agreed,
+    agreement: appointments === 0 ? 1 : agreed / appointments,
+    refused_calls: n((r) => r.refused_calls),
+    invalid_calls: n((r) => r.invalid_calls),
+    fallbacks: n((r) => r.fallbacks),
+    decided_by_code: n((r) => r.decided_by_code),
+    llm_calls: n((r) => r.llm_calls),
+    input_tokens: n((r) => r.input_tokens),
+    output_tokens: n((r) => r.output_tokens),
+    cost: reports.some((r) => r.cost === null) ? null : n((r) => r.cost ?? 0),
+    time_s: Math.round(n((r) => r.time_s) * 100) / 100,
+  };
+}
