@@ -127,6 +127,13 @@ describe('mergeOutcome: a run adds up its batches', () => {
     expect(total.decided_elsewhere).toEqual([]);
     expect(total.assignments).toHaveLength(1);
   });
+  test('LLM figures an earlier version did not record (attempts, failed attempts, time) count as 0', () => {
+    const total = emptyOutcome(0);
+    const old = emptyOutcome(1);
+    old.llm = { calls: 2, prompt_tokens: 20, completion_tokens: 2, invalid_tool_calls: 0 };
+    mergeOutcome(total, old);
+    expect(total.llm).toMatchObject({ calls: 2, attempts: 0, failed_attempts: 0, time_ms: 0 });
+  });
   test('budget_exhausted sticks; cancelled only replaces completed', () => {
     const total = completeOutcome(emptyOutcome(0));
     mergeOutcome(total, { ...emptyOutcome(1), status: 'cancelled' });
