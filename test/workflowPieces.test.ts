@@ -1,6 +1,6 @@
 import { resumeState } from '../src/workflows/carriedState';
 import { completeOutcome, emptyOutcome, mergeOutcome } from '../src/workflows/outcome';
-import { buildResult, type ResultSources } from '../src/workflows/runResult';
+import { buildResult, runSummary, type ResultSources } from '../src/workflows/runResult';
 import { compareWithRecord, extractJson, type BatchSummary } from '../src/workflows/summaryCheck';
 import type { BatchOutcome, CarriedState } from '../src/workflows/types';
 import type { PromptBundle } from '../src/prompts/schema';
@@ -127,6 +127,13 @@ describe('mergeOutcome: a run adds up its batches', () => {
     expect(total.decided_elsewhere).toEqual([]);
     expect(total.assignments).toHaveLength(1);
   });
+  test('LLM figures an earlier version did not record (attempts, failed attempts, time) count as 0', () => {
+    const total = emptyOutcome(0);
+    const old = emptyOutcome(1);
+    old.llm = { calls: 2, prompt_tokens: 20, completion_tokens: 2, invalid_tool_calls: 0 };
+    mergeOutcome(total, old);
+    expect(total.llm).toMatchObject({ calls: 2, attempts: 0, failed_attempts: 0, time_ms: 0 });
+  });
   test('budget_exhausted sticks; cancelled only replaces completed', () => {
     const total = completeOutcome(emptyOutcome(0));
     mergeOutcome(total, { ...emptyOutcome(1), status: 'cancelled' });
@@ -164,19 +171,20 @@ describe('resumeState: where a run starts', () => {
 describe('buildResult: what a person reads at the end', () => {
   const bundle = {
     orchestrator: { name: 'healthcare-orchestrator', version: 2, label: 'staging', source: 'local', hash: 'h' },
+    scoring: { name: 'scoring-policy', version: 1, label: 'staging', source: 'local', hash: 'h2' },
     config: { model: { name: 'gpt-x' } },
   } as unknown as PromptBundle;
-  const sources = (done: ResultSources['done'], over: Partial<ResultSources> = {}): ResultSources => ({
+  const sources = (
+    done: ResultSources['state']['done'],
+    over: Partial<ResultSources> = {},
+    totalAffected = 3,
+  ): ResultSources => ({
     mode: 'prompt',
     workflowId: 'reassign-T001-2025-11-21-x',
     input: { providerId: 'T001', date: '2025-11-21', reason: 'sick', promptLabel: 'staging', historyEventLimit: 5000 },
     status: 'completed',
-    totalAffected: 3,
-    batches: 1,
-    runs: 1,
-    done,
+    state: { totalAffected, batchesDone: 1, runs: 1, done },
     bundle,
-    prompt: { orchestrator: bundle.orchestrator, scoring: bundle.orchestrator },
     ...over,
   });
 
@@ -206,9 +214,28 @@ describe('buildResult: what a person reads at the end', () => {
     );
   });
   test('nothing to do, and a code-driven run names no model', () => {
-    const r = buildResult(sources(completeOutcome(emptyOutcome(0)), { totalAffected: 0, mode: 'code' }));
+    const r = buildResult(sources(emptyOutcome(0), { mode: 'code' }, 0));
     expect(r.message).toMatch(/^no appointment of T001 on 2025-11-21 is left to reassign: nothing to do/);
     expect(r.llm.model).toBe('none (code-driven)');
     expect(r.llm.calls_per_appointment).toBe(0);
+  });
+  test('the result names the prompts the run pinned, from its bundle', () => {
+    const r = buildResult(sources(emptyOutcome(0)));
+    expect(r.prompt).toEqual({ orchestrator: bundle.orchestrator, scoring: bundle.scoring });
+  });
+
+  test('the run summary keeps counts instead of lists, and names every appointment the run did not move', () => {
+    const done = emptyOutcome(0);
+    done.assignments.push(assignment('A1', 'P2'));
+    done.undecided.push({ appointment_id: 'A2', reason: 'cancelled before a decision' });
+    done.decided_elsewhere.push({ appointment_id: 'A3', detail: 'already reassigned by another run' });
+    done.discrepancies.push('batch 1: the model counted 2 assignments, the tools record 1');
+    const summary = runSummary(buildResult(sources(done, { status: 'completed_with_issues' })));
+    expect(summary).toMatchObject({ status: 'completed_with_issues', undecided: 1, discrepancies: 1 });
+    expect(summary).not.toHaveProperty('assignments');
+    expect(summary.undecided_appointments).toEqual([
+      { appointment_id: 'A2', reason: 'cancelled before a decision' },
+      { appointment_id: 'A3', reason: 'already reassigned by another run' },
+    ]);
   });
 });

@@ -18,14 +18,58 @@ import { installQuietRuntime, uniqueName } from './support/harness';
  * small in-test stub. No SQLite, no model server: what the parent and its batches do with the answers they get.
  */
 
-const ids = Array.from({ length: 12 }, (_, i) => `A${String(i + 1).padStart(3, '0')}`);
+const appointmentIds = (n: number) => Array.from({ length: n }, (_, i) => `A${String(i + 1).padStart(3, '0')}`);
 /** The stubbed world: even appointments have a free excellent match, odd ones nobody. */
 const candidatesOf = (id: string) =>
   Number(id.slice(1)) % 2 === 0
     ? [{ provider_id: 'P001', score: 180, band: 'excellent', approval_required: false }]
     : [];
 
-function stubActivities(calls: ToolCallInput[]): Activities {
+/** A chat completion as the workflow sees it; each test says where the model's turns come from. */
+type Chat = (input: ChatInput) => Promise<ChatOutput>;
+
+/** The offline agent's decision procedure, called in-process: a model that follows the prompt, without a server. */
+const offlineAgentChat: Chat = async (input) => {
+  const reply = decideNextTurn(input.messages);
+  const turn = input.messages.filter((m) => m.role === 'assistant').length;
+  return {
+    message: {
+      content: reply.content,
+      tool_calls: reply.toolCalls.map((c, i) => ({
+        id: `c${turn}-${i}`,
+        name: c.name,
+        arguments: JSON.stringify(c.arguments),
+      })),
+    },
+    finish_reason: reply.toolCalls.length > 0 ? 'tool_calls' : 'stop',
+    usage: { prompt_tokens: 100, completion_tokens: 10 },
+    model: 'stub-model',
+    offline: true,
+  };
+};
+
+/** A model that says exactly the turns it is given, one per call, whatever the conversation so far. */
+function scriptedChat(turns: { calls?: [name: string, args: object][]; content?: string }[]): Chat {
+  return async (input) => {
+    const turn = input.messages.filter((m) => m.role === 'assistant').length;
+    const next = turns[turn];
+    if (!next) throw new Error(`the script has no turn ${turn + 1}`);
+    const calls = (next.calls ?? []).map(([name, args], i) => ({
+      id: `t${turn}-${i}`,
+      name,
+      arguments: JSON.stringify(args),
+    }));
+    return {
+      message: { content: next.content ?? null, tool_calls: calls },
+      finish_reason: calls.length > 0 ? 'tool_calls' : 'stop',
+      usage: { prompt_tokens: 100, completion_tokens: 10 },
+      model: 'scripted-model',
+      offline: true,
+    };
+  };
+}
+
+function stubActivities(ids: string[], chat: Chat, calls: ToolCallInput[]): Activities {
   const tool = (input: ToolCallInput): ToolOutcome => {
     const args = input.args as Record<string, string>;
     switch (input.name) {
@@ -97,25 +141,7 @@ function stubActivities(calls: ToolCallInput[]): Activities {
       calls.push(input);
       return tool(input);
     },
-    // The offline agent's decision procedure, called in-process: a scripted model without a server.
-    chatCompletion: async (input: ChatInput): Promise<ChatOutput> => {
-      const reply = decideNextTurn(input.messages);
-      const turn = input.messages.filter((m) => m.role === 'assistant').length;
-      return {
-        message: {
-          content: reply.content,
-          tool_calls: reply.toolCalls.map((c, i) => ({
-            id: `c${turn}-${i}`,
-            name: c.name,
-            arguments: JSON.stringify(c.arguments),
-          })),
-        },
-        finish_reason: reply.toolCalls.length > 0 ? 'tool_calls' : 'stop',
-        usage: { prompt_tokens: 100, completion_tokens: 10 },
-        model: 'stub-model',
-        offline: true,
-      };
-    },
+    chatCompletion: chat,
     recordApproval: async () => ({ recorded: true }),
     recordRunSummary: async () => undefined,
   };
@@ -123,45 +149,48 @@ function stubActivities(calls: ToolCallInput[]): Activities {
 }
 
 describe('the reassignment workflows with stubbed activities', () => {
-  let worker: Worker;
-  let running: Promise<void>;
-  let native: NativeConnection;
   let connection: Connection;
   let client: Client;
-  const taskQueue = uniqueName('stubbed');
-  const calls: ToolCallInput[] = [];
 
   beforeAll(async () => {
     installQuietRuntime();
-    native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
-    worker = await Worker.create({
-      connection: native,
-      taskQueue,
-      workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
-      activities: stubActivities(calls),
-    });
-    running = worker.run();
     connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
     client = new Client({ connection });
   });
-  afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-  });
+  afterAll(() => connection.close());
+
+  /** Runs one prompt-driven reassignment of T001 on 2025-11-21 on a worker of its own, with these activities. */
+  async function reassignWith(activities: Activities): Promise<ReassignmentResult> {
+    const taskQueue = uniqueName('stubbed');
+    const native = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
+    const worker = await Worker.create({
+      connection: native,
+      taskQueue,
+      workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
+      activities,
+    });
+    try {
+      return await worker.runUntil(
+        client.workflow.execute('promptDrivenReassignment', {
+          taskQueue,
+          workflowId: reassignmentWorkflowId({
+            providerId: 'T001',
+            date: '2025-11-21',
+            tag: 'stubbed',
+            stamp: uniqueName('t'),
+          }),
+          args: [{ providerId: 'T001', date: '2025-11-21', reason: 'sick', promptLabel: 'staging' }],
+        }) as Promise<ReassignmentResult>,
+      );
+    } finally {
+      await native.close();
+    }
+  }
 
   test('the parent cuts 12 appointments into batches of 10 and reports what the tools recorded', async () => {
-    const result = (await client.workflow.execute('promptDrivenReassignment', {
-      taskQueue,
-      workflowId: reassignmentWorkflowId({
-        providerId: 'T001',
-        date: '2025-11-21',
-        tag: 'stubbed',
-        stamp: uniqueName('t'),
-      }),
-      args: [{ providerId: 'T001', date: '2025-11-21', reason: 'sick', promptLabel: 'staging' }],
-    })) as ReassignmentResult;
+    const ids = appointmentIds(12);
+    const calls: ToolCallInput[] = [];
+    const result = await reassignWith(stubActivities(ids, offlineAgentChat, calls));
 
     expect(result.status).toBe('completed');
     expect(result.batches).toBe(2);
@@ -176,5 +205,55 @@ describe('the reassignment workflows with stubbed activities', () => {
     // Writes carry keys fixed by the workflow (run id, tool, appointment), never by the model.
     const keys = calls.filter((c) => c.name === 'assign_appointment').map((c) => c.idempotencyKey);
     expect(keys.every((k) => k?.startsWith(`${result.workflow_id}:assign_appointment:A0`))).toBe(true);
+  });
+
+  test('the result is what the tools recorded, and a model summary that disagrees is listed as a discrepancy', async () => {
+    const calls: ToolCallInput[] = [];
+    // A001 has no candidate and A002 one (P001); the model does the right thing, then claims both were reassigned.
+    const model = scriptedChat([
+      {
+        calls: [
+          ['find_candidates', { appointment_id: 'A001' }],
+          ['find_candidates', { appointment_id: 'A002' }],
+        ],
+      },
+      {
+        calls: [
+          ['assign_appointment', { appointment_id: 'A002', new_provider_id: 'P001' }],
+          ['add_to_waitlist', { appointment_id: 'A001', reason: 'no candidate' }],
+        ],
+      },
+      {
+        calls: [
+          ['notify_patient', { appointment_id: 'A002', kind: 'reassigned' }],
+          ['notify_patient', { appointment_id: 'A001', kind: 'waitlisted' }],
+        ],
+      },
+      {
+        content: JSON.stringify({
+          total_affected: 2,
+          successful_assignments: 2,
+          waitlist_entries: 0,
+          assignments: [
+            { appointment_id: 'A001', new_provider_id: 'P001' },
+            { appointment_id: 'A002', new_provider_id: 'P001' },
+          ],
+          waitlisted: [],
+        }),
+      },
+    ]);
+
+    const result = await reassignWith(stubActivities(appointmentIds(2), model, calls));
+
+    expect(result.status).toBe('completed_with_issues');
+    expect(result.assignments.map((a) => [a.appointment_id, a.new_provider_id])).toEqual([['A002', 'P001']]);
+    expect(result.waitlisted.map((w) => w.appointment_id)).toEqual(['A001']);
+    expect(result.discrepancies).toEqual([
+      'batch 1: the model reported A001 → P001, the tools record no assignment',
+      'batch 1: the model left out the waitlist entry A001',
+      'batch 1: the model counted 2 assignments, the tools record 1',
+      'batch 1: the model counted 0 waitlist entries, the tools record 1',
+    ]);
+    expect(result.llm).toMatchObject({ model: 'scripted-model', calls: 4 });
   });
 });

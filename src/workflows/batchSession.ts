@@ -8,7 +8,7 @@ import {
 } from '@temporalio/workflow';
 import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../tools/catalog';
 import { toolActivities } from './activityOptions';
-import { emptyOutcome } from './outcome';
+import { emptyOutcome, type CompleteOutcome } from './outcome';
 import { ApprovalGate } from './approvalGate';
 import { readSignal } from './signalPayloads';
 import { batchProgressQuery, cancelSignal, llmProgressSignal } from './signals';
@@ -24,7 +24,7 @@ const LIVE_LLM_PROGRESS = 'live-llm-progress';
  */
 
 export class BatchSession {
-  readonly outcome: BatchOutcome;
+  readonly outcome: CompleteOutcome;
   cancelled = false;
   private readonly approvals: ApprovalGate;
   private lastLlmReport = Date.now();

@@ -28,7 +28,7 @@ export function resumeState(carried?: CarriedState): RunState {
       nextBatch: 1,
       batchesDone: 0,
       runs: 1,
-      done: completeOutcome(emptyOutcome(0)),
+      done: emptyOutcome(0),
     };
   return { ...carried, runs: carried.runs + 1, done: completeOutcome(carried.done) };
 }

@@ -2,7 +2,10 @@ import type { BatchOutcome, DecidedElsewhereEntry, FallbackEntry, LlmStats } fro
 
 /** Outcomes of batches, and their sum for a whole run. */
 
-export function emptyOutcome(batch: number): BatchOutcome {
+/** A batch outcome with every list present (outcomes recorded by earlier versions lack some). */
+export type CompleteOutcome = BatchOutcome & { fallbacks: FallbackEntry[]; decided_elsewhere: DecidedElsewhereEntry[] };
+
+export function emptyOutcome(batch: number): CompleteOutcome {
   return {
     batch,
     status: 'completed',
@@ -26,9 +29,6 @@ export function emptyOutcome(batch: number): BatchOutcome {
     decided_elsewhere: [],
   };
 }
-
-/** A batch outcome with every list present (outcomes recorded by earlier versions lack some). */
-export type CompleteOutcome = BatchOutcome & { fallbacks: FallbackEntry[]; decided_elsewhere: DecidedElsewhereEntry[] };
 
 /** Fills in the lists an outcome from an earlier version may lack: done here once, so the rest sees whole types. */
 export function completeOutcome(outcome: BatchOutcome): CompleteOutcome {

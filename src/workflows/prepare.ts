@@ -11,7 +11,8 @@ import type { PromptBundle } from '../prompts/schema';
 import { modelCheckActivities, promptActivities, toolActivities } from './activityOptions';
 import type { ReassignmentRun } from './reassignmentRun';
 import { searchAttributes } from './searchAttributes';
-import type { BatchAppointment, ReassignmentResult } from './types';
+import { pinnedPrompts } from './runResult';
+import type { BatchAppointment } from './types';
 
 /**
  * A run's first steps, before any batch: pin the prompts, make sure the model accepts our key, record the
@@ -89,15 +90,6 @@ async function checkModel(): Promise<void> {
       throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? ErrorType.llmAuth);
     throw err;
   }
-}
-
-/** The pinned prompt versions (and A/B arm) as the memo and the result show them. */
-export function pinnedPrompts(bundle: PromptBundle): ReassignmentResult['prompt'] {
-  return {
-    orchestrator: bundle.orchestrator,
-    scoring: bundle.scoring,
-    ...(bundle.experiment ? { experiment: bundle.experiment } : {}),
-  };
 }
 
 /** Memo and search attributes, so a run can be found and read in the Web UI without our code. */

@@ -100,7 +100,7 @@ async function handOver(session: BatchSession, input: BatchInput, ending: Ending
   const notified = left.filter((a) => session.isDecided(a.appointment_id)).map((a) => a.appointment_id);
   session.decidedBy = 'code';
   await decideByCode(session, left);
-  session.outcome.fallbacks!.push({ batch: input.batch, reason: why, appointments: undecided, notified });
+  session.outcome.fallbacks.push({ batch: input.batch, reason: why, appointments: undecided, notified });
   if (!session.cancelled) return `no decision could be made (after: ${why})`;
   session.outcome.status = 'cancelled';
   return 'cancelled before a decision';

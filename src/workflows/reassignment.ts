@@ -15,9 +15,9 @@ import { describeZodError } from '../zodIssue';
 import { toolActivities } from './activityOptions';
 import { runBatches } from './batchLoop';
 import { carryState, resumeState } from './carriedState';
-import { pinnedPrompts, prepareRun, publishRun } from './prepare';
+import { prepareRun, publishRun } from './prepare';
 import { ReassignmentRun } from './reassignmentRun';
-import { buildResult } from './runResult';
+import { buildResult, runSummary } from './runResult';
 import { searchAttributes } from './searchAttributes';
 import {
   reassignmentInputSchema,
@@ -95,36 +95,12 @@ async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<Reass
   const status = run.status();
   upsertSearchAttributes([{ key: searchAttributes.status, value: status }]);
   await condition(allHandlersFinished);
-  const result = buildResult({
-    mode: run.mode,
-    workflowId: run.runId,
-    input: run.input,
-    status,
-    totalAffected: state.totalAffected,
-    batches: state.batchesDone,
-    runs: state.runs,
-    done: state.done,
-    bundle,
-    prompt: pinnedPrompts(bundle),
-  });
-  // The run's summary in its Langfuse trace (an activity: workflow code never traces). Runs recorded before it existed replay without it.
-  if (patched('trace-run-summary')) {
-    const { assignments: _a, waitlisted: _w, undecided, discrepancies, ...summary } = result;
+  const result = buildResult({ mode: run.mode, workflowId: run.runId, input: run.input, status, state, bundle });
+  // The run's outcome in the store and its trace (an activity: workflow code never traces).
+  // Runs recorded before it existed replay without it.
+  if (patched('trace-run-summary'))
     await toolActivities.recordRunSummary.executeWithOptions({ summary: `trace summary · ${status}` }, [
-      {
-        runId: run.runId,
-        summary: {
-          ...summary,
-          undecided: undecided.length,
-          // Left to another run, or undecided: either way not this run's to have moved.
-          undecided_appointments: [
-            ...undecided,
-            ...result.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
-          ],
-          discrepancies: discrepancies.length,
-        },
-      },
+      { runId: run.runId, summary: runSummary(result) },
     ]);
-  }
   return result;
 }

@@ -1,19 +1,25 @@
+import type { RunSummary } from '../activities/tools';
 import type { PromptBundle } from '../prompts/schema';
-import type { CompleteOutcome } from './outcome';
+import type { RunState } from './carriedState';
 import type { Mode, ParsedReassignmentInput, ReassignmentResult, RunStatus } from './types';
 
-/** Everything the result is built from: the run's input, its final state and the prompt it pinned. */
+/** Everything the result is built from: the run's input, its final state and the prompts it pinned. */
 export interface ResultSources {
   mode: Mode;
   workflowId: string;
   input: ParsedReassignmentInput;
   status: RunStatus;
-  totalAffected: number;
-  batches: number;
-  runs: number;
-  done: CompleteOutcome;
+  state: Pick<RunState, 'totalAffected' | 'batchesDone' | 'runs' | 'done'>;
   bundle: PromptBundle;
-  prompt: ReassignmentResult['prompt'];
+}
+
+/** The pinned prompt versions (and A/B arm) as the memo and the result show them. */
+export function pinnedPrompts(bundle: PromptBundle): ReassignmentResult['prompt'] {
+  return {
+    orchestrator: bundle.orchestrator,
+    scoring: bundle.scoring,
+    ...(bundle.experiment ? { experiment: bundle.experiment } : {}),
+  };
 }
 
 const byAppointment = (a: { appointment_id: string }, b: { appointment_id: string }) =>
@@ -21,7 +27,8 @@ const byAppointment = (a: { appointment_id: string }, b: { appointment_id: strin
 
 /** The run's result, as a person reads it (field names as in the seed). Pure: no Temporal, no clock. */
 export function buildResult(s: ResultSources): ReassignmentResult {
-  const { done, input, bundle } = s;
+  const { input, bundle } = s;
+  const { done } = s.state;
   const decided = [...done.assignments, ...done.waitlisted];
   return {
     status: s.status,
@@ -31,7 +38,7 @@ export function buildResult(s: ResultSources): ReassignmentResult {
     date: input.date,
     ...(input.until !== undefined ? { until: input.until } : {}),
     reason: input.reason,
-    total_affected: s.totalAffected,
+    total_affected: s.state.totalAffected,
     successful_assignments: done.assignments.length,
     waitlist_entries: done.waitlisted.length,
     assignments: [...done.assignments].sort(byAppointment),
@@ -44,7 +51,7 @@ export function buildResult(s: ResultSources): ReassignmentResult {
     fallbacks: [...done.fallbacks].sort((a, b) => a.batch - b.batch),
     decided_elsewhere: [...done.decided_elsewhere].sort(byAppointment),
     approvals: done.approvals,
-    prompt: s.prompt,
+    prompt: pinnedPrompts(bundle),
     llm: {
       ...done.llm,
       model: s.mode === 'prompt' ? (done.llm.model ?? bundle.config.model.name) : 'none (code-driven)',
@@ -53,8 +60,8 @@ export function buildResult(s: ResultSources): ReassignmentResult {
     },
     tool_calls: done.tool_calls,
     refused_calls: done.refused_calls ?? 0,
-    batches: s.batches,
-    runs: s.runs,
+    batches: s.state.batchesDone,
+    runs: s.state.runs,
     discrepancies: done.discrepancies,
     message: resultMessage(s),
   };
@@ -62,16 +69,35 @@ export function buildResult(s: ResultSources): ReassignmentResult {
 
 /** One line: how many were affected and what became of them, the status, and the pinned prompt. */
 function resultMessage(s: ResultSources): string {
-  const { done, input } = s;
+  const { input } = s;
+  const { done, totalAffected } = s.state;
   const prompt = `prompt ${s.bundle.orchestrator.name} v${s.bundle.orchestrator.version} (${s.bundle.orchestrator.label})`;
-  if (s.totalAffected === 0)
+  if (totalAffected === 0)
     return `no appointment of ${input.providerId} on ${input.date} is left to reassign: nothing to do · ${prompt}`;
   const parts = [
-    `${s.totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted`,
+    `${totalAffected} affected: ${done.assignments.length} reassigned, ${done.waitlisted.length} waitlisted`,
   ];
   if (done.undecided.length > 0) parts.push(`, ${done.undecided.length} undecided`);
   if (done.decided_elsewhere.length > 0) parts.push(`, ${done.decided_elsewhere.length} decided by another run`);
   if (done.fallbacks.length > 0)
     parts.push(` (${done.fallbacks.reduce((n, f) => n + f.appointments.length, 0)} by the code-driven fallback)`);
   return `${parts.join('')} · ${s.status} · ${prompt}`;
+}
+
+/**
+ * What the run's last activity records (in the store, for the audit, and in its trace): the result without its
+ * long lists, but with the ids this run did not move. An appointment left to another run is listed there too:
+ * either way it was not this run's to have moved.
+ */
+export function runSummary(result: ReassignmentResult): RunSummary {
+  const { assignments: _a, waitlisted: _w, undecided, discrepancies, ...summary } = result;
+  return {
+    ...summary,
+    undecided: undecided.length,
+    undecided_appointments: [
+      ...undecided,
+      ...result.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
+    ],
+    discrepancies: discrepancies.length,
+  };
 }
