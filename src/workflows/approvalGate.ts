@@ -12,6 +12,7 @@ import { tools, type ToolOutcome, type ToolResult } from '../tools/catalog';
 import { describeZodError } from '../zodIssue';
 import { toolActivities } from './activityOptions';
 import { readSignal } from './signalPayloads';
+import { workflowTimeMs } from './workflowClock';
 import { approvalNoticeSignal, approveSignal, rejectSignal } from './signals';
 import {
   decisionSignalSchema,
@@ -117,7 +118,7 @@ export class ApprovalGate {
     const approval = this.host.input.bundle.policy.approval;
     const timeoutMs = durationMs(approval.timeout);
     // Workflow time: Temporal's deterministic clock, the same on every replay.
-    const deadline = new Date(new Date().getTime() + timeoutMs).toISOString();
+    const deadline = new Date(workflowTimeMs() + timeoutMs).toISOString();
     // Another run for the same provider may be asking about this appointment already: never ask a human twice.
     const claimed = patched(CLAIM_APPROVAL) && (await this.claim(appointment_id, provider_id, deadline));
     if (claimed && !claimed.claimed) {

@@ -11,6 +11,7 @@ import { toolActivities } from './activityOptions';
 import { emptyOutcome, type CompleteOutcome } from './outcome';
 import { ApprovalGate } from './approvalGate';
 import { readSignal } from './signalPayloads';
+import { workflowTimeMs } from './workflowClock';
 import { batchProgressQuery, cancelSignal, llmProgressSignal } from './signals';
 import { cancelSignalSchema, type BatchInput, type BatchOutcome } from './types';
 import { describeZodError } from '../zodIssue';
@@ -27,7 +28,7 @@ export class BatchSession {
   readonly outcome: CompleteOutcome;
   cancelled = false;
   private readonly approvals: ApprovalGate;
-  private lastLlmReport = Date.now();
+  private lastLlmReport = workflowTimeMs();
   private readonly assigned = new Map<string, BatchOutcome['assignments'][number]>();
   private readonly waitlisted = new Map<string, BatchOutcome['waitlisted'][number]>();
   private readonly notified = new Set<string>();
@@ -68,7 +69,7 @@ export class BatchSession {
    * progress shows them live rather than when the batch ends. A fast batch (the offline model) never reports.
    */
   async reportLlmProgress(): Promise<void> {
-    const now = Date.now(); // workflow time
+    const now = workflowTimeMs();
     if (now - this.lastLlmReport < LIVE_LLM_REPORT_EVERY_MS) return;
     // Histories recorded before this marker never reported.
     if (!patched(LIVE_LLM_PROGRESS)) return;

@@ -5,6 +5,7 @@ import type { ChatMessage, ChatOutput } from '../llm/chatTypes';
 import type { ToolName } from '../tools/catalog';
 import { LLM_MAX_ATTEMPTS, llmActivities } from './activityOptions';
 import type { BatchSession } from './batchSession';
+import { workflowTimeMs } from './workflowClock';
 import type { BatchInput } from './types';
 
 /**
@@ -27,11 +28,11 @@ export async function askModel(
 ): Promise<TurnAnswer> {
   const { config, orchestrator } = input.bundle;
   const stats = session.outcome.llm;
-  const began = Date.now(); // workflow time: the same on every replay
+  const began = workflowTimeMs();
   const count = (attempts: number, failed: number) => {
     stats.attempts = (stats.attempts ?? 0) + attempts;
     stats.failed_attempts = (stats.failed_attempts ?? 0) + failed;
-    stats.time_ms = (stats.time_ms ?? 0) + (Date.now() - began);
+    stats.time_ms = (stats.time_ms ?? 0) + (workflowTimeMs() - began);
   };
   let reply: ChatOutput;
   try {
