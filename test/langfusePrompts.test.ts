@@ -6,7 +6,9 @@ import { FallbackPromptRegistry, LangfusePromptRegistry } from '../src/langfuse/
 import { LocalPromptRegistry, PromptError } from '../src/prompts/registry';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { promptsCopy, startHarness, waitForProgress, type Harness } from './support/harness';
+import { writeEvalReport } from '../src/eval/records';
+import type { EvalReport } from '../src/eval/runner';
+import { promptsCopy, startHarness, tempDir, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli, type ProcessResult } from './support/processes';
 import { seedInput } from './support/seed';
@@ -17,6 +19,7 @@ import { seedInput } from './support/seed';
  */
 
 const promptsDir = path.join(projectRoot, 'prompts');
+const evalDir = tempDir('evals');
 const input = seedInput;
 
 const langfuseEnv = (lf: LangfuseTestServer): Record<string, string> => ({
@@ -33,10 +36,10 @@ const labelsOf = (lf: LangfuseTestServer, name: string) =>
   Object.fromEntries(lf.prompts.filter((p) => p.name === name).map((p) => [p.version, [...p.labels].sort()]));
 
 function cli(lf: LangfuseTestServer | undefined, args: string[]): Promise<ProcessResult> {
-  return runCli(
-    args,
-    lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' },
-  );
+  return runCli(args, {
+    EVAL_DIR: evalDir,
+    ...(lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' }),
+  });
 }
 
 describe('prompts from Langfuse', () => {
@@ -97,6 +100,16 @@ describe('prompts from Langfuse', () => {
   test('a label promoted during a run leaves that run on its version; the next run takes the new one; rollback is one command', async () => {
     const first = await h.start('promptDrivenReassignment', input);
     await waitForProgress(first, (p) => p.pending_approvals.length > 0);
+    // The promotion gate wants a passing eval of v2 (eval.test.ts tests the gate itself).
+    const v2 = await new PromptOps(
+      createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }),
+    ).version('healthcare-orchestrator', 2);
+    const passing = {
+      at: new Date().toISOString(),
+      prompt: { orchestrator: v2, scoring: v2 },
+      total: { agreement: 1, appointments: 3 },
+    };
+    writeEvalReport(evalDir, passing as unknown as EvalReport);
     const promoted = await cli(lf, ['prompts', 'promote', 'healthcare-orchestrator', '2', 'production']);
     expect(promoted.stdout.trim()).toBe('healthcare-orchestrator: production → v2 (was v1)');
     expect(labelsOf(lf, 'healthcare-orchestrator')).toEqual({ 1: [], 2: ['latest', 'production', 'staging'] });

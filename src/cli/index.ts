@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { describeError } from '../errors';
 import { addApprovalCommands } from './approvals';
 import { addAuditCommand } from './audit';
+import { addEvalCommand } from './eval';
 import { addPromptCommands } from './prompts';
 import { addReportCommand } from './report';
 import { addRunCommands } from './runs';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   addAuditCommand(program);
   addReportCommand(program);
   addPromptCommands(program);
+  addEvalCommand(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type AppConfig } from '../config';
 import { configureLangfuseLogging, createLangfuseClient } from '../langfuse/client';
+import { promotionGate } from '../eval/gate';
 import { PromptOps } from '../langfuse/promptOps';
 import { print, UserError } from './session';
 
@@ -64,12 +65,26 @@ export function addPromptCommands(program: Command): void {
     });
   prompts
     .command('promote')
-    .description('move a label to a version; runs started afterwards use it, running ones keep theirs')
+    .description(
+      'move a label to a version; runs started afterwards use it, running ones keep theirs. Refused unless the last eval of that version passed the bar (EVAL_MIN_AGREEMENT)',
+    )
     .argument('<name>')
     .argument('<version>')
     .argument('<label>')
-    .action(async (name: string, version: string, label: string) => {
-      await withPromptOps(async (ops) => {
+    .option('--force', 'promote even without a passing eval')
+    .action(async (name: string, version: string, label: string, opts: { force?: boolean }) => {
+      await withPromptOps(async (ops, config) => {
+        const { target } = await ops.promotion(name, version, label);
+        const gate = await promotionGate({
+          name: target.name,
+          version: target.version,
+          hash: target.hash,
+          evalDir: config.EVAL_DIR,
+          minAgreement: config.EVAL_MIN_AGREEMENT,
+          langfuse: ops.langfuse,
+        });
+        if (!gate.pass && !opts.force) throw new UserError(gate.detail);
+        if (!gate.pass) console.log(`warning: promoted with --force: ${gate.detail}`);
         const r = await ops.promote(name, version, label);
         console.log(`${r.name}: ${r.label} → v${r.version}${r.from !== undefined ? ` (was v${r.from})` : ''}`);
       });

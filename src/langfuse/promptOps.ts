@@ -152,20 +152,32 @@ export class PromptOps {
   }
 
   /** Moves a label to a version (Langfuse takes it from the version that had it). */
+  /** Checks a promotion without writing anything: the prompt, the version and the label, and where it is now. */
+  async promotion(
+    name: string,
+    rawVersion: string | number,
+    rawLabel: string,
+  ): Promise<{ name: PromptName; target: VersionRow; label: string; from?: number }> {
+    const checked = checkName(name);
+    const version = checkVersion(rawVersion);
+    const label = checkLabel(rawLabel);
+    const all = await this.versions(checked);
+    const target = all.find((v) => v.version === version);
+    if (!target)
+      throw new PromptOpError(
+        `Langfuse has no version ${version} of "${checked}" (versions: ${all.map((v) => v.version).join(', ') || 'none'})`,
+      );
+    const from = all.find((v) => v.labels.includes(label))?.version;
+    return { name: checked, target, label, ...(from !== undefined ? { from } : {}) };
+  }
+
   async promote(
     name: string,
     rawVersion: string | number,
     rawLabel: string,
   ): Promise<{ name: string; version: number; label: string; from?: number }> {
-    const checked = checkName(name);
-    const version = checkVersion(rawVersion);
-    const label = checkLabel(rawLabel);
-    const all = await this.versions(checked);
-    if (!all.some((v) => v.version === version))
-      throw new PromptOpError(
-        `Langfuse has no version ${version} of "${checked}" (versions: ${all.map((v) => v.version).join(', ') || 'none'})`,
-      );
-    const from = all.find((v) => v.labels.includes(label))?.version;
+    const { name: checked, target, label, from } = await this.promotion(name, rawVersion, rawLabel);
+    const version = target.version;
     await call(`moving label ${label} in Langfuse`, () =>
       this.langfuse.prompt.update({ name: checked, version, newLabels: [label] }),
     );

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { datasetStore } from './langfuseDatasets';
 
 /**
  * A Langfuse-compatible server on loopback, for tests: the part of the public API that @langfuse/client and
@@ -43,6 +44,8 @@ export interface LangfuseTestServer {
   secretKey: string;
   prompts: StoredPrompt[];
   spans: ReceivedSpan[];
+  /** Datasets, their items and runs, and scores (an eval recorded in Langfuse): see langfuseDatasets.ts. */
+  datasets: ReturnType<typeof datasetStore>;
   /** Every request, for assertions on what the SDK called. */
   requests: { method: string; path: string }[];
   /** Down: 503 to everything (Langfuse unreachable, as a load balancer would say); 'prompts': only the prompt API. */
@@ -70,6 +73,7 @@ export async function startLangfuseServer(
   const secretKey = options.secretKey ?? 'sk-lf-test';
   const prompts: StoredPrompt[] = [];
   const spans: ReceivedSpan[] = [];
+  const datasets = datasetStore();
   const requests: { method: string; path: string }[] = [];
   let down: boolean | 'prompts' = false;
 
@@ -108,6 +112,12 @@ export async function startLangfuseServer(
     if (one && method === 'GET') return [200, getPrompt(decodeURIComponent(one[1]!), url)];
     if (patch && method === 'PATCH')
       return [200, updateLabels(decodeURIComponent(patch[1]!), Number(patch[2]), JSON.parse(body || '{}'))];
+    const answered = datasets.route(
+      method,
+      url,
+      method === 'GET' ? {} : (JSON.parse(body || '{}') as Record<string, unknown>),
+    );
+    if (answered) return answered;
     throw new HttpError(404, 'NotFoundError', `no route ${method} ${url.pathname}`);
   };
 
@@ -220,6 +230,11 @@ export async function startLangfuseServer(
         .then(([status, payload]) => send(res, status, payload))
         .catch((err: unknown) => {
           if (err instanceof HttpError) send(res, err.status, { message: err.message, error: err.kind });
+          else if (err instanceof Error && 'status' in err)
+            send(res, (err as { status: number }).status, {
+              message: err.message,
+              error: (err as { error?: string }).error,
+            });
           else send(res, 500, { message: String(err), error: 'InternalServerError' });
         });
     });
@@ -233,6 +248,7 @@ export async function startLangfuseServer(
     secretKey,
     prompts,
     spans,
+    datasets,
     requests,
     setDown: (d) => {
       down = d;
