@@ -49,6 +49,17 @@ const configSchema = z.object({
   API_KEYS: optionalString,
   /** Where people open the Temporal Web UI (links in the API and console). */
   TEMPORAL_UI_URL: optionalString.pipe(z.url('must be a URL such as http://localhost:8233').optional()),
+  /**
+   * Runs of the generic workflow with mode auto: this share goes prompt-driven, the rest code-driven, by a hash
+   * of the workflow id (the same id always gets the same path). Unset: all prompt-driven.
+   */
+  ROLLOUT_PROMPT_SHARE: optionalString.pipe(
+    z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a share between 0 and 1, such as 0.2')
+      .transform(Number)
+      .optional(),
+  ),
   /** Where `eval` writes its reports; `prompts promote` reads the last one of a version here. */
   EVAL_DIR: z.string().default(path.join(projectRoot, 'data', 'evals')),
   /** The agreement with the code-driven oracle a prompt version needs before `prompts promote` moves a label to it. */

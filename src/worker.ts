@@ -84,6 +84,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     modelOverride: config.LLM_MODEL,
     offline: offlineModel !== undefined,
     experiment: config.PROMPT_EXPERIMENT,
+    ...(config.ROLLOUT_PROMPT_SHARE !== undefined ? { rolloutShare: config.ROLLOUT_PROMPT_SHARE } : {}),
     tracer,
     ...(config.prices ? { prices: config.prices } : {}),
   });

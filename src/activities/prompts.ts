@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../errorTypes';
 import { runIdOf, runTags } from '../langfuse/tracing';
-import { pickArm, type Experiment } from '../prompts/experiment';
+import { hashToUnit, pickArm, type Experiment } from '../prompts/experiment';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
 import type { Trace } from './tracing';
@@ -14,6 +14,20 @@ export interface PromptDeps {
   registry: PromptRegistry;
   /** An A/B experiment over the `production` label (PROMPT_EXPERIMENT). */
   experiment?: Experiment;
+  /** The share of routed runs (mode auto) that go prompt-driven (ROLLOUT_PROMPT_SHARE; all when absent). */
+  rolloutShare?: number;
+}
+
+/**
+ * The path of a routed run: prompt-driven when the hash of its workflow id falls below the share. A pure
+ * function of the id, so a retry or a replay gets the same path, as an A/B arm does.
+ */
+export function routeRun(
+  workflowId: string,
+  share: number,
+): { share: number; bucket: number; path: 'prompt' | 'code' } {
+  const bucket = hashToUnit(`rollout:${workflowId}`);
+  return { share, bucket: Math.round(bucket * 1e6) / 1e6, path: bucket < share ? 'prompt' : 'code' };
 }
 
 export function promptActivities(deps: PromptDeps, trace: Trace) {
@@ -27,6 +41,8 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
       workflowId?: string;
       /** The run, for its trace's input and tags (absent in histories of earlier versions). */
       mode?: string;
+      /** Pick the run's path by the rollout share (mode auto). */
+      route?: boolean;
       run?: { providerId: string; date: string; until?: string; reason: string };
     }): Promise<PromptBundle> {
       const arm =
@@ -60,7 +76,9 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
               : {}),
           }),
         );
-        return arm ? { ...bundle, experiment: arm } : bundle;
+        const rollout =
+          input.route && input.workflowId ? routeRun(input.workflowId, deps.rolloutShare ?? 1) : undefined;
+        return { ...bundle, ...(arm ? { experiment: arm } : {}), ...(rollout ? { rollout } : {}) };
       } catch (err) {
         if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.prompt);
         throw err;

@@ -16,7 +16,17 @@ export interface ToolCallInput {
   decidedBy: 'prompt' | 'code';
   idempotencyKey?: string;
   candidatesPerAppointment: number;
+  /**
+   * A shadow's dry run: the call runs in a transaction that is rolled back, after the shadow's own earlier
+   * would-be writes (replayed in order), so it sees what it would have done and keeps nothing.
+   */
+  dryRun?: { writes: DryWrite[] };
 }
+
+/** A write a shadow would have made: a tool call (with its key), or an approval assumed given. */
+export type DryWrite =
+  | { kind: 'tool'; name: string; args: unknown; idempotencyKey?: string }
+  | { kind: 'approval'; appointmentId: string; providerId: string; decidedBy: string };
 
 /** What the workflow sends at the end of a run: its result without the long lists (ids of the undecided kept). */
 export interface RunSummary {
@@ -62,11 +72,11 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
      */
     async callTool(input: ToolCallInput): Promise<ToolOutcome> {
       const startTime = new Date();
-      const outcome = runTool(input);
+      const outcome = input.dryRun ? dryRun(input, input.dryRun.writes) : runTool(input);
       await trace((t) =>
         t.tool({
           runId: input.runId,
-          name: input.name,
+          name: input.dryRun ? `${input.name} (dry run)` : input.name,
           input: input.args,
           output: outcome,
           startTime,
@@ -153,6 +163,21 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
       );
     },
   };
+
+  /**
+   * The call as it would go after the shadow's earlier would-be writes, rolled back with them. A would-be write
+   * that no longer applies (the writer or another run changed the data since) is skipped.
+   */
+  function dryRun(input: ToolCallInput, writes: DryWrite[]): ToolOutcome {
+    return store.rolledBack(() => {
+      for (const w of writes) {
+        if (w.kind === 'approval')
+          store.recordApproval(w.appointmentId, w.providerId, 'approved', w.decidedBy, undefined, input.runId);
+        else runTool({ ...input, name: w.name, args: w.args, idempotencyKey: w.idempotencyKey });
+      }
+      return runTool(input);
+    });
+  }
 
   /** The tool call itself (callTool adds its trace). */
   function runTool(input: ToolCallInput): ToolOutcome {

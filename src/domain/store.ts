@@ -270,6 +270,26 @@ export class SchedulingStore extends RunRecords {
   }
 
   /**
+   * Runs `fn` inside one transaction that is always rolled back: what the writes would have done, with every
+   * guard applied, and nothing kept. A shadow run's dry-run tool calls go through here.
+   */
+  rolledBack<T>(fn: () => T): T {
+    const rollback = Symbol('rollback');
+    let out: { value: T } | undefined;
+    try {
+      this.db
+        .transaction(() => {
+          out = { value: fn() };
+          throw rollback;
+        })
+        .immediate();
+    } catch (err) {
+      if (err !== rollback) throw err;
+    }
+    return out!.value;
+  }
+
+  /**
    * Raw SQL past every guard, for tests and incident drills only (tampering on purpose to show the audit
    * catches it). Never called by the product.
    */

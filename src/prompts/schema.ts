@@ -123,4 +123,6 @@ export interface PromptBundle {
   policy: Policy;
   /** The A/B arm this run is in, when an experiment is configured. */
   experiment?: ArmChoice;
+  /** When the run asked to be routed (mode auto): the rollout share, its bucket and the path it got. */
+  rollout?: { share: number; bucket: number; path: 'prompt' | 'code' };
 }

@@ -27,6 +27,9 @@ interface ApprovalHost {
   readonly input: BatchInput;
   readonly outcome: BatchOutcome;
   readonly cancelled: boolean;
+  /** A shadow's session: no human is asked; the approval is assumed, and replayed in its dry runs. */
+  readonly dryRun: boolean;
+  assumeApproval(appointmentId: string, providerId: string, decidedBy: string): void;
   /** Another run holds this appointment (here: it is asking a human about it). */
   decidedElsewhere(appointmentId: string, detail: string): void;
   tool(name: 'calculate_match_score', args: unknown): Promise<ToolOutcome<ToolResult<'calculate_match_score'>>>;
@@ -47,6 +50,7 @@ export class ApprovalGate {
   private readonly pending = new Map<string, string>();
   /** Approvals settled in this batch, by appointment and provider: asking twice never asks a human twice. */
   private readonly settled = new Map<string, ToolResult<'request_approval'>>();
+  private readonly askedFor = new Set<string>();
 
   constructor(private readonly host: ApprovalHost) {}
 
@@ -54,6 +58,11 @@ export class ApprovalGate {
   install(): void {
     setHandler(approveSignal, (raw) => this.decide('approved', raw));
     setHandler(rejectSignal, (raw) => this.decide('rejected', raw));
+  }
+
+  /** Appointments a human was asked about here (or, in a dry run, would have been). */
+  asked(): string[] {
+    return [...this.askedFor];
   }
 
   pendingIds(): string[] {
@@ -115,6 +124,25 @@ export class ApprovalGate {
         },
       };
 
+    this.askedFor.add(appointment_id);
+    if (this.host.dryRun) {
+      // A dry run asks nobody: it records that it would have asked, and goes on as if approved.
+      const decidedBy = 'shadow: approval assumed (a dry run asks no one)';
+      this.host.assumeApproval(appointment_id, provider_id, decidedBy);
+      this.host.outcome.approvals.requested += 1;
+      this.host.outcome.approvals.approved += 1;
+      return {
+        ok: true,
+        result: {
+          appointment_id,
+          provider_id,
+          score,
+          decision: 'approved',
+          decided_by: decidedBy,
+          next_step: 'call assign_appointment',
+        },
+      };
+    }
     const approval = this.host.input.bundle.policy.approval;
     const timeoutMs = durationMs(approval.timeout);
     // Workflow time: Temporal's deterministic clock, the same on every replay.

@@ -13,6 +13,7 @@ import { ApprovalGate } from './approvalGate';
 import { readSignal } from './signalPayloads';
 import { workflowTimeMs } from './workflowClock';
 import { batchProgressQuery, cancelSignal, llmProgressSignal } from './signals';
+import type { DryWrite } from '../activities/tools';
 import { cancelSignalSchema, type BatchInput, type BatchOutcome } from './types';
 import { describeZodError } from '../zodIssue';
 
@@ -24,9 +25,18 @@ const LIVE_LLM_PROGRESS = 'live-llm-progress';
  * what the tools really did, the approval gate, and clean cancellation (after the step in flight).
  */
 
+/** A session that decides without writing: a shadow's, in a shadow run. */
+export interface DryRunOptions {
+  dryRun: true;
+  /** The session that writes: its cancellation is this one's too. */
+  follows: BatchSession;
+}
+
 export class BatchSession {
   readonly outcome: CompleteOutcome;
-  cancelled = false;
+  private cancelledHere = false;
+  /** The would-be writes of a dry session, in order: replayed (and rolled back) before each of its calls. */
+  private readonly dryWrites: DryWrite[] = [];
   private readonly approvals: ApprovalGate;
   private lastLlmReport = workflowTimeMs();
   private readonly assigned = new Map<string, BatchOutcome['assignments'][number]>();
@@ -38,9 +48,33 @@ export class BatchSession {
     readonly input: BatchInput,
     /** Who decides the next steps: the model, or the code (from the start, or as the fallback). */
     public decidedBy: 'prompt' | 'code',
+    private readonly dry?: DryRunOptions,
   ) {
     this.outcome = emptyOutcome(input.batch);
     this.approvals = new ApprovalGate(this);
+  }
+
+  get cancelled(): boolean {
+    return this.dry ? this.dry.follows.cancelled : this.cancelledHere;
+  }
+
+  set cancelled(value: boolean) {
+    this.cancelledHere = value;
+  }
+
+  /** True for a shadow's session: its writes are rolled back, its approvals assumed, nobody is told anything. */
+  get dryRun(): boolean {
+    return this.dry !== undefined;
+  }
+
+  /** A dry session's assumed approval, replayed before its later calls so the assign guard finds it. */
+  assumeApproval(appointmentId: string, providerId: string, decidedBy: string): void {
+    this.dryWrites.push({ kind: 'approval', appointmentId, providerId, decidedBy });
+  }
+
+  /** Appointments this session asked a human about (or, dry, would have). */
+  approvalsAsked(): string[] {
+    return this.approvals.asked();
   }
 
   /** Signal and query handlers; Temporal cancellation becomes the same clean stop as the cancel signal. */
@@ -69,6 +103,7 @@ export class BatchSession {
    * progress shows them live rather than when the batch ends. A fast batch (the offline model) never reports.
    */
   async reportLlmProgress(): Promise<void> {
+    if (this.dryRun) return; // the writer's figures are the batch's progress
     const now = workflowTimeMs();
     if (now - this.lastLlmReport < LIVE_LLM_REPORT_EVERY_MS) return;
     // Histories recorded before this marker never reported.
@@ -121,8 +156,9 @@ export class BatchSession {
       };
     }
     const keyOf = def.keyOf as ((a: unknown) => string) | undefined;
-    const idempotencyKey =
-      def.kind === 'write' && keyOf ? `${this.input.runId}:${name}:${keyOf(parsed.data)}` : undefined;
+    // A shadow's keys are its own, so that nothing it does ever answers for the writer's calls.
+    const prefix = this.dryRun ? `${this.input.runId}:shadow` : this.input.runId;
+    const idempotencyKey = def.kind === 'write' && keyOf ? `${prefix}:${name}:${keyOf(parsed.data)}` : undefined;
     this.outcome.tool_calls += 1;
     const summarize = def.summarize as (a: unknown) => string;
     // Side effects always finish once started: cancellation stops the run after the step in flight.
@@ -136,9 +172,12 @@ export class BatchSession {
           decidedBy: this.decidedBy,
           idempotencyKey,
           candidatesPerAppointment: this.input.bundle.config.candidates_per_appointment,
+          ...(this.dryRun ? { dryRun: { writes: [...this.dryWrites] } } : {}),
         },
       ]),
     )) as ToolOutcome<ToolResult<N>>;
+    if (outcome.ok && this.dryRun && def.kind === 'write')
+      this.dryWrites.push({ kind: 'tool', name, args: parsed.data, idempotencyKey });
     if (outcome.ok) this.record(name, outcome.result);
     else {
       this.outcome.refused_calls = (this.outcome.refused_calls ?? 0) + 1;

@@ -10,11 +10,14 @@ import type { BatchAppointment, BatchInput, BatchOutcome } from './types';
 export async function codeDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
   const session = new BatchSession(input, 'code');
   session.install();
-  return CancellationScope.nonCancellable(async () => {
-    await decideByCode(session, input.appointments);
-    if (session.cancelled) session.outcome.status = 'cancelled';
-    return session.finish(session.cancelled ? 'cancelled before a decision' : 'no decision could be made');
-  });
+  return CancellationScope.nonCancellable(() => runCodePath(session, input));
+}
+
+/** The code-driven path on a session: every appointment of the batch decided by the fixed steps. */
+export async function runCodePath(session: BatchSession, input: BatchInput): Promise<BatchOutcome> {
+  await decideByCode(session, input.appointments);
+  if (session.cancelled) session.outcome.status = 'cancelled';
+  return session.finish(session.cancelled ? 'cancelled before a decision' : 'no decision could be made');
 }
 
 /**

@@ -46,6 +46,12 @@ export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
   into.decided_elsewhere.push(...b.decided_elsewhere);
   for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
   addLlmStats(into.llm, b.llm);
+  if (b.shadow) (into.shadow ??= []).push(...b.shadow);
+  if (b.shadow_llm)
+    addLlmStats(
+      (into.shadow_llm ??= { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 }),
+      b.shadow_llm,
+    );
   into.tool_calls += b.tool_calls;
   into.refused_calls = (into.refused_calls ?? 0) + (b.refused_calls ?? 0);
   if (b.llm.model !== undefined) {

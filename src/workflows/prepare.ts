@@ -20,7 +20,7 @@ import type { BatchAppointment } from './types';
  * already and carries their results.
  */
 export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
-  const { input, mode, runId, state } = run;
+  const { input, runId, state } = run;
   if (state.bundle) return state.bundle;
   const bundle = await promptActivities.resolvePrompts.executeWithOptions(
     { summary: `resolve prompts · label ${input.promptLabel}` },
@@ -28,7 +28,9 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
       {
         label: input.promptLabel,
         workflowId: runId,
-        mode,
+        mode: run.requested,
+        // Routed by the rollout share (mode auto): the activity picks the path, pinned with the prompts.
+        ...(run.requested === 'auto' ? { route: true } : {}),
         run: {
           providerId: input.providerId,
           date: input.date,
@@ -39,7 +41,8 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
     ],
   );
   state.bundle = bundle;
-  if (mode === 'prompt' && patched('check-model-before-writing')) await checkModel();
+  if (run.requested === 'auto') run.mode = bundle.rollout?.path ?? 'prompt';
+  if (run.mode !== 'code' && patched('check-model-before-writing')) await checkModel();
   // A date range (until) is optional; without it, the calls and their arguments are exactly those of one day.
   const range = input.until !== undefined ? { until: input.until } : {};
   const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
@@ -56,7 +59,7 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
         args: { provider_id: input.providerId, date: input.date, ...range },
         runId,
         policy: bundle.policy,
-        decidedBy: mode,
+        decidedBy: run.mode === 'code' ? 'code' : 'prompt',
         candidatesPerAppointment: bundle.config.candidates_per_appointment,
       },
     ],
@@ -101,6 +104,9 @@ export function publishRun(run: ReassignmentRun, bundle: PromptBundle): void {
     date: input.date,
     ...(input.until !== undefined ? { until: input.until } : {}),
     reason: input.reason,
+    // Only runs of the generic workflow carry these; the typed workflows' memo stays as it always was.
+    ...(bundle.rollout ? { rollout: bundle.rollout } : {}),
+    ...(mode === 'shadow' ? { shadow: { writer: input.shadowWriter ?? 'code' } } : {}),
   });
   upsertSearchAttributes([
     { key: searchAttributes.providerId, value: input.providerId },

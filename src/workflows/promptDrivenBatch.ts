@@ -47,15 +47,18 @@ type Ending = { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; wh
 export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
   const session = new BatchSession(input, 'prompt');
   session.install();
-  return CancellationScope.nonCancellable(async () => {
-    const ending = await converse(session, input);
-    // Histories recorded before this marker ended a batch without telling the patients the model had decided about.
-    const tellAll = patched(NOTIFY_DECIDED_BEFORE_RETURN);
-    const reason = await handOver(session, input, ending, tellAll);
-    // What is decided is told before the batch returns, whatever ended it: the model, a cancel, a budget.
-    if (tellAll) await notifyDecided(session, input.appointments);
-    return session.finish(reason);
-  });
+  return CancellationScope.nonCancellable(() => runPromptPath(session, input));
+}
+
+/** The prompt-driven path on a session: the conversation, then the code-driven steps for what it left. */
+export async function runPromptPath(session: BatchSession, input: BatchInput): Promise<BatchOutcome> {
+  const ending = await converse(session, input);
+  // Histories recorded before this marker ended a batch without telling the patients the model had decided about.
+  const tellAll = patched(NOTIFY_DECIDED_BEFORE_RETURN);
+  const reason = await handOver(session, input, ending, tellAll);
+  // What is decided is told before the batch returns, whatever ended it: the model, a cancel, a budget.
+  if (tellAll) await notifyDecided(session, input.appointments);
+  return session.finish(reason);
 }
 
 /** Marks the versions that give up a model that never calls tools after its first reply (older ones re-asked). */

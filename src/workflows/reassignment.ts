@@ -23,6 +23,7 @@ import {
   reassignmentInputSchema,
   type CarriedState,
   type Mode,
+  type RequestedMode,
   type ParsedReassignmentInput,
   type ReassignmentInput,
   type ReassignmentResult,
@@ -49,22 +50,37 @@ export async function codeDrivenReassignment(
   return runReassignment('code', input, carried);
 }
 
-function parseInput(raw: ReassignmentInput): ParsedReassignmentInput {
+/**
+ * The generic entry point: the input's `mode` says how to decide (prompt, code, shadow, or auto: the rollout
+ * share picks prompt or code for this run; auto by default).
+ */
+export async function reassignment(input: ReassignmentInput, carried?: CarriedState): Promise<ReassignmentResult> {
+  return runReassignment(undefined, input, carried);
+}
+
+function parseInput(raw: ReassignmentInput, typed: Mode | undefined): ParsedReassignmentInput {
   const parsed = reassignmentInputSchema.safeParse(raw ?? {});
   if (!parsed.success)
     throw ApplicationFailure.nonRetryable(
       `invalid input: ${describeZodError(parsed.error, '(input)')}`,
       ErrorType.invalidInput,
     );
+  if (typed && parsed.data.mode !== undefined && parsed.data.mode !== typed)
+    throw ApplicationFailure.nonRetryable(
+      `invalid input: mode ${parsed.data.mode} does not go with the ${typed}-driven workflow; start the reassignment workflow for it`,
+      ErrorType.invalidInput,
+    );
   return parsed.data;
 }
 
 async function runReassignment(
-  mode: Mode,
+  typed: Mode | undefined,
   rawInput: ReassignmentInput,
   carried?: CarriedState,
 ): Promise<ReassignmentResult> {
-  const run = new ReassignmentRun(mode, parseInput(rawInput), workflowInfo().workflowId, resumeState(carried));
+  const input = parseInput(rawInput, typed);
+  const requested: RequestedMode = typed ?? input.mode ?? 'auto';
+  const run = new ReassignmentRun(requested, input, workflowInfo().workflowId, resumeState(carried));
   run.install();
   return CancellationScope.nonCancellable(async () => {
     const bundle = await prepareRun(run);
@@ -96,6 +112,13 @@ async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<Reass
   upsertSearchAttributes([{ key: searchAttributes.status, value: status }]);
   await condition(allHandlersFinished);
   const result = buildResult({ mode: run.mode, workflowId: run.runId, input: run.input, status, state, bundle });
+  if (result.shadow)
+    upsertSearchAttributes([
+      {
+        key: searchAttributes.shadowAgreement,
+        value: result.shadow.agreed === result.shadow.appointments ? 'agree' : 'disagree',
+      },
+    ]);
   // The run's outcome in the store and its trace (an activity: workflow code never traces).
   // Runs recorded before it existed replay without it.
   if (patched('trace-run-summary'))

@@ -30,7 +30,8 @@ import {
   type BatchAppointment,
   type DecisionSignal,
   type LlmStats,
-  type Mode,
+  type RequestedMode,
+  type RunMode,
   type ParsedReassignmentInput,
   type PendingApproval,
   type Progress,
@@ -65,12 +66,17 @@ export class ReassignmentRun {
     PendingApproval & { child: string; decided?: ApprovalDecisionAccepted['decision'] }
   >();
 
+  /** How this run decides: the requested mode, or for auto the path the rollout gave it (once known). */
+  mode: RunMode;
+
   constructor(
-    readonly mode: Mode,
+    /** How the run was asked to decide: a path, shadow, or auto (the rollout share picks a path). */
+    readonly requested: RequestedMode,
     readonly input: ParsedReassignmentInput,
     readonly runId: string,
     readonly state: RunState,
   ) {
+    this.mode = requested === 'auto' ? (state.bundle?.rollout?.path ?? 'prompt') : requested;
     this.phase = state.bundle ? 'reassigning' : 'resolving_prompt';
     this.batchesTotal = state.batchesDone;
   }

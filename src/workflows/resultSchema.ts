@@ -8,7 +8,10 @@ import { armChoiceSchema, pinnedPromptSchema } from '../prompts/schema';
  * Pure: imported by workflow code.
  */
 
+/** Who decides an appointment: the prompt (the model) or the fixed code. */
 export const modeSchema = z.enum(['prompt', 'code']);
+/** How a run decides: one path, or both (one writes, the other decides in a dry run beside it). */
+export const runModeSchema = z.enum(['prompt', 'code', 'shadow']);
 const decidedBySchema = z.enum(['prompt', 'code']);
 
 export const assignmentEntrySchema = z.object({
@@ -72,9 +75,36 @@ export const runStatusSchema = z.enum([
   'cancelled',
 ]);
 
+/** One appointment of a shadow run: what the writer did, what the shadow would have done, and how they differ. */
+export const shadowEntrySchema = z.object({
+  appointment_id: z.string(),
+  writer: z.string().describe('the new provider, "waitlist", "undecided" or "elsewhere" (another run has it)'),
+  shadow: z.string(),
+  writer_asked_approval: z.boolean(),
+  shadow_asked_approval: z.boolean(),
+  agree: z.boolean(),
+  differences: z.array(z.enum(['provider differs', 'assign vs waitlist', 'approval asked vs not', 'decided vs not'])),
+});
+
+export const shadowSummarySchema = z.object({
+  writer: modeSchema,
+  shadow: modeSchema,
+  appointments: z.number().int(),
+  agreed: z.number().int(),
+  agreement: z.number(),
+  entries: z.array(shadowEntrySchema),
+  /** One line per disagreement. */
+  discrepancies: z.array(z.string()),
+  /** What the shadow's own model calls cost (included in `llm` too). */
+  llm: llmStatsSchema,
+});
+
+/** A run the rollout routed: the share of runs that go prompt-driven, this run's place in [0, 1), and its path. */
+export const rolloutSchema = z.object({ share: z.number(), bucket: z.number(), path: modeSchema });
+
 export const reassignmentResultSchema = z.object({
   status: runStatusSchema,
-  mode: modeSchema,
+  mode: runModeSchema,
   workflow_id: z.string(),
   provider_id: z.string(),
   date: z.string(),
@@ -103,6 +133,8 @@ export const reassignmentResultSchema = z.object({
   batches: z.number().int(),
   runs: z.number().int(),
   discrepancies: z.array(z.string()),
+  rollout: rolloutSchema.optional(),
+  shadow: shadowSummarySchema.optional(),
   message: z.string(),
 });
 
@@ -116,7 +148,7 @@ export const pendingApprovalSchema = z.object({
 
 export const progressSchema = z.object({
   workflow_id: z.string(),
-  mode: modeSchema,
+  mode: runModeSchema,
   phase: z.enum(['resolving_prompt', 'finding_appointments', 'reassigning', 'finished']),
   status: z.union([runStatusSchema, z.enum(['running', 'cancelling'])]),
   total_affected: z.number().int(),

@@ -1,11 +1,12 @@
 import type { RunSummary } from '../activities/tools';
 import type { PromptBundle } from '../prompts/schema';
 import type { RunState } from './carriedState';
-import type { Mode, ParsedReassignmentInput, ReassignmentResult, RunStatus } from './types';
+import { describeDisagreement } from './shadowCompare';
+import type { ParsedReassignmentInput, ReassignmentResult, RunMode, RunStatus, ShadowSummary } from './types';
 
 /** Everything the result is built from: the run's input, its final state and the prompts it pinned. */
 export interface ResultSources {
-  mode: Mode;
+  mode: RunMode;
   workflowId: string;
   input: ParsedReassignmentInput;
   status: RunStatus;
@@ -54,7 +55,7 @@ export function buildResult(s: ResultSources): ReassignmentResult {
     prompt: pinnedPrompts(bundle),
     llm: {
       ...done.llm,
-      model: s.mode === 'prompt' ? (done.llm.model ?? bundle.config.model.name) : 'none (code-driven)',
+      model: s.mode === 'code' ? 'none (code-driven)' : (done.llm.model ?? bundle.config.model.name),
       offline: done.llm.offline ?? false,
       calls_per_appointment: decided.length > 0 ? Math.round((done.llm.calls / decided.length) * 100) / 100 : 0,
     },
@@ -63,6 +64,8 @@ export function buildResult(s: ResultSources): ReassignmentResult {
     batches: s.state.batchesDone,
     runs: s.state.runs,
     discrepancies: done.discrepancies,
+    ...(bundle.rollout ? { rollout: bundle.rollout } : {}),
+    ...(s.mode === 'shadow' ? { shadow: shadowSummary(s) } : {}),
     message: resultMessage(s),
   };
 }
@@ -99,5 +102,23 @@ export function runSummary(result: ReassignmentResult): RunSummary {
       ...result.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
     ],
     discrepancies: discrepancies.length,
+  };
+}
+
+/** A shadow run's verdict for the whole run: every appointment compared, and each disagreement in one line. */
+function shadowSummary(s: ResultSources): ShadowSummary {
+  const writer = s.input.shadowWriter ?? 'code';
+  const shadow = writer === 'code' ? 'prompt' : 'code';
+  const entries = [...(s.state.done.shadow ?? [])].sort(byAppointment);
+  const agreed = entries.filter((e) => e.agree).length;
+  return {
+    writer,
+    shadow,
+    appointments: entries.length,
+    agreed,
+    agreement: entries.length === 0 ? 1 : Math.round((agreed / entries.length) * 10_000) / 10_000,
+    entries,
+    discrepancies: entries.filter((e) => !e.agree).map((e) => describeDisagreement(e, writer, shadow)),
+    llm: s.state.done.shadow_llm ?? { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
   };
 }

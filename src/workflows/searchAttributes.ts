@@ -1,5 +1,9 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
+/**
+ * At most 10 Keyword attributes fit a namespace of the dev server (SQLite visibility): a routed run's path is
+ * its ReassignMode (routed runs are the `reassignment` workflow type's), its rollout bucket is in the memo.
+ */
 /** Custom search attributes: list runs by provider, date, prompt version, mode and status in the UI/CLI. */
 export const searchAttributes = {
   providerId: defineSearchAttributeKey('ProviderId', SearchAttributeType.KEYWORD),
@@ -12,4 +16,6 @@ export const searchAttributes = {
   promptSource: defineSearchAttributeKey('PromptSource', SearchAttributeType.KEYWORD),
   experiment: defineSearchAttributeKey('Experiment', SearchAttributeType.KEYWORD),
   promptArm: defineSearchAttributeKey('PromptArm', SearchAttributeType.KEYWORD),
+  /** A shadow run's verdict: agree (every appointment) or disagree. */
+  shadowAgreement: defineSearchAttributeKey('ShadowAgreement', SearchAttributeType.KEYWORD),
 } as const;

@@ -9,6 +9,9 @@ import type {
   llmStatsSchema,
   modeSchema,
   pendingApprovalSchema,
+  runModeSchema,
+  shadowEntrySchema,
+  shadowSummarySchema,
   progressSchema,
   reassignmentResultSchema,
   runStatusSchema,
@@ -28,6 +31,14 @@ export const reassignmentInputSchema = z
     historyEventLimit: z.number().int().min(100).max(40_000).default(5_000),
     /** Optional last day (inclusive) of a range: the provider is unavailable from date through until. */
     until: isoDateSchema.optional(),
+    /**
+     * The generic `reassignment` workflow's way to decide: prompt, code, auto (the rollout share picks one of
+     * them) or shadow (one path writes, the other decides beside it in a dry run). The typed workflows
+     * (promptDrivenReassignment, codeDrivenReassignment) have their own and refuse another.
+     */
+    mode: z.enum(['prompt', 'code', 'auto', 'shadow']).optional(),
+    /** In a shadow run: the path that writes (the other one is the shadow). Code-driven by default. */
+    shadowWriter: z.enum(['prompt', 'code']).optional(),
   })
   .strict()
   .superRefine((i, ctx) => {
@@ -45,6 +56,10 @@ export type ReassignmentInput = z.input<typeof reassignmentInputSchema>;
 export type ParsedReassignmentInput = z.output<typeof reassignmentInputSchema>;
 
 export type Mode = z.infer<typeof modeSchema>;
+export type RunMode = z.infer<typeof runModeSchema>;
+export type RequestedMode = RunMode | 'auto';
+export type ShadowEntry = z.infer<typeof shadowEntrySchema>;
+export type ShadowSummary = z.infer<typeof shadowSummarySchema>;
 export type AssignmentEntry = z.infer<typeof assignmentEntrySchema>;
 export type WaitlistEntry = z.infer<typeof waitlistEntrySchema>;
 type UndecidedEntry = z.infer<typeof undecidedEntrySchema>;
@@ -86,6 +101,9 @@ export interface BatchOutcome {
   /** Absent in outcomes carried by runs of an earlier version. */
   fallbacks?: FallbackEntry[];
   decided_elsewhere?: DecidedElsewhereEntry[];
+  /** A shadow batch's comparison, appointment by appointment, and what its shadow's model calls cost. */
+  shadow?: ShadowEntry[];
+  shadow_llm?: LlmStats;
   message?: string;
 }
 
@@ -106,6 +124,8 @@ export interface BatchInput {
   reason: string;
   appointments: BatchAppointment[];
   bundle: PromptBundle;
+  /** A shadow batch: the path that writes. */
+  shadowWriter?: Mode;
 }
 
 /** Payload of the cancel signal: nothing, or an object with an optional reason. */
