@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts/registry';
-import type { Mode, ReassignmentInput } from './workflows/types';
+import type { RequestedMode, ReassignmentInput } from './workflows/types';
 import { idStamp, reassignmentWorkflowId } from './workflowIds';
 
 /**
@@ -24,8 +24,12 @@ export class LaunchRefused extends Error {
   }
 }
 
-export const workflowTypeOf = (mode: Mode) =>
-  mode === 'prompt' ? 'promptDrivenReassignment' : 'codeDrivenReassignment';
+/**
+ * The workflow type a mode starts: the typed workflows for prompt and code (their names say in the Web UI
+ * who decides), the generic `reassignment` for auto (the rollout share picks) and shadow.
+ */
+export const workflowTypeOf = (mode: RequestedMode) =>
+  mode === 'prompt' ? 'promptDrivenReassignment' : mode === 'code' ? 'codeDrivenReassignment' : 'reassignment';
 
 /** When the scheduling database is on this machine, check the provider and dates before starting a run. */
 export function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): void {
@@ -62,7 +66,7 @@ export async function checkPrompts(config: AppConfig, label: string): Promise<vo
 export interface LaunchRequest {
   /** Validated with reassignmentInputSchema by the caller, with the caller's wording for mistakes. */
   input: ReassignmentInput & { promptLabel: string };
-  mode: Mode;
+  mode: RequestedMode;
   workflowId?: string;
 }
 
@@ -83,6 +87,8 @@ export async function launchReassignment(
     request.workflowId ??
     reassignmentWorkflowId({ providerId: input.providerId, date: input.date, stamp: idStamp(new Date()) });
   const type = workflowTypeOf(mode);
-  const handle = await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args: [input] });
+  // The generic workflow reads its mode from the input; the typed ones have theirs in their name.
+  const args = [type === 'reassignment' ? { ...input, mode } : input];
+  const handle = await client.workflow.start(type, { taskQueue: config.TASK_QUEUE, workflowId, args });
   return { workflowId, runId: handle.firstExecutionRunId, type };
 }

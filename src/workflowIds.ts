@@ -4,6 +4,9 @@
  * them, and traces find a batch's run from its id. Pure: no clock (callers pass the time), no I/O.
  */
 
+/** The workflow types of reassignment runs: the typed ones and the generic one (auto and shadow modes). */
+export const REASSIGNMENT_TYPES = ['promptDrivenReassignment', 'codeDrivenReassignment', 'reassignment'];
+
 /** A UTC time as YYYYMMDDHHMMSSmmm: sortable, unique enough for ids started by hand. */
 export function idStamp(at: Date): string {
   return at

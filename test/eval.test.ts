@@ -7,7 +7,8 @@ import { runEval, type EvalReport } from '../src/eval/runner';
 import { scenarios } from '../src/eval/scenarios';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
-import { installQuietRuntime, promptsCopy, tempDir, type PromptDoc } from './support/harness';
+import { installQuietRuntime, promptsCopy, tempDir } from './support/harness';
+import { withWorsePrompt } from './support/worsePrompt';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli } from './support/processes';
 
@@ -15,25 +16,6 @@ import { expectOneLineError, runCli } from './support/processes';
  * The eval suite and the promotion gate: the offline stand-in following the production prompt agrees with the
  * code-driven oracle everywhere; a prompt made worse on purpose does not, and the gate keeps it from a label.
  */
-
-/** v3, label "worse": the production text, but its thresholds stricter than the config the guards use. */
-const withWorsePrompt = (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => {
-  const v1 = files.orchestrator.versions.find((v) => v.version === 1)!;
-  const worse = v1.prompt
-    .replace('Score >= {{thresholds.excellent}}: excellent', 'Score >= 175: excellent')
-    .replace(
-      'Score >= {{thresholds.good}} and below {{thresholds.excellent}}: good',
-      'Score >= 160 and below 175: good',
-    );
-  expect(worse).not.toBe(v1.prompt);
-  files.orchestrator.versions.push({
-    ...structuredClone(v1),
-    version: 3,
-    labels: ['worse'],
-    prompt: worse,
-  } as PromptDoc['versions'][number]);
-  for (const v of files.scoring.versions) if (v.labels.includes('production')) v.labels.push('worse');
-};
 
 describe('the eval suite', () => {
   const address = () => process.env.TEST_TEMPORAL_ADDRESS!;

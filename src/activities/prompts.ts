@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../errorTypes';
 import { runIdOf, runTags } from '../langfuse/tracing';
-import { hashToUnit, pickArm, type Experiment } from '../prompts/experiment';
+import { pickArm, routeRun, type Experiment } from '../prompts/experiment';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
 import type { Trace } from './tracing';
@@ -16,18 +16,6 @@ export interface PromptDeps {
   experiment?: Experiment;
   /** The share of routed runs (mode auto) that go prompt-driven (ROLLOUT_PROMPT_SHARE; all when absent). */
   rolloutShare?: number;
-}
-
-/**
- * The path of a routed run: prompt-driven when the hash of its workflow id falls below the share. A pure
- * function of the id, so a retry or a replay gets the same path, as an A/B arm does.
- */
-export function routeRun(
-  workflowId: string,
-  share: number,
-): { share: number; bucket: number; path: 'prompt' | 'code' } {
-  const bucket = hashToUnit(`rollout:${workflowId}`);
-  return { share, bucket: Math.round(bucket * 1e6) / 1e6, path: bucket < share ? 'prompt' : 'code' };
 }
 
 export function promptActivities(deps: PromptDeps, trace: Trace) {

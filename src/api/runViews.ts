@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { AppConfig } from '../config';
 import { SchedulingStore } from '../domain/store';
 import { describeError } from '../errors';
+import { REASSIGNMENT_TYPES } from '../workflowIds';
 import { searchAttributes } from '../workflows/searchAttributes';
 import { progressQuery } from '../workflows/signals';
 import type { Progress, ReassignmentResult } from '../workflows/types';
@@ -29,8 +30,6 @@ export class ApiError extends Error {
     super(message);
   }
 }
-
-export const REASSIGNMENT_TYPES = ['promptDrivenReassignment', 'codeDrivenReassignment'];
 
 export function uiBase(config: AppConfig): string {
   return config.TEMPORAL_UI_URL ?? `http://localhost:${config.TEMPORAL_UI_PORT}`;
@@ -68,8 +67,11 @@ export function listQuery(config: AppConfig, q: z.infer<typeof listQuerySchema>)
   if (q.provider) parts.push(`${searchAttributes.providerId.name} = ${quote(q.provider)}`);
   if (q.date) parts.push(`${searchAttributes.date.name} = ${quote(q.date)}`);
   if (q.mode) parts.push(`${searchAttributes.mode.name} = ${quote(q.mode)}`);
+  if (q.shadow) parts.push(`${searchAttributes.shadowAgreement.name} = ${quote(q.shadow)}`);
   return parts.join(' AND ');
 }
+
+const shadowOf = (v: string | undefined) => (v === 'agree' || v === 'disagree' ? v : null);
 
 export function summaryOf(config: AppConfig, e: WorkflowExecutionInfo): z.infer<typeof runSummarySchema> {
   const sa = e.typedSearchAttributes;
@@ -77,7 +79,8 @@ export function summaryOf(config: AppConfig, e: WorkflowExecutionInfo): z.infer<
   return {
     workflow_id: e.workflowId,
     type: e.type,
-    mode: mode === 'prompt' || mode === 'code' ? mode : null,
+    mode: mode === 'prompt' || mode === 'code' || mode === 'shadow' ? mode : null,
+    shadow_agreement: shadowOf(sa.get(searchAttributes.shadowAgreement)),
     execution_status: e.status.name,
     status: sa.get(searchAttributes.status) ?? null,
     provider_id: sa.get(searchAttributes.providerId) ?? null,

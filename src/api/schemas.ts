@@ -4,6 +4,7 @@ import { labelSchema } from '../prompts/schema';
 import {
   modeSchema,
   pendingApprovalSchema,
+  runModeSchema,
   progressSchema,
   reassignmentResultSchema,
   runStatusSchema,
@@ -25,6 +26,8 @@ export const workflowIdSchema = z
 export const runParamsSchema = z.object({ id: workflowIdSchema });
 export const approvalParamsSchema = z.object({ id: workflowIdSchema, appointmentId: appointmentIdSchema });
 
+const requestedModeSchema = z.enum(['prompt', 'code', 'auto', 'shadow']);
+
 /** POST /api/trigger-workflow-dynamic: named as in the design this product comes from. */
 export const triggerBodySchema = z
   .object({
@@ -32,7 +35,12 @@ export const triggerBodySchema = z
     date: isoDateSchema,
     until: isoDateSchema.optional().describe('last day of a range, inclusive (at most 31 days)'),
     reason: z.string().trim().min(1).max(200).optional(),
-    mode: modeSchema.optional().describe('who decides: the prompt (LLM, the default) or fixed code'),
+    mode: requestedModeSchema
+      .optional()
+      .describe(
+        'who decides: the prompt (LLM), fixed code, auto (the rollout share picks one) or shadow (one path writes, the other decides beside it in a dry run); default auto when a rollout share is configured, else prompt',
+      ),
+    shadow_writer: modeSchema.optional().describe('in a shadow run, the path that writes (default code)'),
     label: labelSchema.optional().describe('prompt label to resolve (default: production)'),
   })
   .strict();
@@ -43,7 +51,7 @@ export const triggerResponseSchema = z.object({
   workflow_id: z.string(),
   run_id: z.string(),
   type: z.string(),
-  mode: modeSchema,
+  mode: requestedModeSchema,
   links: linksSchema,
 });
 
@@ -51,7 +59,11 @@ export const triggerResponseSchema = z.object({
 export const runSummarySchema = z.object({
   workflow_id: z.string(),
   type: z.string(),
-  mode: modeSchema.nullable(),
+  mode: runModeSchema.nullable().describe('prompt, code or shadow (a routed run: the path it was given)'),
+  shadow_agreement: z
+    .enum(['agree', 'disagree'])
+    .nullable()
+    .describe('a shadow run: whether both paths decided alike (ShadowAgreement)'),
   execution_status: z.string(),
   status: z.string().nullable().describe('our status (ReassignStatus): running, completed, cancelled, ...'),
   provider_id: z.string().nullable(),
@@ -67,7 +79,8 @@ export const listQuerySchema = z
     status: z.union([runStatusSchema, z.literal('running')]).optional(),
     provider: providerIdSchema.optional(),
     date: isoDateSchema.optional(),
-    mode: modeSchema.optional(),
+    mode: runModeSchema.optional(),
+    shadow: z.enum(['agree', 'disagree']).optional().describe('shadow runs that agreed or disagreed'),
     limit: z.coerce.number().int().min(1).max(200).default(50),
   })
   .strict();

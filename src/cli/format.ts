@@ -17,6 +17,11 @@ export function formatResult(r: ReassignmentResult): string {
     `  provider ${r.provider_id} unavailable on ${r.date} (${r.reason})`,
     `  prompt   ${r.prompt.orchestrator.name} v${r.prompt.orchestrator.version} (${r.prompt.orchestrator.label}, ${r.prompt.orchestrator.source}, ${r.prompt.orchestrator.hash}) · ${r.prompt.scoring.name} v${r.prompt.scoring.version}` +
       (r.prompt.experiment ? ` · experiment ${r.prompt.experiment.experiment}, arm ${r.prompt.experiment.arm}` : ''),
+    ...(r.rollout
+      ? [
+          `  rollout  ${r.rollout.path}-driven: bucket ${r.rollout.bucket.toFixed(3)} ${r.rollout.bucket < r.rollout.share ? '<' : '≥'} prompt share ${r.rollout.share}`,
+        ]
+      : []),
     ...[r.prompt.orchestrator, r.prompt.scoring].flatMap((p) =>
       p.fallback ? [`  fallback ${p.name}: local file used: ${p.fallback}`] : [],
     ),
@@ -46,7 +51,14 @@ export function formatResult(r: ReassignmentResult): string {
     lines.push(
       `  approvals: ${a.requested} requested, ${a.approved} approved, ${a.rejected} rejected, ${a.timed_out} timed out`,
     );
-  if (r.mode === 'prompt') {
+  if (r.shadow) {
+    const s = r.shadow;
+    lines.push(
+      `  shadow: ${s.writer}-driven wrote, ${s.shadow}-driven decided beside it in a dry run · agreed on ${s.agreed}/${s.appointments} (${(s.agreement * 100).toFixed(1)}%)`,
+    );
+    for (const d of s.discrepancies) lines.push(`  ≠ ${d}`);
+  }
+  if (r.mode !== 'code') {
     lines.push(
       `  LLM: ${r.llm.model}${r.llm.offline ? ' (offline stand-in, not an LLM)' : ''} · ${r.llm.calls} calls (${r.llm.calls_per_appointment}/appointment)${r.llm.failed_attempts ? `, ${r.llm.failed_attempts} failed attempt(s) more` : ''}${r.llm.time_ms !== undefined ? `, ${(r.llm.time_ms / 1000).toFixed(1)} s waiting for the model` : ''} · ${r.llm.prompt_tokens} input + ${r.llm.completion_tokens} output tokens · ${r.llm.invalid_tool_calls} invalid tool calls`,
     );

@@ -4,7 +4,7 @@ import { isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model
 import { launchReassignment, preflight, type LaunchRequest } from '../launch';
 import { labelSchema } from '../prompts/schema';
 import { cancelSignal, progressQuery } from '../workflows/signals';
-import { reassignmentInputSchema, type Progress } from '../workflows/types';
+import { reassignmentInputSchema, type Mode, type Progress, type RequestedMode } from '../workflows/types';
 import { firstZodIssue } from '../zodIssue';
 import { formatProgress, formatResult } from './format';
 import { awaitResult, parseWith, print, UserError, withClient } from './session';
@@ -62,9 +62,17 @@ export function addRunCommands(program: Command): void {
     )
     .option('-r, --reason <text>', 'why (sick, leave, ...)', 'unavailable')
     .addOption(
-      new Option('-m, --mode <mode>', 'who decides: the prompt (LLM) or fixed code')
+      new Option(
+        '-m, --mode <mode>',
+        'who decides: the prompt (LLM), fixed code, auto (the rollout share picks one) or shadow (one writes, the other decides beside it in a dry run)',
+      )
+        .choices(['prompt', 'code', 'auto', 'shadow'])
+        .default(undefined, 'auto when ROLLOUT_PROMPT_SHARE is set, else prompt'),
+    )
+    .addOption(
+      new Option('--writer <path>', 'in a shadow run, the path that writes (the other is the shadow)')
         .choices(['prompt', 'code'])
-        .default('prompt'),
+        .default(undefined, 'code'),
     )
     .option(
       '-l, --label <label>',
@@ -80,19 +88,22 @@ export function addRunCommands(program: Command): void {
         date: string;
         until?: string;
         reason: string;
-        mode: 'prompt' | 'code';
+        mode?: RequestedMode;
+        writer?: Mode;
         label?: string;
         id?: string;
         wait?: boolean;
         json?: boolean;
       }) => {
         const config = loadConfig();
-        const input = startInput(opts, config);
+        const mode = opts.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
+        if (opts.writer && mode !== 'shadow') throw new UserError('--writer goes with --mode shadow only');
+        const input = { ...startInput(opts, config), ...(opts.writer ? { shadowWriter: opts.writer } : {}) };
         await preflight(config, input);
         await withClient(async (client) => {
           const { workflowId, type } = await launchReassignment(client, config, {
             input,
-            mode: opts.mode,
+            mode,
             ...(opts.id ? { workflowId: opts.id } : {}),
           });
           if (!opts.json) console.log(`started ${type} ${workflowId}`);

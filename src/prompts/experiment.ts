@@ -51,3 +51,15 @@ export function pickArm(experiment: Experiment, workflowId: string): ArmChoice {
   }
   return { experiment: experiment.name, arm: experiment.arms[experiment.arms.length - 1]!.label };
 }
+
+/**
+ * The path of a routed run: prompt-driven when the hash of its workflow id falls below the share. A pure
+ * function of the id, so a retry or a replay gets the same path, as an A/B arm does.
+ */
+export function routeRun(
+  workflowId: string,
+  share: number,
+): { share: number; bucket: number; path: 'prompt' | 'code' } {
+  const bucket = hashToUnit(`rollout:${workflowId}`);
+  return { share, bucket: Math.round(bucket * 1e6) / 1e6, path: bucket < share ? 'prompt' : 'code' };
+}

@@ -3,6 +3,8 @@ import type { PromptBundle } from '../prompts/schema';
 import { codeDrivenBatch } from './codeDrivenBatch';
 import { mergeOutcome } from './outcome';
 import { promptDrivenBatch } from './promptDrivenBatch';
+import { shadowBatch } from './shadowBatch';
+import type { BatchInput } from './types';
 import type { ReassignmentRun } from './reassignmentRun';
 import { batchWorkflowId } from '../workflowIds';
 
@@ -56,12 +58,25 @@ async function launch(run: ReassignmentRun, bundle: PromptBundle, size: number):
   const batch = state.nextBatch++;
   const first = appointments[0]!.appointment_id;
   const last = appointments[appointments.length - 1]!.appointment_id;
-  const handle = await startChild(mode === 'prompt' ? promptDrivenBatch : codeDrivenBatch, {
-    workflowId: batchWorkflowId(runId, batch),
-    args: [
-      { runId, batch, providerId: input.providerId, date: input.date, reason: input.reason, appointments, bundle },
-    ],
-    staticSummary: `batch ${batch}: ${appointments.length} appointment(s), ${first}${first === last ? '' : ` … ${last}`} · ${mode}-driven`,
-  });
+  const batchInput: BatchInput = {
+    runId,
+    batch,
+    providerId: input.providerId,
+    date: input.date,
+    reason: input.reason,
+    appointments,
+    bundle,
+    // Only a shadow batch has a writer; the other batches' input stays as it always was.
+    ...(mode === 'shadow' ? { shadowWriter: input.shadowWriter ?? 'code' } : {}),
+  };
+  const how = mode === 'shadow' ? `${batchInput.shadowWriter}-driven, shadowed` : `${mode}-driven`;
+  const handle = await startChild(
+    mode === 'shadow' ? shadowBatch : mode === 'prompt' ? promptDrivenBatch : codeDrivenBatch,
+    {
+      workflowId: batchWorkflowId(runId, batch),
+      args: [batchInput],
+      staticSummary: `batch ${batch}: ${appointments.length} appointment(s), ${first}${first === last ? '' : ` … ${last}`} · ${how}`,
+    },
+  );
   run.running.set(batch, { handle, appointments });
 }

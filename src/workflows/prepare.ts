@@ -59,7 +59,8 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
         args: { provider_id: input.providerId, date: input.date, ...range },
         runId,
         policy: bundle.policy,
-        decidedBy: run.mode === 'code' ? 'code' : 'prompt',
+        // The path that writes: in a shadow run, the writer (the shadow writes nothing).
+        decidedBy: run.mode === 'shadow' ? (input.shadowWriter ?? 'code') : run.mode,
         candidatesPerAppointment: bundle.config.candidates_per_appointment,
       },
     ],

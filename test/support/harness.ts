@@ -26,6 +26,9 @@ import { reassignmentWorkflowId } from '../../src/workflowIds';
 let runtimeInstalled = false;
 let counter = 0;
 
+/** The workflow types a test starts: the typed ones, and the generic one (modes auto and shadow). */
+type RunType = 'promptDrivenReassignment' | 'codeDrivenReassignment' | 'reassignment';
+
 export interface Harness {
   client: Client;
   store: SchedulingStore;
@@ -35,16 +38,8 @@ export interface Harness {
   worker: WorkerHandle;
   promptsDir: string;
   /** Starts a run the way our CLI does and returns its handle. */
-  start(
-    type: 'promptDrivenReassignment' | 'codeDrivenReassignment',
-    input: ReassignmentInput,
-    id?: string,
-  ): Promise<WorkflowHandle>;
-  run(
-    type: 'promptDrivenReassignment' | 'codeDrivenReassignment',
-    input: ReassignmentInput,
-    id?: string,
-  ): Promise<ReassignmentResult>;
+  start(type: RunType, input: ReassignmentInput, id?: string): Promise<WorkflowHandle>;
+  run(type: RunType, input: ReassignmentInput, id?: string): Promise<ReassignmentResult>;
   reload(data?: Dataset): void;
   close(): Promise<void>;
 }
@@ -153,7 +148,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
 
-  const start = (type: 'promptDrivenReassignment' | 'codeDrivenReassignment', input: ReassignmentInput, id?: string) =>
+  const start = (type: RunType, input: ReassignmentInput, id?: string) =>
     client.workflow.start(type, {
       taskQueue,
       workflowId:

@@ -4,7 +4,8 @@ import { launchReassignment, preflight } from '../../launch';
 import { cancelSignal, progressQuery } from '../../workflows/signals';
 import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/types';
 import { describeZodError } from '../../zodIssue';
-import { detailOf, fromTemporal, linksOf, listQuery, REASSIGNMENT_TYPES, summaryOf, ApiError } from '../runViews';
+import { REASSIGNMENT_TYPES } from '../../workflowIds';
+import { detailOf, fromTemporal, linksOf, listQuery, summaryOf, ApiError } from '../runViews';
 import {
   cancelBodySchema,
   cancelResponseSchema,
@@ -39,13 +40,16 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
     },
     async (request, reply) => {
       const b = request.body;
-      const mode = b.mode ?? 'prompt';
+      const mode = b.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
+      if (b.shadow_writer && mode !== 'shadow')
+        throw new ApiError(400, 'invalid body: shadow_writer goes with mode shadow only');
       const candidate = {
         providerId: b.provider_id,
         date: b.date,
         ...(b.until !== undefined ? { until: b.until } : {}),
         reason: b.reason ?? 'unavailable',
         promptLabel: b.label ?? config.PROMPT_LABEL,
+        ...(b.shadow_writer ? { shadowWriter: b.shadow_writer } : {}),
       };
       // The workflow's own schema has the last word (date ranges), in the API's field names.
       const parsed = reassignmentInputSchema.safeParse(candidate);
