@@ -13,7 +13,8 @@ import { SchedulingStore } from './domain/store';
 import { checkModelEndpoint, createOpenAiClient } from './llm/chatClient';
 import { parseFaultSetting } from './llm/faults';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offlineServer';
-import { configureLangfuseLogging } from './langfuse/client';
+import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
+import { PromptOps } from './langfuse/promptOps';
 import { RunTracer } from './langfuse/tracing';
 import type { PromptRegistry } from './prompts/registry';
 import { promptRegistryFor } from './prompts/registryFromConfig';
@@ -85,6 +86,9 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     offline: offlineModel !== undefined,
     experiment: config.PROMPT_EXPERIMENT,
     ...(config.ROLLOUT_PROMPT_SHARE !== undefined ? { rolloutShare: config.ROLLOUT_PROMPT_SHARE } : {}),
+    taskQueue: config.TASK_QUEUE,
+    // The rollback guard moves labels in Langfuse, when it is configured.
+    ...(config.langfuse ? { promptOps: new PromptOps(createLangfuseClient(config.langfuse)) } : {}),
     tracer,
     ...(config.prices ? { prices: config.prices } : {}),
   });

@@ -1,5 +1,6 @@
 import type { SchedulingStore } from '../domain/store';
 import type { RunTracer } from '../langfuse/tracing';
+import { guardActivities, type GuardDeps } from './guard';
 import { llmActivities, type LlmDeps } from './llm';
 import { promptActivities, type PromptDeps } from './prompts';
 import { toolActivities } from './tools';
@@ -7,10 +8,10 @@ import { traceWith } from './tracing';
 
 /**
  * Activities: thin adapters between the workflows and the world, one file per kind (llm, tools, prompts,
- * tracing). Each is safe to retry: reads are pure, writes carry an idempotency key fixed by the workflow.
+ * tracing, guard). Each is safe to retry: reads are pure, writes carry an idempotency key fixed by the workflow.
  */
 
-interface ActivityDeps extends LlmDeps, PromptDeps {
+interface ActivityDeps extends LlmDeps, PromptDeps, Omit<GuardDeps, 'registry'> {
   store: SchedulingStore;
   /** Langfuse traces; absent when tracing is off. */
   tracer?: RunTracer;
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...promptActivities(deps, trace),
     ...llmActivities(deps, trace),
     ...toolActivities(deps.store, trace),
+    ...guardActivities(deps),
   };
 }
 

@@ -3,6 +3,7 @@ import { describeError } from '../errors';
 import { addApprovalCommands } from './approvals';
 import { addAuditCommand } from './audit';
 import { addEvalCommand } from './eval';
+import { addGuardCommands } from './guard';
 import { addPromptCommands } from './prompts';
 import { addReportCommand } from './report';
 import { addRunCommands } from './runs';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   addReportCommand(program);
   addPromptCommands(program);
   addEvalCommand(program);
+  addGuardCommands(program);
   return program;
 }
 

@@ -11,9 +11,9 @@ import { firstZodIssue } from '../zodIssue';
  * with one readable line.
  */
 
-class PromptOpError extends Error {}
+export class PromptOpError extends Error {}
 
-interface VersionRow {
+export interface VersionRow {
   name: string;
   version: number;
   labels: string[];
@@ -53,7 +53,7 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Langfuse's limit on a prompt version's commit message (its API refuses longer ones). */
-const LANGFUSE_COMMIT_MESSAGE_LIMIT = 500;
+export const LANGFUSE_COMMIT_MESSAGE_LIMIT = 500;
 
 /** The commit message a pushed version gets: the local message, the local version and the hash. */
 function commitMessage(v: { version: number; commit_message?: string; prompt: string; config: unknown }): string {

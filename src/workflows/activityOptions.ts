@@ -11,6 +11,7 @@ import { ErrorType } from '../errorTypes';
  * | checkModel             | 10 s           | –         | 2 attempts                                | LlmAuthError         |
  * | callTool, recordApproval, markProviderUnavailable | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput         |
  * | resolvePrompts         | 10 s           | –         | 5 attempts, 1 s ×2                        | PromptError          |
+ * | guardFigures, rollBackLabel | 1 min     | –         | 5 attempts, 1 s ×2                        | –                    |
  *
  * Why these numbers:
  * - A model may think for a minute or two (the client's own timeout, LLM_TIMEOUT_MS, is 2 min by default), so
@@ -70,4 +71,10 @@ export const promptActivities = proxyActivities<Pick<Activities, 'resolvePrompts
     maximumAttempts: 5,
     nonRetryableErrorTypes: [ErrorType.prompt],
   },
+});
+
+/** The rollback guard reads many runs' results from visibility: a minute; a move it cannot make is an answer. */
+export const guardActivities = proxyActivities<Pick<Activities, 'guardFigures' | 'rollBackLabel'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
 });

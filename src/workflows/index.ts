@@ -3,3 +3,4 @@ export { promptDrivenReassignment, codeDrivenReassignment, reassignment } from '
 export { promptDrivenBatch } from './promptDrivenBatch';
 export { codeDrivenBatch } from './codeDrivenBatch';
 export { shadowBatch } from './shadowBatch';
+export { rollbackGuard } from './rollbackGuard';

@@ -116,7 +116,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const bundlePath = process.env.TEST_WORKFLOW_BUNDLE;
   if (!address || !bundlePath) throw new Error('the jest globalSetup did not run');
   installQuietRuntime();
-  const taskQueue = uniqueName('tq');
+  const taskQueue = options.env?.TASK_QUEUE ?? uniqueName('tq');
   const dir = tempDir('db');
   const store = new SchedulingStore(path.join(dir, 'scheduling.db'));
   store.load(options.data ?? demoDataset());
