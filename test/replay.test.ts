@@ -43,13 +43,14 @@ describe('replay', () => {
       if (shown.code !== 0) throw new Error(shown.stderr);
       return shown.stdout;
     };
-    const capture = async (name: string, workflowId: string) => {
+    const capture = async (name: string, workflowId: string, batches = true) => {
       recorded.push({ name, workflowId, json: await exportJson(workflowId) });
-      recorded.push({
-        name: `${name}-batch`,
-        workflowId: batchWorkflowId(workflowId, 1),
-        json: await exportJson(batchWorkflowId(workflowId, 1)),
-      });
+      if (batches)
+        recorded.push({
+          name: `${name}-batch`,
+          workflowId: batchWorkflowId(workflowId, 1),
+          json: await exportJson(batchWorkflowId(workflowId, 1)),
+        });
     };
     for (const type of ['promptDrivenReassignment', 'codeDrivenReassignment'] as const) {
       h.reload();
@@ -65,6 +66,21 @@ describe('replay', () => {
       await cancelled.result();
       await capture(`${type}-cancelled`, cancelled.workflowId);
     }
+    // A shadow run of the generic workflow (code-driven writes, prompt-driven decides in a dry run beside it).
+    h.reload();
+    const shadow = await h.start(
+      'reassignment',
+      { ...input, mode: 'shadow' },
+      `replay-reassignment-shadow-${Date.now()}`,
+    );
+    await waitForProgress(shadow, (p) => p.pending_approvals.length > 0);
+    await shadow.signal(approveSignal, { appointmentId: 'A002' });
+    expect((await shadow.result()).shadow?.agreed).toBe(3);
+    await capture('reassignment-shadow', shadow.workflowId);
+    // The rollback guard, over the runs above (local prompts: it judges, it cannot move a label).
+    const guardId = `replay-rollbackGuard-${Date.now()}`;
+    await h.client.workflow.execute('rollbackGuard', { taskQueue: h.taskQueue, workflowId: guardId, args: [{}] });
+    await capture('rollbackGuard', guardId, false);
     // The fallback path: a model that only ever answers with empty replies, so the code decides the batch.
     const silent = await startHarness({ faults: [{ mode: 'empty_reply' }] });
     try {
@@ -93,7 +109,7 @@ describe('replay', () => {
   afterAll(() => h.close());
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
-    expect(recorded).toHaveLength(10);
+    expect(recorded).toHaveLength(13);
     expect(await replayAll(asHistories(recorded))).toEqual([]);
   });
 
