@@ -1,6 +1,7 @@
 import { resumeState } from '../src/workflows/carriedState';
 import { completeOutcome, emptyOutcome, mergeOutcome } from '../src/workflows/outcome';
 import { buildResult, runSummary, type ResultSources } from '../src/workflows/runResult';
+import { compareShadow, describeDisagreement } from '../src/workflows/shadowCompare';
 import { compareWithRecord, extractJson, type BatchSummary } from '../src/workflows/summaryCheck';
 import type { BatchOutcome, CarriedState } from '../src/workflows/types';
 import type { PromptBundle } from '../src/prompts/schema';
@@ -237,5 +238,38 @@ describe('buildResult: what a person reads at the end', () => {
       { appointment_id: 'A2', reason: 'cancelled before a decision' },
       { appointment_id: 'A3', reason: 'already reassigned by another run' },
     ]);
+  });
+});
+
+describe('compareShadow: a shadow run, appointment by appointment', () => {
+  const writer = {
+    outcome: { assignments: [assignment('A1', 'P1'), assignment('A2', 'P1')], waitlisted: [waitlisted('A3')] },
+    asked: ['A2'],
+  };
+
+  test('the same decisions and the same approvals asked agree', () => {
+    const entries = compareShadow(['A1', 'A2', 'A3'], writer, structuredClone(writer));
+    expect(entries.every((e) => e.agree && e.differences.length === 0)).toBe(true);
+  });
+
+  test('each way of differing is named, and described in one line', () => {
+    const shadow = {
+      outcome: {
+        assignments: [assignment('A1', 'P2')],
+        waitlisted: [waitlisted('A2')],
+        decided_elsewhere: [],
+      },
+      asked: ['A1'],
+    };
+    const entries = compareShadow(['A1', 'A2', 'A3'], writer, shadow);
+    expect(entries.map((e) => [e.appointment_id, e.writer, e.shadow, e.differences])).toEqual([
+      ['A1', 'P1', 'P2', ['provider differs', 'approval asked vs not']],
+      ['A2', 'P1', 'waitlist', ['assign vs waitlist', 'approval asked vs not']],
+      ['A3', 'waitlist', 'undecided', ['decided vs not']],
+    ]);
+    expect(entries.some((e) => e.agree)).toBe(false);
+    expect(describeDisagreement(entries[1]!, 'code', 'prompt')).toBe(
+      'A2: code-driven P1 (approval asked), prompt-driven shadow waitlist · assign vs waitlist, approval asked vs not',
+    );
   });
 });
