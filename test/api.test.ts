@@ -85,6 +85,28 @@ describe('the HTTP API', () => {
     expect(listed.find((r) => r.workflow_id === id)).toMatchObject({ status: 'completed' });
   });
 
+  test('a shadow run starts the generic workflow, is approved through the Update, and is listed by its agreement', async () => {
+    const started = await trigger({ mode: 'shadow', shadow_writer: 'code' });
+    expect(started.status).toBe(201);
+    expect(started.body).toMatchObject({ type: 'reassignment', mode: 'shadow' });
+    const id = started.body.workflow_id as string;
+    await waitForProgress(runHandle(id), (p) => p.pending_approvals.length > 0);
+    expect((await call(`/api/reassignments/${id}/approvals/A002`, { body: { decision: 'approve' } })).status).toBe(200);
+    const result: ReassignmentResult = await runHandle(id).result();
+    expect(result.shadow).toMatchObject({ writer: 'code', shadow: 'prompt', agreed: 3 });
+    let listed: { workflow_id: string; mode: string; shadow_agreement: string | null }[] = [];
+    for (let i = 0; i < 30 && !listed.some((r) => r.workflow_id === id); i++) {
+      listed = (await call('/api/reassignments?shadow=agree')).body.runs as typeof listed;
+      await new Promise((r) => setTimeout(r, 300)); // visibility is eventually consistent
+    }
+    expect(listed.find((r) => r.workflow_id === id)).toMatchObject({ mode: 'shadow', shadow_agreement: 'agree' });
+    const refused = await trigger({ mode: 'prompt', shadow_writer: 'code' });
+    expect(refused).toMatchObject({
+      status: 400,
+      body: { error: 'invalid body: shadow_writer goes with mode shadow only' },
+    });
+  });
+
   test('approve through the Update: accepted at once with who decided; a second decision and an unknown appointment get 409', async () => {
     const id = (await trigger()).body.workflow_id as string;
     await waitForProgress(runHandle(id), (p) => p.pending_approvals.length > 0);

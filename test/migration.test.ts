@@ -4,7 +4,7 @@ import { routeRun } from '../src/prompts/experiment';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentInput, ReassignmentResult } from '../src/workflows/types';
 import { auditStore, startHarness, temporalCli, uniqueName, waitForProgress, type Harness } from './support/harness';
-import { runCli } from './support/processes';
+import { expectOneLineError, runCli } from './support/processes';
 import { seedInput } from './support/seed';
 import { withWorsePrompt } from './support/worsePrompt';
 
@@ -135,6 +135,11 @@ describe('shadow runs', () => {
     expect(recordsOf(h).A001!.assignments).toEqual([['P001', 'prompt']]);
     expect(h.store.counts()).toMatchObject({ assignments: 2, waitlist: 1, notifications: 3 });
   });
+});
+
+test('the CLI refuses a writer without a shadow run, in one line', async () => {
+  const r = await runCli(['start', '--provider', 'T001', '--date', '2025-11-21', '--mode', 'code', '--writer', 'code']);
+  expectOneLineError(r, /--writer goes with --mode shadow only/);
 });
 
 describe('the rollout share', () => {

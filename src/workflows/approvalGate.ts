@@ -111,27 +111,8 @@ export class ApprovalGate {
         code: 'below_threshold',
         error: `score ${score} is below the assign threshold: no approval can allow it; add the patient to the waitlist`,
       };
-    if (!approval_required)
-      return {
-        ok: true,
-        result: {
-          appointment_id,
-          provider_id,
-          score,
-          decision: 'approved',
-          decided_by: 'policy: no approval needed for this band',
-          next_step: 'call assign_appointment',
-        },
-      };
-
-    this.askedFor.add(appointment_id);
-    if (this.host.dryRun) {
-      // A dry run asks nobody: it records that it would have asked, and goes on as if approved.
-      const decidedBy = 'shadow: approval assumed (a dry run asks no one)';
-      this.host.assumeApproval(appointment_id, provider_id, decidedBy);
-      this.host.outcome.approvals.requested += 1;
-      this.host.outcome.approvals.approved += 1;
-      return {
+    const approved = (decidedBy: string) =>
+      ({
         ok: true,
         result: {
           appointment_id,
@@ -141,7 +122,17 @@ export class ApprovalGate {
           decided_by: decidedBy,
           next_step: 'call assign_appointment',
         },
-      };
+      }) as const;
+    if (!approval_required) return approved('policy: no approval needed for this band');
+
+    this.askedFor.add(appointment_id);
+    if (this.host.dryRun) {
+      // A dry run asks nobody: it records that it would have asked, and goes on as if approved.
+      const decidedBy = 'shadow: approval assumed (a dry run asks no one)';
+      this.host.assumeApproval(appointment_id, provider_id, decidedBy);
+      this.host.outcome.approvals.requested += 1;
+      this.host.outcome.approvals.approved += 1;
+      return approved(decidedBy);
     }
     const approval = this.host.input.bundle.policy.approval;
     const timeoutMs = durationMs(approval.timeout);
