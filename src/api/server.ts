@@ -1,6 +1,5 @@
 import fastifySse from '@fastify/sse';
 import fastifySwagger from '@fastify/swagger';
-import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -9,11 +8,11 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { AppConfig } from '../config';
 import { describeError } from '../errors';
 import { LaunchRefused } from '../launch';
-import { LOCAL_OPERATOR, presentedKey, roleAllows, type ApiKeys, type Principal, type Role } from './auth';
+import { LOCAL_OPERATOR, presentedKey, roleAllows, type Principal, type Role } from './auth';
 import { registerConsole } from './console';
+import type { ApiDeps } from './deps';
 import { ApiError } from './runViews';
 import { registerApprovalRoutes } from './routes/approvals';
 import { registerRunRoutes } from './routes/runs';
@@ -22,13 +21,6 @@ import { registerRunRoutes } from './routes/runs';
  * The front door: an HTTP API (Fastify, zod schemas that also make the OpenAPI document) and the operator
  * console, in one server. Every refusal is a 4xx with a one-line JSON error, never a stack trace.
  */
-
-export interface ApiDeps {
-  config: AppConfig;
-  client: Client;
-  /** Absent: no authentication, one implicit operator (the server then listens on loopback only). */
-  keys?: ApiKeys;
-}
 
 declare module 'fastify' {
   interface FastifyRequest {

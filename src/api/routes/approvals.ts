@@ -12,7 +12,7 @@ import {
   meSchema,
   healthSchema,
 } from '../schemas';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 
 /** The approvals inbox and its decisions, and who the caller is. */
 

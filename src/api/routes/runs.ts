@@ -18,7 +18,7 @@ import {
   triggerBodySchema,
   triggerResponseSchema,
 } from '../schemas';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 
 /** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
 
