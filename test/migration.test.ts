@@ -113,6 +113,14 @@ describe('shadow runs', () => {
       /^A002: code-driven P001 \(approval asked\), prompt-driven shadow waitlist/m,
     );
 
+    // Our CLI prints the verdict and each discrepancy.
+    const printed = await runCli(['result', id], { TEMPORAL_ADDRESS: h.address });
+    expect(printed.stdout).toMatch(
+      /^Reassignment \S+ \(shadow run: code-driven wrote, prompt-driven in a dry run beside it\)/,
+    );
+    expect(printed.stdout).toMatch(/^ {2}shadow: .* agreed on \d\/3 /m);
+    expect(printed.stdout).toMatch(/^ {2}≠ A002: code-driven P001 \(approval asked\), prompt-driven shadow waitlist/m);
+
     // The Temporal CLI finds the runs that disagreed by their search attribute.
     let listed = '';
     for (let attempt = 0; attempt < 40 && !listed.includes(id); attempt++) {

@@ -11,9 +11,15 @@ export function formatProgress(p: Progress): string {
   return `[${p.status}/${p.phase}] ${p.decided}/${p.total_affected} decided (${p.assigned} reassigned, ${p.waitlisted} waitlisted) · batches ${p.batches.done}/${p.batches.total} (${p.batches.running} running) · LLM calls ${p.llm_calls}${p.llm_attempts > p.llm_calls ? ` (${p.llm_attempts} attempts)` : ''}${prompt}${approvals}`;
 }
 
+/** prompt-driven, code-driven (routed by the rollout), or a shadow run and who wrote in it. */
+function howDecided(r: ReassignmentResult): string {
+  if (r.shadow) return `shadow run: ${r.shadow.writer}-driven wrote, ${r.shadow.shadow}-driven in a dry run beside it`;
+  return `${r.mode}-driven${r.rollout ? ', routed by the rollout share' : ''}`;
+}
+
 export function formatResult(r: ReassignmentResult): string {
   const lines = [
-    `Reassignment ${r.workflow_id} (${r.mode}-driven): ${r.status}`,
+    `Reassignment ${r.workflow_id} (${howDecided(r)}): ${r.status}`,
     `  provider ${r.provider_id} unavailable on ${r.date} (${r.reason})`,
     `  prompt   ${r.prompt.orchestrator.name} v${r.prompt.orchestrator.version} (${r.prompt.orchestrator.label}, ${r.prompt.orchestrator.source}, ${r.prompt.orchestrator.hash}) · ${r.prompt.scoring.name} v${r.prompt.scoring.version}` +
       (r.prompt.experiment ? ` · experiment ${r.prompt.experiment.experiment}, arm ${r.prompt.experiment.arm}` : ''),
