@@ -7,6 +7,12 @@
 /** The workflow types of reassignment runs: the typed ones and the generic one (auto and shadow modes). */
 export const REASSIGNMENT_TYPES = ['promptDrivenReassignment', 'codeDrivenReassignment', 'reassignment'];
 
+/** The rollback guard's Temporal Schedule for a label (its runs are `<schedule id>-<time>`, named by Temporal). */
+export const guardScheduleId = (label: string) => `rollback-guard-${label}`;
+
+/** A guard run started by hand: `rollback-guard-<label>-run-<stamp>`. */
+export const guardWorkflowId = (label: string, stamp: string) => `${guardScheduleId(label)}-run-${stamp}`;
+
 /** A UTC time as YYYYMMDDHHMMSSmmm: sortable, unique enough for ids started by hand. */
 export function idStamp(at: Date): string {
   return at

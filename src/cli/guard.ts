@@ -2,7 +2,7 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temp
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { labelSchema } from '../prompts/schema';
-import { idStamp } from '../workflowIds';
+import { guardScheduleId, guardWorkflowId, idStamp } from '../workflowIds';
 import { guardInputSchema, type GuardInput, type GuardResult } from '../workflows/guardVerdict';
 import { parseWith, print, UserError, withClient } from './session';
 
@@ -12,8 +12,6 @@ import { parseWith, print, UserError, withClient } from './session';
  * workflow and prints what it saw; `unschedule` removes the schedule. The limits travel in the workflow's
  * input, checked with its own schema.
  */
-
-const scheduleIdOf = (label: string) => `rollback-guard-${label}`;
 
 const rate = z.coerce.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
 const count = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1');
@@ -92,7 +90,7 @@ export function formatGuard(r: GuardResult): string {
 }
 
 async function runGuardNow(client: Client, taskQueue: string, input: GuardInput): Promise<GuardResult> {
-  const workflowId = `rollback-guard-${input.label}-run-${idStamp(new Date())}`;
+  const workflowId = guardWorkflowId(input.label ?? 'production', idStamp(new Date()));
   return (await client.workflow.execute('rollbackGuard', { taskQueue, workflowId, args: [input] })) as GuardResult;
 }
 
@@ -109,7 +107,7 @@ export function addGuardCommands(program: Command): void {
   ).action(async (opts: GuardOptions & { every: number }) => {
     const input = guardInput(opts);
     await withClient(async (client, config) => {
-      const scheduleId = scheduleIdOf(opts.label);
+      const scheduleId = guardScheduleId(opts.label);
       const action = {
         type: 'startWorkflow' as const,
         workflowType: 'rollbackGuard',
@@ -150,7 +148,7 @@ export function addGuardCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { label: string; json?: boolean }) => {
       await withClient(async (client) => {
-        const handle = client.schedule.getHandle(scheduleIdOf(opts.label));
+        const handle = client.schedule.getHandle(guardScheduleId(opts.label));
         let before: number;
         try {
           before = (await handle.describe()).info.numActionsTaken;
@@ -190,12 +188,12 @@ export function addGuardCommands(program: Command): void {
     .action(async (opts: { label: string }) => {
       await withClient(async (client) => {
         try {
-          await client.schedule.getHandle(scheduleIdOf(opts.label)).delete();
+          await client.schedule.getHandle(guardScheduleId(opts.label)).delete();
         } catch (err) {
           if (err instanceof ScheduleNotFoundError) throw new UserError(`no guard schedule for label ${opts.label}`);
           throw err;
         }
-        console.log(`removed schedule ${scheduleIdOf(opts.label)}`);
+        console.log(`removed schedule ${guardScheduleId(opts.label)}`);
       });
     });
 }
