@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { TokenPrices } from '../config';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
 import type { ReassignmentResult } from '../workflows/types';
@@ -75,17 +75,27 @@ export function reportQuery(filter: Omit<RunFilter, 'limit'>): string {
   ].join(' AND ');
 }
 
+/** Results are read this many at a time (one request each to the Temporal server). */
+const READ_CONCURRENCY = 16;
+
 /** The completed runs the filter selects, with their results. */
 export async function readRuns(client: Client, filter: RunFilter): Promise<ReadRun[]> {
-  const runs: ReadRun[] = [];
+  const executions: WorkflowExecutionInfo[] = [];
   for await (const execution of client.workflow.list({ query: reportQuery(filter) })) {
-    if (runs.length >= (filter.limit ?? 1000)) break;
-    const result = (await client.workflow
-      .getHandle(execution.workflowId, execution.runId)
-      .result()) as ReassignmentResult;
-    // The last run of a chain that continued as new: its start is close enough for a report (docs/runs.md).
-    const ms = (execution.closeTime?.getTime() ?? 0) - execution.startTime.getTime();
-    runs.push({ result, duration_s: Math.max(0, ms) / 1000 });
+    if (executions.length >= (filter.limit ?? 1000)) break;
+    executions.push(execution);
+  }
+  const runs: ReadRun[] = [];
+  for (let i = 0; i < executions.length; i += READ_CONCURRENCY) {
+    const chunk = executions.slice(i, i + READ_CONCURRENCY);
+    const results = await Promise.all(
+      chunk.map((e) => client.workflow.getHandle(e.workflowId, e.runId).result() as Promise<ReassignmentResult>),
+    );
+    chunk.forEach((e, j) => {
+      // The last run of a chain that continued as new: its start is close enough for a report (docs/runs.md).
+      const ms = (e.closeTime?.getTime() ?? 0) - e.startTime.getTime();
+      runs.push({ result: results[j]!, duration_s: Math.max(0, ms) / 1000 });
+    });
   }
   return runs;
 }
