@@ -158,3 +158,31 @@ describe('the rollback guard against Temporal and Langfuse', () => {
     expectOneLineError(await cli(['guard', 'trigger', '--label', 'nolabel']), /no guard schedule for label nolabel/);
   });
 });
+
+describe('the rollback guard with local prompt files', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ faults: [{ mode: 'text_only' }] });
+  });
+  afterAll(() => h.close());
+
+  test('judges the runs, and says it cannot move a label in local files', async () => {
+    for (let i = 0; i < 3; i++) {
+      h.reload();
+      const handle = await h.start('promptDrivenReassignment', seedInput);
+      const p = await waitForProgress(handle, (x) => x.pending_approvals.length > 0 || x.phase === 'finished');
+      if (p.pending_approvals.length > 0) await handle.signal(approveSignal, { appointmentId: 'A002' });
+      expect(((await handle.result()) as ReassignmentResult).decided_by.code).toBe(3);
+    }
+    let g: GuardResult | undefined;
+    for (let attempt = 0; attempt < 40 && (g?.figures?.runs ?? 0) < 3; attempt++) {
+      const r = await runCli(['guard', 'run', '--json'], { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue });
+      g = JSON.parse(r.stdout) as GuardResult;
+      if (g.figures!.runs < 3) await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(g!.figures).toMatchObject({ version: 1, runs: 3, fallback_rate: 1 });
+    expect(g!.verdict.roll_back).toBe(true);
+    expect(g!.verdict.reasons[1]).toMatch(/^not rolled back: prompts are local files/);
+    expect(g!.moved).toBeNull();
+  });
+});
