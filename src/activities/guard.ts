@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
-import { PromptOpError, type PromptOps } from '../langfuse/promptOps';
-import { rollBackRecorded } from '../langfuse/guardRollback';
+import { GuardRefusal, rollBackRecorded } from '../langfuse/guardRollback';
+import type { PromptOps } from '../langfuse/promptOps';
 import type { PromptRegistry } from '../prompts/registry';
 import { figuresOf, readRuns } from '../report/runReport';
 import type { GuardFigures, GuardMove } from '../workflows/guardVerdict';
@@ -58,7 +58,10 @@ export function guardActivities(deps: GuardDeps) {
       };
     },
 
-    /** Moves the label back; a move that cannot be done is an answer (why), not an error to retry. */
+    /**
+     * Moves the label back. A move that cannot be made as things stand is an answer (why); Langfuse not
+     * answering is an error, retried.
+     */
     async rollBackLabel(input: {
       prompt: GuardedPrompt;
       label: string;
@@ -74,7 +77,7 @@ export function guardActivities(deps: GuardDeps) {
       try {
         return { moved: await rollBackRecorded(deps.promptOps, { ...input, name: input.prompt }) };
       } catch (err) {
-        if (err instanceof PromptOpError) return { refused: err.message };
+        if (err instanceof GuardRefusal) return { refused: err.message };
         throw err;
       }
     },

@@ -1,6 +1,6 @@
 import type { GuardMove } from '../workflows/guardVerdict';
 import { describeLangfuseError } from './client';
-import { LANGFUSE_COMMIT_MESSAGE_LIMIT, PromptOpError, type PromptOps } from './promptOps';
+import { LANGFUSE_COMMIT_MESSAGE_LIMIT, type PromptOps } from './promptOps';
 
 /**
  * The rollback guard's move in Langfuse, recorded where people look: the label goes to a new version that
@@ -8,6 +8,9 @@ import { LANGFUSE_COMMIT_MESSAGE_LIMIT, PromptOpError, type PromptOps } from './
  * where, why and which guard run did it (`prompts list` shows it). A version the guard once moved away from
  * is never a target again. Idempotent: a retried activity finds its own commit message and does nothing more.
  */
+
+/** A move that cannot be made as things stand (the label moved meanwhile, nothing to go back to): an answer, not a fault. */
+export class GuardRefusal extends Error {}
 
 const MOVE = /^rollback guard: \S+ v(\d+) → v(\d+) .*\[guard (\S+) from ([0-9a-f]+)\]$/s;
 
@@ -26,14 +29,14 @@ export async function rollBackRecorded(
   if (already) return already;
   const current = all.find((v) => v.labels.includes(o.label));
   if (!current || current.version !== o.from)
-    throw new PromptOpError(
+    throw new GuardRefusal(
       `"${o.label}" of ${o.name} is on ${current ? `v${current.version}` : 'no version'} now, not v${o.from} as the guard read: nothing moved`,
     );
   const movedAway = new Set(all.map((v) => MOVE.exec(v.commitMessage ?? '')?.[4]).filter(Boolean));
   movedAway.add(current.hash);
   const target = all.filter((v) => v.version < current.version && !movedAway.has(v.hash)).pop();
   if (!target)
-    throw new PromptOpError(
+    throw new GuardRefusal(
       `no version of ${o.name} before v${current.version} to roll "${o.label}" back to (the guard moved away from the others)`,
     );
   const tail = ` [guard ${o.guardId} from ${current.hash}]`;
@@ -51,7 +54,10 @@ export async function rollBackRecorded(
       commitMessage,
     });
   } catch (err) {
-    throw new PromptOpError(`creating the rolled-back version of ${o.name} in Langfuse: ${describeLangfuseError(err)}`);
+    // Langfuse did not answer or refused: the activity is retried (a retry finds a version it did create).
+    throw new Error(`creating the rolled-back version of ${o.name} in Langfuse: ${describeLangfuseError(err)}`, {
+      cause: err,
+    });
   }
   return { from: current.version, to: target.version, version: created.version, commit_message: commitMessage };
 }

@@ -11,9 +11,9 @@ import { firstZodIssue } from '../zodIssue';
  * with one readable line.
  */
 
-export class PromptOpError extends Error {}
+class PromptOpError extends Error {}
 
-export interface VersionRow {
+interface VersionRow {
   name: string;
   version: number;
   labels: string[];
