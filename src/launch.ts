@@ -28,11 +28,11 @@ export class LaunchRefused extends Error {
  * The workflow type a mode starts: the typed workflows for prompt and code (their names say in the Web UI
  * who decides), the generic `reassignment` for auto (the rollout share picks) and shadow.
  */
-export const workflowTypeOf = (mode: RequestedMode) =>
+const workflowTypeOf = (mode: RequestedMode) =>
   mode === 'prompt' ? 'promptDrivenReassignment' : mode === 'code' ? 'codeDrivenReassignment' : 'reassignment';
 
 /** When the scheduling database is on this machine, check the provider and dates before starting a run. */
-export function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): void {
+function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): void {
   if (!fs.existsSync(config.DB_PATH)) return;
   const store = new SchedulingStore(config.DB_PATH);
   try {
@@ -53,7 +53,7 @@ export function checkAgainstStore(config: AppConfig, providerId: string, date: s
 }
 
 /** The local prompt files are read here too, so that a file that does not parse or a missing label is one line now. */
-export async function checkPrompts(config: AppConfig, label: string): Promise<void> {
+async function checkPrompts(config: AppConfig, label: string): Promise<void> {
   if (config.PROMPT_SOURCE !== 'local') return;
   try {
     await resolvePromptBundle(new LocalPromptRegistry(config.PROMPTS_DIR), label);

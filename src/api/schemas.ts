@@ -19,9 +19,7 @@ import {
 export const errorSchema = z.object({ error: z.string() });
 
 /** A workflow id as our tools and the Temporal CLI write them (letters, digits and . _ : @ -). */
-export const workflowIdSchema = z
-  .string()
-  .regex(/^[\w.:@-]{1,200}$/, 'a workflow id such as reassign-T001-2025-11-21-a');
+const workflowIdSchema = z.string().regex(/^[\w.:@-]{1,200}$/, 'a workflow id such as reassign-T001-2025-11-21-a');
 
 export const runParamsSchema = z.object({ id: workflowIdSchema });
 export const approvalParamsSchema = z.object({ id: workflowIdSchema, appointmentId: appointmentIdSchema });

@@ -137,7 +137,7 @@ async function withTemporal<T>(
 
 const pct = (x: number) => `${(Math.round(x * 1000) / 10).toFixed(1)}%`;
 
-export function formatEval(r: EvalReport): string {
+function formatEval(r: EvalReport): string {
   const header = [
     'scenario',
     'appts',

@@ -75,7 +75,7 @@ function guardInput(o: GuardOptions): GuardInput {
   return input;
 }
 
-export function formatGuard(r: GuardResult): string {
+function formatGuard(r: GuardResult): string {
   const f = r.figures;
   return [
     `rollback guard · ${r.prompt} label ${r.label} · runs closed since ${r.since}`,

@@ -45,7 +45,7 @@ function formatByPath(rows: PathRow[]): string {
 }
 
 /** --since: a duration back from now (30m, 6h, 7d) or an ISO date or time. */
-export function parseSince(value: string, now = new Date()): Date {
+function parseSince(value: string, now = new Date()): Date {
   const ago = /^(\d+)([mhd])$/.exec(value);
   if (ago) return new Date(now.getTime() - Number(ago[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2]!]!);
   const at = new Date(value);

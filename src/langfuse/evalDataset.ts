@@ -10,7 +10,7 @@ import { describeLangfuseError, langfuseStatus } from './client';
  * carries the prompt versions and hashes and the total agreement (what the promotion gate can read back).
  */
 
-export const EVAL_DATASET = 'reassignment-eval';
+const EVAL_DATASET = 'reassignment-eval';
 
 export async function recordEvalInLangfuse(langfuse: LangfuseClient, report: EvalReport): Promise<{ runName: string }> {
   try {

@@ -64,7 +64,7 @@ export interface ReadRun {
 const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
 
 /** A visibility query for our completed runs; values are quoted, so a name cannot widen the query. */
-export function reportQuery(filter: Omit<RunFilter, 'limit'>): string {
+function reportQuery(filter: Omit<RunFilter, 'limit'>): string {
   return [
     `ExecutionStatus = 'Completed'`,
     `WorkflowType IN (${REASSIGNMENT_TYPES.map(quote).join(', ')})`,
@@ -108,7 +108,7 @@ function runCost(r: ReassignmentResult, prices: TokenPrices | undefined): number
 }
 
 /** The path a run's appointments were decided on: its mode (a routed run's is the path the rollout gave it). */
-export const pathOf = (r: ReassignmentResult): string => r.mode;
+const pathOf = (r: ReassignmentResult): string => r.mode;
 
 /** Does the model decide in this run (so that the code-driven logic deciding is a fallback)? */
 const modelDecides = (r: ReassignmentResult) =>

@@ -100,7 +100,7 @@ export const shadowSummarySchema = z.object({
 });
 
 /** A run the rollout routed: the share of runs that go prompt-driven, this run's place in [0, 1), and its path. */
-export const rolloutSchema = z.object({ share: z.number(), bucket: z.number(), path: modeSchema });
+const rolloutSchema = z.object({ share: z.number(), bucket: z.number(), path: modeSchema });
 
 export const reassignmentResultSchema = z.object({
   status: runStatusSchema,

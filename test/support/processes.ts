@@ -20,7 +20,7 @@ export const scripts = {
 };
 
 /** Runs a program to its end (at most a minute); `env` is added to this process's environment. */
-export function runProcess(program: string, args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+function runProcess(program: string, args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
   return new Promise((resolve) => {
     execFile(
       program,
