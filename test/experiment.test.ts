@@ -3,7 +3,7 @@ import { hashToUnit, pickArm, type Experiment } from '../src/prompts/experiment'
 import type { ReportRow } from '../src/cli/report';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { startHarness, waitForProgress, type Harness } from './support/harness';
+import { startHarness, untilVisible, waitForProgress, type Harness } from './support/harness';
 import { runCli } from './support/processes';
 import { seedInput } from './support/seed';
 
@@ -151,17 +151,17 @@ describe('an A/B experiment on a worker', () => {
     const outside = await h.run('promptDrivenReassignment', { ...input, promptLabel: 'staging' });
     expect(outside.prompt.experiment).toBeUndefined();
 
-    let rows: ReportRow[] = [];
-    for (let attempt = 0; attempt < 40; attempt++) {
-      const r = await runCli(['report', '--experiment', 'exp-ab', '--json'], {
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-      });
-      expect(r.code).toBe(0);
-      rows = JSON.parse(r.stdout) as ReportRow[];
-      if (rows.reduce((n, x) => n + x.runs, 0) === 4) break;
-      await new Promise((res) => setTimeout(res, 500)); // visibility is eventually consistent
-    }
+    const rows = await untilVisible(
+      async () => {
+        const r = await runCli(['report', '--experiment', 'exp-ab', '--json'], {
+          TEMPORAL_ADDRESS: h.address,
+          TASK_QUEUE: h.taskQueue,
+        });
+        expect(r.code).toBe(0);
+        return JSON.parse(r.stdout) as ReportRow[];
+      },
+      (found) => found.reduce((n, x) => n + x.runs, 0) === 4,
+    );
     const byArm = Object.fromEntries(rows.map((r) => [r.arm, r]));
     expect(byArm.production).toMatchObject({
       prompt: 'healthcare-orchestrator',

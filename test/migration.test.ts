@@ -3,7 +3,15 @@ import type { PathRow } from '../src/cli/report';
 import { routeRun } from '../src/prompts/experiment';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentInput, ReassignmentResult } from '../src/workflows/types';
-import { auditStore, startHarness, temporalCli, uniqueName, waitForProgress, type Harness } from './support/harness';
+import {
+  auditStore,
+  startHarness,
+  temporalCli,
+  uniqueName,
+  untilVisible,
+  waitForProgress,
+  type Harness,
+} from './support/harness';
 import { expectOneLineError, runCli } from './support/processes';
 import { seedInput } from './support/seed';
 import { withWorsePrompt } from './support/worsePrompt';
@@ -122,17 +130,11 @@ describe('shadow runs', () => {
     expect(printed.stdout).toMatch(/^ {2}≠ A002: code-driven P001 \(approval asked\), prompt-driven shadow waitlist/m);
 
     // The Temporal CLI finds the runs that disagreed by their search attribute.
-    let listed = '';
-    for (let attempt = 0; attempt < 40 && !listed.includes(id); attempt++) {
-      const out = await temporalCli(h.address, [
-        'workflow',
-        'list',
-        '--query',
-        `ShadowAgreement = 'disagree' AND TaskQueue = '${h.taskQueue}'`,
-      ]);
-      listed = out.stdout;
-      if (!listed.includes(id)) await new Promise((res) => setTimeout(res, 500));
-    }
+    const query = `ShadowAgreement = 'disagree' AND TaskQueue = '${h.taskQueue}'`;
+    const listed = await untilVisible(
+      async () => (await temporalCli(h.address, ['workflow', 'list', '--query', query])).stdout,
+      (out) => out.includes(id),
+    );
     expect(listed).toContain(id);
   });
 
@@ -195,17 +197,17 @@ describe('the rollout share', () => {
         }
       }
 
-      let rows: PathRow[] = [];
-      for (let attempt = 0; attempt < 40; attempt++) {
-        const out = await runCli(['report', '--by', 'path', '--json'], {
-          TEMPORAL_ADDRESS: h.address,
-          TASK_QUEUE: h.taskQueue,
-        });
-        expect(out.code).toBe(0);
-        rows = JSON.parse(out.stdout) as PathRow[];
-        if (rows.reduce((n, x) => n + x.runs, 0) === 4) break;
-        await new Promise((res) => setTimeout(res, 500)); // visibility is eventually consistent
-      }
+      const rows = await untilVisible(
+        async () => {
+          const out = await runCli(['report', '--by', 'path', '--json'], {
+            TEMPORAL_ADDRESS: h.address,
+            TASK_QUEUE: h.taskQueue,
+          });
+          expect(out.code).toBe(0);
+          return JSON.parse(out.stdout) as PathRow[];
+        },
+        (found) => found.reduce((n, x) => n + x.runs, 0) === 4,
+      );
       const byPath = Object.fromEntries(rows.map((r) => [r.path, r]));
       for (const path of ['prompt', 'code'])
         expect(byPath[path]).toMatchObject({

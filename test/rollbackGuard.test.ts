@@ -5,7 +5,7 @@ import { PromptOps } from '../src/langfuse/promptOps';
 import { guardVerdict, guardInputSchema, type GuardResult } from '../src/workflows/guardVerdict';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
-import { startHarness, uniqueName, waitForProgress, type Harness } from './support/harness';
+import { startHarness, uniqueName, untilVisible, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli } from './support/processes';
 import { seedInput } from './support/seed';
@@ -77,17 +77,15 @@ describe('the rollback guard against Temporal and Langfuse', () => {
   }
 
   /** Visibility is eventually consistent: run the guard until it has seen `runs` runs of the version. */
-  async function guardSeeing(runs: number, args: string[] = []): Promise<GuardResult> {
-    let last: GuardResult | undefined;
-    for (let attempt = 0; attempt < 40; attempt++) {
-      const r = await cli(['guard', 'run', '--json', ...args]);
-      expect(r.stderr).toBe('');
-      last = JSON.parse(r.stdout) as GuardResult;
-      if (last.figures && last.figures.runs >= runs) return last;
-      await new Promise((res) => setTimeout(res, 500));
-    }
-    return last!;
-  }
+  const guardSeeing = (runs: number, args: string[] = []): Promise<GuardResult> =>
+    untilVisible(
+      async () => {
+        const r = await cli(['guard', 'run', '--json', ...args]);
+        expect(r.stderr).toBe('');
+        return JSON.parse(r.stdout) as GuardResult;
+      },
+      (g) => (g.figures?.runs ?? 0) >= runs,
+    );
 
   test('healthy runs: within limits, the label stays', async () => {
     for (let i = 0; i < 3; i++) expect((await runSeed(healthy)).fallbacks).toEqual([]);
@@ -174,15 +172,16 @@ describe('the rollback guard with local prompt files', () => {
       if (p.pending_approvals.length > 0) await handle.signal(approveSignal, { appointmentId: 'A002' });
       expect(((await handle.result()) as ReassignmentResult).decided_by.code).toBe(3);
     }
-    let g: GuardResult | undefined;
-    for (let attempt = 0; attempt < 40 && (g?.figures?.runs ?? 0) < 3; attempt++) {
-      const r = await runCli(['guard', 'run', '--json'], { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue });
-      g = JSON.parse(r.stdout) as GuardResult;
-      if (g.figures!.runs < 3) await new Promise((res) => setTimeout(res, 500));
-    }
-    expect(g!.figures).toMatchObject({ version: 1, runs: 3, fallback_rate: 1 });
-    expect(g!.verdict.roll_back).toBe(true);
-    expect(g!.verdict.reasons[1]).toMatch(/^not rolled back: prompts are local files/);
-    expect(g!.moved).toBeNull();
+    const g = await untilVisible(
+      async () =>
+        JSON.parse(
+          (await runCli(['guard', 'run', '--json'], { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue })).stdout,
+        ) as GuardResult,
+      (x) => (x.figures?.runs ?? 0) >= 3,
+    );
+    expect(g.figures).toMatchObject({ version: 1, runs: 3, fallback_rate: 1 });
+    expect(g.verdict.roll_back).toBe(true);
+    expect(g.verdict.reasons[1]).toMatch(/^not rolled back: prompts are local files/);
+    expect(g.moved).toBeNull();
   });
 });

@@ -198,6 +198,19 @@ export async function waitForProgress(
   throw new Error(`progress never matched; last: ${JSON.stringify(last)}`);
 }
 
+/**
+ * Temporal's visibility is eventually consistent: asks again, every 500 ms and 40 times at most, until the
+ * answer is complete, and returns the last answer (the test's assertions then say what was missing).
+ */
+export async function untilVisible<T>(ask: () => Promise<T>, complete: (answer: T) => boolean): Promise<T> {
+  let last = await ask();
+  for (let attempt = 1; attempt < 40 && !complete(last); attempt++) {
+    await new Promise((res) => setTimeout(res, 500));
+    last = await ask();
+  }
+  return last;
+}
+
 /** The store's invariants, as the audit command checks them: an empty list when all hold. */
 export function auditStore(store: SchedulingStore): string[] {
   return checkInvariants(store).map((v) => `${v.rule}: ${v.detail}`);
