@@ -9,6 +9,7 @@ module.exports = {
   globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
   // One Temporal server for the whole run; test files share it, two at a time on 2 cores.
   maxWorkers: 2,
-  testTimeout: 60000,
+  // Integration tests against a real server on 2 cores, two files at a time: slow when a heavy file runs beside them.
+  testTimeout: 120000,
   reporters: ['default', '<rootDir>/test/support/summaryReporter.js'],
 };

@@ -71,7 +71,7 @@ describe('the eval suite', () => {
     expect(byName['ties']).toEqual({ A001: 'P001' });
     expect(byName['approval-bands']!.A003).toBe('waitlist');
     expect(Object.keys(byName['two-providers-competing']!)).toHaveLength(5);
-  });
+  }, 300_000);
 
   test('a deliberately worse prompt agrees less, says where, and may not be promoted', async () => {
     const report = await evalWith('worse', ['seed-example', 'synthetic-day-7']);
@@ -81,7 +81,7 @@ describe('the eval suite', () => {
     // A002 scores 129: good for the config (the oracle assigns it after approval), poor for the worse text.
     expect(seed.disagreements).toEqual([{ appointment_id: 'A002', oracle: 'P001', candidate: 'waitlist' }]);
     expect(report.prompt.orchestrator).toMatchObject({ version: 3, label: 'worse' });
-  });
+  }, 180_000);
 });
 
 describe('eval from the CLI, and the promotion gate', () => {
@@ -150,7 +150,7 @@ describe('eval from the CLI, and the promotion gate', () => {
     expect(promoted.code).toBe(0);
     expect(promoted.stdout.trim()).toBe('healthcare-orchestrator: production → v2 (was v1)');
     expect(labelsOf(2)).toContain('production');
-  });
+  }, 180_000);
 
   test('a version whose eval is below the bar is refused; --force promotes it and says so', async () => {
     const r = await runCli(['eval', '--label', 'worse', '--scenario', 'seed-example', '--json', '--check'], env());
@@ -166,14 +166,14 @@ describe('eval from the CLI, and the promotion gate', () => {
     expect(forced.code).toBe(0);
     expect(forced.stdout).toMatch(/^warning: promoted with --force: the last eval of healthcare-orchestrator v3/m);
     expect(labelsOf(3)).toContain('production');
-  });
+  }, 180_000);
 
   test('with no report on disk, the gate reads the last eval of that version from the Langfuse dataset runs', async () => {
     const fresh = tempDir('evals-elsewhere');
     const r = await runCli(['prompts', 'promote', 'healthcare-orchestrator', '2', 'staging'], env({ EVAL_DIR: fresh }));
     expect(r.code).toBe(0);
     expect(labelsOf(2)).toContain('staging');
-  });
+  }, 180_000);
 
   test('bad input to eval: one line', async () => {
     expectOneLineError(
