@@ -4,7 +4,7 @@ import type { ReportRow } from '../src/cli/report';
 import { approveSignal } from '../src/workflows/signals';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { startHarness, untilVisible, waitForProgress, type Harness } from './support/harness';
-import { runCli } from './support/processes';
+import { cliJson, runCli } from './support/processes';
 import { seedInput } from './support/seed';
 
 /** A/B experiments: the arm is a pure function of the workflow id; the report aggregates per version and arm. */
@@ -152,14 +152,11 @@ describe('an A/B experiment on a worker', () => {
     expect(outside.prompt.experiment).toBeUndefined();
 
     const rows = await untilVisible(
-      async () => {
-        const r = await runCli(['report', '--experiment', 'exp-ab', '--json'], {
+      () =>
+        cliJson<ReportRow[]>(['report', '--experiment', 'exp-ab'], {
           TEMPORAL_ADDRESS: h.address,
           TASK_QUEUE: h.taskQueue,
-        });
-        expect(r.code).toBe(0);
-        return JSON.parse(r.stdout) as ReportRow[];
-      },
+        }),
       (found) => found.reduce((n, x) => n + x.runs, 0) === 4,
     );
     const byArm = Object.fromEntries(rows.map((r) => [r.arm, r]));

@@ -12,7 +12,7 @@ import {
   waitForProgress,
   type Harness,
 } from './support/harness';
-import { expectOneLineError, runCli } from './support/processes';
+import { cliJson, expectOneLineError, runCli } from './support/processes';
 import { seedInput } from './support/seed';
 import { withWorsePrompt } from './support/worsePrompt';
 
@@ -198,14 +198,7 @@ describe('the rollout share', () => {
       }
 
       const rows = await untilVisible(
-        async () => {
-          const out = await runCli(['report', '--by', 'path', '--json'], {
-            TEMPORAL_ADDRESS: h.address,
-            TASK_QUEUE: h.taskQueue,
-          });
-          expect(out.code).toBe(0);
-          return JSON.parse(out.stdout) as PathRow[];
-        },
+        () => cliJson<PathRow[]>(['report', '--by', 'path'], { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue }),
         (found) => found.reduce((n, x) => n + x.runs, 0) === 4,
       );
       const byPath = Object.fromEntries(rows.map((r) => [r.path, r]));

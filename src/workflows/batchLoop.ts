@@ -4,6 +4,7 @@ import { codeDrivenBatch } from './codeDrivenBatch';
 import { mergeOutcome } from './outcome';
 import { promptDrivenBatch } from './promptDrivenBatch';
 import { shadowBatch } from './shadowBatch';
+import { shadowPaths } from './shadowCompare';
 import type { BatchInput } from './types';
 import type { ReassignmentRun } from './reassignmentRun';
 import { batchWorkflowId } from '../workflowIds';
@@ -67,7 +68,7 @@ async function launch(run: ReassignmentRun, bundle: PromptBundle, size: number):
     appointments,
     bundle,
     // Only a shadow batch has a writer; the other batches' input stays as it always was.
-    ...(mode === 'shadow' ? { shadowWriter: input.shadowWriter ?? 'code' } : {}),
+    ...(mode === 'shadow' ? { shadowWriter: shadowPaths(input.shadowWriter).writer } : {}),
   };
   const how = mode === 'shadow' ? `${batchInput.shadowWriter}-driven, shadowed` : `${mode}-driven`;
   const handle = await startChild(

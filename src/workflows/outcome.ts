@@ -5,6 +5,19 @@ import type { BatchOutcome, DecidedElsewhereEntry, FallbackEntry, LlmStats } fro
 /** A batch outcome with every list present (outcomes recorded by earlier versions lack some). */
 export type CompleteOutcome = BatchOutcome & { fallbacks: FallbackEntry[]; decided_elsewhere: DecidedElsewhereEntry[] };
 
+/** LLM figures before any call. */
+export function emptyLlmStats(): LlmStats {
+  return {
+    calls: 0,
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    invalid_tool_calls: 0,
+    attempts: 0,
+    failed_attempts: 0,
+    time_ms: 0,
+  };
+}
+
 export function emptyOutcome(batch: number): CompleteOutcome {
   return {
     batch,
@@ -13,15 +26,7 @@ export function emptyOutcome(batch: number): CompleteOutcome {
     waitlisted: [],
     undecided: [],
     approvals: { requested: 0, approved: 0, rejected: 0, timed_out: 0 },
-    llm: {
-      calls: 0,
-      prompt_tokens: 0,
-      completion_tokens: 0,
-      invalid_tool_calls: 0,
-      attempts: 0,
-      failed_attempts: 0,
-      time_ms: 0,
-    },
+    llm: emptyLlmStats(),
     tool_calls: 0,
     refused_calls: 0,
     discrepancies: [],
@@ -47,11 +52,7 @@ export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
   for (const k of ['requested', 'approved', 'rejected', 'timed_out'] as const) into.approvals[k] += b.approvals[k];
   addLlmStats(into.llm, b.llm);
   if (b.shadow) (into.shadow ??= []).push(...b.shadow);
-  if (b.shadow_llm)
-    addLlmStats(
-      (into.shadow_llm ??= { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 }),
-      b.shadow_llm,
-    );
+  if (b.shadow_llm) addLlmStats((into.shadow_llm ??= emptyLlmStats()), b.shadow_llm);
   into.tool_calls += b.tool_calls;
   into.refused_calls = (into.refused_calls ?? 0) + (b.refused_calls ?? 0);
   if (b.llm.model !== undefined) {

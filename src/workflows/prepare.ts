@@ -11,6 +11,7 @@ import type { PromptBundle } from '../prompts/schema';
 import { modelCheckActivities, promptActivities, toolActivities } from './activityOptions';
 import type { ReassignmentRun } from './reassignmentRun';
 import { searchAttributes } from './searchAttributes';
+import { shadowPaths } from './shadowCompare';
 import { pinnedPrompts } from './runResult';
 import type { BatchAppointment } from './types';
 
@@ -60,7 +61,7 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
         runId,
         policy: bundle.policy,
         // The path that writes: in a shadow run, the writer (the shadow writes nothing).
-        decidedBy: run.mode === 'shadow' ? (input.shadowWriter ?? 'code') : run.mode,
+        decidedBy: run.mode === 'shadow' ? shadowPaths(input.shadowWriter).writer : run.mode,
         candidatesPerAppointment: bundle.config.candidates_per_appointment,
       },
     ],
@@ -107,7 +108,7 @@ export function publishRun(run: ReassignmentRun, bundle: PromptBundle): void {
     reason: input.reason,
     // Only runs of the generic workflow carry these; the typed workflows' memo stays as it always was.
     ...(bundle.rollout ? { rollout: bundle.rollout } : {}),
-    ...(mode === 'shadow' ? { shadow: { writer: input.shadowWriter ?? 'code' } } : {}),
+    ...(mode === 'shadow' ? { shadow: { writer: shadowPaths(input.shadowWriter).writer } } : {}),
   });
   upsertSearchAttributes([
     { key: searchAttributes.providerId, value: input.providerId },

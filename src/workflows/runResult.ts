@@ -1,7 +1,8 @@
 import type { RunSummary } from '../activities/tools';
 import type { PromptBundle } from '../prompts/schema';
 import type { RunState } from './carriedState';
-import { describeDisagreement } from './shadowCompare';
+import { emptyLlmStats } from './outcome';
+import { describeDisagreement, shadowPaths } from './shadowCompare';
 import type { ParsedReassignmentInput, ReassignmentResult, RunMode, RunStatus, ShadowSummary } from './types';
 
 /** Everything the result is built from: the run's input, its final state and the prompts it pinned. */
@@ -107,8 +108,7 @@ export function runSummary(result: ReassignmentResult): RunSummary {
 
 /** A shadow run's verdict for the whole run: every appointment compared, and each disagreement in one line. */
 function shadowSummary(s: ResultSources): ShadowSummary {
-  const writer = s.input.shadowWriter ?? 'code';
-  const shadow = writer === 'code' ? 'prompt' : 'code';
+  const { writer, shadow } = shadowPaths(s.input.shadowWriter);
   const entries = [...(s.state.done.shadow ?? [])].sort(byAppointment);
   const agreed = entries.filter((e) => e.agree).length;
   return {
@@ -119,6 +119,6 @@ function shadowSummary(s: ResultSources): ShadowSummary {
     agreement: entries.length === 0 ? 1 : Math.round((agreed / entries.length) * 10_000) / 10_000,
     entries,
     discrepancies: entries.filter((e) => !e.agree).map((e) => describeDisagreement(e, writer, shadow)),
-    llm: s.state.done.shadow_llm ?? { calls: 0, prompt_tokens: 0, completion_tokens: 0, invalid_tool_calls: 0 },
+    llm: s.state.done.shadow_llm ?? emptyLlmStats(),
   };
 }

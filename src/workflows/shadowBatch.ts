@@ -3,7 +3,7 @@ import { BatchSession } from './batchSession';
 import { runCodePath } from './codeDrivenBatch';
 import { runPromptPath } from './promptDrivenBatch';
 import { addLlmStats } from './outcome';
-import { compareShadow } from './shadowCompare';
+import { compareShadow, shadowPaths } from './shadowCompare';
 import type { BatchInput, BatchOutcome, Mode } from './types';
 
 /**
@@ -13,8 +13,7 @@ import type { BatchInput, BatchOutcome, Mode } from './types';
  * exactly as in an ordinary run. The outcome is the writer's, with the two compared appointment by appointment.
  */
 export async function shadowBatch(input: BatchInput): Promise<BatchOutcome> {
-  const writerPath: Mode = input.shadowWriter ?? 'code';
-  const shadowPath: Mode = writerPath === 'code' ? 'prompt' : 'code';
+  const { writer: writerPath, shadow: shadowPath } = shadowPaths(input.shadowWriter);
   const writer = new BatchSession(input, writerPath);
   writer.install();
   const shadow = new BatchSession(input, shadowPath, { dryRun: true, follows: writer });

@@ -1,10 +1,16 @@
-import type { BatchOutcome, ShadowEntry } from './types';
+import type { BatchOutcome, Mode, ShadowEntry } from './types';
 
 /**
  * A shadow run's verdict, appointment by appointment: what the writer did against what the shadow would have
  * done, and each way they differ (another provider, assigned against waitlisted, an approval asked by one
  * only, decided by one only). Pure.
  */
+
+/** A shadow run's two paths: the writer (code-driven unless the input says otherwise) and the other one. */
+export function shadowPaths(writer: Mode | undefined): { writer: Mode; shadow: Mode } {
+  const w = writer ?? 'code';
+  return { writer: w, shadow: w === 'code' ? 'prompt' : 'code' };
+}
 
 type Decisions = Pick<BatchOutcome, 'assignments' | 'waitlisted' | 'decided_elsewhere'>;
 

@@ -48,6 +48,13 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   return runScript(scripts.cli, args, env);
 }
 
+/** `npm run cli -- <args> --json`, parsed: the command must exit 0. */
+export async function cliJson<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
+  const r = await runCli([...args, '--json'], env);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
 /** A user's mistake: exit code 1 and exactly one line on stderr, matching `pattern`, with no stack trace. */
 export function expectOneLineError(r: ProcessResult, pattern: RegExp): void {
   expect(r.code).toBe(1);
