@@ -162,6 +162,30 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
         }),
       );
     },
+
+    /**
+     * A run failed (a non-retryable error ended it): its record is closed as failed, with the appointments it
+     * had not decided, so the audit judges it and a new run can pick them up.
+     */
+    async recordRunFailure(input: {
+      runId: string;
+      providerId: string;
+      date: string;
+      until?: string;
+      error: string;
+      undecided: { appointment_id: string; reason: string }[];
+    }): Promise<void> {
+      store.recordRunOutcome({ ...input, status: 'failed' });
+      await trace((t) =>
+        t.span({
+          runId: input.runId,
+          name: 'failed',
+          output: { error: input.error, undecided: input.undecided.length },
+          level: 'ERROR',
+          statusMessage: input.error,
+        }),
+      );
+    },
   };
 
   /**

@@ -64,12 +64,13 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
       GROUP BY w.appointment_id HAVING COUNT(n.id) <> 1`,
   },
   {
-    // A finished run decided every affected appointment, or says in its result which it left (undecided).
+    // A finished run (completed, cancelled or failed) decided every affected appointment, or says in its
+    // result which it left (undecided), so that a new run can take them.
     rule: 'left on the unavailable provider after its run completed',
     sql: `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
       JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
       JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
-      WHERE a.status = 'scheduled' AND r.status NOT IN ('running', 'cancelled')
+      WHERE a.status = 'scheduled' AND r.status <> 'running'
         AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)`,
   },
 ];

@@ -7,7 +7,14 @@ import { SchedulingReads } from './reads';
  */
 
 /** The answer to a claim: this run may ask, or another run is asking already (until its deadline). */
-export type ApprovalClaim = { claimed: true } | { claimed: false; run_id: string; deadline: string };
+export type ApprovalClaim =
+  | { claimed: true }
+  /** Another run is asking a human about it, or holds the answer it got until it writes the decision. */
+  | { claimed: false; run_id: string; deadline: string }
+  /** Already decided (by this run or another). */
+  | { claimed: false; decided: { run_id: string; outcome: string } }
+  /** A human rejected this very move in another run: the rejection stands. */
+  | { claimed: false; rejected: { run_id: string; decided_by: string } };
 
 export class RunRecords extends SchedulingReads {
   /** A run over a provider's days has started (idempotent: a retry or a replay records nothing new). */
@@ -38,12 +45,19 @@ export class RunRecords extends SchedulingReads {
         'INSERT OR REPLACE INTO run_undecided (run_id, appointment_id, reason) VALUES (?,?,?)',
       );
       for (const u of outcome.undecided) add.run(outcome.runId, u.appointment_id, u.reason);
+      // A finished run holds no appointment any more: what it was asked about may be asked about by another run.
+      this.db
+        .prepare("UPDATE approval_requests SET status = 'closed' WHERE run_id = ? AND status = 'open'")
+        .run(outcome.runId);
     })();
   }
 
   /**
-   * Claims the right to ask a human about an appointment, in one transaction: refused while another run has an
-   * open request whose deadline has not passed. Idempotent for the run that holds it (a retry, a replay).
+   * Claims the right to ask a human about an appointment, in one transaction. Refused while another run holds
+   * the appointment (it asked, and has not written its decision yet, until its deadline), when the appointment
+   * is already decided, and when a human already rejected this very move in another run: a rejection stands
+   * across runs (see docs/runs.md, "Approvals across runs"). Idempotent for the run that holds it (a retry, a
+   * replay), and the same run may ask again about another provider for the appointment.
    */
   claimApprovalRequest(claim: {
     appointmentId: string;
@@ -60,9 +74,20 @@ export class RunRecords extends SchedulingReads {
           )
           .get(claim.appointmentId, claim.runId, now) as { run_id: string; deadline: string } | undefined;
         if (other) return { claimed: false, run_id: other.run_id, deadline: other.deadline };
+        const decided = this.decidedBy(claim.appointmentId);
+        if (decided) return { claimed: false, decided };
+        const rejected = this.db
+          .prepare(
+            "SELECT run_id, decided_by FROM approvals WHERE appointment_id = ? AND provider_id = ? AND run_id <> ? AND decision = 'rejected' ORDER BY created_at LIMIT 1",
+          )
+          .get(claim.appointmentId, claim.providerId, claim.runId) as
+          { run_id: string; decided_by: string } | undefined;
+        if (rejected) return { claimed: false, rejected };
         this.db
           .prepare(
-            'INSERT OR IGNORE INTO approval_requests (appointment_id, run_id, provider_id, deadline) VALUES (?,?,?,?)',
+            `INSERT INTO approval_requests (appointment_id, run_id, provider_id, deadline) VALUES (?,?,?,?)
+             ON CONFLICT (appointment_id, run_id) DO UPDATE SET status = 'open', provider_id = excluded.provider_id,
+               deadline = max(approval_requests.deadline, excluded.deadline)`,
           )
           .run(claim.appointmentId, claim.runId, claim.providerId, claim.deadline);
         return { claimed: true };
@@ -70,10 +95,65 @@ export class RunRecords extends SchedulingReads {
       .immediate();
   }
 
-  /** The run asked and got its answer (or was cancelled): the appointment may be asked about again. */
+  /** Which run wrote the appointment's decision, if one did (it is then no longer anyone's to ask about). */
+  private decidedBy(appointmentId: string): { run_id: string; outcome: string } | undefined {
+    return this.db
+      .prepare(
+        `SELECT run_id, 'reassigned to ' || to_provider_id AS outcome FROM assignments WHERE appointment_id = ?
+         UNION ALL SELECT run_id, 'waitlisted' FROM waitlist WHERE appointment_id = ? LIMIT 1`,
+      )
+      .get(appointmentId, appointmentId) as { run_id: string; outcome: string } | undefined;
+  }
+
+  /**
+   * A human (or the timeout policy) answered: the run keeps holding the appointment until it writes the
+   * decision, so no other run asks in between. The hold is renewed for the same window as the question had.
+   */
+  holdDecidedApprovalRequest(appointmentId: string, runId: string): void {
+    const row = this.db
+      .prepare(
+        "SELECT deadline, created_at FROM approval_requests WHERE appointment_id = ? AND run_id = ? AND status = 'open'",
+      )
+      .get(appointmentId, runId) as { deadline: string; created_at: string } | undefined;
+    if (!row) return;
+    const window = Math.max(0, Date.parse(row.deadline) - Date.parse(row.created_at));
+    const renewed = new Date(Date.now() + window).toISOString();
+    if (renewed > row.deadline)
+      this.db
+        .prepare('UPDATE approval_requests SET deadline = ? WHERE appointment_id = ? AND run_id = ?')
+        .run(renewed, appointmentId, runId);
+  }
+
+  /**
+   * The run wrote the appointment's decision, or stopped asking (cancelled): another run may ask again about an
+   * appointment this run left undecided.
+   */
   closeApprovalRequest(appointmentId: string, runId: string): void {
     this.db
       .prepare("UPDATE approval_requests SET status = 'closed' WHERE appointment_id = ? AND run_id = ?")
       .run(appointmentId, runId);
+  }
+
+  /** What the store knows of a run: its status, and when it finished (none while it runs). */
+  runRecord(
+    runId: string,
+  ): { run_id: string; status: string; started_at: string; finished_at: string | null } | undefined {
+    return this.db.prepare('SELECT run_id, status, started_at, finished_at FROM runs WHERE run_id = ?').get(runId) as
+      { run_id: string; status: string; started_at: string; finished_at: string | null } | undefined;
+  }
+
+  /** Runs recorded as still running (the audit asks Temporal whether their workflows still are). */
+  runsMarkedRunning(): { run_id: string; started_at: string }[] {
+    return this.db
+      .prepare("SELECT run_id, started_at FROM runs WHERE status = 'running' ORDER BY started_at")
+      .all() as { run_id: string; started_at: string }[];
+  }
+
+  /** The appointments a finished run left undecided. */
+  runUndecided(runId: string): string[] {
+    return this.db
+      .prepare('SELECT appointment_id FROM run_undecided WHERE run_id = ? ORDER BY appointment_id')
+      .pluck()
+      .all(runId) as string[];
   }
 }

@@ -149,6 +149,7 @@ export class SchedulingStore extends RunRecords {
         approvedBy = approval.decided_by;
       }
       this.db.prepare('UPDATE appointments SET provider_id = ? WHERE id = ?').run(providerId, appointmentId);
+      this.closeApprovalRequest(appointmentId, ctx.runId);
       this.db
         .prepare(
           'INSERT INTO assignments (appointment_id, from_provider_id, to_provider_id, date, time, score, band, approved_by, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
@@ -184,6 +185,7 @@ export class SchedulingStore extends RunRecords {
       const a = this.requireAffected(appointmentId);
       const best = this.rankCandidates(appointmentId, ctx.policy, 1).candidates[0];
       this.db.prepare("UPDATE appointments SET status = 'waitlisted' WHERE id = ?").run(appointmentId);
+      this.closeApprovalRequest(appointmentId, ctx.runId);
       this.db
         .prepare(
           'INSERT INTO waitlist (appointment_id, patient_id, from_provider_id, reason, best_score, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?)',
@@ -211,13 +213,15 @@ export class SchedulingStore extends RunRecords {
     runId: string,
   ): { recorded: boolean } {
     this.requireAppointment(appointmentId);
-    this.closeApprovalRequest(appointmentId, runId);
-    const info = this.db
-      .prepare(
-        'INSERT OR IGNORE INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?)',
-      )
-      .run(appointmentId, providerId, runId, decision, decidedBy, note ?? null);
-    return { recorded: info.changes === 1 };
+    return this.db.transaction(() => {
+      this.holdDecidedApprovalRequest(appointmentId, runId);
+      const info = this.db
+        .prepare(
+          'INSERT OR IGNORE INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?)',
+        )
+        .run(appointmentId, providerId, runId, decision, decidedBy, note ?? null);
+      return { recorded: info.changes === 1 };
+    })();
   }
 
   /** Tells the patient about a change that really happened; one notification per change, whatever the retries. */

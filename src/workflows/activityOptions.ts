@@ -49,7 +49,13 @@ export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel
 export const toolActivities = proxyActivities<
   Pick<
     Activities,
-    'callTool' | 'recordApproval' | 'markProviderUnavailable' | 'recordRunSummary' | 'claimApproval' | 'releaseApproval'
+    | 'callTool'
+    | 'recordApproval'
+    | 'markProviderUnavailable'
+    | 'recordRunSummary'
+    | 'recordRunFailure'
+    | 'claimApproval'
+    | 'releaseApproval'
   >
 >({
   startToCloseTimeout: '10 seconds',

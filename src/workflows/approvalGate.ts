@@ -141,7 +141,24 @@ export class ApprovalGate {
     // Another run for the same provider may be asking about this appointment already: never ask a human twice.
     const claimed = patched(CLAIM_APPROVAL) && (await this.claim(appointment_id, provider_id, deadline));
     if (claimed && !claimed.claimed) {
-      const detail = `awaiting a human decision in run ${claimed.run_id} (until ${claimed.deadline}); left to that run`;
+      if ('rejected' in claimed) {
+        // A human said no to this very move in another run: that answer stands, and nobody is asked again.
+        const { run_id, decided_by } = claimed.rejected;
+        const result = {
+          appointment_id,
+          provider_id,
+          score,
+          decision: 'rejected' as const,
+          decided_by: `${decided_by} (in run ${run_id})`,
+          next_step: 'call add_to_waitlist',
+        };
+        this.settled.set(`${appointment_id}→${provider_id}`, result);
+        return { ok: true, result };
+      }
+      const detail =
+        'decided' in claimed
+          ? `already decided (${claimed.decided.outcome}) by run ${claimed.decided.run_id}`
+          : `held by run ${claimed.run_id}, which asked a human about it (until ${claimed.deadline}); left to that run`;
       this.host.decidedElsewhere(appointment_id, detail);
       return { ok: false, code: 'approval_pending_elsewhere', error: `appointment ${appointment_id} is ${detail}` };
     }

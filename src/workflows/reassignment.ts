@@ -6,6 +6,7 @@ import {
   continueAsNew,
   log,
   patched,
+  TemporalFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -83,21 +84,52 @@ async function runReassignment(
   const run = new ReassignmentRun(requested, input, workflowInfo().workflowId, resumeState(carried));
   run.install();
   return CancellationScope.nonCancellable(async () => {
-    const bundle = await prepareRun(run);
-    publishRun(run, bundle);
-    run.phase = 'reassigning';
-    await runBatches(run, bundle);
-    if (!run.cancelRequested && run.state.remaining.length > 0) {
-      // The history is long: start afresh with the exact state, once no handler is mid-flight.
-      await condition(allHandlersFinished);
-      log.info('continuing as new', {
-        remaining: run.state.remaining.length,
-        historyLength: workflowInfo().historyLength,
-      });
-      return continueAsNew<typeof promptDrivenReassignment>(rawInput, carryState(run.state, bundle));
+    try {
+      const bundle = await prepareRun(run);
+      publishRun(run, bundle);
+      run.phase = 'reassigning';
+      await runBatches(run, bundle);
+      if (!run.cancelRequested && run.state.remaining.length > 0) {
+        // The history is long: start afresh with the exact state, once no handler is mid-flight.
+        await condition(allHandlersFinished);
+        log.info('continuing as new', {
+          remaining: run.state.remaining.length,
+          historyLength: workflowInfo().historyLength,
+        });
+        return continueAsNew<typeof promptDrivenReassignment>(rawInput, carryState(run.state, bundle));
+      }
+      return finish(run, bundle);
+    } catch (err) {
+      // Only a Temporal failure fails the run; anything else fails the workflow task, which Temporal retries.
+      if (err instanceof TemporalFailure && patched(CLOSE_FAILED_RUN)) await closeFailedRun(run, err);
+      throw err;
     }
-    return finish(run, bundle);
   });
+}
+
+/** Marks the versions that close a failed run's record (older ones left it 'running'). */
+const CLOSE_FAILED_RUN = 'close-run-record-on-failure';
+
+/** A failed run closes its record in the store, listing what it had not decided, before it fails. */
+async function closeFailedRun(run: ReassignmentRun, err: TemporalFailure): Promise<void> {
+  const { state, input } = run;
+  const reason = `the run failed: ${err.message}`.slice(0, 500);
+  const open = [...state.remaining, ...[...run.running.values()].flatMap((r) => r.appointments)];
+  const undecided = [
+    ...state.done.undecided,
+    ...open.map((a) => ({ appointment_id: a.appointment_id, reason })),
+    ...state.done.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
+  ];
+  await toolActivities.recordRunFailure.executeWithOptions({ summary: 'record failed run' }, [
+    {
+      runId: run.runId,
+      providerId: input.providerId,
+      date: input.date,
+      ...(input.until !== undefined ? { until: input.until } : {}),
+      error: err.message,
+      undecided,
+    },
+  ]);
 }
 
 async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<ReassignmentResult> {

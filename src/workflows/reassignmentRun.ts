@@ -146,8 +146,13 @@ export class ReassignmentRun {
     log.info('cancellation requested: finishing the steps in flight', { why });
     await CancellationScope.nonCancellable(() =>
       Promise.all(
-        [...this.running.values()].map((r) =>
-          getExternalWorkflowHandle(r.handle.workflowId).signal(cancelSignal, { reason: why }),
+        [...this.running.entries()].map(([batch, r]) =>
+          getExternalWorkflowHandle(r.handle.workflowId)
+            .signal(cancelSignal, { reason: why })
+            .catch((err: unknown) => {
+              // A batch that finished a moment ago cannot be signalled: it needs no cancel, its outcome is on its way.
+              log.info('a batch had finished before the cancel reached it', { batch, error: String(err) });
+            }),
         ),
       ),
     );
@@ -180,7 +185,13 @@ export class ReassignmentRun {
       by: request.by,
       ...(request.note ? { note: request.note } : {}),
     };
-    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, payload));
+    try {
+      await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, payload));
+    } catch {
+      // The batch ended (cancelled, or its deadline passed) before the decision reached it: nothing was decided.
+      delete waiting.decided;
+      throw refused(`${request.appointmentId} is no longer awaiting approval in ${this.runId}: its batch has ended`);
+    }
     return {
       workflow_id: this.runId,
       appointment_id: request.appointmentId,
@@ -204,7 +215,15 @@ export class ReassignmentRun {
     }
     waiting.decided ??= signal.name === 'approve' ? 'approved' : 'rejected';
     // Handlers run in the root scope; forwarding must still work once the run is being cancelled.
-    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(waiting.child).signal(signal, decision));
+    await CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(waiting.child).signal(signal, decision),
+    ).catch((err: unknown) => {
+      // The batch ended before the decision reached it; a signal has no caller to tell, so it is logged.
+      log.warn('ignored a decision whose batch has already ended', {
+        appointmentId: decision.appointmentId,
+        error: String(err),
+      });
+    });
   }
 
   private noteApproval(notice: ApprovalNotice): void {

@@ -128,8 +128,14 @@ export interface BatchInput {
   shadowWriter?: Mode;
 }
 
-/** Payload of the cancel signal: nothing, or an object with an optional reason. */
-export const cancelSignalSchema = z.object({ reason: z.string().max(500).optional() }).optional();
+/**
+ * Payload of the cancel signal: nothing, or an object with an optional reason and nothing else. Strict, so that
+ * a payload meant for another signal (`{"appointmentId": "A002"}` sent to cancel by mistake) stops nothing.
+ */
+export const cancelSignalSchema = z
+  .object({ reason: z.string().max(500).optional() })
+  .strict()
+  .nullish();
 export type CancelSignal = z.infer<typeof cancelSignalSchema>;
 
 /** Payload of approve/reject signals, as typed in the Temporal CLI or Web UI: {"appointmentId": "A002"}. */

@@ -1,0 +1,77 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { syntheticDataset } from '../src/domain/syntheticData';
+import { cancelSignal } from '../src/workflows/signals';
+import type { ReassignmentResult } from '../src/workflows/types';
+import { auditStore, startHarness, type Harness } from './support/harness';
+
+/**
+ * The reproduction of issue 23.1: a 200-appointment run cancelled while its batches are finishing. The parent
+ * used to signal batches that had just completed; Temporal refused ("external workflow not found") and the run
+ * failed (cancel signal) or its workflow task failed for ever (Temporal cancellation).
+ */
+
+const DATE = '2025-11-21';
+const APPOINTMENTS = 200;
+
+describe('cancelling a 200-appointment run while its batches finish', () => {
+  let h: Harness;
+  const data = syntheticDataset({ appointments: APPOINTMENTS, seed: 23 });
+  beforeAll(async () => {
+    h = await startHarness({ data });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.reload(data));
+
+  const decidedRows = () => {
+    const c = h.store.counts();
+    return c.assignments! + c.waitlist!;
+  };
+
+  async function untilDecided(atLeast: number): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (decidedRows() < atLeast) {
+      if (Date.now() > deadline) throw new Error(`only ${decidedRows()} decided after 60 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function expectCleanCancel(handle: WorkflowHandle): Promise<void> {
+    const result = (await handle.result()) as ReassignmentResult;
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    expect(result.status).toBe('cancelled');
+    const run = h.store.runRecord(handle.workflowId);
+    expect(run?.status).toBe('cancelled');
+    expect(run?.finished_at).toBeTruthy();
+    // Every affected appointment is decided (and told once: the audit) or listed as undecided, in the result and the store.
+    const decided = new Set([...result.assignments, ...result.waitlisted].map((d) => d.appointment_id));
+    const undecided = result.undecided.map((u) => u.appointment_id);
+    expect(decided.size + undecided.length).toBe(APPOINTMENTS);
+    expect(h.store.runUndecided(handle.workflowId).sort()).toEqual([...undecided].sort());
+    expect(decided.size).toBe(decidedRows());
+    expect(auditStore(h.store)).toEqual([]);
+  }
+
+  test('Temporal cancellation (temporal workflow cancel) ends the run cancelled', async () => {
+    const handle = await h.start('promptDrivenReassignment', {
+      providerId: 'T001',
+      date: DATE,
+      reason: 'sick',
+      promptLabel: 'staging',
+    });
+    await untilDecided(60);
+    await handle.cancel();
+    await expectCleanCancel(handle);
+  });
+
+  test('the cancel signal ends the run cancelled', async () => {
+    const handle = await h.start('promptDrivenReassignment', {
+      providerId: 'T001',
+      date: DATE,
+      reason: 'sick',
+      promptLabel: 'staging',
+    });
+    await untilDecided(60);
+    await handle.signal(cancelSignal, { reason: 'operator stopped it' });
+    await expectCleanCancel(handle);
+  });
+});
