@@ -149,6 +149,16 @@ export class RunRecords extends SchedulingReads {
       .all() as { run_id: string; started_at: string }[];
   }
 
+  /** For each appointment a human was asked about, the runs that asked (one, unless two runs asked a person twice). */
+  approvalRequestRuns(): { appointment_id: string; runs: string[] }[] {
+    const rows = this.db
+      .prepare(
+        'SELECT appointment_id, group_concat(run_id) AS runs FROM (SELECT DISTINCT appointment_id, run_id FROM approval_requests ORDER BY run_id) GROUP BY appointment_id ORDER BY appointment_id',
+      )
+      .all() as { appointment_id: string; runs: string }[];
+    return rows.map((r) => ({ appointment_id: r.appointment_id, runs: r.runs.split(',') }));
+  }
+
   /** The appointments a finished run left undecided. */
   runUndecided(runId: string): string[] {
     return this.db
