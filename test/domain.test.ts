@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { demoDataset } from '../src/domain/demoData';
 import { bandOf, durationMs, policySchema, weightsSchema, type Policy } from '../src/domain/policy';
@@ -14,6 +15,12 @@ import { projectRoot } from '../src/config';
 import { promptsCopy, tempDir } from './support/harness';
 
 /** The domain, the tool catalog, the prompt registry and the offline model, without Temporal. */
+
+// A unit test file (no global setup): its temporary databases and prompt copies go in one folder of its own.
+beforeAll(() => {
+  process.env.TEST_TMP_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-domain-'));
+});
+afterAll(() => fs.rmSync(process.env.TEST_TMP_DIR!, { recursive: true, force: true }));
 
 const production = async () =>
   resolvePromptBundle(new LocalPromptRegistry(path.join(projectRoot, 'prompts')), 'production');
