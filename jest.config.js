@@ -1,12 +1,37 @@
-/** @type {import('jest').Config} */
-module.exports = {
+/**
+ * Two projects. `unit`: the test files that need no Temporal server (no global setup), `npm run test:unit` runs
+ * them alone in seconds. `integration`: every other test file, against one real Temporal dev server started by
+ * the global setup. `npm test` runs both.
+ */
+const unitTests = ['docs', 'domain', 'lint', 'workflowPieces'];
+
+const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
-  // The tests against a real llama.cpp server need a 10-minute build: `npm run test:llama`.
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/llama/'],
-  globalSetup: '<rootDir>/test/support/globalSetup.ts',
-  globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: unitTests.map((name) => `<rootDir>/test/${name}.test.ts`),
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      // The tests against a real llama.cpp server need a 10-minute build: `npm run test:llama`.
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '<rootDir>/test/llama/',
+        `<rootDir>/test/(${unitTests.join('|')})\\.test\\.ts$`,
+      ],
+      globalSetup: '<rootDir>/test/support/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+    },
+  ],
   // One Temporal server for the whole run; test files share it, two at a time on 2 cores.
   maxWorkers: 2,
   // Integration tests against a real server on 2 cores, two files at a time: slow when a heavy file runs beside them.

@@ -1,9 +1,12 @@
 /** `npm run test:llama`: the tests against a real llama.cpp server (built by scripts/llamaServer.sh), apart from `npm test`. */
-const base = require('./jest.config');
+const { projects, ...base } = require('./jest.config');
+const integration = projects.find((project) => project.displayName === 'integration');
 
 /** @type {import('jest').Config} */
 module.exports = {
   ...base,
+  ...integration,
+  displayName: 'llama',
   testMatch: ['<rootDir>/test/llama/**/*.test.ts'],
   testPathIgnorePatterns: [],
   // A CPU-served model answers in tens of seconds.

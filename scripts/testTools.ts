@@ -7,7 +7,7 @@ import { projectRoot } from '../src/config';
  * What the test suite needs besides npm packages and the Temporal CLI (the suite finds or installs that one
  * itself): schemathesis from PyPI, in .cache/venv, for the API fuzz; and Debian's Chromium for the console's
  * browser test (installed with apt-get when this runs as root, otherwise named with the command to run).
- * Run by `npm test` first, and by .ci/run.
+ * The `test-tools` npm script: `npm test` runs it first, and so does .ci/run.
  */
 
 const SCHEMATHESIS_VERSION = '4.32.5';
