@@ -12,7 +12,8 @@ import { searchAttributes } from '../workflows/searchAttributes';
 
 export const runFiltersSchema = z
   .object({
-    status: z.union([runStatusSchema, z.literal('running')]).optional(),
+    // One enum rather than a union, so that a bad value is answered with the list of good ones.
+    status: z.enum([...runStatusSchema.options, 'running']).optional(),
     provider: providerIdSchema.optional(),
     date: isoDateSchema.optional(),
     mode: runModeSchema.optional(),
