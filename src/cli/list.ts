@@ -6,14 +6,22 @@ import { parseWith, print, withClient } from './session';
 
 const filter = runFiltersSchema.shape;
 
+/** Our status; Temporal's when the workflow closed without writing one (failed, terminated, timed out). */
+function statusOf(r: RunSummary): string {
+  const closed = r.execution_status !== 'RUNNING';
+  return closed && (r.status === null || r.status === 'running')
+    ? r.execution_status.toLowerCase()
+    : (r.status ?? 'running');
+}
+
 /** One line per run: id, status, provider, date, prompt version, started. */
-export function formatRuns(runs: RunSummary[]): string {
+function formatRuns(runs: RunSummary[]): string {
   if (runs.length === 0) return 'no runs match';
   return runs
     .map((r) =>
       [
         r.workflow_id,
-        r.status ?? r.execution_status.toLowerCase(),
+        statusOf(r),
         r.provider_id ?? '-',
         r.date ?? '-',
         r.prompt_version === null ? 'prompt -' : `prompt v${r.prompt_version}`,
