@@ -3,16 +3,19 @@ import path from 'node:path';
 import type { ReassignmentResult } from '../src/workflows/types';
 import { SchedulingStore } from '../src/domain/store';
 import { startOfflineModel } from '../src/llm/offlineServer';
-import { promptsCopy, startHarness, tempDir, waitForProgress, type Harness } from './support/harness';
-import { expectOneLineError, runCli, runScript, scripts, type ProcessResult } from './support/processes';
+import { progressQuery } from '../src/workflows/signals';
+import { promptsCopy, startHarness, tempDir, untilVisible, waitForProgress, type Harness } from './support/harness';
+import { cliJson, expectOneLineError, runCli, runScript, scripts, type ProcessResult } from './support/processes';
 
 /** Our CLI as a user runs it, and prompts as data: a file edit changes the next run, not a code change. */
 
-function cli(h: Harness | undefined, args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
-  const base: Record<string, string> = h
-    ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file }
-    : {};
-  return runCli(args, { ...base, ...env });
+/** The environment that points the CLI at a harness's Temporal server, task queue and database. */
+function env(h: Harness | undefined): Record<string, string> {
+  return h ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file } : {};
+}
+
+function cli(h: Harness | undefined, args: string[], more: Record<string, string> = {}): Promise<ProcessResult> {
+  return runCli(args, { ...env(h), ...more });
 }
 
 describe('the client CLI', () => {
@@ -76,30 +79,79 @@ describe('the client CLI', () => {
     ]);
   });
 
-  test('approve, status and result work on a running reassignment', async () => {
-    const started = await cli(h, [
-      'start',
-      '-p',
-      'T001',
-      '-d',
-      '2025-11-21',
-      '--mode',
-      'code',
-      '--id',
-      `cli-approve-${Date.now()}`,
-      '--json',
-    ]);
+  /** Starts the seed example (prompt-driven, production prompt) from the CLI; returns once A002 awaits approval. */
+  async function startSeedExample(name: string): Promise<string> {
+    const id = `cli-${name}-${Date.now()}`;
+    const started = await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--id', id]);
     expect(started.code).toBe(0);
-    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
-    await waitForProgress(h.client.workflow.getHandle(workflowId), (p) => p.pending_approvals.length > 0);
-    const status = await cli(h, ['status', workflowId]);
+    await waitForProgress(h.client.workflow.getHandle(id), (p) => p.pending_approvals.length > 0);
+    return id;
+  }
+
+  test('list shows a started run, one line with its status, provider, date and prompt version', async () => {
+    const id = await startSeedExample('list');
+    const line = (r: ProcessResult) => r.stdout.split('\n').find((l) => l.startsWith(id));
+    const listed = await untilVisible(
+      () => cli(h, ['list']),
+      (r) => !!line(r),
+    );
+    expect(listed.code).toBe(0);
+    expect(line(listed)).toMatch(/^\S+ {2}running {2}T001 {2}2025-11-21 {2}prompt v1 {2}started \d{4}-\d{2}-\d{2}T/);
+    await cli(h, ['cancel', id]);
+  });
+
+  test('list honours its filters, as the API does: provider, status, and --json', async () => {
+    const id = await startSeedExample('list-filter');
+    const ids = async (args: string[]) =>
+      (await cliJson<{ workflow_id: string }[]>(['list', ...args], env(h))).map((r) => r.workflow_id);
+    expect(
+      await untilVisible(
+        () => ids(['--provider', 'T001', '--status', 'running']),
+        (l) => l.includes(id),
+      ),
+    ).toContain(id);
+    expect(await ids(['--provider', 'T002'])).not.toContain(id);
+    expect(await ids(['--status', 'completed'])).not.toContain(id);
+    await cli(h, ['cancel', id]);
+  });
+
+  test('approve through the Update completes the seed example with A002 → P001, approved by the --by name', async () => {
+    const id = await startSeedExample('approve');
+    const status = await cli(h, ['status', id]);
     expect(status.stdout).toMatch(/awaiting approval: A002→P001 \(score 129\)/);
-    expectOneLineError(await cli(h, ['approve', workflowId, 'A003']), /A003 is not awaiting approval.*awaiting: A002/);
-    const approved = await cli(h, ['approve', workflowId, 'A002', '--by', 'nurse-jo']);
-    expect(approved.stdout).toMatch(/approved A002/);
-    const result = await cli(h, ['result', workflowId]);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/A002 → P001 {2}score 129 \(good\), approved by nurse-jo/);
+    const approved = await cli(h, ['approve', id, 'A002', '--by', 'nurse-jo']);
+    expect(approved.code).toBe(0);
+    expect(approved.stdout.trim()).toBe(`approved A002 → P001 in ${id} (by nurse-jo)`);
+    const result = await cliJson<ReassignmentResult>(['result', id], env(h));
+    expect(result.status).toBe('completed');
+    expect(result.assignments.find((a) => a.appointment_id === 'A002')).toMatchObject({
+      new_provider_id: 'P001',
+      approved_by: 'nurse-jo',
+    });
+  });
+
+  test('approve of an appointment that awaits nothing: the Update refuses in one line, exit 1, nothing decided', async () => {
+    const id = await startSeedExample('approve-nothing');
+    expectOneLineError(
+      await cli(h, ['approve', id, 'A003']),
+      new RegExp(`^error: A003 is not awaiting approval in ${id} \\(awaiting: A002\\)$`),
+    );
+    const progress = await h.client.workflow.getHandle(id).query(progressQuery);
+    expect(progress.pending_approvals.map((p) => p.appointment_id)).toEqual(['A002']);
+    await cli(h, ['cancel', id]);
+  });
+
+  test('approve twice: the second is refused in one line, exit 1, and the first decision stands', async () => {
+    const id = await startSeedExample('approve-twice');
+    expect((await cli(h, ['approve', id, 'A002', '--by', 'nurse-jo'])).code).toBe(0);
+    await h.client.workflow.getHandle(id).result();
+    expectOneLineError(
+      await cli(h, ['reject', id, 'A002', '--by', 'someone-else']),
+      new RegExp(`^error: ${id} has finished: it awaits no decision$`),
+    );
+    expect(h.store.appointmentRecord('A002').approvals).toEqual([
+      expect.objectContaining({ decision: 'approved', decided_by: 'nurse-jo' }),
+    ]);
   });
 
   test('cancel stops a running reassignment', async () => {
@@ -117,6 +169,11 @@ describe('the client CLI', () => {
     ['an unknown provider', ['start', '-p', 'T999', '-d', '2025-11-21'], /unknown provider T999/],
     ['a date with no appointments', ['start', '-p', 'T001', '-d', '2026-01-05'], /no appointments on 2026-01-05/],
     ['an unknown workflow', ['result', 'no-such-run'], /no reassignment with that workflow id/],
+    ['approving in an unknown workflow', ['approve', 'no-such-run', 'A002'], /no reassignment with that workflow id/],
+    ['list with an unknown status', ['list', '--status', 'done'], /status "done": Invalid option: expected one of/],
+    ['list with a malformed date', ['list', '--date', '2025-02-30'], /date "2025-02-30": not a calendar date/],
+    ['list with a malformed provider id', ['list', '--provider', 'nobody'], /provider "nobody"/],
+    ['list with a limit out of range', ['list', '--limit', '0'], /limit "0"/],
     ['an unknown mode', ['start', '-p', 'T001', '-d', '2025-11-21', '--mode', 'magic'], /magic/],
     [
       'a range that ends before it starts',

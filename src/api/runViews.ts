@@ -1,24 +1,18 @@
-import {
-  WorkflowFailedError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type Client,
-  type WorkflowExecutionInfo,
-} from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { z } from 'zod';
 import type { AppConfig } from '../config';
 import { SchedulingStore } from '../domain/store';
 import { describeError } from '../errors';
+import { DecisionRefused } from '../temporal/approvalDecision';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
-import { searchAttributes } from '../workflows/searchAttributes';
 import { progressQuery } from '../workflows/signals';
 import type { Progress, ReassignmentResult } from '../workflows/types';
-import type { listQuerySchema, runDetailSchema, runSummarySchema } from './schemas';
+import type { runDetailSchema } from './schemas';
 import fs from 'node:fs';
 
 /**
- * How the API reads runs from Temporal: listed through visibility (our search attributes), described, queried
- * while running, their result once finished; and how Temporal's errors become HTTP answers.
+ * How the API reads runs from Temporal: listed through visibility (src/temporal/runList.ts) with links, described,
+ * queried while running, their result once finished; and how Temporal's errors become HTTP answers.
  */
 
 /** A refusal with its HTTP status and one line for the caller. */
@@ -46,50 +40,13 @@ export function linksOf(config: AppConfig, workflowId: string) {
 
 /** Temporal's errors as HTTP answers: unknown run 404, refused decision 409, anything else passes on. */
 export function fromTemporal(err: unknown, workflowId: string): never {
+  if (err instanceof DecisionRefused) throw new ApiError(409, err.message);
   if (err instanceof WorkflowNotFoundError || (err as { name?: string })?.name === 'WorkflowNotFoundError')
     throw new ApiError(404, `no reassignment with workflow id ${workflowId}`);
-  if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, describeError(err.cause ?? err));
   const text = describeError(err);
   if (/already completed|workflow execution already completed/i.test(text))
     throw new ApiError(409, `${workflowId} has finished: it awaits no decision`);
   throw err;
-}
-
-const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
-
-/** The visibility query for our runs on this task queue, narrowed by the request's filters. */
-export function listQuery(config: AppConfig, q: z.infer<typeof listQuerySchema>): string {
-  const parts = [
-    `WorkflowType IN (${REASSIGNMENT_TYPES.map(quote).join(', ')})`,
-    `TaskQueue = ${quote(config.TASK_QUEUE)}`,
-  ];
-  if (q.status) parts.push(`${searchAttributes.status.name} = ${quote(q.status)}`);
-  if (q.provider) parts.push(`${searchAttributes.providerId.name} = ${quote(q.provider)}`);
-  if (q.date) parts.push(`${searchAttributes.date.name} = ${quote(q.date)}`);
-  if (q.mode) parts.push(`${searchAttributes.mode.name} = ${quote(q.mode)}`);
-  if (q.shadow) parts.push(`${searchAttributes.shadowAgreement.name} = ${quote(q.shadow)}`);
-  return parts.join(' AND ');
-}
-
-const shadowOf = (v: string | undefined) => (v === 'agree' || v === 'disagree' ? v : null);
-
-export function summaryOf(config: AppConfig, e: WorkflowExecutionInfo): z.infer<typeof runSummarySchema> {
-  const sa = e.typedSearchAttributes;
-  const mode = sa.get(searchAttributes.mode);
-  return {
-    workflow_id: e.workflowId,
-    type: e.type,
-    mode: mode === 'prompt' || mode === 'code' || mode === 'shadow' ? mode : null,
-    shadow_agreement: shadowOf(sa.get(searchAttributes.shadowAgreement)),
-    execution_status: e.status.name,
-    status: sa.get(searchAttributes.status) ?? null,
-    provider_id: sa.get(searchAttributes.providerId) ?? null,
-    date: sa.get(searchAttributes.date) ?? null,
-    prompt_version: sa.get(searchAttributes.promptVersion) ?? null,
-    started_at: e.startTime.toISOString(),
-    closed_at: e.closeTime?.toISOString() ?? null,
-    links: linksOf(config, e.workflowId),
-  };
 }
 
 /** A run now: its progress while it runs, its result (or why it failed) once it is over. */

@@ -1,14 +1,8 @@
 import { z } from 'zod';
 import { appointmentIdSchema, isoDateSchema, providerIdSchema } from '../domain/model';
 import { labelSchema } from '../prompts/schema';
-import {
-  modeSchema,
-  pendingApprovalSchema,
-  runModeSchema,
-  progressSchema,
-  reassignmentResultSchema,
-  runStatusSchema,
-} from '../workflows/resultSchema';
+import { runFiltersSchema, runSummarySchema as runListEntrySchema } from '../temporal/runList';
+import { modeSchema, pendingApprovalSchema, progressSchema, reassignmentResultSchema } from '../workflows/resultSchema';
 
 /**
  * The HTTP API's requests and answers, as zod schemas: Fastify validates with them, and the OpenAPI document
@@ -53,35 +47,11 @@ export const triggerResponseSchema = z.object({
   links: linksSchema,
 });
 
-/** A run as Temporal's visibility lists it, with our search attributes. */
-export const runSummarySchema = z.object({
-  workflow_id: z.string(),
-  type: z.string(),
-  mode: runModeSchema.nullable().describe('prompt, code or shadow (a routed run: the path it was given)'),
-  shadow_agreement: z
-    .enum(['agree', 'disagree'])
-    .nullable()
-    .describe('a shadow run: whether both paths decided alike (ShadowAgreement)'),
-  execution_status: z.string(),
-  status: z.string().nullable().describe('our status (ReassignStatus): running, completed, cancelled, ...'),
-  provider_id: z.string().nullable(),
-  date: z.string().nullable(),
-  prompt_version: z.number().int().nullable(),
-  started_at: z.string(),
-  closed_at: z.string().nullable(),
-  links: linksSchema,
-});
+/** A run as Temporal's visibility lists it, with our search attributes, and its links. */
+export const runSummarySchema = runListEntrySchema.extend({ links: linksSchema });
 
-export const listQuerySchema = z
-  .object({
-    status: z.union([runStatusSchema, z.literal('running')]).optional(),
-    provider: providerIdSchema.optional(),
-    date: isoDateSchema.optional(),
-    mode: runModeSchema.optional(),
-    shadow: z.enum(['agree', 'disagree']).optional().describe('shadow runs that agreed or disagreed'),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-  })
-  .strict();
+/** GET /api/reassignments: the same filters as the CLI's `list`. */
+export const listQuerySchema = runFiltersSchema;
 
 export const listResponseSchema = z.object({ runs: z.array(runSummarySchema) });
 

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import { approveSignal, progressQuery, rejectSignal } from '../workflows/signals';
+import { decideApproval, DecisionRefused } from '../temporal/approvalDecision';
 import { UserError, withClient } from './session';
 
-/** approve and reject: check with the progress query that the appointment awaits a decision, then signal. */
+/**
+ * approve and reject through the run's `decideApproval` Update, as the HTTP API decides: the run answers at once,
+ * and an appointment that awaits no decision (or was decided already) is refused in one line, nothing written.
+ */
 export function addApprovalCommands(program: Command): void {
   const decision = (name: 'approve' | 'reject') =>
     program
@@ -14,18 +17,17 @@ export function addApprovalCommands(program: Command): void {
       .option('--note <text>', 'a note kept with the decision')
       .action(async (workflowId: string, appointmentId: string, opts: { by: string; note?: string }) => {
         await withClient(async (client) => {
-          const handle = client.workflow.getHandle(workflowId);
-          const progress = await handle.query(progressQuery);
-          if (!progress.pending_approvals.some((p) => p.appointment_id === appointmentId)) {
-            const waiting = progress.pending_approvals.map((p) => p.appointment_id).join(', ') || 'none';
-            throw new UserError(`${appointmentId} is not awaiting approval in ${workflowId} (awaiting: ${waiting})`);
-          }
-          await handle.signal(name === 'approve' ? approveSignal : rejectSignal, {
+          const accepted = await decideApproval(client, workflowId, {
             appointmentId,
+            decision: name,
             by: opts.by,
             ...(opts.note ? { note: opts.note } : {}),
+          }).catch((err: unknown) => {
+            throw err instanceof DecisionRefused ? new UserError(err.message) : err;
           });
-          console.log(`${name === 'approve' ? 'approved' : 'rejected'} ${appointmentId} in ${workflowId}`);
+          console.log(
+            `${accepted.decision} ${accepted.appointment_id} → ${accepted.provider_id} in ${accepted.workflow_id} (by ${accepted.by})`,
+          );
         });
       });
   decision('approve');

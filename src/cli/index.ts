@@ -4,11 +4,12 @@ import { addApprovalCommands } from './approvals';
 import { addAuditCommand } from './audit';
 import { addEvalCommand } from './eval';
 import { addGuardCommands } from './guard';
+import { addListCommand } from './list';
 import { addPromptCommands } from './prompts';
 import { addReportCommand } from './report';
 import { addRunCommands } from './runs';
 
-/** The command line: start a reassignment, decide approvals, cancel, follow progress, read the result. */
+/** The command line: start a reassignment, list runs, decide approvals, cancel, follow progress, read the result. */
 
 export function buildProgram(): Command {
   const program = new Command('reassign')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
   addRunCommands(program);
+  addListCommand(program);
   addApprovalCommands(program);
   addAuditCommand(program);
   addReportCommand(program);

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { searchAttributes } from '../../workflows/searchAttributes';
-import { decideApprovalUpdate, progressQuery } from '../../workflows/signals';
-import { ApiError, fromTemporal, listQuery } from '../runViews';
+import { decideApproval } from '../../temporal/approvalDecision';
+import { listQuery } from '../../temporal/runList';
+import { progressQuery } from '../../workflows/signals';
+import { fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,
   decisionBodySchema,
@@ -37,28 +39,12 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
     async (request) => {
       const { id, appointmentId } = request.params;
       // An Update with a validator: an unknown or already decided appointment is refused before anything is written.
-      return client.workflow
-        .getHandle(id)
-        .executeUpdate(decideApprovalUpdate, {
-          args: [
-            {
-              appointmentId,
-              decision: request.body.decision,
-              by: request.principal.name,
-              ...(request.body.note ? { note: request.body.note } : {}),
-            },
-          ],
-        })
-        .catch(async (err: unknown) => {
-          // An Update to a run that has finished answers "not found": tell a finished run from an unknown one.
-          const finished = await client.workflow
-            .getHandle(id)
-            .describe()
-            .then((d) => d.status.name !== 'RUNNING')
-            .catch(() => false);
-          if (finished) throw new ApiError(409, `${id} has finished: it awaits no decision`);
-          return fromTemporal(err, id);
-        });
+      return decideApproval(client, id, {
+        appointmentId,
+        decision: request.body.decision,
+        by: request.principal.name,
+        ...(request.body.note ? { note: request.body.note } : {}),
+      }).catch((err: unknown) => fromTemporal(err, id));
     },
   );
 
@@ -74,7 +60,7 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
     },
     async () => {
       const approvals = [];
-      for await (const e of client.workflow.list({ query: listQuery(config, { status: 'running', limit: 200 }) })) {
+      for await (const e of client.workflow.list({ query: listQuery(config.TASK_QUEUE, { status: 'running' }) })) {
         if (e.status.name !== 'RUNNING') continue;
         const progress = await client.workflow
           .getHandle(e.workflowId)

@@ -5,7 +5,8 @@ import { cancelSignal, progressQuery } from '../../workflows/signals';
 import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/types';
 import { describeZodError } from '../../zodIssue';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
-import { detailOf, fromTemporal, linksOf, listQuery, summaryOf, ApiError } from '../runViews';
+import { listRuns } from '../../temporal/runList';
+import { detailOf, fromTemporal, linksOf, ApiError } from '../runViews';
 import {
   cancelBodySchema,
   cancelResponseSchema,
@@ -86,12 +87,8 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
       },
     },
     async (request) => {
-      const runs = [];
-      for await (const e of client.workflow.list({ query: listQuery(config, request.query) })) {
-        runs.push(summaryOf(config, e));
-        if (runs.length >= request.query.limit) break;
-      }
-      return { runs };
+      const runs = await listRuns(client, config.TASK_QUEUE, request.query);
+      return { runs: runs.map((run) => ({ ...run, links: linksOf(config, run.workflow_id) })) };
     },
   );
 
