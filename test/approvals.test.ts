@@ -121,6 +121,49 @@ describe('approvals and cancellation', () => {
     expect((description.searchAttributes as Record<string, unknown[]>).ReassignStatus).toEqual(['cancelled']);
   });
 
+  test('a cancel signal with a payload meant for approve is ignored, at the parent and at the batch; the run goes on', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    for (const workflowId of [handle.workflowId, batchWorkflowId(handle.workflowId, 1)]) {
+      const sent = await temporalCli(h.address, [
+        'workflow',
+        'signal',
+        '--workflow-id',
+        workflowId,
+        '--name',
+        'cancel',
+        '--input',
+        '{"appointmentId":"NOPE"}',
+      ]);
+      expect(sent.code).toBe(0);
+    }
+    const p = await handle.query(progressQuery);
+    expect(p.status).toBe('running');
+    expect(p.pending_approvals.map((a) => a.appointment_id)).toEqual(['A002']);
+    await handle.signal(approveSignal, { appointmentId: 'A002' });
+    const r: ReassignmentResult = await handle.result();
+    expect(r.status).toBe('completed');
+    expect(r.assignments.find((a) => a.appointment_id === 'A002')?.new_provider_id).toBe('P001');
+    expect(h.store.appointment('A002')?.provider_id).toBe('P001');
+  });
+
+  test('a cancel signal with no payload at all (Temporal CLI without --input) cancels the run', async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    await waitForProgress(handle, (x) => x.pending_approvals.length > 0);
+    const sent = await temporalCli(h.address, [
+      'workflow',
+      'signal',
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'cancel',
+    ]);
+    expect(sent.code).toBe(0);
+    const r: ReassignmentResult = await handle.result();
+    expect(r.status).toBe('cancelled');
+    expect(h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+  });
+
   test("Temporal's own cancellation behaves like the cancel signal", async () => {
     const handle = await h.start('codeDrivenReassignment', input);
     await waitForProgress(handle, (x) => x.pending_approvals.length > 0);

@@ -200,6 +200,36 @@ describe('the client CLI', () => {
     expect(broken.stdout).toMatch(/violation: assignment not reflected in the appointment: .*A001/);
   });
 
+  test('audit: a run recorded as running whose workflow was terminated is a violation naming it, exit 1', async () => {
+    const id = await startSeedExample('audit-terminated');
+    await h.client.workflow.getHandle(id).terminate('test: the workflow dies without recording its outcome');
+    const r = await cli(h, ['audit']);
+    expect(r.code).toBe(1);
+    const line = r.stdout
+      .split('\n')
+      .find((l) => l.startsWith('violation: run recorded as running without a live workflow: '));
+    expect(line).toContain(`"run_id":"${id}"`);
+    expect(line).toContain('"workflow":"terminated"');
+  });
+
+  test('audit: a run recorded as running whose workflow still runs (awaiting approval) is not flagged', async () => {
+    const id = await startSeedExample('audit-live');
+    expect(h.store.runsMarkedRunning().map((run) => run.run_id)).toEqual([id]);
+    const r = await cli(h, ['audit']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/^violation:/m);
+    expect(r.stdout).toMatch(/; 0 violation\(s\)/);
+    await cli(h, ['cancel', id]);
+  });
+
+  test('audit without a reachable Temporal server: a note that running runs went unchecked; the exit code judges the database alone', async () => {
+    h.store.recordRunStart({ runId: 'audit-unreachable-run', providerId: 'T001', date: '2025-11-21' });
+    const r = await cli(h, ['audit'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(r.stdout).toMatch(/^note: 1 run\(s\) recorded as running were not checked: .*127\.0\.0\.1:1/m);
+    expect(r.stdout).toMatch(/; 0 violation\(s\)/);
+    expect(r.code).toBe(0);
+  });
+
   test('an empty scheduling database: one clear line', async () => {
     const empty = path.join(tempDir('empty'), 'scheduling.db');
     new SchedulingStore(empty).close();

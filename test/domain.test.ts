@@ -150,6 +150,80 @@ describe('the store guards its invariants', () => {
   });
 });
 
+describe('approval claims across runs: one appointment is put to one person once', () => {
+  let store: SchedulingStore;
+  let policy: Policy;
+  const deadline = () => new Date(Date.now() + 3600_000).toISOString();
+  const claim = (runId: string, providerId = 'P001', appointmentId = 'A002') =>
+    store.claimApprovalRequest({ appointmentId, providerId, runId, deadline: deadline() });
+  const ctx = (runId: string, key: string) => ({ runId, idempotencyKey: key, policy, decidedBy: 'prompt' as const });
+
+  beforeEach(async () => {
+    policy = (await production()).policy;
+    store = new SchedulingStore(path.join(tempDir('claims'), 'db.sqlite'));
+    store.load(demoDataset());
+    store.markUnavailable('T001', '2025-11-21', 'sick');
+  });
+  afterEach(() => store.close());
+
+  test("a second run's claim is refused while the first run's request is open, naming the first run", () => {
+    expect(claim('run-1')).toEqual({ claimed: true });
+    const refused = claim('run-2');
+    expect(refused).toEqual({ claimed: false, run_id: 'run-1', deadline: expect.any(String) });
+    expect(store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: ['run-1'] }]);
+  });
+
+  test('after the human approved in the first run, the claim stays refused until that run writes the assignment; then it is refused as decided', () => {
+    claim('run-1');
+    store.recordApproval('A002', 'P001', 'approved', 'nurse-jo', undefined, 'run-1');
+    expect(claim('run-2')).toMatchObject({ claimed: false, run_id: 'run-1' });
+    expect(store.assign('A002', 'P001', ctx('run-1', 'assign-A002'))).toMatchObject({
+      new_provider_id: 'P001',
+      approved_by: 'nurse-jo',
+    });
+    expect(claim('run-2')).toEqual({ claimed: false, decided: { run_id: 'run-1', outcome: 'reassigned to P001' } });
+  });
+
+  test("a rejection in one run stands for the same move in another run, even after the first run's request closed", () => {
+    claim('run-1');
+    store.recordApproval('A002', 'P001', 'rejected', 'dr-house', 'continuity', 'run-1');
+    store.closeApprovalRequest('A002', 'run-1');
+    expect(claim('run-2')).toEqual({ claimed: false, rejected: { run_id: 'run-1', decided_by: 'dr-house' } });
+  });
+
+  test('a rejection of one provider does not refuse a claim for another provider for the same appointment', () => {
+    claim('run-1');
+    store.recordApproval('A002', 'P001', 'rejected', 'dr-house', undefined, 'run-1');
+    store.closeApprovalRequest('A002', 'run-1');
+    expect(claim('run-2', 'P003')).toEqual({ claimed: true });
+  });
+
+  test("recording a run's outcome closes its open requests, so another run may claim", () => {
+    claim('run-1');
+    store.recordRunOutcome({
+      runId: 'run-1',
+      providerId: 'T001',
+      date: '2025-11-21',
+      status: 'cancelled',
+      undecided: [{ appointment_id: 'A002', reason: 'cancelled' }],
+    });
+    expect(claim('run-2')).toEqual({ claimed: true });
+  });
+
+  test('the run that holds a claim may claim again (a retry, a replay), and other runs stay refused', () => {
+    expect(claim('run-1')).toEqual({ claimed: true });
+    expect(claim('run-1')).toEqual({ claimed: true });
+    expect(store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: ['run-1'] }]);
+    expect(claim('run-2')).toMatchObject({ claimed: false, run_id: 'run-1' });
+  });
+
+  test('the run that holds a claim may claim again for another provider', () => {
+    claim('run-1');
+    expect(claim('run-1', 'P003')).toEqual({ claimed: true });
+    expect(claim('run-2', 'P003')).toMatchObject({ claimed: false, run_id: 'run-1' });
+  });
+});
+
 describe('tool catalog', () => {
   test("the model's tool list is JSON Schema generated from the zod schemas", () => {
     const list = openAiTools(toolNames);

@@ -159,6 +159,14 @@ export class RunRecords extends SchedulingReads {
     return rows.map((r) => ({ appointment_id: r.appointment_id, runs: r.runs.split(',') }));
   }
 
+  /** How many approval requests a run still holds open (none once it has ended). */
+  openApprovalRequests(runId: string): number {
+    return this.db
+      .prepare("SELECT COUNT(*) FROM approval_requests WHERE run_id = ? AND status = 'open'")
+      .pluck()
+      .get(runId) as number;
+  }
+
   /** The appointments a finished run left undecided. */
   runUndecided(runId: string): string[] {
     return this.db

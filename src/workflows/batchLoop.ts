@@ -80,4 +80,5 @@ async function launch(run: ReassignmentRun, bundle: PromptBundle, size: number):
     },
   );
   run.running.set(batch, { handle, appointments });
+  await run.batchStarted(batch, handle.workflowId);
 }

@@ -3,6 +3,7 @@ import {
   CancellationScope,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
@@ -37,6 +38,9 @@ import {
   type Progress,
   type RunStatus,
 } from './types';
+
+/** Marks the versions that tell a batch started during a cancel to stop (older ones left it waiting). */
+const CANCEL_BATCH_STARTED_DURING_CANCEL = 'cancel-batch-started-during-cancel';
 
 /** A decision the Update refuses: the caller gets this one line, and nothing is written. */
 const refused = (message: string) =>
@@ -144,18 +148,30 @@ export class ReassignmentRun {
     if (this.cancelRequested) return;
     this.cancelRequested = true;
     log.info('cancellation requested: finishing the steps in flight', { why });
-    await CancellationScope.nonCancellable(() =>
-      Promise.all(
-        [...this.running.entries()].map(([batch, r]) =>
-          getExternalWorkflowHandle(r.handle.workflowId)
-            .signal(cancelSignal, { reason: why })
-            .catch((err: unknown) => {
-              // A batch that finished a moment ago cannot be signalled: it needs no cancel, its outcome is on its way.
-              log.info('a batch had finished before the cancel reached it', { batch, error: String(err) });
-            }),
-        ),
-      ),
-    );
+    this.cancelReason = why;
+    await Promise.all([...this.running.entries()].map(([batch, r]) => this.cancelBatch(batch, r.handle.workflowId)));
+  }
+
+  /** Why the run is being cancelled, once it is. */
+  private cancelReason = '';
+
+  /**
+   * A batch whose start was under way when the cancel came was not among the running ones then: it is told as
+   * soon as it has started. Runs recorded before this marker never had it told (it waited for its approvals).
+   */
+  async batchStarted(batch: number, workflowId: string): Promise<void> {
+    if (this.cancelRequested && patched(CANCEL_BATCH_STARTED_DURING_CANCEL)) await this.cancelBatch(batch, workflowId);
+  }
+
+  private async cancelBatch(batch: number, workflowId: string): Promise<void> {
+    try {
+      await CancellationScope.nonCancellable(() =>
+        getExternalWorkflowHandle(workflowId).signal(cancelSignal, { reason: this.cancelReason }),
+      );
+    } catch (err) {
+      // A batch that finished a moment ago cannot be signalled: it needs no cancel, its outcome is on its way.
+      log.info('a batch had finished before the cancel reached it', { batch, error: String(err) });
+    }
   }
 
   /**
