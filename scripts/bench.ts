@@ -14,7 +14,7 @@ import { findTemporalCli, temporalCliVersion } from '../src/temporal/cliBinary';
 import { startDevServer } from '../src/temporal/devServer';
 import { bundleWorkflows } from '../src/temporal/workflowBundle';
 import { writePerformanceDoc } from './performanceDoc';
-import type { Mode } from '../src/workflows/types';
+import type { Mode } from '../src/workflows/contract/types';
 import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
 
 /**

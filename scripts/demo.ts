@@ -9,8 +9,8 @@ import { decisionsOf, formatProgress, formatResult } from '../src/cli/format';
 import { startDevServer, isListening, type DevServer } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/searchAttributeSetup';
 import { createReassignmentWorker } from '../src/worker';
-import { decideApprovalUpdate, progressQuery } from '../src/workflows/signals';
-import type { PendingApproval, ReassignmentResult } from '../src/workflows/types';
+import { decideApprovalUpdate, progressQuery } from '../src/workflows/contract/signals';
+import type { PendingApproval, ReassignmentResult } from '../src/workflows/contract/types';
 import { startApi } from '../src/api/main';
 import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
 

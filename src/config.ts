@@ -40,7 +40,7 @@ const configSchema = z.object({
   /** The offline stand-in's simulated think time per reply (benchmarks); 0 answers at once. */
   OFFLINE_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  /** Offline stand-in only: fault modes to serve, a JSON list (parsed and checked in src/llm/faults.ts). */
+  /** Offline stand-in only: fault modes to serve, a JSON list (parsed and checked in src/llm/offline/faults.ts). */
   OFFLINE_MODEL_FAULTS: optionalString,
   /** The HTTP API and operator console (npm run api). With no API_KEYS it binds to loopback only, whatever API_HOST says. */
   API_HOST: z.string().min(1).default('0.0.0.0'),

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts/registry';
-import type { RequestedMode, ReassignmentInput } from './workflows/types';
+import type { RequestedMode, ReassignmentInput } from './workflows/contract/types';
 import { idStamp, reassignmentWorkflowId } from './workflowIds';
 
 /**

@@ -1,6 +1,6 @@
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
-import type { ReassignmentResult } from '../src/workflows/types';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, waitForProgress, type Harness } from './support/harness';
 
 /** The HTTP API against the real Temporal dev server: start, follow, decide, cancel; roles; bad input. */

@@ -1,6 +1,6 @@
 import { batchWorkflowId } from '../src/workflowIds';
-import { approveSignal, cancelSignal, progressQuery, rejectSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { approveSignal, cancelSignal, progressQuery, rejectSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import {
   auditStore,
   startHarness,

@@ -1,8 +1,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Dataset } from '../src/domain/model';
 import { syntheticDataset } from '../src/domain/syntheticData';
-import { cancelSignal, decideApprovalUpdate, progressQuery, rejectSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { cancelSignal, decideApprovalUpdate, progressQuery, rejectSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, waitForProgress, type Harness } from './support/harness';
 import { seedInput } from './support/seed';
 

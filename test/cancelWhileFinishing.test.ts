@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { syntheticDataset } from '../src/domain/syntheticData';
-import { cancelSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { cancelSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, type Harness } from './support/harness';
 
 /**

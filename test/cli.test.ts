@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ReassignmentResult } from '../src/workflows/types';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { SchedulingStore } from '../src/domain/store';
-import { startOfflineModel } from '../src/llm/offlineServer';
-import { progressQuery } from '../src/workflows/signals';
+import { startOfflineModel } from '../src/llm/offline/server';
+import { progressQuery } from '../src/workflows/contract/signals';
 import { promptsCopy, startHarness, tempDir, untilVisible, waitForProgress, type Harness } from './support/harness';
 import { cliJson, expectOneLineError, runCli, runScript, scripts, type ProcessResult } from './support/processes';
 

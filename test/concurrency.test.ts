@@ -1,6 +1,6 @@
 import type { Dataset } from '../src/domain/model';
-import type { ReassignmentResult } from '../src/workflows/types';
-import { approveSignal, progressQuery } from '../src/workflows/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
+import { approveSignal, progressQuery } from '../src/workflows/contract/signals';
 import { auditStore, startHarness } from './support/harness';
 import { seedInput } from './support/seed';
 

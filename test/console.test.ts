@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
-import type { ReassignmentResult } from '../src/workflows/types';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 
 /**

@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { projectRoot } from '../src/config';
 import { mulberry32, syntheticDataset } from '../src/domain/syntheticData';
-import { cancelSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { cancelSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, waitForProgress, type Harness } from './support/harness';
 
 /**

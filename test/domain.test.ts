@@ -7,7 +7,7 @@ import { scoreMatch } from '../src/domain/scoring';
 import { SchedulingStore, DomainRefusal } from '../src/domain/store';
 import { syntheticDataset, syntheticDays } from '../src/domain/syntheticData';
 import { datesInRange } from '../src/domain/model';
-import { decideNextTurn, readPolicy } from '../src/llm/offlineAgent';
+import { decideNextTurn, readPolicy } from '../src/llm/offline/agent';
 import { openAiTools } from '../src/llm/toolSchemas';
 import { LocalPromptRegistry, resolvePromptBundle } from '../src/prompts/registry';
 import { tools, toolNames } from '../src/tools/catalog';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
-import { approveSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { approveSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, tempDir, waitForProgress } from './support/harness';
 
 /** The embedded default keeps runs in the dev server's SQLite file: a run survives a server restart. */

@@ -1,8 +1,8 @@
 import { loadConfig } from '../src/config';
 import { hashToUnit, pickArm, type Experiment } from '../src/prompts/experiment';
 import type { ReportRow } from '../src/cli/report';
-import { approveSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { approveSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { startHarness, untilVisible, waitForProgress, type Harness } from './support/harness';
 import { cliJson, runCli } from './support/processes';
 import { seedInput } from './support/seed';

@@ -1,7 +1,7 @@
-import type { Fault } from '../src/llm/faults';
+import type { Fault } from '../src/llm/offline/faults';
 import type { ChatMessage } from '../src/llm/chatTypes';
-import { decideNextTurn, type AgentReply } from '../src/llm/offlineAgent';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { decideNextTurn, type AgentReply } from '../src/llm/offline/agent';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { decisionsOf } from '../src/cli/format';
 import { auditStore, startHarness, type HarnessOptions, type PromptDoc } from './support/harness';
 import { seedInput } from './support/seed';

@@ -1,7 +1,7 @@
 import { demoDataset } from '../src/domain/demoData';
 import type { ChatMessage } from '../src/llm/chatTypes';
-import type { AgentReply } from '../src/llm/offlineAgent';
-import type { ReassignmentResult } from '../src/workflows/types';
+import type { AgentReply } from '../src/llm/offline/agent';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, type PromptDoc } from './support/harness';
 import { seedInput } from './support/seed';
 

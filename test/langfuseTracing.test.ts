@@ -3,12 +3,12 @@ import { createTraceId } from '@langfuse/tracing';
 import { projectRoot } from '../src/config';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
-import { approveSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { approveSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer, type ReceivedSpan } from './support/langfuseServer';
 import { seedInput } from './support/seed';
-import { decideNextTurn } from '../src/llm/offlineAgent';
+import { decideNextTurn } from '../src/llm/offline/agent';
 
 /**
  * Traces in Langfuse: the real @langfuse/tracing and @langfuse/otel (OTLP over HTTP) export to the

@@ -1,8 +1,8 @@
 import { decisionsOf } from '../src/cli/format';
 import type { PathRow } from '../src/cli/report';
 import { routeRun } from '../src/prompts/experiment';
-import { approveSignal } from '../src/workflows/signals';
-import type { ReassignmentInput, ReassignmentResult } from '../src/workflows/types';
+import { approveSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentInput, ReassignmentResult } from '../src/workflows/contract/types';
 import {
   auditStore,
   startHarness,

@@ -1,7 +1,7 @@
 import { auditStore, startHarness, temporalCli, type Harness } from './support/harness';
-import { approveSignal } from '../src/workflows/signals';
+import { approveSignal } from '../src/workflows/contract/signals';
 import { waitForProgress } from './support/harness';
-import type { ReassignmentResult } from '../src/workflows/types';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { decisionsOf } from '../src/cli/format';
 import { seedInput } from './support/seed';
 

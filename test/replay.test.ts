@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { approveSignal, cancelSignal } from '../src/workflows/signals';
+import { approveSignal, cancelSignal } from '../src/workflows/contract/signals';
 import { startHarness, temporalCli, waitForProgress, type Harness } from './support/harness';
 import { batchWorkflowId } from '../src/workflowIds';
 import { seedInput } from './support/seed';

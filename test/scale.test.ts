@@ -1,5 +1,5 @@
 import { syntheticDataset } from '../src/domain/syntheticData';
-import type { ReassignmentResult } from '../src/workflows/types';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, type Harness, type PromptDoc } from './support/harness';
 import { batchWorkflowId } from '../src/workflowIds';
 

@@ -1,6 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { cancelSignal } from '../src/workflows/signals';
-import type { ReassignmentResult } from '../src/workflows/types';
+import { cancelSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { auditStore, startHarness, waitForProgress, type Harness } from './support/harness';
 import { seedInput } from './support/seed';
 

@@ -1,9 +1,9 @@
-import { resumeState } from '../src/workflows/carriedState';
-import { completeOutcome, emptyOutcome, mergeOutcome } from '../src/workflows/outcome';
-import { buildResult, runSummary, type ResultSources } from '../src/workflows/runResult';
-import { compareShadow, describeDisagreement } from '../src/workflows/shadowCompare';
-import { compareWithRecord, extractJson, type BatchSummary } from '../src/workflows/summaryCheck';
-import type { BatchOutcome, CarriedState } from '../src/workflows/types';
+import { resumeState } from '../src/workflows/run/carriedState';
+import { completeOutcome, emptyOutcome, mergeOutcome } from '../src/workflows/batch/outcome';
+import { buildResult, runSummary, type ResultSources } from '../src/workflows/run/runResult';
+import { compareShadow, describeDisagreement } from '../src/workflows/batch/shadowCompare';
+import { compareWithRecord, extractJson, type BatchSummary } from '../src/workflows/batch/summaryCheck';
+import type { BatchOutcome, CarriedState } from '../src/workflows/contract/types';
 import type { PromptBundle } from '../src/prompts/schema';
 
 /** The pure pieces of the workflows, without Temporal: how a reply is read, checked, summed and reported. */

@@ -6,10 +6,10 @@ import type { Activities } from '../src/activities';
 import type { ToolCallInput } from '../src/activities/tools';
 import { projectRoot } from '../src/config';
 import type { ChatInput, ChatOutput } from '../src/llm/chatTypes';
-import { decideNextTurn } from '../src/llm/offlineAgent';
+import { decideNextTurn } from '../src/llm/offline/agent';
 import { LocalPromptRegistry, resolvePromptBundle } from '../src/prompts/registry';
 import type { ToolOutcome } from '../src/tools/catalog';
-import type { ReassignmentResult } from '../src/workflows/types';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { reassignmentWorkflowId } from '../src/workflowIds';
 import { installQuietRuntime, uniqueName } from './support/harness';
 

@@ -3,7 +3,7 @@ import { GuardRefusal, rollBackRecorded } from '../langfuse/guardRollback';
 import type { PromptOps } from '../langfuse/promptOps';
 import type { PromptRegistry } from '../prompts/registry';
 import { figuresOf, readRuns } from '../report/runReport';
-import type { GuardFigures, GuardMove } from '../workflows/guardVerdict';
+import type { GuardFigures, GuardMove } from '../workflows/guard/guardVerdict';
 
 /**
  * The rollback guard's activities: the figures of a label's current version over a window (read from Temporal

@@ -5,8 +5,8 @@ import { SchedulingStore } from '../domain/store';
 import { describeError } from '../errors';
 import { DecisionRefused } from '../temporal/approvalDecision';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
-import { progressQuery } from '../workflows/signals';
-import type { Progress, ReassignmentResult } from '../workflows/types';
+import { progressQuery } from '../workflows/contract/signals';
+import type { Progress, ReassignmentResult } from '../workflows/contract/types';
 import type { runDetailSchema } from './schemas';
 import fs from 'node:fs';
 

@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { appointmentIdSchema, isoDateSchema, providerIdSchema } from '../domain/model';
 import { labelSchema } from '../prompts/schema';
 import { runFiltersSchema, runSummarySchema as runListEntrySchema } from '../temporal/runList';
-import { modeSchema, pendingApprovalSchema, progressSchema, reassignmentResultSchema } from '../workflows/resultSchema';
+import {
+  modeSchema,
+  pendingApprovalSchema,
+  progressSchema,
+  reassignmentResultSchema,
+} from '../workflows/contract/resultSchema';
 
 /**
  * The HTTP API's requests and answers, as zod schemas: Fastify validates with them, and the OpenAPI document

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Mode } from '../workflows/types';
+import type { Mode } from '../workflows/contract/types';
 import { TARGETS, type Measurement } from './measure';
 
 /**

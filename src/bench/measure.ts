@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { Mode, ReassignmentInput, ReassignmentResult } from '../workflows/types';
+import type { Mode, ReassignmentInput, ReassignmentResult } from '../workflows/contract/types';
 import { batchWorkflowId } from '../workflowIds';
 
 /**

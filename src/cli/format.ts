@@ -1,4 +1,4 @@
-import type { Progress, ReassignmentResult } from '../workflows/types';
+import type { Progress, ReassignmentResult } from '../workflows/contract/types';
 
 /** Human-readable renderings of a run's progress and result, for the CLI and the demo. */
 

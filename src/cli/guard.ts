@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { labelSchema } from '../prompts/schema';
 import { guardScheduleId, guardWorkflowId, idStamp } from '../workflowIds';
-import { guardInputSchema, type GuardInput, type GuardResult } from '../workflows/guardVerdict';
+import { guardInputSchema, type GuardInput, type GuardResult } from '../workflows/guard/guardVerdict';
 import { parseWith, print, UserError, withClient } from './session';
 
 /**

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import type { z } from 'zod';
 import { loadConfig, type AppConfig } from '../config';
 import { describeError } from '../errors';
-import type { ReassignmentResult } from '../workflows/types';
+import type { ReassignmentResult } from '../workflows/contract/types';
 import { firstZodIssue } from '../zodIssue';
 
 /** What every command shares: one-line user errors, option parsing, the Temporal connection, printing. */

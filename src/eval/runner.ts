@@ -9,8 +9,8 @@ import { SchedulingStore } from '../domain/store';
 import type { PinnedPrompt } from '../prompts/schema';
 import { createReassignmentWorker } from '../worker';
 import { idStamp, reassignmentWorkflowId } from '../workflowIds';
-import { decideApprovalUpdate, progressQuery } from '../workflows/signals';
-import type { ReassignmentResult } from '../workflows/types';
+import { decideApprovalUpdate, progressQuery } from '../workflows/contract/signals';
+import type { ReassignmentResult } from '../workflows/contract/types';
 import type { Scenario } from './scenarios';
 
 /**

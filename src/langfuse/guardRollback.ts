@@ -1,4 +1,4 @@
-import type { GuardMove } from '../workflows/guardVerdict';
+import type { GuardMove } from '../workflows/guard/guardVerdict';
 import { describeLangfuseError } from './client';
 import { LANGFUSE_COMMIT_MESSAGE_LIMIT, type PromptOps } from './promptOps';
 

@@ -1,7 +1,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { TokenPrices } from '../config';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
-import type { ReassignmentResult } from '../workflows/types';
+import type { ReassignmentResult } from '../workflows/contract/types';
 
 /**
  * The report over completed runs: found through Temporal's visibility API by our search attributes, each

@@ -1,7 +1,7 @@
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { describeError } from '../errors';
-import { decideApprovalUpdate } from '../workflows/signals';
-import type { ApprovalDecisionAccepted, ApprovalDecisionRequest } from '../workflows/types';
+import { decideApprovalUpdate } from '../workflows/contract/signals';
+import type { ApprovalDecisionAccepted, ApprovalDecisionRequest } from '../workflows/contract/types';
 
 /**
  * Approve or reject through the run's `decideApproval` Update: the HTTP API and the CLI both decide here, so a

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { searchAttributes } from '../workflows/searchAttributes';
+import { searchAttributes } from '../workflows/contract/searchAttributes';
 import { findTemporalCli } from './cliBinary';
 
 /**

@@ -2,8 +2,8 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 import { isoDateSchema, providerIdSchema } from '../domain/model';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
-import { runModeSchema, runStatusSchema } from '../workflows/resultSchema';
-import { searchAttributes } from '../workflows/searchAttributes';
+import { runModeSchema, runStatusSchema } from '../workflows/contract/resultSchema';
+import { searchAttributes } from '../workflows/contract/searchAttributes';
 
 /**
  * Runs as Temporal's visibility lists them, narrowed by our search attributes: the HTTP API's

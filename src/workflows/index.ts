@@ -1,6 +1,6 @@
 /** The workflow bundle's entry point: every workflow type the worker registers. */
-export { promptDrivenReassignment, codeDrivenReassignment, reassignment } from './reassignment';
-export { promptDrivenBatch } from './promptDrivenBatch';
-export { codeDrivenBatch } from './codeDrivenBatch';
-export { shadowBatch } from './shadowBatch';
-export { rollbackGuard } from './rollbackGuard';
+export { promptDrivenReassignment, codeDrivenReassignment, reassignment } from './run/reassignment';
+export { promptDrivenBatch } from './batch/promptDrivenBatch';
+export { codeDrivenBatch } from './batch/codeDrivenBatch';
+export { shadowBatch } from './batch/shadowBatch';
+export { rollbackGuard } from './guard/rollbackGuard';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { projectRoot } from '../../src/config';
 import { freePort } from '../../src/temporal/devServer';
 import { decisionsOf } from '../../src/cli/format';
-import type { ReassignmentResult } from '../../src/workflows/types';
+import type { ReassignmentResult } from '../../src/workflows/contract/types';
 import { auditStore, startHarness } from '../support/harness';
 import { seedInput } from '../support/seed';
 

@@ -9,12 +9,12 @@ import { demoDataset } from '../../src/domain/demoData';
 import type { Dataset } from '../../src/domain/model';
 import { SchedulingStore } from '../../src/domain/store';
 import type { ChatMessage } from '../../src/llm/chatTypes';
-import type { AgentReply } from '../../src/llm/offlineAgent';
-import type { Fault } from '../../src/llm/faults';
-import { startOfflineModel, type OfflineModelServer } from '../../src/llm/offlineServer';
+import type { AgentReply } from '../../src/llm/offline/agent';
+import type { Fault } from '../../src/llm/offline/faults';
+import { startOfflineModel, type OfflineModelServer } from '../../src/llm/offline/server';
 import { createReassignmentWorker, type WorkerHandle } from '../../src/worker';
-import { progressQuery } from '../../src/workflows/signals';
-import type { Progress, ReassignmentInput, ReassignmentResult } from '../../src/workflows/types';
+import { progressQuery } from '../../src/workflows/contract/signals';
+import type { Progress, ReassignmentInput, ReassignmentResult } from '../../src/workflows/contract/types';
 import { reassignmentWorkflowId } from '../../src/workflowIds';
 
 /**
@@ -52,7 +52,7 @@ export interface HarnessOptions {
   editPrompts?: (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => void;
   /** A scripted model instead of the offline stand-in. */
   agent?: (messages: ChatMessage[]) => AgentReply;
-  /** Fault modes for the model (the offline stand-in, or the scripted agent): see src/llm/faults.ts. */
+  /** Fault modes for the model (the offline stand-in, or the scripted agent): see src/llm/offline/faults.ts. */
   faults?: Fault[];
   /** More worker configuration (LLM_TIMEOUT_MS, Langfuse, an experiment, tracing), as environment variables. */
   env?: Record<string, string>;

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { searchAttributes } from '../../workflows/searchAttributes';
+import { searchAttributes } from '../../workflows/contract/searchAttributes';
 import { decideApproval } from '../../temporal/approvalDecision';
 import { listQuery } from '../../temporal/runList';
-import { progressQuery } from '../../workflows/signals';
+import { progressQuery } from '../../workflows/contract/signals';
 import { fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { launchReassignment, preflight } from '../../launch';
-import { cancelSignal, progressQuery } from '../../workflows/signals';
-import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/types';
+import { cancelSignal, progressQuery } from '../../workflows/contract/signals';
+import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/contract/types';
 import { describeZodError } from '../../zodIssue';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
 import { listRuns } from '../../temporal/runList';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { datesInRange, isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
-import { labelSchema, type PromptBundle } from '../prompts/schema';
+import { datesInRange, isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../../domain/model';
+import { labelSchema, type PromptBundle } from '../../prompts/schema';
 import type {
   approvalCountsSchema,
   assignmentEntrySchema,

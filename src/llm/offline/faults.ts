@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ConfigError } from '../config';
-import type { ChatMessage } from './chatTypes';
-import { readBatch, type AgentReply } from './offlineAgent';
+import { ConfigError } from '../../config';
+import type { ChatMessage } from '../chatTypes';
+import { readBatch, type AgentReply } from './agent';
 
 /**
  * Fault modes of the offline model, switched on per test (or per worker with OFFLINE_MODEL_FAULTS): the ways a
@@ -48,7 +48,7 @@ export function parseFaultSetting(raw: string | undefined): Fault[] {
     return faultListSchema.parse(JSON.parse(raw));
   } catch {
     throw new ConfigError(
-      'invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list such as [{"mode":"rate_limit","times":2,"retry_after_s":1}] (modes: see src/llm/faults.ts)',
+      'invalid configuration: OFFLINE_MODEL_FAULTS must be a JSON list such as [{"mode":"rate_limit","times":2,"retry_after_s":1}] (modes: see src/llm/offline/faults.ts)',
     );
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { labelSchema } from '../prompts/schema';
+import { labelSchema } from '../../prompts/schema';
 
 /**
  * The rollback guard's contract and its judgement, pure: a run of the guard reads the figures of the label's

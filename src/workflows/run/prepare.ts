@@ -6,14 +6,14 @@ import {
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { ErrorType } from '../errorTypes';
-import type { PromptBundle } from '../prompts/schema';
-import { modelCheckActivities, promptActivities, toolActivities } from './activityOptions';
+import { ErrorType } from '../../errorTypes';
+import type { PromptBundle } from '../../prompts/schema';
+import { modelCheckProxy, promptProxy, toolProxy } from '../activityProxies';
 import type { ReassignmentRun } from './reassignmentRun';
-import { searchAttributes } from './searchAttributes';
-import { shadowPaths } from './shadowCompare';
+import { searchAttributes } from '../contract/searchAttributes';
+import { shadowPaths } from '../batch/shadowCompare';
 import { pinnedPrompts } from './runResult';
-import type { BatchAppointment } from './types';
+import type { BatchAppointment } from '../contract/types';
 
 /**
  * A run's first steps, before any batch: pin the prompts, make sure the model accepts our key, record the
@@ -23,7 +23,7 @@ import type { BatchAppointment } from './types';
 export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
   const { input, runId, state } = run;
   if (state.bundle) return state.bundle;
-  const bundle = await promptActivities.resolvePrompts.executeWithOptions(
+  const bundle = await promptProxy.resolvePrompts.executeWithOptions(
     { summary: `resolve prompts · label ${input.promptLabel}` },
     [
       {
@@ -47,12 +47,12 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
   // A date range (until) is optional; without it, the calls and their arguments are exactly those of one day.
   const range = input.until !== undefined ? { until: input.until } : {};
   const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
-  await toolActivities.markProviderUnavailable.executeWithOptions(
+  await toolProxy.markProviderUnavailable.executeWithOptions(
     { summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` },
     [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason, runId }],
   );
   run.phase = 'finding_appointments';
-  const affected = await toolActivities.callTool.executeWithOptions(
+  const affected = await toolProxy.callTool.executeWithOptions(
     { summary: `get_affected_appointments ${input.providerId} ${days}` },
     [
       {
@@ -82,7 +82,7 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
 /** A refused API key fails the run before anything is written; an endpoint that is only down is the batches' business. */
 async function checkModel(): Promise<void> {
   try {
-    const check = await modelCheckActivities.checkModel.executeWithOptions(
+    const check = await modelCheckProxy.checkModel.executeWithOptions(
       { summary: 'check the model endpoint accepts our key' },
       [],
     );

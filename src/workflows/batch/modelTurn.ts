@@ -1,12 +1,12 @@
 import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import { ErrorType } from '../errorTypes';
-import type { ChatMessage, ChatOutput } from '../llm/chatTypes';
-import type { ToolName } from '../tools/catalog';
-import { LLM_MAX_ATTEMPTS, llmActivities } from './activityOptions';
+import { ErrorType } from '../../errorTypes';
+import type { ChatMessage, ChatOutput } from '../../llm/chatTypes';
+import type { ToolName } from '../../tools/catalog';
+import { LLM_MAX_ATTEMPTS, llmProxy } from '../activityProxies';
 import type { BatchSession } from './batchSession';
-import { workflowTimeMs } from './workflowClock';
-import type { BatchInput } from './types';
+import { workflowTimeMs } from '../workflowClock';
+import type { BatchInput } from '../contract/types';
 
 /**
  * One turn of the conversation: one chat completion (an activity, retried by Temporal), and everything it
@@ -36,7 +36,7 @@ export async function askModel(
   };
   let reply: ChatOutput;
   try {
-    reply = await llmActivities.chatCompletion.executeWithOptions(
+    reply = await llmProxy.chatCompletion.executeWithOptions(
       { summary: `LLM turn ${turn} · batch ${input.batch} · ${orchestrator.name} v${orchestrator.version}` },
       [
         {

@@ -6,16 +6,16 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../tools/catalog';
-import { toolActivities } from './activityOptions';
+import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../../tools/catalog';
+import { toolProxy } from '../activityProxies';
 import { emptyOutcome, type CompleteOutcome } from './outcome';
-import { ApprovalGate } from './approvalGate';
-import { readSignal } from './signalPayloads';
-import { workflowTimeMs } from './workflowClock';
-import { batchProgressQuery, cancelSignal, llmProgressSignal } from './signals';
-import type { DryWrite } from '../activities/tools';
-import { cancelSignalSchema, type BatchInput, type BatchOutcome } from './types';
-import { describeZodError } from '../zodIssue';
+import { ApprovalGate } from '../approvals/approvalGate';
+import { readSignal } from '../signalPayloads';
+import { workflowTimeMs } from '../workflowClock';
+import { batchProgressQuery, cancelSignal, llmProgressSignal } from '../contract/signals';
+import type { DryWrite } from '../../activities/tools';
+import { cancelSignalSchema, type BatchInput, type BatchOutcome } from '../contract/types';
+import { describeZodError } from '../../zodIssue';
 
 const LIVE_LLM_REPORT_EVERY_MS = 2_000;
 const LIVE_LLM_PROGRESS = 'live-llm-progress';
@@ -163,7 +163,7 @@ export class BatchSession {
     const summarize = def.summarize as (a: unknown) => string;
     // Side effects always finish once started: cancellation stops the run after the step in flight.
     const outcome = (await CancellationScope.nonCancellable(() =>
-      toolActivities.callTool.executeWithOptions({ summary: `${summarize(parsed.data)} · batch ${this.input.batch}` }, [
+      toolProxy.callTool.executeWithOptions({ summary: `${summarize(parsed.data)} · batch ${this.input.batch}` }, [
         {
           name,
           args: parsed.data,

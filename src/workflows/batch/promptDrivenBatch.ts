@@ -1,11 +1,11 @@
 import { CancellationScope, log, patched } from '@temporalio/workflow';
-import type { ChatMessage } from '../llm/chatTypes';
-import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../tools/catalog';
+import type { ChatMessage } from '../../llm/chatTypes';
+import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../../tools/catalog';
 import { BatchSession } from './batchSession';
 import { askModel } from './modelTurn';
 import { decideByCode, notifyDecided } from './codeDrivenBatch';
 import { compareWithRecord, extractJson } from './summaryCheck';
-import { batchSummarySchema, type BatchInput, type BatchOutcome } from './types';
+import { batchSummarySchema, type BatchInput, type BatchOutcome } from '../contract/types';
 
 /**
  * One short conversation with the model for a batch of appointments. Each chat completion is an activity,

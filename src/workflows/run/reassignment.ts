@@ -10,16 +10,16 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { ErrorType } from '../errorTypes';
-import type { PromptBundle } from '../prompts/schema';
-import { describeZodError } from '../zodIssue';
-import { toolActivities } from './activityOptions';
+import { ErrorType } from '../../errorTypes';
+import type { PromptBundle } from '../../prompts/schema';
+import { describeZodError } from '../../zodIssue';
+import { toolProxy } from '../activityProxies';
 import { runBatches } from './batchLoop';
 import { carryState, resumeState } from './carriedState';
 import { prepareRun, publishRun } from './prepare';
 import { ReassignmentRun } from './reassignmentRun';
 import { buildResult, runSummary } from './runResult';
-import { searchAttributes } from './searchAttributes';
+import { searchAttributes } from '../contract/searchAttributes';
 import {
   reassignmentInputSchema,
   type CarriedState,
@@ -28,7 +28,7 @@ import {
   type ParsedReassignmentInput,
   type ReassignmentInput,
   type ReassignmentResult,
-} from './types';
+} from '../contract/types';
 
 /**
  * A reassignment run: pins its prompts, records the provider's unavailability, lists the affected
@@ -120,7 +120,7 @@ async function closeFailedRun(run: ReassignmentRun, err: TemporalFailure): Promi
     ...open.map((a) => ({ appointment_id: a.appointment_id, reason })),
     ...state.done.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
   ];
-  await toolActivities.recordRunFailure.executeWithOptions({ summary: 'record failed run' }, [
+  await toolProxy.recordRunFailure.executeWithOptions({ summary: 'record failed run' }, [
     {
       runId: run.runId,
       providerId: input.providerId,
@@ -154,7 +154,7 @@ async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<Reass
   // The run's outcome in the store and its trace (an activity: workflow code never traces).
   // Runs recorded before it existed replay without it.
   if (patched('trace-run-summary'))
-    await toolActivities.recordRunSummary.executeWithOptions({ summary: `trace summary · ${status}` }, [
+    await toolProxy.recordRunSummary.executeWithOptions({ summary: `trace summary · ${status}` }, [
       { runId: run.runId, summary: runSummary(result) },
     ]);
   return result;

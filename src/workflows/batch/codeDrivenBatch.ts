@@ -1,6 +1,6 @@
 import { CancellationScope } from '@temporalio/workflow';
 import { BatchSession } from './batchSession';
-import type { BatchAppointment, BatchInput, BatchOutcome } from './types';
+import type { BatchAppointment, BatchInput, BatchOutcome } from '../contract/types';
 
 /**
  * The same steps as fixed code, with the same tool activities and the same guards: the baseline to compare

@@ -1,4 +1,4 @@
-import type { ChatMessage } from './chatTypes';
+import type { ChatMessage } from '../chatTypes';
 
 /**
  * The offline stand-in model's decision procedure. It is NOT an LLM: a deterministic program that reads the

@@ -1,4 +1,4 @@
-import type { BatchOutcome, DecidedElsewhereEntry, FallbackEntry, LlmStats } from './types';
+import type { BatchOutcome, DecidedElsewhereEntry, FallbackEntry, LlmStats } from '../contract/types';
 
 /** Outcomes of batches, and their sum for a whole run. */
 

@@ -1,6 +1,6 @@
-import type { PromptBundle } from '../prompts/schema';
-import { completeOutcome, emptyOutcome, type CompleteOutcome } from './outcome';
-import type { BatchAppointment, CarriedState } from './types';
+import type { PromptBundle } from '../../prompts/schema';
+import { completeOutcome, emptyOutcome, type CompleteOutcome } from '../batch/outcome';
+import type { BatchAppointment, CarriedState } from '../contract/types';
 
 /**
  * The exact state of a run, as carried across continue-as-new. Histories recorded by earlier versions carry

@@ -3,15 +3,17 @@ import type { Activities } from '../activities';
 import { ErrorType } from '../errorTypes';
 
 /**
- * Timeouts and retry policies of every activity, in one place (the README's table copies this one).
+ * The workflow side of the activities: one proxy per family (named `…Proxy`, apart from the factories in
+ * src/activities/ that implement them), each with its timeouts and retry policy, in one place.
+ * docs/reliability.md summarises this table.
  *
- * | activity               | start-to-close | heartbeat | retries                                   | never retried        |
- * |------------------------|----------------|-----------|-------------------------------------------|----------------------|
- * | chatCompletion         | 3 min          | 10 s      | 6 attempts, 1 s ×2 up to 30 s, Retry-After | LlmFatalError, LlmAuthError |
- * | checkModel             | 10 s           | –         | 2 attempts                                | LlmAuthError         |
- * | callTool, recordApproval, markProviderUnavailable | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput         |
- * | resolvePrompts         | 10 s           | –         | 5 attempts, 1 s ×2                        | PromptError          |
- * | guardFigures, rollBackLabel | 1 min     | –         | 5 attempts, 1 s ×2                        | –                    |
+ * | activity (proxy)                                     | start-to-close | heartbeat | retries                                    | never retried                       |
+ * |------------------------------------------------------|----------------|-----------|--------------------------------------------|-------------------------------------|
+ * | chatCompletion (llmProxy)                            | 3 min          | 10 s      | 6 attempts, 1 s ×2 up to 30 s, Retry-After | LlmFatalError, LlmAuthError, LlmContextLengthError |
+ * | checkModel (modelCheckProxy)                         | 10 s           | –         | 2 attempts                                 | LlmAuthError                        |
+ * | callTool, recordApproval, markProviderUnavailable, recordRunSummary, recordRunFailure, claimApproval, releaseApproval (toolProxy) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
+ * | resolvePrompts (promptProxy)                         | 10 s           | –         | 5 attempts, 1 s ×2                         | PromptError                         |
+ * | guardFigures, rollBackLabel (guardProxy)             | 1 min          | –         | 5 attempts, 1 s ×2                         | –                                   |
  *
  * Why these numbers:
  * - A model may think for a minute or two (the client's own timeout, LLM_TIMEOUT_MS, is 2 min by default), so
@@ -29,7 +31,7 @@ import { ErrorType } from '../errorTypes';
 /** A chat completion is tried this many times before the batch gives the model up. */
 export const LLM_MAX_ATTEMPTS = 6;
 
-export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>({
+export const llmProxy = proxyActivities<Pick<Activities, 'chatCompletion'>>({
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout: '10 seconds',
   retry: {
@@ -41,12 +43,12 @@ export const llmActivities = proxyActivities<Pick<Activities, 'chatCompletion'>>
   },
 });
 
-export const modelCheckActivities = proxyActivities<Pick<Activities, 'checkModel'>>({
+export const modelCheckProxy = proxyActivities<Pick<Activities, 'checkModel'>>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: [ErrorType.llmAuth] },
 });
 
-export const toolActivities = proxyActivities<
+export const toolProxy = proxyActivities<
   Pick<
     Activities,
     | 'callTool'
@@ -68,7 +70,7 @@ export const toolActivities = proxyActivities<
   },
 });
 
-export const promptActivities = proxyActivities<Pick<Activities, 'resolvePrompts'>>({
+export const promptProxy = proxyActivities<Pick<Activities, 'resolvePrompts'>>({
   // A Langfuse fetch gives up after PROMPT_FETCH_TIMEOUT_MS (5 s) and falls back to the local file.
   startToCloseTimeout: '10 seconds',
   retry: {
@@ -80,7 +82,7 @@ export const promptActivities = proxyActivities<Pick<Activities, 'resolvePrompts
 });
 
 /** The rollback guard reads many runs' results from visibility: a minute; a move it cannot make is an answer. */
-export const guardActivities = proxyActivities<Pick<Activities, 'guardFigures' | 'rollBackLabel'>>({
+export const guardProxy = proxyActivities<Pick<Activities, 'guardFigures' | 'rollBackLabel'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { bandSchema } from '../domain/policy';
-import { armChoiceSchema, pinnedPromptSchema } from '../prompts/schema';
+import { bandSchema } from '../../domain/policy';
+import { armChoiceSchema, pinnedPromptSchema } from '../../prompts/schema';
 
 /**
  * What a run tells the world, as zod schemas: its result (field names as in the seed) and its live progress.

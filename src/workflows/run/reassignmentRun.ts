@@ -8,8 +8,8 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { RunState } from './carriedState';
-import type { promptDrivenBatch } from './promptDrivenBatch';
-import { addLlmStats } from './outcome';
+import type { promptDrivenBatch } from '../batch/promptDrivenBatch';
+import { addLlmStats } from '../batch/outcome';
 import {
   approvalNoticeSignal,
   approveSignal,
@@ -18,9 +18,9 @@ import {
   llmProgressSignal,
   progressQuery,
   rejectSignal,
-} from './signals';
-import { describeZodError } from '../zodIssue';
-import { readSignal } from './signalPayloads';
+} from '../contract/signals';
+import { describeZodError } from '../../zodIssue';
+import { readSignal } from '../signalPayloads';
 import {
   approvalDecisionRequestSchema,
   cancelSignalSchema,
@@ -37,7 +37,7 @@ import {
   type PendingApproval,
   type Progress,
   type RunStatus,
-} from './types';
+} from '../contract/types';
 
 /** Marks the versions that tell a batch started during a cancel to stop (older ones left it waiting). */
 const CANCEL_BATCH_STARTED_DURING_CANCEL = 'cancel-batch-started-during-cancel';

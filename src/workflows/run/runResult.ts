@@ -1,9 +1,9 @@
-import type { RunSummary } from '../activities/tools';
-import type { PromptBundle } from '../prompts/schema';
+import type { RunSummary } from '../../activities/tools';
+import type { PromptBundle } from '../../prompts/schema';
 import type { RunState } from './carriedState';
-import { emptyLlmStats } from './outcome';
-import { describeDisagreement, shadowPaths } from './shadowCompare';
-import type { ParsedReassignmentInput, ReassignmentResult, RunMode, RunStatus, ShadowSummary } from './types';
+import { emptyLlmStats } from '../batch/outcome';
+import { describeDisagreement, shadowPaths } from '../batch/shadowCompare';
+import type { ParsedReassignmentInput, ReassignmentResult, RunMode, RunStatus, ShadowSummary } from '../contract/types';
 
 /** Everything the result is built from: the run's input, its final state and the prompts it pinned. */
 export interface ResultSources {

@@ -1,9 +1,9 @@
 import { ApplicationFailure, upsertMemo, workflowInfo } from '@temporalio/workflow';
-import { ErrorType } from '../errorTypes';
-import { describeZodError } from '../zodIssue';
-import { guardActivities } from './activityOptions';
+import { ErrorType } from '../../errorTypes';
+import { describeZodError } from '../../zodIssue';
+import { guardProxy } from '../activityProxies';
 import { guardInputSchema, guardVerdict, type GuardInput, type GuardResult } from './guardVerdict';
-import { workflowTimeMs } from './workflowClock';
+import { workflowTimeMs } from '../workflowClock';
 
 /**
  * The automatic rollback guard, run by a Temporal Schedule (`npm run cli -- guard schedule`): it reads the
@@ -20,11 +20,11 @@ export async function rollbackGuard(raw: GuardInput): Promise<GuardResult> {
     );
   const s = parsed.data;
   const since = new Date(workflowTimeMs() - s.windowMinutes * 60_000).toISOString();
-  const figures = await guardActivities.guardFigures({ prompt: s.prompt, label: s.label, since });
+  const figures = await guardProxy.guardFigures({ prompt: s.prompt, label: s.label, since });
   const verdict = guardVerdict(figures, s);
   let moved: GuardResult['moved'] = null;
   if (verdict.roll_back) {
-    const answer = await guardActivities.rollBackLabel({
+    const answer = await guardProxy.rollBackLabel({
       prompt: s.prompt,
       label: s.label,
       from: figures.version,

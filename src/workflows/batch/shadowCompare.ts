@@ -1,4 +1,4 @@
-import type { BatchOutcome, Mode, ShadowEntry } from './types';
+import type { BatchOutcome, Mode, ShadowEntry } from '../contract/types';
 
 /**
  * A shadow run's verdict, appointment by appointment: what the writer did against what the shadow would have

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { batchSummarySchema, BatchOutcome } from './types';
+import type { batchSummarySchema, BatchOutcome } from '../contract/types';
 
 /** The model's final answer: found in its reply, then checked against what the tools really did. Pure. */
 

@@ -4,7 +4,7 @@ import { runCodePath } from './codeDrivenBatch';
 import { runPromptPath } from './promptDrivenBatch';
 import { addLlmStats } from './outcome';
 import { compareShadow, shadowPaths } from './shadowCompare';
-import type { BatchInput, BatchOutcome, Mode } from './types';
+import type { BatchInput, BatchOutcome, Mode } from '../contract/types';
 
 /**
  * A batch of a shadow run. The shadow path decides first, in a dry run: its tools go through the same guards

@@ -7,20 +7,20 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { durationMs } from '../domain/policy';
-import { tools, type ToolOutcome, type ToolResult } from '../tools/catalog';
-import { describeZodError } from '../zodIssue';
-import { toolActivities } from './activityOptions';
-import { readSignal } from './signalPayloads';
-import { workflowTimeMs } from './workflowClock';
-import { approvalNoticeSignal, approveSignal, rejectSignal } from './signals';
+import { durationMs } from '../../domain/policy';
+import { tools, type ToolOutcome, type ToolResult } from '../../tools/catalog';
+import { describeZodError } from '../../zodIssue';
+import { toolProxy } from '../activityProxies';
+import { readSignal } from '../signalPayloads';
+import { workflowTimeMs } from '../workflowClock';
+import { approvalNoticeSignal, approveSignal, rejectSignal } from '../contract/signals';
 import {
   decisionSignalSchema,
   type ApprovalNotice,
   type BatchInput,
   type BatchOutcome,
   type DecisionSignal,
-} from './types';
+} from '../contract/types';
 
 /** What the gate needs from the batch it serves. */
 interface ApprovalHost {
@@ -220,7 +220,7 @@ export class ApprovalGate {
 
   private claim(appointmentId: string, providerId: string, deadline: string) {
     return CancellationScope.nonCancellable(() =>
-      toolActivities.claimApproval.executeWithOptions({ summary: `claim approval ${appointmentId} → ${providerId}` }, [
+      toolProxy.claimApproval.executeWithOptions({ summary: `claim approval ${appointmentId} → ${providerId}` }, [
         { appointmentId, providerId, runId: this.host.input.runId, deadline },
       ]),
     );
@@ -228,7 +228,7 @@ export class ApprovalGate {
 
   private release(appointmentId: string) {
     return CancellationScope.nonCancellable(() =>
-      toolActivities.releaseApproval.executeWithOptions({ summary: `release approval ${appointmentId}` }, [
+      toolProxy.releaseApproval.executeWithOptions({ summary: `release approval ${appointmentId}` }, [
         { appointmentId, runId: this.host.input.runId },
       ]),
     );
@@ -242,7 +242,7 @@ export class ApprovalGate {
     note?: string,
   ) {
     await CancellationScope.nonCancellable(() =>
-      toolActivities.recordApproval.executeWithOptions(
+      toolProxy.recordApproval.executeWithOptions(
         { summary: `record approval ${appointmentId} → ${providerId}: ${decision}` },
         [{ appointmentId, providerId, decision, decidedBy, note, runId: this.host.input.runId }],
       ),

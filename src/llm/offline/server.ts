@@ -2,8 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { countTokens } from 'gpt-tokenizer';
 import { activeFaults, applyReplyFault, isTransportFault, type Fault } from './faults';
-import type { ChatMessage } from './chatTypes';
-import { decideNextTurn, type AgentReply } from './offlineAgent';
+import type { ChatMessage } from '../chatTypes';
+import { decideNextTurn, type AgentReply } from './agent';
 
 /**
  * A loopback HTTP server speaking the OpenAI chat-completions protocol, answered by the deterministic

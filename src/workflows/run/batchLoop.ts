@@ -1,13 +1,13 @@
 import { startChild, workflowInfo } from '@temporalio/workflow';
-import type { PromptBundle } from '../prompts/schema';
-import { codeDrivenBatch } from './codeDrivenBatch';
-import { mergeOutcome } from './outcome';
-import { promptDrivenBatch } from './promptDrivenBatch';
-import { shadowBatch } from './shadowBatch';
-import { shadowPaths } from './shadowCompare';
-import type { BatchInput } from './types';
+import type { PromptBundle } from '../../prompts/schema';
+import { codeDrivenBatch } from '../batch/codeDrivenBatch';
+import { mergeOutcome } from '../batch/outcome';
+import { promptDrivenBatch } from '../batch/promptDrivenBatch';
+import { shadowBatch } from '../batch/shadowBatch';
+import { shadowPaths } from '../batch/shadowCompare';
+import type { BatchInput } from '../contract/types';
 import type { ReassignmentRun } from './reassignmentRun';
-import { batchWorkflowId } from '../workflowIds';
+import { batchWorkflowId } from '../../workflowIds';
 
 /**
  * Continue as new once the run's own history passes this many bytes, whatever its event count: at 10,000
