@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { ReassignmentClient, type LaunchRequest } from '../src/client';
 import { loadConfig, projectRoot } from '../src/config';
 import { demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
 import { SchedulingStore } from '../src/domain/store';
@@ -9,8 +9,7 @@ import { decisionsOf, formatProgress, formatResult } from '../src/cli/format';
 import { startDevServer, isListening, type DevServer } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/searchAttributeSetup';
 import { createReassignmentWorker } from '../src/worker';
-import { decideApprovalUpdate, progressQuery } from '../src/workflows/contract/signals';
-import type { PendingApproval, ReassignmentResult } from '../src/workflows/contract/types';
+import type { Mode, PendingApproval, ReassignmentResult } from '../src/workflows/contract/types';
 import { startApi } from '../src/api/main';
 import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
 
@@ -40,9 +39,8 @@ async function main(): Promise<void> {
   }
   const uiBase = `http://localhost:${config.TEMPORAL_UI_PORT}`;
 
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = await ReassignmentClient.connect(config);
+  if (client.connection) await ensureSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
 
   const store = new SchedulingStore(config.DB_PATH);
   store.load(demoDataset());
@@ -62,13 +60,17 @@ async function main(): Promise<void> {
 
   try {
     const stamp = idStamp(new Date());
-    const input = { providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, reason: DEMO_REASON };
+    const input = {
+      providerId: DEMO_PROVIDER_ID,
+      date: DEMO_DATE,
+      reason: DEMO_REASON,
+      promptLabel: config.PROMPT_LABEL,
+    };
 
     console.log('\n▶ Prompt-driven reassignment (the prompt decides, the domain guards)');
     const promptRun = await runAndWatch(
       client,
-      config.TASK_QUEUE,
-      'promptDrivenReassignment',
+      'prompt',
       reassignmentWorkflowId({ providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, tag: 'prompt', stamp }),
       input,
       // In a terminal, the decision is yours, in the console; otherwise the demo plays the operator.
@@ -81,8 +83,7 @@ async function main(): Promise<void> {
     store.load(demoDataset());
     const codeRun = await runAndWatch(
       client,
-      config.TASK_QUEUE,
-      'codeDrivenReassignment',
+      'code',
       reassignmentWorkflowId({ providerId: DEMO_PROVIDER_ID, date: DEMO_DATE, tag: 'code', stamp }),
       input,
       demoDecides,
@@ -108,37 +109,35 @@ async function main(): Promise<void> {
     handle.shutdown();
     await running.catch(() => undefined);
     await native.close();
-    await connection.close();
+    await client.close();
     store.close();
     await server?.stop();
   }
 }
 
-type Approver = (wf: WorkflowHandle, approval: PendingApproval) => Promise<void>;
+type Approver = (client: ReassignmentClient, workflowId: string, approval: PendingApproval) => Promise<void>;
 
 /** The demo plays the operator: it approves through the same Update the console and the API use. */
-const demoDecides: Approver = async (wf, a) => {
+const demoDecides: Approver = async (client, workflowId, a) => {
   console.log(
     `  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision. The demo approves it as "demo operator";`,
   );
   console.log(
-    `    yourself: the operator console, or npm run cli -- approve ${wf.workflowId} ${a.appointment_id}   (or: temporal workflow signal --workflow-id ${wf.workflowId} --name approve --input '{"appointmentId":"${a.appointment_id}"}')`,
+    `    yourself: the operator console, or npm run cli -- approve ${workflowId} ${a.appointment_id}   (or: temporal workflow signal --workflow-id ${workflowId} --name approve --input '{"appointmentId":"${a.appointment_id}"}')`,
   );
-  await approve(wf, a);
+  await approve(client, workflowId, a);
 };
 
-async function approve(wf: WorkflowHandle, a: PendingApproval): Promise<void> {
-  await wf
-    .executeUpdate(decideApprovalUpdate, {
-      args: [{ appointmentId: a.appointment_id, decision: 'approve', by: 'demo operator' }],
-    })
+async function approve(client: ReassignmentClient, workflowId: string, a: PendingApproval): Promise<void> {
+  await client
+    .decide(workflowId, { appointmentId: a.appointment_id, decision: 'approve', by: 'demo operator' })
     .catch((err: unknown) => console.log(`    (not approved by the demo: ${describeError(err)})`));
 }
 
 /** In a terminal the person decides, in the console; Enter lets the demo approve instead. */
 const personDecides =
   (consoleUrl: string): Approver =>
-  async (wf, a) => {
+  async (client, workflowId, a) => {
     console.log(`  → ${a.appointment_id} → ${a.provider_id} (score ${a.score}) needs a human decision.`);
     console.log(
       `    Approve (or reject) it in the operator console: ${consoleUrl}   — or press Enter and the demo approves it.`,
@@ -150,7 +149,7 @@ const personDecides =
     });
     const decided = (async (): Promise<'decided'> => {
       while (waiting) {
-        const p = await wf.query(progressQuery).catch(() => undefined);
+        const p = await client.progress(workflowId).catch(() => undefined);
         if (!p || !p.pending_approvals.some((x) => x.appointment_id === a.appointment_id)) return 'decided';
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -159,38 +158,37 @@ const personDecides =
     const how = await Promise.race([enter, decided]);
     waiting = false;
     process.stdin.pause();
-    if (how === 'enter') await approve(wf, a);
+    if (how === 'enter') await approve(client, workflowId, a);
     else console.log(`    decided in the console`);
   };
 
 /** Starts a run, prints its progress as it changes, and hands each awaited approval to the approver. */
 async function runAndWatch(
-  client: Client,
-  taskQueue: string,
-  type: string,
+  client: ReassignmentClient,
+  mode: Mode,
   workflowId: string,
-  input: object,
+  input: LaunchRequest['input'],
   approver: Approver,
 ): Promise<ReassignmentResult> {
-  const wf = await client.workflow.start(type, { taskQueue, workflowId, args: [input] });
+  await client.start({ input, mode, workflowId });
   console.log(`  started ${workflowId}`);
   const asked = new Set<string>();
   let last = '';
-  const result = wf.result() as Promise<ReassignmentResult>;
+  const result = client.result(workflowId);
   let finished = false;
   void result.finally(() => {
     finished = true;
   });
   while (!finished) {
     try {
-      const p = await wf.query(progressQuery);
+      const p = await client.progress(workflowId);
       const line = formatProgress(p);
       if (line !== last) console.log(`  ${line}`);
       last = line;
       for (const a of p.pending_approvals) {
         if (asked.has(a.appointment_id)) continue;
         asked.add(a.appointment_id);
-        await approver(wf, a);
+        await approver(client, workflowId, a);
       }
     } catch {
       // The run may finish between two queries.

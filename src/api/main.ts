@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { ReassignmentClient } from '../client';
 import { loadConfig, type AppConfig } from '../config';
 import { describeError } from '../errors';
 import { ApiKeys } from './auth';
@@ -17,13 +17,7 @@ export interface RunningApi {
 /** Starts the server on a Temporal connection; the demo and the tests use it as `npm run api` does. */
 export async function startApi(config: AppConfig, say: (line: string) => void = console.log): Promise<RunningApi> {
   const keys = ApiKeys.fromSetting(config.API_KEYS);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 3000 });
-  } catch {
-    throw new Error(`cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\``);
-  }
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = await ReassignmentClient.connect(config);
   const app = await buildApiServer({ config, client, ...(keys ? { keys } : {}) });
   const host = keys ? config.API_HOST : '127.0.0.1';
   if (!keys && config.API_HOST !== '127.0.0.1')
@@ -38,7 +32,7 @@ export async function startApi(config: AppConfig, say: (line: string) => void = 
     url,
     async close() {
       await app.close();
-      await connection.close();
+      await client.close();
     },
   };
 }

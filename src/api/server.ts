@@ -9,7 +9,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { describeError } from '../errors';
-import { LaunchRefused } from '../launch';
+import { LaunchRefused } from '../client';
 import { LOCAL_OPERATOR, presentedKey, roleAllows, type Principal, type Role } from './auth';
 import { registerConsole } from './console';
 import type { ApiDeps } from './deps';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { decideApproval, DecisionRefused } from '../temporal/approvalDecision';
+import { DecisionRefused } from '../temporal/approvalDecision';
 import { UserError, withClient } from './session';
 
 /**
@@ -17,14 +17,16 @@ export function addApprovalCommands(program: Command): void {
       .option('--note <text>', 'a note kept with the decision')
       .action(async (workflowId: string, appointmentId: string, opts: { by: string; note?: string }) => {
         await withClient(async (client) => {
-          const accepted = await decideApproval(client, workflowId, {
-            appointmentId,
-            decision: name,
-            by: opts.by,
-            ...(opts.note ? { note: opts.note } : {}),
-          }).catch((err: unknown) => {
-            throw err instanceof DecisionRefused ? new UserError(err.message) : err;
-          });
+          const accepted = await client
+            .decide(workflowId, {
+              appointmentId,
+              decision: name,
+              by: opts.by,
+              ...(opts.note ? { note: opts.note } : {}),
+            })
+            .catch((err: unknown) => {
+              throw err instanceof DecisionRefused ? new UserError(err.message) : err;
+            });
           console.log(
             `${accepted.decision} ${accepted.appointment_id} → ${accepted.provider_id} in ${accepted.workflow_id} (by ${accepted.by})`,
           );

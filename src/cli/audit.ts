@@ -26,7 +26,7 @@ export function addAuditCommand(program: Command): void {
         let stale: StaleRun[] = [];
         if (running.length > 0) {
           try {
-            stale = await withClient((client) => runsWithoutLiveWorkflow(client, running));
+            stale = await withClient(({ temporal: client }) => runsWithoutLiveWorkflow(client, running));
           } catch (err) {
             if (!(err instanceof UserError)) throw err;
             unchecked = `${running.length} run(s) recorded as running were not checked: ${err.message}`;

@@ -106,7 +106,7 @@ export function addGuardCommands(program: Command): void {
       .option('--every <duration>', 'how often: minutes, 30m, 6h, 1d', parseWith(minutes, 'every'), 15),
   ).action(async (opts: GuardOptions & { every: number }) => {
     const input = guardInput(opts);
-    await withClient(async (client, config) => {
+    await withClient(async ({ temporal: client, config }) => {
       const scheduleId = guardScheduleId(opts.label);
       const action = {
         type: 'startWorkflow' as const,
@@ -147,7 +147,7 @@ export function addGuardCommands(program: Command): void {
     .option('-l, --label <label>', 'the label the schedule watches', 'production')
     .option('--json', 'print JSON')
     .action(async (opts: { label: string; json?: boolean }) => {
-      await withClient(async (client) => {
+      await withClient(async ({ temporal: client }) => {
         const handle = client.schedule.getHandle(guardScheduleId(opts.label));
         let before: number;
         try {
@@ -174,7 +174,7 @@ export function addGuardCommands(program: Command): void {
   withGuardOptions(guard.command('run').description('run the guard once now (without a schedule)')).action(
     async (opts: GuardOptions) => {
       const input = guardInput(opts);
-      await withClient(async (client, config) => {
+      await withClient(async ({ temporal: client, config }) => {
         const result = await runGuardNow(client, config.TASK_QUEUE, input);
         print(result, !!opts.json, () => formatGuard(result));
       });
@@ -186,7 +186,7 @@ export function addGuardCommands(program: Command): void {
     .description('remove the guard schedule of a label')
     .option('-l, --label <label>', 'the label the schedule watches', 'production')
     .action(async (opts: { label: string }) => {
-      await withClient(async (client) => {
+      await withClient(async ({ temporal: client }) => {
         try {
           await client.schedule.getHandle(guardScheduleId(opts.label)).delete();
         } catch (err) {

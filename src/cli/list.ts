@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listRuns, runFiltersSchema, type RunFilters, type RunSummary } from '../temporal/runList';
+import { runFiltersSchema, type RunFilters, type RunSummary } from '../temporal/runList';
 import { parseWith, print, withClient } from './session';
 
 /** `list`: our runs from Temporal's visibility, newest first, with the HTTP API's filters (src/temporal/runList.ts). */
@@ -44,8 +44,8 @@ export function addListCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: RunFilters & { json?: boolean }) => {
       const { json, ...filters } = opts;
-      await withClient(async (client, config) => {
-        const runs = await listRuns(client, config.TASK_QUEUE, filters);
+      await withClient(async (client) => {
+        const runs = await client.list(filters);
         print(runs, !!json, () => formatRuns(runs));
       });
     });

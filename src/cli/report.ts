@@ -77,7 +77,7 @@ export function addReportCommand(program: Command): void {
         json?: boolean;
       }) => {
         const since = opts.since !== undefined ? parseSince(opts.since) : undefined;
-        await withClient(async (client, config) => {
+        await withClient(async ({ temporal: client, config }) => {
           const runs = await readRuns(client, {
             taskQueue: opts.taskQueue ?? config.TASK_QUEUE,
             ...(opts.experiment ? { experiment: opts.experiment } : {}),

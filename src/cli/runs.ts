@@ -1,13 +1,12 @@
 import { Option, type Command } from 'commander';
 import { loadConfig, type AppConfig } from '../config';
 import { isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
-import { launchReassignment, preflight, type LaunchRequest } from '../launch';
+import type { LaunchRequest } from '../client';
 import { labelSchema } from '../prompts/schema';
-import { cancelSignal, progressQuery } from '../workflows/contract/signals';
 import { reassignmentInputSchema, type Mode, type Progress, type RequestedMode } from '../workflows/contract/types';
 import { firstZodIssue } from '../zodIssue';
 import { formatProgress, formatResult } from './format';
-import { awaitResult, parseWith, print, UserError, withClient } from './session';
+import { parseWith, print, UserError, withClient } from './session';
 
 /** start, status, result and cancel: the life of a run. */
 
@@ -99,16 +98,15 @@ export function addRunCommands(program: Command): void {
         const mode = opts.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
         if (opts.writer && mode !== 'shadow') throw new UserError('--writer goes with --mode shadow only');
         const input = { ...startInput(opts, config), ...(opts.writer ? { shadowWriter: opts.writer } : {}) };
-        await preflight(config, input);
         await withClient(async (client) => {
-          const { workflowId, type } = await launchReassignment(client, config, {
+          const { workflowId, type } = await client.start({
             input,
             mode,
             ...(opts.id ? { workflowId: opts.id } : {}),
           });
           if (!opts.json) console.log(`started ${type} ${workflowId}`);
           if (opts.wait) {
-            const result = await awaitResult(client, workflowId);
+            const result = await client.result(workflowId);
             print(result, !!opts.json, () => formatResult(result));
           } else if (opts.json) {
             console.log(JSON.stringify({ workflowId, type }));
@@ -125,12 +123,11 @@ export function addRunCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (workflowId: string, opts: { watch?: boolean; json?: boolean }) => {
       await withClient(async (client) => {
-        const handle = client.workflow.getHandle(workflowId);
         for (;;) {
-          const p: Progress = await handle.query(progressQuery);
+          const p: Progress = await client.progress(workflowId);
           print(p, !!opts.json, () => formatProgress(p));
           if (!opts.watch || p.phase === 'finished') break;
-          const { status } = await handle.describe();
+          const { status } = await client.temporal.workflow.getHandle(workflowId).describe();
           if (status.name !== 'RUNNING') break;
           await new Promise((r) => setTimeout(r, 1000));
         }
@@ -144,7 +141,7 @@ export function addRunCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (workflowId: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
-        const result = await awaitResult(client, workflowId);
+        const result = await client.result(workflowId);
         print(result, !!opts.json, () => formatResult(result));
       });
     });
@@ -156,9 +153,7 @@ export function addRunCommands(program: Command): void {
     .option('--temporal', "use Temporal's own cancellation instead of the cancel signal (same outcome)")
     .action(async (workflowId: string, opts: { temporal?: boolean }) => {
       await withClient(async (client) => {
-        const handle = client.workflow.getHandle(workflowId);
-        if (opts.temporal) await handle.cancel();
-        else await handle.signal(cancelSignal, { reason: 'cancelled from the CLI' });
+        await client.cancel(workflowId, { temporal: !!opts.temporal, reason: 'cancelled from the CLI' });
         console.log(`cancellation requested for ${workflowId}`);
       });
     });

@@ -1,9 +1,8 @@
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { InvalidArgumentError } from 'commander';
 import type { z } from 'zod';
-import { loadConfig, type AppConfig } from '../config';
-import { describeError } from '../errors';
-import type { ReassignmentResult } from '../workflows/contract/types';
+import { ReassignmentClient, RunFailed, TemporalUnreachable } from '../client';
+import { loadConfig } from '../config';
 import { firstZodIssue } from '../zodIssue';
 
 /** What every command shares: one-line user errors, option parsing, the Temporal connection, printing. */
@@ -24,44 +23,32 @@ export const parseWith =
     return r.data;
   };
 
-async function connect(config: AppConfig): Promise<{ client: Client; connection: Connection }> {
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 3000 });
-    await connection.workflowService.getSystemInfo({});
-  } catch {
-    throw new UserError(
-      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: start it with \`npm run server\` (or set TEMPORAL_ADDRESS)`,
-    );
-  }
-  return { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), connection };
-}
-
-export async function withClient<T>(fn: (client: Client, config: AppConfig) => Promise<T>): Promise<T> {
+/**
+ * Runs a command on the product's client (src/client.ts), connected for this command and closed after it. An
+ * unreachable server or an unknown workflow id is one line.
+ */
+export async function withClient<T>(fn: (client: ReassignmentClient) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const { client, connection } = await connect(config);
+  let client: ReassignmentClient;
   try {
-    return await fn(client, config);
+    client = await ReassignmentClient.connect(config);
+  } catch (err) {
+    if (err instanceof TemporalUnreachable) throw new UserError(err.message);
+    throw err;
+  }
+  try {
+    return await fn(client);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError') {
       throw new UserError(`no reassignment with that workflow id in namespace ${config.TEMPORAL_NAMESPACE}`);
     }
+    if (err instanceof RunFailed) throw new UserError(err.message);
     throw err;
   } finally {
-    await connection.close();
+    await client.close();
   }
 }
 
 export function print(value: unknown, json: boolean, text: () => string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text());
-}
-
-export async function awaitResult(client: Client, workflowId: string): Promise<ReassignmentResult> {
-  try {
-    return (await client.workflow.getHandle(workflowId).result()) as ReassignmentResult;
-  } catch (err) {
-    if (err instanceof WorkflowFailedError)
-      throw new UserError(`the reassignment failed: ${describeError(err.cause ?? err)}`);
-    throw err;
-  }
 }

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkflowBundle } from '@temporalio/worker';
 import { decisionsOf } from '../cli/format';
+import { ReassignmentClient } from '../client';
 import type { AppConfig } from '../config';
 import { SchedulingStore } from '../domain/store';
 import type { PinnedPrompt } from '../prompts/schema';
 import { createReassignmentWorker } from '../worker';
 import { idStamp, reassignmentWorkflowId } from '../workflowIds';
-import { decideApprovalUpdate, progressQuery } from '../workflows/contract/signals';
 import type { ReassignmentResult } from '../workflows/contract/types';
 import type { Scenario } from './scenarios';
 
@@ -129,21 +129,20 @@ async function runScenario(options: EvalOptions, scenario: Scenario, which: Path
   const began = Date.now();
   try {
     const results: ReassignmentResult[] = [];
+    // The product's client on this scenario's task queue and data: runs start as from the CLI, checks included.
+    const runs = new ReassignmentClient(client, { ...config, TASK_QUEUE: taskQueue, DB_PATH: store.file });
     for (const [i, run] of scenario.runs.entries()) {
-      const wf = await client.workflow.start(
-        which === 'oracle' ? 'codeDrivenReassignment' : 'promptDrivenReassignment',
-        {
-          taskQueue,
-          workflowId: reassignmentWorkflowId({
-            providerId: run.providerId,
-            date: run.date,
-            tag: `eval-${scenario.name}-${which}-${i + 1}`,
-            stamp: idStamp(new Date()),
-          }),
-          args: [{ ...run, reason: 'eval', promptLabel: label }],
-        },
-      );
-      results.push(await answerApprovals(wf, scenario.approvals ?? {}));
+      const { workflowId } = await runs.start({
+        input: { ...run, reason: 'eval', promptLabel: label },
+        mode: which === 'oracle' ? 'code' : 'prompt',
+        workflowId: reassignmentWorkflowId({
+          providerId: run.providerId,
+          date: run.date,
+          tag: `eval-${scenario.name}-${which}-${i + 1}`,
+          stamp: idStamp(new Date()),
+        }),
+      });
+      results.push(await answerApprovals(runs, workflowId, scenario.approvals ?? {}));
     }
     return { results, seconds: (Date.now() - began) / 1000 };
   } finally {
@@ -155,10 +154,11 @@ async function runScenario(options: EvalOptions, scenario: Scenario, which: Path
 
 /** Plays the human of the scenario: answers each approval the run asks for, through the approval Update. */
 async function answerApprovals(
-  wf: WorkflowHandle,
+  client: ReassignmentClient,
+  workflowId: string,
   answers: Record<string, 'approve' | 'reject'>,
 ): Promise<ReassignmentResult> {
-  const result = wf.result() as Promise<ReassignmentResult>;
+  const result = client.result(workflowId);
   let done = false;
   void result.then(
     () => (done = true),
@@ -166,13 +166,15 @@ async function answerApprovals(
   );
   const answered = new Set<string>();
   while (!done) {
-    const progress = await wf.query(progressQuery).catch(() => undefined);
+    const progress = await client.progress(workflowId).catch(() => undefined);
     for (const p of progress?.pending_approvals ?? []) {
       if (answered.has(p.appointment_id)) continue;
       answered.add(p.appointment_id);
-      await wf
-        .executeUpdate(decideApprovalUpdate, {
-          args: [{ appointmentId: p.appointment_id, decision: answers[p.appointment_id] ?? 'approve', by: 'eval' }],
+      await client
+        .decide(workflowId, {
+          appointmentId: p.appointment_id,
+          decision: answers[p.appointment_id] ?? 'approve',
+          by: 'eval',
         })
         .catch(() => undefined); // decided meanwhile: nothing to answer
     }

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { searchAttributes } from '../../workflows/contract/searchAttributes';
-import { decideApproval } from '../../temporal/approvalDecision';
 import { listQuery } from '../../temporal/runList';
-import { progressQuery } from '../../workflows/contract/signals';
 import { fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,
@@ -39,12 +37,14 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
     async (request) => {
       const { id, appointmentId } = request.params;
       // An Update with a validator: an unknown or already decided appointment is refused before anything is written.
-      return decideApproval(client, id, {
-        appointmentId,
-        decision: request.body.decision,
-        by: request.principal.name,
-        ...(request.body.note ? { note: request.body.note } : {}),
-      }).catch((err: unknown) => fromTemporal(err, id));
+      return client
+        .decide(id, {
+          appointmentId,
+          decision: request.body.decision,
+          by: request.principal.name,
+          ...(request.body.note ? { note: request.body.note } : {}),
+        })
+        .catch((err: unknown) => fromTemporal(err, id));
     },
   );
 
@@ -60,12 +60,11 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
     },
     async () => {
       const approvals = [];
-      for await (const e of client.workflow.list({ query: listQuery(config.TASK_QUEUE, { status: 'running' }) })) {
+      for await (const e of client.temporal.workflow.list({
+        query: listQuery(config.TASK_QUEUE, { status: 'running' }),
+      })) {
         if (e.status.name !== 'RUNNING') continue;
-        const progress = await client.workflow
-          .getHandle(e.workflowId)
-          .query(progressQuery)
-          .catch(() => undefined);
+        const progress = await client.progress(e.workflowId).catch(() => undefined);
         for (const p of progress?.pending_approvals ?? [])
           approvals.push({
             ...p,
@@ -105,7 +104,7 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
       },
     },
     async () => {
-      const temporal = await client.connection.workflowService
+      const temporal = await client.temporal.connection.workflowService
         .getSystemInfo({})
         .then(() => 'reachable')
         .catch(() => 'unreachable');

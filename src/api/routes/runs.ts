@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { launchReassignment, preflight } from '../../launch';
-import { cancelSignal, progressQuery } from '../../workflows/contract/signals';
+import { progressQuery } from '../../workflows/contract/signals';
 import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/contract/types';
 import { describeZodError } from '../../zodIssue';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
-import { listRuns } from '../../temporal/runList';
 import { detailOf, fromTemporal, linksOf, ApiError } from '../runViews';
 import {
   cancelBodySchema,
@@ -59,8 +57,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
           400,
           `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
         );
-      await preflight(config, candidate);
-      const started = await launchReassignment(client, config, { input: candidate, mode }).catch((err: unknown) => {
+      const started = await client.start({ input: candidate, mode }).catch((err: unknown) => {
         if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
           throw new ApiError(409, 'a run with that workflow id is already running');
         throw err;
@@ -87,7 +84,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
       },
     },
     async (request) => {
-      const runs = await listRuns(client, config.TASK_QUEUE, request.query);
+      const runs = await client.list(request.query);
       return { runs: runs.map((run) => ({ ...run, links: linksOf(config, run.workflow_id) })) };
     },
   );
@@ -108,7 +105,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
       const withPatients = request.query.include === 'patients';
       if (withPatients && request.principal.role !== 'operator')
         throw new ApiError(403, 'patient names are for the operator role only');
-      return detailOf(client, config, request.params.id, withPatients);
+      return detailOf(client.temporal, config, request.params.id, withPatients);
     },
   );
 
@@ -126,7 +123,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
     },
     async (request, reply) => {
       const { id } = request.params;
-      const handle = client.workflow.getHandle(id);
+      const handle = client.temporal.workflow.getHandle(id);
       const described = await handle.describe().catch((err: unknown) => fromTemporal(err, id));
       if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${id} is not a reassignment`);
       let last = '';
@@ -142,7 +139,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
         await new Promise((r) => setTimeout(r, 500));
       }
       if (!reply.sse.isConnected) return;
-      const detail = await detailOf(client, config, id, false);
+      const detail = await detailOf(client.temporal, config, id, false);
       if (detail.result) await reply.sse.send({ event: 'result', data: detail.result satisfies ReassignmentResult });
       else await reply.sse.send({ event: 'failure', data: { error: detail.failure ?? detail.execution_status } });
     },
@@ -162,12 +159,12 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
     },
     async (request, reply) => {
       const { id } = request.params;
-      const handle = client.workflow.getHandle(id);
+      const handle = client.temporal.workflow.getHandle(id);
       const described = await handle.describe().catch((err: unknown) => fromTemporal(err, id));
       if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${id} is not a reassignment`);
       if (described.status.name !== 'RUNNING') throw new ApiError(409, `${id} has finished (${described.status.name})`);
       const reason = request.body?.reason ?? `cancelled by ${request.principal.name} through the API`;
-      await handle.signal(cancelSignal, { reason }).catch((err: unknown) => fromTemporal(err, id));
+      await client.cancel(id, { reason }).catch((err: unknown) => fromTemporal(err, id));
       return reply.code(202).send({ workflow_id: id, cancellation: 'requested' as const });
     },
   );
