@@ -35,6 +35,18 @@ describe('cancelling a 200-appointment run while its batches finish', () => {
     }
   }
 
+  /** A run under the staging prompt (no approvals), once this many appointments are decided in the store. */
+  async function startAndDecide(decided: number): Promise<WorkflowHandle> {
+    const handle = await h.start('promptDrivenReassignment', {
+      providerId: 'T001',
+      date: DATE,
+      reason: 'sick',
+      promptLabel: 'staging',
+    });
+    await untilDecided(decided);
+    return handle;
+  }
+
   async function expectCleanCancel(handle: WorkflowHandle): Promise<void> {
     const result = (await handle.result()) as ReassignmentResult;
     expect((await handle.describe()).status.name).toBe('COMPLETED');
@@ -52,25 +64,13 @@ describe('cancelling a 200-appointment run while its batches finish', () => {
   }
 
   test('Temporal cancellation (temporal workflow cancel) ends the run cancelled', async () => {
-    const handle = await h.start('promptDrivenReassignment', {
-      providerId: 'T001',
-      date: DATE,
-      reason: 'sick',
-      promptLabel: 'staging',
-    });
-    await untilDecided(60);
+    const handle = await startAndDecide(60);
     await handle.cancel();
     await expectCleanCancel(handle);
   });
 
   test('the cancel signal ends the run cancelled', async () => {
-    const handle = await h.start('promptDrivenReassignment', {
-      providerId: 'T001',
-      date: DATE,
-      reason: 'sick',
-      promptLabel: 'staging',
-    });
-    await untilDecided(60);
+    const handle = await startAndDecide(60);
     await handle.signal(cancelSignal, { reason: 'operator stopped it' });
     await expectCleanCancel(handle);
   });
