@@ -143,6 +143,15 @@ describe('mergeOutcome: a run adds up its batches', () => {
     mergeOutcome(total, { ...emptyOutcome(3), status: 'cancelled' });
     expect(total.status).toBe('budget_exhausted');
   });
+  test('model_stuck sticks over completed and cancelled; a spent budget elsewhere names the run', () => {
+    const total = completeOutcome(emptyOutcome(0));
+    mergeOutcome(total, { ...emptyOutcome(1), status: 'model_stuck' });
+    mergeOutcome(total, { ...emptyOutcome(2), status: 'cancelled' });
+    expect(total.status).toBe('model_stuck');
+    mergeOutcome(total, { ...emptyOutcome(3), status: 'budget_exhausted' });
+    mergeOutcome(total, { ...emptyOutcome(4), status: 'model_stuck' });
+    expect(total.status).toBe('budget_exhausted');
+  });
 });
 
 describe('parentWorkflowId: the reassignment a batch belongs to', () => {

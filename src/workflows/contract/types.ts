@@ -83,7 +83,7 @@ export const batchSummarySchema = z.object({
   waitlisted: z.array(z.object({ appointment_id: z.string(), reason: z.string().optional() })),
 });
 
-type BatchStatus = 'completed' | 'cancelled' | 'budget_exhausted';
+type BatchStatus = Extract<RunStatus, 'completed' | 'cancelled' | 'budget_exhausted' | 'model_stuck'>;
 
 /** The outcome of one batch (one conversation, one child workflow). */
 export interface BatchOutcome {

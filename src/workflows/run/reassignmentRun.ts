@@ -108,7 +108,7 @@ export class ReassignmentRun {
   status(): RunStatus {
     const { done } = this.state;
     if (this.cancelRequested) return 'cancelled';
-    if (done.status === 'budget_exhausted') return 'budget_exhausted';
+    if (done.status === 'budget_exhausted' || done.status === 'model_stuck') return done.status;
     if (done.undecided.length > 0 || done.discrepancies.length > 0) return 'completed_with_issues';
     if (done.fallbacks.length > 0) return 'completed_with_fallback';
     return 'completed';
