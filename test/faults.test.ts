@@ -186,19 +186,28 @@ describe('a model that cannot finish hands its batch to the code-driven fallback
     expect(o.audit).toEqual([]);
   });
 
-  test('with the fallback off in the prompt config, the batch stops with its reason and nothing more is written', async () => {
-    const o = await runWith({
-      faults: [{ mode: 'endless_loop' }],
-      editPrompts: ({ orchestrator }: { orchestrator: PromptDoc }) => {
-        for (const v of orchestrator.versions) v.config.fallback_to_code = false;
-      },
-    });
-    expect(o.result.status).toBe('budget_exhausted');
-    expect(o.result.fallbacks).toEqual([]);
-    expect(o.result.undecided.map((u) => u.appointment_id)).toEqual(['A001', 'A002', 'A003']);
-    expect(o.decisions).toEqual({ A001: 'T001', A002: 'T001', A003: 'T001' });
-    expect(o.notifications).toBe(0);
-  });
+  test.each<[Fault['mode'], 'budget_exhausted' | 'model_stuck', RegExp]>([
+    ['endless_loop', 'budget_exhausted', /turn budget of 12/],
+    ['truncated', 'model_stuck', /cut off at max_tokens 1024/],
+    ['text_only', 'model_stuck', /does not seem to support tool calling/],
+    ['malformed_json', 'model_stuck', /more than 8 invalid tool calls/],
+  ])(
+    'with the fallback off in the prompt config, %s stops the batch as %s, with its reason, and nothing more is written',
+    async (mode, status, why) => {
+      const o = await runWith({
+        faults: [{ mode }],
+        editPrompts: ({ orchestrator }: { orchestrator: PromptDoc }) => {
+          for (const v of orchestrator.versions) v.config.fallback_to_code = false;
+        },
+      });
+      expect(o.result.status).toBe(status);
+      expect(o.result.fallbacks).toEqual([]);
+      expect(o.result.undecided.map((u) => u.appointment_id)).toEqual(['A001', 'A002', 'A003']);
+      expect(o.result.undecided.every((u) => why.test(u.reason))).toBe(true);
+      expect(o.decisions).toEqual({ A001: 'T001', A002: 'T001', A003: 'T001' });
+      expect(o.notifications).toBe(0);
+    },
+  );
 });
 
 test('a final summary that contradicts the tools is flagged; the record wins', async () => {

@@ -3,7 +3,7 @@ import { completeOutcome, emptyOutcome, mergeOutcome } from '../src/workflows/ba
 import { buildResult, runSummary, type ResultSources } from '../src/workflows/run/runResult';
 import { compareShadow, describeDisagreement } from '../src/workflows/batch/shadowCompare';
 import { compareWithRecord, extractJson, type BatchSummary } from '../src/workflows/batch/summaryCheck';
-import type { BatchOutcome, CarriedState } from '../src/workflows/contract/types';
+import { parentWorkflowId, type BatchOutcome, type CarriedState } from '../src/workflows/contract/types';
 import type { PromptBundle } from '../src/prompts/schema';
 
 /** The pure pieces of the workflows, without Temporal: how a reply is read, checked, summed and reported. */
@@ -142,6 +142,27 @@ describe('mergeOutcome: a run adds up its batches', () => {
     mergeOutcome(total, { ...emptyOutcome(2), status: 'budget_exhausted' });
     mergeOutcome(total, { ...emptyOutcome(3), status: 'cancelled' });
     expect(total.status).toBe('budget_exhausted');
+  });
+  test('model_stuck sticks over completed and cancelled; a spent budget elsewhere names the run', () => {
+    const total = completeOutcome(emptyOutcome(0));
+    mergeOutcome(total, { ...emptyOutcome(1), status: 'model_stuck' });
+    mergeOutcome(total, { ...emptyOutcome(2), status: 'cancelled' });
+    expect(total.status).toBe('model_stuck');
+    mergeOutcome(total, { ...emptyOutcome(3), status: 'budget_exhausted' });
+    mergeOutcome(total, { ...emptyOutcome(4), status: 'model_stuck' });
+    expect(total.status).toBe('budget_exhausted');
+  });
+});
+
+describe('parentWorkflowId: the reassignment a batch belongs to', () => {
+  test('a batch input names it as workflowId', () => {
+    expect(parentWorkflowId({ workflowId: 'reassign-T001-2025-11-21-a' })).toBe('reassign-T001-2025-11-21-a');
+  });
+  test('a batch input recorded by an earlier version names it as runId, and still reads', () => {
+    expect(parentWorkflowId({ runId: 'reassign-T001-2025-11-21-b' })).toBe('reassign-T001-2025-11-21-b');
+  });
+  test('an input naming neither is an error', () => {
+    expect(() => parentWorkflowId({})).toThrow(/no parent workflow id/);
   });
 });
 

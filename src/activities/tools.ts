@@ -11,6 +11,10 @@ import type { Trace } from './tracing';
 export interface ToolCallInput {
   name: string;
   args: unknown;
+  /**
+   * The reassignment's workflow id, the run the store records writes under (its `run_id`), not Temporal's run id.
+   * In every activity input here `runId` means that; the key stays because recorded histories carry it.
+   */
   runId: string;
   policy: Policy;
   decidedBy: 'prompt' | 'code';

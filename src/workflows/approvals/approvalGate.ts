@@ -25,6 +25,8 @@ import {
 /** What the gate needs from the batch it serves. */
 interface ApprovalHost {
   readonly input: BatchInput;
+  /** The reassignment's workflow id, the run the store records approvals under. */
+  readonly workflowId: string;
   readonly outcome: BatchOutcome;
   readonly cancelled: boolean;
   /** A shadow's session: no human is asked; the approval is assumed, and replayed in its dry runs. */
@@ -221,7 +223,7 @@ export class ApprovalGate {
   private claim(appointmentId: string, providerId: string, deadline: string) {
     return CancellationScope.nonCancellable(() =>
       toolProxy.claimApproval.executeWithOptions({ summary: `claim approval ${appointmentId} → ${providerId}` }, [
-        { appointmentId, providerId, runId: this.host.input.runId, deadline },
+        { appointmentId, providerId, runId: this.host.workflowId, deadline },
       ]),
     );
   }
@@ -229,7 +231,7 @@ export class ApprovalGate {
   private release(appointmentId: string) {
     return CancellationScope.nonCancellable(() =>
       toolProxy.releaseApproval.executeWithOptions({ summary: `release approval ${appointmentId}` }, [
-        { appointmentId, runId: this.host.input.runId },
+        { appointmentId, runId: this.host.workflowId },
       ]),
     );
   }
@@ -244,7 +246,7 @@ export class ApprovalGate {
     await CancellationScope.nonCancellable(() =>
       toolProxy.recordApproval.executeWithOptions(
         { summary: `record approval ${appointmentId} → ${providerId}: ${decision}` },
-        [{ appointmentId, providerId, decision, decidedBy, note, runId: this.host.input.runId }],
+        [{ appointmentId, providerId, decision, decidedBy, note, runId: this.host.workflowId }],
       ),
     );
   }

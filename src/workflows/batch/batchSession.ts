@@ -14,7 +14,7 @@ import { readSignal } from '../signalPayloads';
 import { workflowTimeMs } from '../workflowClock';
 import { batchProgressQuery, cancelSignal, llmProgressSignal } from '../contract/signals';
 import type { DryWrite } from '../../activities/tools';
-import { cancelSignalSchema, type BatchInput, type BatchOutcome } from '../contract/types';
+import { cancelSignalSchema, parentWorkflowId, type BatchInput, type BatchOutcome } from '../contract/types';
 import { describeZodError } from '../../zodIssue';
 
 const LIVE_LLM_REPORT_EVERY_MS = 2_000;
@@ -43,6 +43,8 @@ export class BatchSession {
   private readonly waitlisted = new Map<string, BatchOutcome['waitlisted'][number]>();
   private readonly notified = new Set<string>();
   private readonly elsewhere = new Map<string, string>();
+  /** The reassignment's workflow id: the idempotency keys' prefix and the store's run. */
+  readonly workflowId: string;
 
   constructor(
     readonly input: BatchInput,
@@ -51,6 +53,7 @@ export class BatchSession {
     private readonly dry?: DryRunOptions,
   ) {
     this.outcome = emptyOutcome(input.batch);
+    this.workflowId = parentWorkflowId(input);
     this.approvals = new ApprovalGate(this);
   }
 
@@ -157,7 +160,7 @@ export class BatchSession {
     }
     const keyOf = def.keyOf as ((a: unknown) => string) | undefined;
     // A shadow's keys are its own, so that nothing it does ever answers for the writer's calls.
-    const prefix = this.dryRun ? `${this.input.runId}:shadow` : this.input.runId;
+    const prefix = this.dryRun ? `${this.workflowId}:shadow` : this.workflowId;
     const idempotencyKey = def.kind === 'write' && keyOf ? `${prefix}:${name}:${keyOf(parsed.data)}` : undefined;
     this.outcome.tool_calls += 1;
     const summarize = def.summarize as (a: unknown) => string;
@@ -167,7 +170,7 @@ export class BatchSession {
         {
           name,
           args: parsed.data,
-          runId: this.input.runId,
+          runId: this.workflowId,
           policy: this.input.bundle.policy,
           decidedBy: this.decidedBy,
           idempotencyKey,

@@ -59,7 +59,9 @@ export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
     into.llm.model = b.llm.model;
     into.llm.offline = b.llm.offline;
   }
+  // A stopped batch stops the run; a spent budget names it over a stuck model (the budget is what one raises).
   if (b.status === 'budget_exhausted') into.status = 'budget_exhausted';
+  if (b.status === 'model_stuck' && into.status !== 'budget_exhausted') into.status = 'model_stuck';
   if (b.status === 'cancelled' && into.status === 'completed') into.status = 'cancelled';
 }
 

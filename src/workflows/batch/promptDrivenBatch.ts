@@ -42,7 +42,8 @@ function userMessage(input: BatchInput): string {
 }
 
 /** How a conversation ended: the model finished, the run was cancelled, or the model could not go on. */
-type Ending = { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; why: string };
+/** How a conversation ended; a stuck one says whether a budget ran out or the model could not go on. */
+type Ending = { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; why: string; cause: 'budget' | 'model' };
 
 export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
   const session = new BatchSession(input, 'prompt');
@@ -89,7 +90,7 @@ async function handOver(session: BatchSession, input: BatchInput, ending: Ending
   if (!input.bundle.config.fallback_to_code) {
     log.warn('batch stopped; fallback to code-driven is off', { batch: input.batch, why });
     if (ending.kind === 'finished') return 'the model ended without deciding it';
-    session.outcome.status = 'budget_exhausted';
+    session.outcome.status = ending.cause === 'budget' ? 'budget_exhausted' : 'model_stuck';
     session.outcome.message = why;
     return why;
   }
@@ -119,15 +120,15 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   ];
   let nudged = false;
   let modelErrors = 0;
-  const stuck = (why: string): Ending => ({ kind: 'stuck', why });
+  const stuck = (why: string, cause: 'budget' | 'model' = 'model'): Ending => ({ kind: 'stuck', why, cause });
   const offered = (config.tools as ToolName[] | undefined) ?? MODEL_TOOLS;
 
   for (let turn = 1; ; turn++) {
     if (session.cancelled) return { kind: 'cancelled' };
     if (turn > budgets.max_turns_per_batch)
-      return stuck(`turn budget of ${budgets.max_turns_per_batch} LLM calls used up`);
+      return stuck(`turn budget of ${budgets.max_turns_per_batch} LLM calls used up`, 'budget');
     if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch)
-      return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`);
+      return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`, 'budget');
 
     const answer = await askModel(session, input, messages, turn, offered);
     if (answer.kind === 'stuck') return stuck(answer.why);

@@ -67,11 +67,17 @@ export const fallbackEntrySchema = z.object({
 /** Appointments another run holds (decided them first, or is asking a human about them): not this run's. */
 export const decidedElsewhereEntrySchema = z.object({ appointment_id: z.string(), detail: z.string() });
 
+/**
+ * How a run ended. With the prompt config's fallback off, a batch the model could not finish stops the run:
+ * `budget_exhausted` when a turn or token budget ran out, `model_stuck` when the model could not go on (a cut-off
+ * reply, no tool support, repeated invalid calls, an unavailable model); the undecided reasons say which.
+ */
 export const runStatusSchema = z.enum([
   'completed',
   'completed_with_fallback',
   'completed_with_issues',
   'budget_exhausted',
+  'model_stuck',
   'cancelled',
 ]);
 

@@ -83,7 +83,7 @@ export const batchSummarySchema = z.object({
   waitlisted: z.array(z.object({ appointment_id: z.string(), reason: z.string().optional() })),
 });
 
-type BatchStatus = 'completed' | 'cancelled' | 'budget_exhausted';
+type BatchStatus = Extract<RunStatus, 'completed' | 'cancelled' | 'budget_exhausted' | 'model_stuck'>;
 
 /** The outcome of one batch (one conversation, one child workflow). */
 export interface BatchOutcome {
@@ -117,7 +117,13 @@ export interface BatchAppointment {
 }
 
 export interface BatchInput {
-  runId: string;
+  /** The parent reassignment's workflow id. Absent in batches started by earlier versions: read it with `parentWorkflowId`. */
+  workflowId?: string;
+  /**
+   * Earlier versions' key for `workflowId` (it was never a Temporal run id). Still read, because committed
+   * histories carry batch inputs with only this key and must replay.
+   */
+  runId?: string;
   batch: number;
   providerId: string;
   date: string;
@@ -126,6 +132,13 @@ export interface BatchInput {
   bundle: PromptBundle;
   /** A shadow batch: the path that writes. */
   shadowWriter?: Mode;
+}
+
+/** The workflow id of the reassignment a batch belongs to, under the key of whichever version started the batch. */
+export function parentWorkflowId(input: Pick<BatchInput, 'workflowId' | 'runId'>): string {
+  const id = input.workflowId ?? input.runId;
+  if (id === undefined) throw new TypeError('batch input names no parent workflow id (workflowId or runId)');
+  return id;
 }
 
 /**

@@ -53,14 +53,14 @@ export async function runBatches(run: ReassignmentRun, bundle: PromptBundle): Pr
 }
 
 async function launch(run: ReassignmentRun, bundle: PromptBundle, size: number): Promise<void> {
-  const { state, input, mode, runId } = run;
+  const { state, input, mode, workflowId } = run;
   const appointments = state.remaining.slice(0, size);
   state.remaining = state.remaining.slice(size);
   const batch = state.nextBatch++;
   const first = appointments[0]!.appointment_id;
   const last = appointments[appointments.length - 1]!.appointment_id;
   const batchInput: BatchInput = {
-    runId,
+    workflowId,
     batch,
     providerId: input.providerId,
     date: input.date,
@@ -74,7 +74,7 @@ async function launch(run: ReassignmentRun, bundle: PromptBundle, size: number):
   const handle = await startChild(
     mode === 'shadow' ? shadowBatch : mode === 'prompt' ? promptDrivenBatch : codeDrivenBatch,
     {
-      workflowId: batchWorkflowId(runId, batch),
+      workflowId: batchWorkflowId(workflowId, batch),
       args: [batchInput],
       staticSummary: `batch ${batch}: ${appointments.length} appointment(s), ${first}${first === last ? '' : ` … ${last}`} · ${how}`,
     },

@@ -21,14 +21,14 @@ import type { BatchAppointment } from '../contract/types';
  * already and carries their results.
  */
 export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
-  const { input, runId, state } = run;
+  const { input, workflowId, state } = run;
   if (state.bundle) return state.bundle;
   const bundle = await promptProxy.resolvePrompts.executeWithOptions(
     { summary: `resolve prompts · label ${input.promptLabel}` },
     [
       {
         label: input.promptLabel,
-        workflowId: runId,
+        workflowId,
         mode: run.requested,
         // Routed by the rollout share (mode auto): the activity picks the path, pinned with the prompts.
         ...(run.requested === 'auto' ? { route: true } : {}),
@@ -49,7 +49,7 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
   const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
   await toolProxy.markProviderUnavailable.executeWithOptions(
     { summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` },
-    [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason, runId }],
+    [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason, runId: workflowId }],
   );
   run.phase = 'finding_appointments';
   const affected = await toolProxy.callTool.executeWithOptions(
@@ -58,7 +58,7 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
       {
         name: 'get_affected_appointments',
         args: { provider_id: input.providerId, date: input.date, ...range },
-        runId,
+        runId: workflowId,
         policy: bundle.policy,
         // The path that writes: in a shadow run, the writer (the shadow writes nothing).
         decidedBy: run.mode === 'shadow' ? shadowPaths(input.shadowWriter).writer : run.mode,

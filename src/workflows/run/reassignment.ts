@@ -122,7 +122,7 @@ async function closeFailedRun(run: ReassignmentRun, err: TemporalFailure): Promi
   ];
   await toolProxy.recordRunFailure.executeWithOptions({ summary: 'record failed run' }, [
     {
-      runId: run.runId,
+      runId: run.workflowId,
       providerId: input.providerId,
       date: input.date,
       ...(input.until !== undefined ? { until: input.until } : {}),
@@ -143,7 +143,7 @@ async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<Reass
   const status = run.status();
   upsertSearchAttributes([{ key: searchAttributes.status, value: status }]);
   await condition(allHandlersFinished);
-  const result = buildResult({ mode: run.mode, workflowId: run.runId, input: run.input, status, state, bundle });
+  const result = buildResult({ mode: run.mode, workflowId: run.workflowId, input: run.input, status, state, bundle });
   if (result.shadow)
     upsertSearchAttributes([
       {
@@ -155,7 +155,7 @@ async function finish(run: ReassignmentRun, bundle: PromptBundle): Promise<Reass
   // Runs recorded before it existed replay without it.
   if (patched('trace-run-summary'))
     await toolProxy.recordRunSummary.executeWithOptions({ summary: `trace summary · ${status}` }, [
-      { runId: run.runId, summary: runSummary(result) },
+      { runId: run.workflowId, summary: runSummary(result) },
     ]);
   return result;
 }

@@ -77,7 +77,8 @@ export class ReassignmentRun {
     /** How the run was asked to decide: a path, shadow, or auto (the rollout share picks a path). */
     readonly requested: RequestedMode,
     readonly input: ParsedReassignmentInput,
-    readonly runId: string,
+    /** The reassignment's workflow id (not Temporal's run id: a run that continued as new keeps it). */
+    readonly workflowId: string,
     readonly state: RunState,
   ) {
     this.mode = requested === 'auto' ? (state.bundle?.rollout?.path ?? 'prompt') : requested;
@@ -107,7 +108,7 @@ export class ReassignmentRun {
   status(): RunStatus {
     const { done } = this.state;
     if (this.cancelRequested) return 'cancelled';
-    if (done.status === 'budget_exhausted') return 'budget_exhausted';
+    if (done.status === 'budget_exhausted' || done.status === 'model_stuck') return done.status;
     if (done.undecided.length > 0 || done.discrepancies.length > 0) return 'completed_with_issues';
     if (done.fallbacks.length > 0) return 'completed_with_fallback';
     return 'completed';
@@ -120,7 +121,7 @@ export class ReassignmentRun {
     for (const live of this.liveLlm.values()) addLlmStats(llm, live);
     const decided = done.assignments.length + done.waitlisted.length;
     return {
-      workflow_id: this.runId,
+      workflow_id: this.workflowId,
       mode: this.mode,
       phase: this.phase,
       status: this.phase === 'finished' ? this.status() : this.cancelRequested ? 'cancelling' : 'running',
@@ -185,9 +186,9 @@ export class ReassignmentRun {
     const waiting = this.pending.get(request.appointmentId);
     if (!waiting) {
       const awaiting = [...this.pending.keys()].join(', ') || 'none';
-      throw refused(`${request.appointmentId} is not awaiting approval in ${this.runId} (awaiting: ${awaiting})`);
+      throw refused(`${request.appointmentId} is not awaiting approval in ${this.workflowId} (awaiting: ${awaiting})`);
     }
-    if (waiting.decided) throw refused(`${request.appointmentId} was already ${waiting.decided} in ${this.runId}`);
+    if (waiting.decided) throw refused(`${request.appointmentId} was already ${waiting.decided} in ${this.workflowId}`);
     return { request, waiting };
   }
 
@@ -206,10 +207,12 @@ export class ReassignmentRun {
     } catch {
       // The batch ended (cancelled, or its deadline passed) before the decision reached it: nothing was decided.
       delete waiting.decided;
-      throw refused(`${request.appointmentId} is no longer awaiting approval in ${this.runId}: its batch has ended`);
+      throw refused(
+        `${request.appointmentId} is no longer awaiting approval in ${this.workflowId}: its batch has ended`,
+      );
     }
     return {
-      workflow_id: this.runId,
+      workflow_id: this.workflowId,
       appointment_id: request.appointmentId,
       provider_id: waiting.provider_id,
       decision,
