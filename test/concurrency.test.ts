@@ -167,6 +167,8 @@ describe('two reassignments at once', () => {
         approved_by: 'the one operator',
       });
       expect(h.store.appointmentRecord('A002').approvals).toHaveLength(1);
+      // Approval requests per appointment across runs: one run each.
+      expect(h.store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: [waiting.workflowId] }]);
       expect(auditStore(h.store)).toEqual([]);
     } finally {
       await h.close();
