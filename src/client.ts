@@ -97,8 +97,11 @@ export interface LaunchRequest {
   workflowId?: string;
 }
 
-/** Everything checked before a run starts (nothing needs Temporal yet): a mistake is a LaunchRefused. */
-async function preflight(config: AppConfig, input: LaunchRequest['input']): Promise<void> {
+/**
+ * Everything checked before a run starts (nothing needs Temporal yet): a mistake is a LaunchRefused. The CLI calls
+ * it before it even connects, so that a mistake is told as such when no server answers either.
+ */
+export async function preflight(config: AppConfig, input: LaunchRequest['input']): Promise<void> {
   checkAgainstStore(config, input.providerId, input.date, input.until);
   await checkPrompts(config, input.promptLabel);
 }
@@ -146,11 +149,6 @@ export class ReassignmentClient {
       );
     }
     return new ReassignmentClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), config, connection);
-  }
-
-  /** Everything checked before a run starts (nothing asks Temporal yet): a mistake is a LaunchRefused. */
-  preflight(input: LaunchRequest['input']): Promise<void> {
-    return preflight(this.config, input);
   }
 
   /** Checks (preflight), then starts the run on the task queue; returns its workflow id and type. */

@@ -288,6 +288,13 @@ describe('the client CLI', () => {
     );
   });
 
+  test('a mistake in start is told as such when no server answers either', async () => {
+    expectOneLineError(
+      await cli(h, ['start', '-p', 'T999', '-d', '2025-11-21'], { TEMPORAL_ADDRESS: '127.0.0.1:1' }),
+      /unknown provider T999/,
+    );
+  });
+
   test('a bad setting: one clear line', async () => {
     expectOneLineError(
       await cli(undefined, ['status', 'x'], { TEMPORAL_ADDRESS: 'not an address' }),

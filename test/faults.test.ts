@@ -229,6 +229,8 @@ test('a refused API key fails the run before anything is written', async () => {
     expect(failure).toMatch(/refused the API key \(401\)/);
     expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
     expect(h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0, notifications: 0, tool_calls: 0 });
+    // The failed run's record is closed, not left 'running' for the audit to skip.
+    expect(h.store.runRecord(handle.workflowId)).toMatchObject({ status: 'failed', finished_at: expect.any(String) });
   } finally {
     await h.close();
   }

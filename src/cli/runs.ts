@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { loadConfig, type AppConfig } from '../config';
 import { isoDateSchema, MAX_RANGE_DAYS, providerIdSchema } from '../domain/model';
-import type { LaunchRequest } from '../client';
+import { preflight, type LaunchRequest } from '../client';
 import { labelSchema } from '../prompts/schema';
 import { reassignmentInputSchema, type Mode, type Progress, type RequestedMode } from '../workflows/contract/types';
 import { firstZodIssue } from '../zodIssue';
@@ -98,6 +98,8 @@ export function addRunCommands(program: Command): void {
         const mode = opts.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
         if (opts.writer && mode !== 'shadow') throw new UserError('--writer goes with --mode shadow only');
         const input = { ...startInput(opts, config), ...(opts.writer ? { shadowWriter: opts.writer } : {}) };
+        // Checked before connecting: a mistake is one line about the mistake, with or without a server.
+        await preflight(config, input);
         await withClient(async (client) => {
           const { workflowId, type } = await client.start({
             input,

@@ -18,7 +18,7 @@ import { runBatches } from './batchLoop';
 import { carryState, resumeState } from './carriedState';
 import { prepareRun, publishRun } from './prepare';
 import { ReassignmentRun } from './reassignmentRun';
-import { buildResult, runSummary } from './runResult';
+import { buildResult, leftUndecided, runSummary } from './runResult';
 import { searchAttributes } from '../contract/searchAttributes';
 import {
   reassignmentInputSchema,
@@ -115,11 +115,7 @@ async function closeFailedRun(run: ReassignmentRun, err: TemporalFailure): Promi
   const { state, input } = run;
   const reason = `the run failed: ${err.message}`.slice(0, 500);
   const open = [...state.remaining, ...[...run.running.values()].flatMap((r) => r.appointments)];
-  const undecided = [
-    ...state.done.undecided,
-    ...open.map((a) => ({ appointment_id: a.appointment_id, reason })),
-    ...state.done.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
-  ];
+  const undecided = [...leftUndecided(state.done), ...open.map((a) => ({ appointment_id: a.appointment_id, reason }))];
   await toolProxy.recordRunFailure.executeWithOptions({ summary: 'record failed run' }, [
     {
       runId: run.workflowId,

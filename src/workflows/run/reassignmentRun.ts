@@ -60,6 +60,8 @@ interface RunningBatch {
 export class ReassignmentRun {
   phase: Progress['phase'];
   cancelRequested = false;
+  /** Why the run is being cancelled, once it is (the batches are told). */
+  private cancelReason = '';
   batchesTotal: number;
   readonly running = new Map<number, RunningBatch>();
   /** LLM figures of the batches in flight, as they last reported them. */
@@ -152,9 +154,6 @@ export class ReassignmentRun {
     this.cancelReason = why;
     await Promise.all([...this.running.entries()].map(([batch, r]) => this.cancelBatch(batch, r.handle.workflowId)));
   }
-
-  /** Why the run is being cancelled, once it is. */
-  private cancelReason = '';
 
   /**
    * A batch whose start was under way when the cancel came was not among the running ones then: it is told as

@@ -98,12 +98,20 @@ export function runSummary(result: ReassignmentResult): RunSummary {
   return {
     ...summary,
     undecided: undecided.length,
-    undecided_appointments: [
-      ...undecided,
-      ...result.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
-    ],
+    undecided_appointments: leftUndecided(result),
     discrepancies: discrepancies.length,
   };
+}
+
+/**
+ * What a run leaves for a new run, with why: what it did not decide, and what it left to another run (which may
+ * not have decided it either). The store records these with the run's outcome; the audit reads them.
+ */
+export function leftUndecided(done: Pick<ReassignmentResult, 'undecided' | 'decided_elsewhere'>) {
+  return [
+    ...done.undecided,
+    ...done.decided_elsewhere.map((e) => ({ appointment_id: e.appointment_id, reason: e.detail })),
+  ];
 }
 
 /** A shadow run's verdict for the whole run: every appointment compared, and each disagreement in one line. */
