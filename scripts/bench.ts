@@ -7,7 +7,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { machine, ratios, table, verdicts } from '../src/bench/analysis';
 import { benchBatching, writeBenchPrompts } from '../src/bench/prompts';
 import { countViolations, historyStats, measureReassignment, TARGETS, type Measurement } from '../src/bench/measure';
-import { projectRoot } from '../src/config';
+import { loadConfig, projectRoot } from '../src/config';
+import { dataConverterFor } from '../src/temporal/dataConverter';
 import { SchedulingStore } from '../src/domain/store';
 import { syntheticDataset, syntheticDays } from '../src/domain/syntheticData';
 import { findTemporalCli, temporalCliVersion } from '../src/temporal/cliBinary';
@@ -64,7 +65,8 @@ async function main(opts: Options): Promise<number> {
   say(`bench: working in ${dir}`);
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal.db'), startTimeoutMs: 120_000 });
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  // The workers inherit this environment, so they encrypt with the keyring this client reads.
+  const client = new Client({ connection, dataConverter: dataConverterFor(loadConfig()) });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   const bundle = await bundleWorkflows(require.resolve('../src/bench/workflows'));
   fs.writeFileSync(bundlePath, bundle.code);

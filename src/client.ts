@@ -5,6 +5,7 @@ import { SchedulingStore } from './domain/store';
 import { describeError } from './errors';
 import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts/registry';
 import { decideApproval } from './temporal/approvalDecision';
+import { dataConverterFor } from './temporal/dataConverter';
 import { listRuns, type RunFilters, type RunSummary } from './temporal/runList';
 import { cancelSignal, progressQuery } from './workflows/contract/signals';
 import type {
@@ -138,6 +139,8 @@ export class ReassignmentClient {
     options: { address?: string; connectTimeoutMs?: number } = {},
   ): Promise<ReassignmentClient> {
     const address = options.address ?? config.TEMPORAL_ADDRESS;
+    // The keyring first: a bad PAYLOAD_KEYS is told as such, whether or not a server answers.
+    const dataConverter = dataConverterFor(config);
     let connection: Connection | undefined;
     try {
       connection = await Connection.connect({ address, connectTimeout: options.connectTimeoutMs ?? 3000 });
@@ -148,7 +151,11 @@ export class ReassignmentClient {
         `cannot reach the Temporal server at ${address}: start it with \`npm run server\` (or set TEMPORAL_ADDRESS)`,
       );
     }
-    return new ReassignmentClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), config, connection);
+    return new ReassignmentClient(
+      new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
+      config,
+      connection,
+    );
   }
 
   /** Checks (preflight), then starts the run on the task queue; returns its workflow id and type. */

@@ -80,6 +80,18 @@ const configSchema = z.object({
    * Prices of 1,000 input and output tokens, for traces and the report. Unset: no cost is sent, so Langfuse
    * prices each generation by its model; the offline stand-in always costs 0. LLM_COST_PER_1K_TOKENS sets both.
    */
+  /**
+   * Payload encryption (src/temporal/codec/): every payload Temporal stores (inputs, results, memo, queries,
+   * failures, activity summaries) is AES-256-GCM ciphertext. `off` sends plain JSON, with a warning.
+   */
+  PAYLOAD_ENCRYPTION: z.enum(['on', 'off']).default('on'),
+  /** The keyring: JSON or @file, {"current":"k2","keys":{"k1":"<base64, 32 bytes>","k2":"..."}}; unset: PAYLOAD_KEY_FILE. */
+  PAYLOAD_KEYS: optionalString,
+  /** The local keyring used when PAYLOAD_KEYS is unset; created (mode 0600) with one new key on first use. */
+  PAYLOAD_KEY_FILE: z.string().default(path.join(projectRoot, 'data', 'payload-keys.json')),
+  /** The codec server (npm run codec-server) that the Web UI and the Temporal CLI decode through. */
+  CODEC_HOST: z.string().min(1).default('0.0.0.0'),
+  CODEC_PORT: z.coerce.number().int().min(0).max(65535).default(8089),
   LLM_COST_PER_1K_INPUT_TOKENS: optionalPrice,
   LLM_COST_PER_1K_OUTPUT_TOKENS: optionalPrice,
   LLM_COST_PER_1K_TOKENS: optionalPrice,

@@ -19,7 +19,7 @@ import { RunTracer } from './langfuse/tracing';
 import type { PromptRegistry } from './prompts/registry';
 import { promptRegistryFor } from './prompts/registryFromConfig';
 import { ensureSearchAttributes } from './temporal/searchAttributeSetup';
-import { dataConverter } from './temporal/workflowBundle';
+import { dataConverterFor, describeEncryption } from './temporal/dataConverter';
 import { describeError } from './errors';
 
 /** The worker: runs the workflows and the activities. With no OPENAI_BASE_URL it starts the offline stand-in. */
@@ -100,7 +100,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') }),
     activities: { ...activities, ...options.extraActivities },
-    dataConverter,
+    dataConverter: dataConverterFor(config, { say }),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     // Ten batches in flight run up to ten tool calls each in parallel, plus their LLM calls.
     maxConcurrentActivityTaskExecutions: 128,
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   // Settings only the worker reads are checked now, before anything connects.
   parseFaultSetting(config.OFFLINE_MODEL_FAULTS);
+  const encryption = describeEncryption(config);
   Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL) });
   let connection: NativeConnection;
   try {
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   if (handle.store.counts().appointments === 0)
     console.log(`note: the scheduling database ${config.DB_PATH} is empty; load the demo data with \`npm run seed\``);
   console.log(
-    `worker polling task queue "${config.TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); Ctrl-C stops it`,
+    `worker polling task queue "${config.TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}, ${encryption}); Ctrl-C stops it`,
   );
   await handle.run();
   await connection.close();

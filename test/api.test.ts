@@ -1,7 +1,7 @@
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { auditStore, startHarness, waitForProgress, type Harness } from './support/harness';
+import { auditStore, encryptionEnv, startHarness, waitForProgress, type Harness } from './support/harness';
 
 /** The HTTP API against the real Temporal dev server: start, follow, decide, cancel; roles; bad input. */
 
@@ -52,6 +52,7 @@ describe('the HTTP API', () => {
       API_PORT: '0',
       API_KEYS: keys,
       LOG_LEVEL: 'ERROR',
+      ...encryptionEnv(),
     });
     api = await startApi(config, () => undefined);
   });
@@ -274,6 +275,7 @@ describe('without API keys', () => {
         DB_PATH: h.store.file,
         API_PORT: '0',
         API_HOST: '0.0.0.0',
+        ...encryptionEnv(),
       }),
       (line) => said.push(line),
     );

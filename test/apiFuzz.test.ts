@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
-import { startHarness, type Harness } from './support/harness';
+import { encryptionEnv, startHarness, type Harness } from './support/harness';
 
 /**
  * The API fuzzed from its own OpenAPI document with schemathesis (PyPI; .ci/run installs it into .cache/venv):
@@ -58,6 +58,7 @@ describe('the API against its own OpenAPI document (schemathesis)', () => {
         API_PORT: '0',
         API_HOST: '127.0.0.1',
         API_KEYS: JSON.stringify([{ name: 'fuzzer', key: OPERATOR, role: 'operator' }]),
+        ...encryptionEnv(),
       }),
       () => undefined,
     );

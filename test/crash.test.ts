@@ -10,7 +10,7 @@ import { freePort, startDevServer, type DevServer } from '../src/temporal/devSer
 import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { decisionsOf } from '../src/cli/format';
-import { auditStore, startHarness, tempDir, uniqueName, waitForProgress } from './support/harness';
+import { auditStore, startHarness, tempDir, testDataConverter, uniqueName, waitForProgress } from './support/harness';
 import { WorkerProcess, type ActivityEvent } from './support/workerProcess';
 import { reassignmentWorkflowId } from '../src/workflowIds';
 
@@ -274,7 +274,7 @@ const ALL_NAMES = [
 describe(`crash suite (seed ${SEED})`, () => {
   beforeAll(async () => {
     connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
-    client = new Client({ connection });
+    client = new Client({ connection, dataConverter: testDataConverter() });
     // An uninterrupted run in a worker process: the decisions every crashed run must reach, and its event count.
     const probe = await runTrialCountingEvents();
     reference = probe.decisions;

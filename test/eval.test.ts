@@ -7,7 +7,7 @@ import { runEval, type EvalReport } from '../src/eval/runner';
 import { scenarios } from '../src/eval/scenarios';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
-import { installQuietRuntime, promptsCopy, tempDir } from './support/harness';
+import { encryptionEnv, installQuietRuntime, promptsCopy, tempDir, testDataConverter } from './support/harness';
 import { withWorsePrompt } from './support/worsePrompt';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli } from './support/processes';
@@ -24,8 +24,13 @@ describe('the eval suite', () => {
   let promptsDir: string;
   const evalWith = async (label: string, only?: string[]): Promise<EvalReport> =>
     runEval({
-      config: loadConfig({ TEMPORAL_ADDRESS: address(), PROMPTS_DIR: promptsDir, LOG_LEVEL: 'ERROR' }),
-      client: new Client({ connection }),
+      config: loadConfig({
+        TEMPORAL_ADDRESS: address(),
+        PROMPTS_DIR: promptsDir,
+        LOG_LEVEL: 'ERROR',
+        ...encryptionEnv(),
+      }),
+      client: new Client({ connection, dataConverter: testDataConverter() }),
       connection: native,
       bundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
       label,

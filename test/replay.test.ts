@@ -3,7 +3,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { approveSignal, cancelSignal } from '../src/workflows/contract/signals';
-import { startHarness, temporalCli, waitForProgress, type Harness } from './support/harness';
+import { startHarness, temporalCli, testDataConverter, waitForProgress, type Harness } from './support/harness';
 import { batchWorkflowId } from '../src/workflowIds';
 import { seedInput } from './support/seed';
 
@@ -22,9 +22,18 @@ function bundle() {
   return { workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') } };
 }
 
+/**
+ * Histories are recorded encrypted (the test run's keyring): the replayer needs the same data converter, codec
+ * and keys, as production's would. Histories recorded before encryption have no codec metadata and pass through.
+ * RECORD_HISTORIES=1 records with encryption off, since the test run's key is thrown away after the run.
+ */
+const recording = process.env.RECORD_HISTORIES === '1';
+const env = recording ? { env: { PAYLOAD_ENCRYPTION: 'off' } } : {};
+
 async function replayAll(histories: { workflowId: string; history: unknown }[]): Promise<string[]> {
   const errors: string[] = [];
-  for await (const r of Worker.runReplayHistories(bundle(), histories as never)) {
+  const options = { ...bundle(), dataConverter: testDataConverter() };
+  for await (const r of Worker.runReplayHistories(options, histories as never)) {
     if (r.error) errors.push(`${r.workflowId}: ${r.error.message}`);
   }
   return errors;
@@ -37,7 +46,7 @@ describe('replay', () => {
     list.map((r) => ({ workflowId: r.workflowId, history: historyFromJSON(JSON.parse(r.json)) }));
 
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness(env);
     const exportJson = async (workflowId: string) => {
       const shown = await temporalCli(h.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']);
       if (shown.code !== 0) throw new Error(shown.stderr);
@@ -82,7 +91,7 @@ describe('replay', () => {
     await h.client.workflow.execute('rollbackGuard', { taskQueue: h.taskQueue, workflowId: guardId, args: [{}] });
     await capture('rollbackGuard', guardId, false);
     // The fallback path: a model that only ever answers with empty replies, so the code decides the batch.
-    const silent = await startHarness({ faults: [{ mode: 'empty_reply' }] });
+    const silent = await startHarness({ ...env, faults: [{ mode: 'empty_reply' }] });
     try {
       const id = `replay-promptDrivenReassignment-fallback-${Date.now()}`;
       const r = await (
@@ -101,7 +110,7 @@ describe('replay', () => {
     } finally {
       await silent.close();
     }
-    if (process.env.RECORD_HISTORIES === '1') {
+    if (recording) {
       fs.mkdirSync(fixtures, { recursive: true });
       for (const r of recorded) fs.writeFileSync(path.join(fixtures, `${r.workflowId}.json`), r.json);
     }
@@ -110,6 +119,13 @@ describe('replay', () => {
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
     expect(recorded).toHaveLength(13);
+    if (!recording) {
+      // What the Temporal CLI exports without the codec is ciphertext: no patient's name, note or id.
+      for (const r of recorded) {
+        expect(r.json).toContain(Buffer.from('binary/encrypted').toString('base64'));
+        expect(r.json).not.toMatch(/Maria Lopez|Wei Chen|Joan Silva|PAT00\d|Knee follow-up/);
+      }
+    }
     expect(await replayAll(asHistories(recorded))).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import { LocalPromptRegistry, resolvePromptBundle } from '../src/prompts/registr
 import type { ToolOutcome } from '../src/tools/catalog';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { reassignmentWorkflowId } from '../src/workflowIds';
-import { installQuietRuntime, uniqueName } from './support/harness';
+import { installQuietRuntime, testDataConverter, uniqueName } from './support/harness';
 
 /**
  * The workflow code alone: the real workflows on the real Temporal server, with every activity replaced by a
@@ -155,7 +155,7 @@ describe('the reassignment workflows with stubbed activities', () => {
   beforeAll(async () => {
     installQuietRuntime();
     connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
-    client = new Client({ connection });
+    client = new Client({ connection, dataConverter: testDataConverter() });
   });
   afterAll(() => connection.close());
 
@@ -168,6 +168,7 @@ describe('the reassignment workflows with stubbed activities', () => {
       taskQueue,
       workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
       activities,
+      dataConverter: testDataConverter(),
     });
     try {
       return await worker.runUntil(

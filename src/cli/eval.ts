@@ -15,6 +15,7 @@ import { promptRegistryFor } from '../prompts/registryFromConfig';
 import { labelSchema } from '../prompts/schema';
 import { freePort, isListening, startDevServer, type DevServer } from '../temporal/devServer';
 import { ensureSearchAttributes } from '../temporal/searchAttributeSetup';
+import { dataConverterFor } from '../temporal/dataConverter';
 import { bundleWorkflows } from '../temporal/workflowBundle';
 import { parseWith, print, UserError } from './session';
 
@@ -106,6 +107,7 @@ async function withTemporal<T>(
   say: (l: string) => void,
   fn: (client: Client, connection: NativeConnection) => Promise<T>,
 ): Promise<T> {
+  const dataConverter = dataConverterFor(config);
   try {
     Runtime.install({
       logger: new DefaultLogger('WARN'),
@@ -127,7 +129,7 @@ async function withTemporal<T>(
   const native = await NativeConnection.connect({ address });
   try {
     await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
-    return await fn(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), native);
+    return await fn(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }), native);
   } finally {
     await native.close();
     await connection.close();

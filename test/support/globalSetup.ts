@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { bundleWorkflows } from '../../src/temporal/workflowBundle';
 
 /**
  * Once per test run: one real Temporal dev server (the CLI's, SQLite in a temp folder) and one workflow
- * bundle, shared by every test file through environment variables.
+ * bundle, shared by every test file through environment variables, and the run's payload keyring.
  */
 export default async function globalSetup(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-test-'));
@@ -17,5 +18,11 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_TEMPORAL_ADDRESS = server.address;
   process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.TEST_TMP_DIR = dir;
+  // One payload keyring for the run (every client and worker, child processes too): see encryptionEnv().
+  process.env.PAYLOAD_KEYS = JSON.stringify({
+    current: 'test-1',
+    keys: { 'test-1': randomBytes(32).toString('base64') },
+  });
+  delete process.env.PAYLOAD_ENCRYPTION;
   (globalThis as { __temporalServer?: typeof server }).__temporalServer = server;
 }

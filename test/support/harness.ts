@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { loadConfig, projectRoot } from '../../src/config';
+import { loadConfig, projectRoot, type AppConfig } from '../../src/config';
 import { checkInvariants } from '../../src/domain/audit';
 import { demoDataset } from '../../src/domain/demoData';
 import type { Dataset } from '../../src/domain/model';
@@ -12,6 +12,7 @@ import type { ChatMessage } from '../../src/llm/chatTypes';
 import type { AgentReply } from '../../src/llm/offline/agent';
 import type { Fault } from '../../src/llm/offline/faults';
 import { startOfflineModel, type OfflineModelServer } from '../../src/llm/offline/server';
+import { dataConverterFor } from '../../src/temporal/dataConverter';
 import { createReassignmentWorker, type WorkerHandle } from '../../src/worker';
 import { progressQuery } from '../../src/workflows/contract/signals';
 import type { Progress, ReassignmentInput, ReassignmentResult } from '../../src/workflows/contract/types';
@@ -31,6 +32,8 @@ type RunType = 'promptDrivenReassignment' | 'codeDrivenReassignment' | 'reassign
 
 export interface Harness {
   client: Client;
+  /** The worker's configuration (the client's data converter comes from it too). */
+  config: AppConfig;
   store: SchedulingStore;
   taskQueue: string;
   address: string;
@@ -54,8 +57,25 @@ export interface HarnessOptions {
   agent?: (messages: ChatMessage[]) => AgentReply;
   /** Fault modes for the model (the offline stand-in, or the scripted agent): see src/llm/offline/faults.ts. */
   faults?: Fault[];
-  /** More worker configuration (LLM_TIMEOUT_MS, Langfuse, an experiment, tracing), as environment variables. */
+  /** More worker configuration (LLM_TIMEOUT_MS, Langfuse, an experiment, tracing, keys), as environment variables. */
   env?: Record<string, string>;
+  /** Where the worker's notices go (the codec's missing-key line among them); silent by default. */
+  say?: (line: string) => void;
+}
+
+/**
+ * The test run's payload keyring (a random key made in globalSetup, in PAYLOAD_KEYS): every test's clients and
+ * workers encrypt with it, and child processes inherit it, as one deployment's processes share one keyring.
+ */
+export function encryptionEnv(): Record<string, string> {
+  const keys = process.env.PAYLOAD_KEYS;
+  if (!keys) throw new Error('the jest globalSetup did not run');
+  return { PAYLOAD_KEYS: keys };
+}
+
+/** The data converter of the test run's clients and workers (or of other settings, such as a rotated keyring). */
+export function testDataConverter(env: Record<string, string> = {}) {
+  return dataConverterFor(loadConfig({ ...encryptionEnv(), ...env }));
 }
 
 export interface PromptDoc {
@@ -133,6 +153,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     PROMPTS_DIR: promptsDir,
     ...(scripted ? { OPENAI_BASE_URL: scripted.url } : {}),
     LOG_LEVEL: 'ERROR',
+    ...encryptionEnv(),
     ...options.env,
   });
   const native = await NativeConnection.connect({ address });
@@ -141,12 +162,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     store,
     workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') },
-    say: () => undefined,
+    say: options.say ?? (() => undefined),
   });
   const running = worker.run();
   const model = (scripted ?? worker.offlineModel)!;
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: dataConverterFor(config) });
 
   const start = (type: RunType, input: ReassignmentInput, id?: string) =>
     client.workflow.start(type, {
@@ -158,6 +179,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   return {
     client,
+    config,
     store,
     taskQueue,
     address,
