@@ -79,7 +79,7 @@ export const tools = {
       notes: z.string(),
       history: z.array(z.object({ provider_id: providerIdSchema, visits: z.number().int() })),
     }),
-    summarize: (a) => `get_patient_details ${a.patient_id}`,
+    summarize: () => 'get_patient_details', // no patient id: summaries are shown to whoever opens the run
   }),
   get_available_providers: define({
     name: 'get_available_providers',
