@@ -3,6 +3,7 @@ import { approveSignal } from '../src/workflows/contract/signals';
 import { waitForProgress } from './support/harness';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { decisionsOf } from '../src/cli/format';
+import { startCodecServer } from '../src/codecServer/main';
 import { seedInput } from './support/seed';
 
 /** Both workflows on the seed's example, against the real Temporal dev server. */
@@ -88,8 +89,9 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     expect(r.assignments.find((a) => a.appointment_id === 'A002')?.approved_by).toBeNull();
   });
 
-  test('a run started with the Temporal CLI works like one started from our client, and answers its CLI query and signal', async () => {
+  test('a run started with the Temporal CLI works like one started from our client, and answers its CLI query (through the codec server) and signal', async () => {
     h.reload();
+    const codec = await startCodecServer({ ...h.config, CODEC_PORT: 0 }, () => undefined);
     const id = `reassign-T001-2025-11-21-tcli-${Date.now()}`;
     const started = await temporalCli(h.address, [
       'workflow',
@@ -106,19 +108,15 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     expect(started.code).toBe(0);
     const handle = h.client.workflow.getHandle(id);
     await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
-    const queried = await temporalCli(h.address, [
-      'workflow',
-      'query',
-      '--workflow-id',
-      id,
-      '--name',
-      'progress',
-      '--output',
-      'json',
-    ]);
+    const query = ['workflow', 'query', '--workflow-id', id, '--name', 'progress', '--output', 'json'];
+    const queried = await temporalCli(h.address, query, { endpoint: codec.url });
+    await codec.close();
     expect(queried.code).toBe(0);
     expect(queried.stdout).toContain('"pending_approvals"');
     expect(queried.stdout).toContain('A002');
+    // Without the codec server, the CLI sees ciphertext only.
+    const raw = await temporalCli(h.address, query);
+    expect(raw.stdout).not.toContain('pending_approvals');
     const signalled = await temporalCli(h.address, [
       'workflow',
       'signal',

@@ -17,6 +17,8 @@ interface DevServerOptions {
   uiPort?: number;
   ip?: string;
   namespace?: string;
+  /** The codec server the Web UI decodes payloads through (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
   /** Inherit stdio (for `npm run server`) instead of writing the server's log to a file next to the database. */
   foreground?: boolean;
   startTimeoutMs?: number;
@@ -113,6 +115,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   ];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
+  if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   let stdio: ('inherit' | 'ignore' | number)[] = ['ignore', 'inherit', 'inherit'];
   let logFd: number | undefined;
   if (!options.foreground) {
@@ -168,7 +171,11 @@ async function startWithSdkDownload(
         dbFilename: options.dbFile,
         namespace: options.namespace ?? 'default',
         ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
-        extraArgs: [...searchAttributeArgs(), ...pragmas],
+        extraArgs: [
+          ...searchAttributeArgs(),
+          ...pragmas,
+          ...(options.uiPort && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+        ],
       },
     });
   } catch (err) {

@@ -36,11 +36,21 @@ export function runScript(script: string, args: string[], env: Record<string, st
   return runProcess(tsx, [script, ...args], env);
 }
 
-/** The real Temporal CLI against a test server. */
-export function temporalCli(address: string, args: string[]): Promise<ProcessResult> {
+/**
+ * The real Temporal CLI against a test server; with a codec server, the CLI decodes (and encodes) payloads through
+ * it (`--codec-endpoint`, `--codec-auth`), as a person reading an encrypted run would.
+ */
+export function temporalCli(
+  address: string,
+  args: string[],
+  codec?: { endpoint: string; auth?: string },
+): Promise<ProcessResult> {
   const binary = findTemporalCli({ install: false });
   if (!binary) throw new Error('no Temporal CLI');
-  return runProcess(binary, [...args, '--address', address]);
+  const codecArgs = codec
+    ? ['--codec-endpoint', codec.endpoint, ...(codec.auth ? ['--codec-auth', codec.auth] : [])]
+    : [];
+  return runProcess(binary, [...args, '--address', address, ...codecArgs]);
 }
 
 /** `npm run cli -- <args>`. */
