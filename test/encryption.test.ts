@@ -1,0 +1,258 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { decisionsOf } from '../src/cli/format';
+import { demoDataset } from '../src/domain/demoData';
+import { KEY_ID_METADATA } from '../src/temporal/codec/encryptionCodec';
+import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
+import { approveSignal } from '../src/workflows/contract/signals';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
+import { batchWorkflowId } from '../src/workflowIds';
+import {
+  startHarness,
+  tempDir,
+  temporalCli,
+  testDataConverter,
+  uniqueName,
+  waitForProgress,
+  type Harness,
+} from './support/harness';
+import { expectOneLineError, runCli, runScript, scripts } from './support/processes';
+import { seedInput } from './support/seed';
+
+/**
+ * Payload encryption against the real Temporal dev server: what the server stores and what its CLI shows
+ * without the codec hold no patient's name, note or id; a rotated keyring reads what the old key wrote; a run
+ * whose key the worker lacks fails its workflow task (not the run) with a line naming the key id, and goes on
+ * once the key is back; bad key settings are one line and a non-zero exit.
+ */
+
+const ring = (current: string, keys: Record<string, string>) => JSON.stringify({ current, keys });
+const newKey = () => randomBytes(32).toString('base64');
+
+/** Every patient's name, note and id in the demo data: none may be readable in Temporal. */
+const sensitive = demoDataset().patients.flatMap((p) => [p.name, p.id, ...(p.notes ? [p.notes] : [])]);
+
+function hitsIn(text: string): string[] {
+  return sensitive.filter((s) => text.includes(s));
+}
+
+/** The server's SQLite files (database, WAL, shared memory) as bytes, searched for each sensitive string. */
+function sqliteHits(dbFile: string): string[] {
+  const files = [dbFile, `${dbFile}-wal`, `${dbFile}-shm`].filter((f) => fs.existsSync(f));
+  return [...new Set(files.flatMap((f) => hitsIn(fs.readFileSync(f).toString('latin1'))))];
+}
+
+/** `temporal workflow show --output json` without a codec: the text, and every base64 `data` field decoded. */
+async function shownHits(address: string, workflowId: string): Promise<string[]> {
+  const shown = await temporalCli(address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']);
+  expect(shown.code).toBe(0);
+  const decoded: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'data' && typeof x === 'string') decoded.push(Buffer.from(x, 'base64').toString('latin1'));
+        walk(x);
+      }
+  };
+  walk(JSON.parse(shown.stdout));
+  return hitsIn([shown.stdout, ...decoded].join('\n'));
+}
+
+/** Runs the seed example both ways, approving A002 when asked; returns the run ids and their batches' ids. */
+async function seedExample(h: Harness): Promise<string[]> {
+  const ids: string[] = [];
+  for (const type of ['promptDrivenReassignment', 'codeDrivenReassignment'] as const) {
+    h.reload();
+    const handle = await h.start(type, seedInput);
+    await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+    await handle.signal(approveSignal, { appointmentId: 'A002', by: 'test' });
+    const r = (await handle.result()) as ReassignmentResult;
+    expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+    ids.push(handle.workflowId, batchWorkflowId(handle.workflowId, 1));
+  }
+  return ids;
+}
+
+/**
+ * The key ids of the payloads in a run's stored history, as the server holds it ('(plain)' for one without).
+ * Search attributes, headers and patch markers (the ids of `patched()`, written by the SDK's core) are never
+ * encoded by a codec (nothing identifying goes there), so not counted.
+ */
+async function keyIdsIn(handle: WorkflowHandle): Promise<Set<string>> {
+  const history = await handle.fetchHistory();
+  const ids = new Set<string>();
+  const walk = (v: unknown, at: string): void => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    else if (v && typeof v === 'object' && !(v instanceof Uint8Array) && !ArrayBuffer.isView(v)) {
+      const metadata = (v as Payload).metadata;
+      if (metadata && typeof metadata === 'object' && (v as Payload).data !== undefined) {
+        const id = metadata[KEY_ID_METADATA];
+        ids.add(id ? Buffer.from(id).toString() : `(plain) ${at}`);
+        return;
+      }
+      for (const [k, x] of Object.entries(v))
+        if (!['searchAttributes', 'header', 'patch-data'].includes(k)) walk(x, `${at}.${k}`);
+    }
+  };
+  walk(history.events, 'events');
+  return ids;
+}
+
+describe('what the Temporal server holds', () => {
+  let server: DevServer;
+  let dbFile: string;
+  beforeAll(async () => {
+    dbFile = path.join(tempDir('encrypted-server'), 'temporal.db');
+    server = await startDevServer({ dbFile, port: await freePort() });
+  });
+  afterAll(() => server?.stop());
+
+  test('after the seed example, its SQLite file and `temporal workflow show` hold no patient name, note or id', async () => {
+    const h = await startHarness({ address: server.address });
+    let ids: string[];
+    try {
+      ids = await seedExample(h);
+    } finally {
+      await h.close();
+    }
+    expect(ids).toHaveLength(4);
+    for (const id of ids) expect({ id, hits: await shownHits(server.address, id) }).toEqual({ id, hits: [] });
+    expect(sqliteHits(dbFile)).toEqual([]);
+
+    // The same scan finds them once a run is recorded unencrypted: the zero above is not a blind scan.
+    const plain = await startHarness({ address: server.address, env: { PAYLOAD_ENCRYPTION: 'off' } });
+    try {
+      const handle = await plain.start('promptDrivenReassignment', { ...seedInput, promptLabel: 'staging' });
+      await handle.result();
+      expect(await shownHits(server.address, handle.workflowId)).not.toEqual([]);
+    } finally {
+      await plain.close();
+    }
+    // (Plain payloads hold patient ids; names and notes only when the model asks get_patient_details.)
+    expect(sqliteHits(dbFile)).toEqual(expect.arrayContaining(['PAT001']));
+  }, 240_000);
+});
+
+describe('key rotation and a missing key', () => {
+  const k1 = newKey();
+  const k2 = newKey();
+
+  test('after rotation, the old key still reads and replays what it wrote, and the new key writes', async () => {
+    const before = await startHarness({ env: { PAYLOAD_KEYS: ring('k1', { k1 }) } });
+    const after = await startHarness({ env: { PAYLOAD_KEYS: ring('k2', { k1, k2 }) } });
+    try {
+      const input = { ...seedInput, promptLabel: 'staging' };
+      const old = await before.start('promptDrivenReassignment', input);
+      const oldResult = (await old.result()) as ReassignmentResult;
+      expect(await keyIdsIn(old)).toEqual(new Set(['k1']));
+
+      // The rotated keyring reads the old run, and replays its history (a worker picking it up after rotation).
+      const reread = after.client.workflow.getHandle(old.workflowId);
+      expect(decisionsOf((await reread.result()) as ReassignmentResult)).toEqual(decisionsOf(oldResult));
+      await Worker.runReplayHistory(
+        {
+          workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
+          dataConverter: testDataConverter({ PAYLOAD_KEYS: ring('k2', { k1, k2 }) }),
+        },
+        await reread.fetchHistory(),
+        old.workflowId,
+      );
+
+      after.reload();
+      const next = await after.start('promptDrivenReassignment', input);
+      expect(decisionsOf((await next.result()) as ReassignmentResult)).toEqual({
+        A001: 'P001',
+        A002: 'P001',
+        A003: 'waitlist',
+      });
+      expect(await keyIdsIn(next)).toEqual(new Set(['k2']));
+      // A process still on the old keyring cannot read it, and says which key it lacks.
+      await expect(before.client.workflow.getHandle(next.workflowId).result()).rejects.toThrow(/key id "k2"/);
+    } finally {
+      await before.close();
+      await after.close();
+    }
+  }, 180_000);
+
+  test('a run under a key the worker lacks fails its workflow task (not the run) with a line naming the key id, and goes on once the key is there', async () => {
+    const taskQueue = uniqueName('missing-key');
+    const stranger = newKey();
+    const said: string[] = [];
+    const lacking = await startHarness({
+      env: { TASK_QUEUE: taskQueue, PAYLOAD_KEYS: ring('k1', { k1 }) },
+      say: (l) => said.push(l),
+    });
+    // A client on a keyring the worker does not have (say, rotated on the client side first).
+    const connection = await Connection.connect({ address: lacking.address });
+    const client = new Client({
+      connection,
+      dataConverter: testDataConverter({ PAYLOAD_KEYS: ring('stranger', { stranger }) }),
+    });
+    const id = `reassign-T001-2025-11-21-${uniqueName('missing-key')}`;
+    const handle = await client.workflow.start('promptDrivenReassignment', {
+      taskQueue,
+      workflowId: id,
+      args: [{ ...seedInput, promptLabel: 'staging' }],
+    });
+    try {
+      const deadline = Date.now() + 30_000;
+      let failedTasks = 0;
+      while (Date.now() < deadline && failedTasks === 0) {
+        const history = await handle.fetchHistory();
+        failedTasks = (history.events ?? []).filter(
+          (e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        ).length;
+        if (failedTasks === 0) await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(failedTasks).toBeGreaterThan(0);
+      expect(said).toContainEqual(expect.stringMatching(new RegExp(`cannot decrypt \\(workflow ${id}\\).*"stranger"`)));
+      expect(said.join('\n')).not.toContain(stranger);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await lacking.close();
+    }
+    // The key is added to the worker's keyring: the same run goes on from where it stopped, and completes.
+    const fixed = await startHarness({
+      env: { TASK_QUEUE: taskQueue, PAYLOAD_KEYS: ring('k1', { k1, stranger }) },
+    });
+    try {
+      const r = (await fixed.client.workflow.getHandle(id).result()) as ReassignmentResult;
+      expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+    } finally {
+      await fixed.close();
+      await connection.close();
+    }
+  }, 180_000);
+});
+
+describe('bad key settings', () => {
+  const material = newKey();
+  test.each([
+    [
+      'malformed PAYLOAD_KEYS',
+      `{"current":"k1","keys":{"k1":"${material}"`,
+      /invalid configuration: PAYLOAD_KEYS is not JSON/,
+    ],
+    ['an unknown current key id', ring('k9', { k1: material }), /current key id is not one of keys/],
+  ])(
+    '%s: the worker, the CLI and the codec server each say one line and exit 1',
+    async (_, keys, pattern) => {
+      const env = { PAYLOAD_KEYS: keys, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+      for (const r of await Promise.all([
+        runScript(scripts.worker, [], env),
+        runCli(['list'], env),
+        runScript(path.join(__dirname, '..', 'src', 'codecServer', 'main.ts'), [], { ...env, CODEC_PORT: '0' }),
+      ])) {
+        expectOneLineError(r, pattern);
+        expect(r.stderr).not.toContain(material);
+      }
+    },
+    120_000,
+  );
+});
