@@ -11,6 +11,7 @@ import { ensureSearchAttributes } from '../src/temporal/searchAttributeSetup';
 import { createReassignmentWorker } from '../src/worker';
 import type { Mode, PendingApproval, ReassignmentResult } from '../src/workflows/contract/types';
 import { startApi } from '../src/api/main';
+import { startCodecServer } from '../src/codecServer/main';
 import { idStamp, reassignmentWorkflowId } from '../src/workflowIds';
 
 /**
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       ip: host,
       port: Number(portText),
       uiPort: config.TEMPORAL_UI_PORT,
+      uiCodecEndpoint: `http://localhost:${config.CODEC_PORT}`,
     });
   }
   const uiBase = `http://localhost:${config.TEMPORAL_UI_PORT}`;
@@ -56,6 +58,9 @@ async function main(): Promise<void> {
     startApi({ ...config, API_PORT: 0 }, () => undefined),
   );
   console.log(`Operator console: ${api.url}   (API: ${api.url}/api, OpenAPI document: ${api.url}/openapi.json)`);
+  // Payloads are encrypted: the Web UI reads them through the codec server (loopback, like the console).
+  const codec = await startCodecServer(config, () => undefined).catch(() => undefined);
+  if (!codec) console.log(`Port ${config.CODEC_PORT} is busy: the Web UI will show the runs' payloads encrypted.`);
   const interactive = process.stdin.isTTY === true;
 
   try {
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
     if (!same) process.exitCode = 1;
   } finally {
     await api.close();
+    await codec?.close();
     handle.shutdown();
     await running.catch(() => undefined);
     await native.close();
