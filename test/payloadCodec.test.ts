@@ -237,6 +237,14 @@ describe('the codec server', () => {
       payload: { nope: 1 },
     });
     expect(bad.statusCode).toBe(400);
+    // Protobuf's JSON for no payloads at all, as the Temporal CLI sends it.
+    const none = await app.inject({
+      method: 'POST',
+      url: '/decode',
+      headers: { authorization: `Bearer ${VIEWER}` },
+      payload: {},
+    });
+    expect(none.json()).toEqual({ payloads: [] });
     await app.close();
   });
 });

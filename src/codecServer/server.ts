@@ -24,11 +24,13 @@ export interface CodecServerDeps {
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
 // Protobuf's JSON form: an empty list of payloads is sent as `{}`.
-const bodySchema = z.object({
-  payloads: z
-    .array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() }))
-    .default([]),
-});
+const bodySchema = z
+  .object({
+    payloads: z
+      .array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() }))
+      .default([]),
+  })
+  .strict();
 type JsonPayload = z.output<typeof bodySchema>['payloads'][number];
 
 const fromJson = (p: JsonPayload): Payload => ({

@@ -95,13 +95,18 @@ export function loadKeyring(settings: KeyringSettings): { keyring: Keyring; crea
   let created: string | undefined;
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Written aside, then linked into place: two processes starting at once cannot both write a key, and neither
+    // reads a half-written file; the loser reads the winner's.
+    const aside = `${file}.${process.pid}.tmp`;
     try {
-      // 'wx': two processes starting at once cannot both write a key; the loser reads the winner's.
-      fs.writeFileSync(file, `${JSON.stringify(newKeyringDocument(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      fs.writeFileSync(aside, `${JSON.stringify(newKeyringDocument(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      fs.linkSync(aside, file);
       created = file;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
         throw new ConfigError(`invalid configuration: cannot create the payload key file ${file}`);
+    } finally {
+      fs.rmSync(aside, { force: true });
     }
   }
   return {
