@@ -30,7 +30,8 @@ RUN npm ci --no-audit --no-fund \
 FROM ${NODE_IMAGE}
 
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
-    DB_PATH=/data/scheduling.db
+    DB_PATH=/data/scheduling.db \
+    PAYLOAD_KEY_FILE=/data/payload-keys.json
 
 WORKDIR /app
 
