@@ -107,11 +107,23 @@ async function keyIdsIn(handle: WorkflowHandle): Promise<Set<string>> {
 describe('what the Temporal server holds', () => {
   let server: DevServer;
   let dbFile: string;
+  const codecEndpoint = 'http://localhost:8089';
   beforeAll(async () => {
     dbFile = path.join(tempDir('encrypted-server'), 'temporal.db');
-    server = await startDevServer({ dbFile, port: await freePort() });
+    // As `npm run server` starts it: its Web UI decodes through the codec server.
+    server = await startDevServer({
+      dbFile,
+      port: await freePort(),
+      uiPort: await freePort(),
+      uiCodecEndpoint: codecEndpoint,
+    });
   });
   afterAll(() => server?.stop());
+
+  test("the dev server's Web UI is told to decode through the codec server", async () => {
+    const settings = (await (await fetch(`${server.uiUrl}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+    expect(settings.Codec.Endpoint).toBe(codecEndpoint);
+  });
 
   test('after the seed example, its SQLite file and `temporal workflow show` hold no patient name, note or id', async () => {
     const h = await startHarness({ address: server.address });
