@@ -41,9 +41,9 @@ function hitsIn(text: string): string[] {
   return sensitive.filter((s) => text.includes(s));
 }
 
-/** The server's SQLite files (database, WAL, shared memory) as bytes, searched for each sensitive string. */
+/** The server's SQLite files (database, WAL, shared memory) and its log as bytes, searched for each sensitive string. */
 function sqliteHits(dbFile: string): string[] {
-  const files = [dbFile, `${dbFile}-wal`, `${dbFile}-shm`].filter((f) => fs.existsSync(f));
+  const files = [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}.log`].filter((f) => fs.existsSync(f));
   return [...new Set(files.flatMap((f) => hitsIn(fs.readFileSync(f).toString('latin1'))))];
 }
 
@@ -125,8 +125,9 @@ describe('what the Temporal server holds', () => {
     expect(settings.Codec.Endpoint).toBe(codecEndpoint);
   });
 
-  test('after the seed example, its SQLite file and `temporal workflow show` hold no patient name, note or id', async () => {
-    const h = await startHarness({ address: server.address });
+  test("after the seed example, its SQLite file, its log, the worker's lines and `temporal workflow show` hold no patient name, note or id", async () => {
+    const said: string[] = [];
+    const h = await startHarness({ address: server.address, say: (l) => said.push(l) });
     let ids: string[];
     try {
       ids = await seedExample(h);
@@ -136,6 +137,7 @@ describe('what the Temporal server holds', () => {
     expect(ids).toHaveLength(4);
     for (const id of ids) expect({ id, hits: await shownHits(server.address, id) }).toEqual({ id, hits: [] });
     expect(sqliteHits(dbFile)).toEqual([]);
+    expect(hitsIn(said.join('\n'))).toEqual([]);
 
     // The same scan finds them once a run is recorded unencrypted: the zero above is not a blind scan.
     const plain = await startHarness({ address: server.address, env: { PAYLOAD_ENCRYPTION: 'off' } });
