@@ -163,29 +163,32 @@ describe('the codec server', () => {
     data: Buffer.from(p.data!).toString('base64'),
   });
 
-  test('decodes what the codec encoded, for a viewer, and logs who asked but not what', async () => {
+  test('decodes what the codec encoded, for an operator, and logs who asked but not what', async () => {
     const app = await server();
     const [sealed] = await new EncryptionCodec(ring('k1', { k1 })).encode([plain()]);
     const r = await app.inject({
       method: 'POST',
       url: '/decode',
-      headers: { authorization: `Bearer ${VIEWER}`, 'x-namespace': 'default', origin: UI },
+      headers: { authorization: `Bearer ${OPERATOR}`, 'x-namespace': 'default', origin: UI },
       payload: { payloads: [asJson(sealed!)] },
     });
     expect(r.statusCode).toBe(200);
     expect(r.headers['access-control-allow-origin']).toBe(UI);
     const out = (r.json() as { payloads: { data: string }[] }).payloads[0]!;
     expect(JSON.parse(Buffer.from(out.data, 'base64').toString('utf8'))).toEqual(patient);
-    expect(logged.at(-1)).toBe('codec server: decode by vera (viewer): 1 payload(s), namespace default');
+    expect(logged.at(-1)).toBe('codec server: decode by otto (operator): 1 payload(s), namespace default');
     await app.close();
   });
 
-  test('encode needs an operator; no key or an unknown key is a 401', async () => {
+  test('decode and encode need an operator (a viewer sees no patient data); no key or an unknown key is a 401', async () => {
     const app = await server();
     const payload = { payloads: [asJson(plain())] };
-    const post = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/encode', headers, payload });
+    const post = (headers: Record<string, string>, url = '/encode') =>
+      app.inject({ method: 'POST', url, headers, payload });
     expect((await post({ authorization: `Bearer ${VIEWER}` })).statusCode).toBe(403);
+    expect((await post({ authorization: `Bearer ${VIEWER}` }, '/decode')).statusCode).toBe(403);
     expect((await post({})).statusCode).toBe(401);
+    expect((await post({}, '/decode')).statusCode).toBe(401);
     expect((await post({ authorization: 'Bearer not-a-known-key-at-all' })).statusCode).toBe(401);
     const ok = await post({ 'x-api-key': OPERATOR });
     expect(ok.statusCode).toBe(200);
@@ -225,7 +228,7 @@ describe('the codec server', () => {
     const r = await app.inject({
       method: 'POST',
       url: '/decode',
-      headers: { authorization: `Bearer ${VIEWER}` },
+      headers: { authorization: `Bearer ${OPERATOR}` },
       payload: { payloads: [asJson(sealed!)] },
     });
     expect(r.statusCode).toBe(400);
@@ -233,7 +236,7 @@ describe('the codec server', () => {
     const bad = await app.inject({
       method: 'POST',
       url: '/decode',
-      headers: { authorization: `Bearer ${VIEWER}` },
+      headers: { authorization: `Bearer ${OPERATOR}` },
       payload: { nope: 1 },
     });
     expect(bad.statusCode).toBe(400);
@@ -241,7 +244,7 @@ describe('the codec server', () => {
     const none = await app.inject({
       method: 'POST',
       url: '/decode',
-      headers: { authorization: `Bearer ${VIEWER}` },
+      headers: { authorization: `Bearer ${OPERATOR}` },
       payload: {},
     });
     expect(none.json()).toEqual({ payloads: [] });

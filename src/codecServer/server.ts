@@ -8,7 +8,7 @@ import { describeError } from '../errors';
  * The codec server: the Temporal Web UI and CLI send it payloads as JSON (metadata values and data in base64)
  * to /decode or /encode, and it answers with them decrypted or encrypted by our codec. Unlike Temporal's samples
  * it does not answer every origin or anybody: browsers may call it from the Web UI's origin only, callers
- * authenticate with the API's keys (decode needs a viewer, encode an operator), and every decode is logged
+ * authenticate with the API's keys (the operator role, who alone sees patient data in the API), and every decode is logged
  * with who asked and how much, never what.
  */
 
@@ -109,7 +109,8 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
         return reply.code(400).send({ error: describeError(err) });
       }
     });
-  route('/decode', 'viewer');
+  // Decoded payloads hold patient data, which the API shows to operators only (`?include=patients`).
+  route('/decode', 'operator');
   route('/encode', 'operator');
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }),
