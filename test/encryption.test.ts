@@ -6,6 +6,8 @@ import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { decisionsOf } from '../src/cli/format';
+import { startCodecServer } from '../src/codecServer/main';
+import { loadConfig } from '../src/config';
 import { demoDataset } from '../src/domain/demoData';
 import { KEY_ID_METADATA } from '../src/temporal/codec/encryptionCodec';
 import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
@@ -13,6 +15,7 @@ import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { batchWorkflowId } from '../src/workflowIds';
 import {
+  encryptionEnv,
   startHarness,
   tempDir,
   temporalCli,
@@ -47,10 +50,8 @@ function sqliteHits(dbFile: string): string[] {
   return [...new Set(files.flatMap((f) => hitsIn(fs.readFileSync(f).toString('latin1'))))];
 }
 
-/** `temporal workflow show --output json` without a codec: the text, and every base64 `data` field decoded. */
-async function shownHits(address: string, workflowId: string): Promise<string[]> {
-  const shown = await temporalCli(address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']);
-  expect(shown.code).toBe(0);
+/** The JSON of `temporal workflow show --output json`, and every base64 `data` field in it decoded. */
+function withDataDecoded(stdout: string): string {
   const decoded: string[] = [];
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
@@ -60,8 +61,15 @@ async function shownHits(address: string, workflowId: string): Promise<string[]>
         walk(x);
       }
   };
-  walk(JSON.parse(shown.stdout));
-  return hitsIn([shown.stdout, ...decoded].join('\n'));
+  walk(JSON.parse(stdout));
+  return [stdout, ...decoded].join('\n');
+}
+
+/** `temporal workflow show --output json` without a codec: what a person with server access reads. */
+async function shownHits(address: string, workflowId: string): Promise<string[]> {
+  const shown = await temporalCli(address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']);
+  expect(shown.code).toBe(0);
+  return hitsIn(withDataDecoded(shown.stdout));
 }
 
 /** Runs the seed example both ways, approving A002 when asked; returns the run ids and their batches' ids. */
@@ -138,6 +146,30 @@ describe('what the Temporal server holds', () => {
     for (const id of ids) expect({ id, hits: await shownHits(server.address, id) }).toEqual({ id, hits: [] });
     expect(sqliteHits(dbFile)).toEqual([]);
     expect(hitsIn(said.join('\n'))).toEqual([]);
+
+    // Through the codec server, with an operator's API key, the Temporal CLI reads the run; the decode is logged
+    // with who asked. Without the key it reads nothing.
+    const logged: string[] = [];
+    const keys = JSON.stringify([{ name: 'olga', key: 'olga-operator-key-0123', role: 'operator' }]);
+    const codec = await startCodecServer(
+      loadConfig({ ...encryptionEnv(), API_KEYS: keys, CODEC_HOST: '127.0.0.1', CODEC_PORT: '0' }),
+      (l) => logged.push(l),
+    );
+    try {
+      const show = ['workflow', 'show', '--workflow-id', ids[0]!, '--output', 'json'];
+      const read = await temporalCli(server.address, show, {
+        endpoint: codec.url,
+        auth: 'Bearer olga-operator-key-0123',
+      });
+      expect(read.code).toBe(0);
+      expect(withDataDecoded(read.stdout)).toContain('"providerId":"T001"');
+      expect(logged).toContainEqual(expect.stringMatching(/^codec server: decode by olga \(operator\): \d+ payload/));
+      const refused = await temporalCli(server.address, show, { endpoint: codec.url });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stdout).toBe('');
+    } finally {
+      await codec.close();
+    }
 
     // The same scan finds them once a run is recorded unencrypted: the zero above is not a blind scan.
     const plain = await startHarness({ address: server.address, env: { PAYLOAD_ENCRYPTION: 'off' } });
