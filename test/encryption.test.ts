@@ -287,13 +287,14 @@ describe('bad key settings', () => {
     ],
     ['an unknown current key id', ring('k9', { k1: material }), /current key id is not one of keys/],
   ])(
-    '%s: the worker, the CLI and the codec server each say one line and exit 1',
+    '%s: the worker, the CLI, the API and the codec server each say one line and exit 1',
     async (_, keys, pattern) => {
       const env = { PAYLOAD_KEYS: keys, TEMPORAL_ADDRESS: '127.0.0.1:1' };
       for (const r of await Promise.all([
         runScript(scripts.worker, [], env),
         runCli(['list'], env),
         runScript(path.join(__dirname, '..', 'src', 'codecServer', 'main.ts'), [], { ...env, CODEC_PORT: '0' }),
+        runScript(path.join(__dirname, '..', 'src', 'api', 'main.ts'), [], { ...env, API_PORT: '0' }),
       ])) {
         expectOneLineError(r, pattern);
         expect(r.stderr).not.toContain(material);
