@@ -82,7 +82,8 @@ const configSchema = z.object({
    */
   /**
    * Payload encryption (src/temporal/codec/): every payload Temporal stores (inputs, results, memo, queries,
-   * failures, activity summaries) is AES-256-GCM ciphertext. `off` sends plain JSON, with a warning.
+   * failures, activity summaries) is AES-256-GCM ciphertext. `off` encrypts nothing new, with a warning (a keyring,
+   * if there is one, still decrypts what was encrypted before).
    */
   PAYLOAD_ENCRYPTION: z.enum(['on', 'off']).default('on'),
   /** The keyring: JSON or @file, {"current":"k2","keys":{"k1":"<base64, 32 bytes>","k2":"..."}}; unset: PAYLOAD_KEY_FILE. */

@@ -125,7 +125,8 @@ describe('the keyring configuration', () => {
     expect(again.keyring.currentId).toBe(doc.current);
   });
 
-  test('PAYLOAD_ENCRYPTION=off: no codec, and a warning', () => {
+  // Before the next test: the warning is said once per process.
+  test('PAYLOAD_ENCRYPTION=off without any keyring: no codec, and a warning', () => {
     const said: string[] = [];
     const off = {
       PAYLOAD_ENCRYPTION: 'off' as const,
@@ -136,6 +137,18 @@ describe('the keyring configuration', () => {
     expect(dataConverterFor(off).payloadCodecs).toEqual([]);
     expect(said).toEqual([expect.stringMatching(/^warning: PAYLOAD_ENCRYPTION=off/)]);
     expect(fs.existsSync(off.PAYLOAD_KEY_FILE)).toBe(false);
+  });
+
+  test('PAYLOAD_ENCRYPTION=off with a keyring: nothing new is encrypted, what was encrypted is still read', async () => {
+    const settings = {
+      PAYLOAD_KEYS: JSON.stringify({ current: 'k1', keys: { k1: key() } }),
+      PAYLOAD_KEY_FILE: '/nonexistent/keys.json',
+    };
+    const on = codecFor({ ...settings, PAYLOAD_ENCRYPTION: 'on' })!;
+    const off = codecFor({ ...settings, PAYLOAD_ENCRYPTION: 'off' }, { say: () => undefined })!;
+    const [sealed] = await on.encode([plain()]);
+    expect(defaultPayloadConverter.fromPayload((await off.decode([sealed!]))[0]!)).toEqual(patient);
+    expect(await off.encode([plain()])).toEqual([plain()]);
   });
 });
 

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
 import type { AppConfig } from '../config';
 import { EncryptionCodec } from './codec/encryptionCodec';
@@ -41,7 +42,11 @@ export function keyringFor(settings: EncryptionSettings, options: DataConverterO
   return keyring;
 }
 
-/** The encryption codec of these settings, or undefined when PAYLOAD_ENCRYPTION=off (said once, as a warning). */
+/**
+ * The encryption codec of these settings. With PAYLOAD_ENCRYPTION=off (said once, as a warning) nothing new is
+ * encrypted, but a keyring that exists still decrypts what was encrypted before, so runs in flight can finish;
+ * with no keyring at all there is no codec (and no key file is made).
+ */
 export function codecFor(
   settings: EncryptionSettings,
   options: DataConverterOptions = {},
@@ -52,7 +57,8 @@ export function codecFor(
       'warning: PAYLOAD_ENCRYPTION=off: inputs, results and patient data are stored in Temporal as plain JSON',
       say,
     );
-    return undefined;
+    if (settings.PAYLOAD_KEYS === undefined && !fs.existsSync(settings.PAYLOAD_KEY_FILE)) return undefined;
+    return new EncryptionCodec(keyringFor(settings, options), { onMissingKey: say, encrypt: false });
   }
   return new EncryptionCodec(keyringFor(settings, options), { onMissingKey: say });
 }

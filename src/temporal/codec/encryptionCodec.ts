@@ -35,6 +35,8 @@ export class PayloadDecryptionError extends Error {
 export interface EncryptionCodecOptions {
   /** Told once per missing key id (the worker's log): which run, which key. */
   onMissingKey?: (line: string) => void;
+  /** false: decrypt only, encode nothing (PAYLOAD_ENCRYPTION=off with a keyring: runs already encrypted finish). */
+  encrypt?: boolean;
 }
 
 export function isEncrypted(payload: Payload): boolean {
@@ -54,6 +56,7 @@ export class EncryptionCodec implements PayloadCodec {
   ) {}
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
+    if (this.options.encrypt === false) return payloads;
     const { id, key } = this.keyring.current();
     return payloads.map((payload) => {
       const nonce = randomBytes(NONCE_BYTES);
