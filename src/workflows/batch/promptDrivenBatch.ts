@@ -1,6 +1,7 @@
 import { CancellationScope, log, patched } from '@temporalio/workflow';
 import type { ChatMessage } from '../../llm/chatTypes';
-import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../../tools/catalog';
+import { isInvalidCall, isToolName, type ToolName, type ToolOutcome, type ToolResult } from '../../tools/catalog';
+import type { TurnConstraints } from '../../llm/chatTypes';
 import { BatchSession } from './batchSession';
 import { askModel } from './modelTurn';
 import { decideByCode, notifyDecided } from './codeDrivenBatch';
@@ -25,7 +26,10 @@ const MODEL_TOOLS: ToolName[] = [
   'notify_patient',
 ];
 
-function userMessage(input: BatchInput): string {
+/** Candidates the workflow fetched before the first turn (prefetch), per appointment: the list, or why none. */
+type Prefetched = Map<string, { candidates: ToolResult<'find_candidates'>['candidates'] } | { candidates_error: string }>;
+
+function userMessage(input: BatchInput, prefetched?: Prefetched): string {
   const batch = {
     unavailable_provider: input.providerId,
     date: input.date,
@@ -36,6 +40,7 @@ function userMessage(input: BatchInput): string {
       ...(a.date !== undefined ? { date: a.date } : {}),
       time: a.time,
       specialty: a.specialty,
+      ...prefetched?.get(a.appointment_id),
     })),
   };
   return `Reassign this batch of ${input.appointments.length} affected appointment(s):\n${JSON.stringify(batch)}`;
@@ -114,14 +119,21 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   const { config, systemPrompt } = input.bundle;
   const stats = session.outcome.llm;
   const budgets = config.budgets;
+  // Configs pinned by earlier versions have none of these: native tool calls, no prefetch, the model notifies.
+  const requested = config.tool_calling ?? 'native';
+  let schemaMode = requested === 'json_schema';
+  const afterDecision = config.notify === 'after_decision';
+  const offered = ((config.tools as ToolName[] | undefined) ?? MODEL_TOOLS).filter(
+    (t) => !(afterDecision && t === 'notify_patient'),
+  );
+  const prefetched = config.prefetch?.includes('find_candidates') ? await prefetchCandidates(session, input) : undefined;
   const messages: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
-    { role: 'user', content: userMessage(input) },
+    { role: 'user', content: userMessage(input, prefetched) },
   ];
   let nudged = false;
   let modelErrors = 0;
   const stuck = (why: string, cause: 'budget' | 'model' = 'model'): Ending => ({ kind: 'stuck', why, cause });
-  const offered = (config.tools as ToolName[] | undefined) ?? MODEL_TOOLS;
 
   for (let turn = 1; ; turn++) {
     if (session.cancelled) return { kind: 'cancelled' };
@@ -130,9 +142,19 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch)
       return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`, 'budget');
 
-    const answer = await askModel(session, input, messages, turn, offered);
+    const constraints = schemaMode ? turnConstraints(session, input, offered) : undefined;
+    const answer = await askModel(session, input, messages, turn, offered, constraints);
     if (answer.kind === 'stuck') return stuck(answer.why);
     const { reply } = answer;
+    if (reply.format_error) {
+      // An endpoint that did not enforce the schema: the reply is counted against the model and it is told.
+      modelErrors += 1;
+      if (modelErrors > budgets.max_tool_errors_per_batch)
+        return stuck('the model kept answering outside the JSON schema');
+      messages.push({ role: 'assistant', content: reply.message.content ?? '' });
+      messages.push({ role: 'user', content: `${reply.format_error}. Answer with one JSON object as REPLY FORMAT says.` });
+      continue;
+    }
     const calls = reply.message.tool_calls;
     messages.push({
       role: 'assistant',
@@ -150,11 +172,20 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
 
     if (calls.length === 0) {
       // Text and no tool call on the first turn, when nothing can be summed up yet: the endpoint most likely
-      // does not offer the tools to the model (a chat template without tool support). Asking again would not help.
-      if (turn === 1 && (reply.message.content ?? '').trim() !== '' && patched(DETECT_NO_TOOL_SUPPORT))
+      // does not offer the tools to the model (a chat template without tool support). Asking again the same way
+      // would not help: tool_calling auto asks again in json_schema mode, otherwise the model is given up.
+      if (turn === 1 && !schemaMode && (reply.message.content ?? '').trim() !== '' && patched(DETECT_NO_TOOL_SUPPORT)) {
+        if (requested === 'auto') {
+          schemaMode = true;
+          messages.pop();
+          stats.mode_switches = (stats.mode_switches ?? 0) + 1;
+          log.warn('no tool support at the endpoint: the batch goes on in json_schema mode', { batch: input.batch });
+          continue;
+        }
         return stuck(
-          'the model answered its first turn with text and no tool call: it does not seem to support tool calling (check the endpoint serves the model with a chat template that includes tools)',
+          'the model answered its first turn with text and no tool call: it does not seem to support tool calling (check the endpoint serves the model with a chat template that includes tools, or set tool_calling: json_schema or auto in the prompt config)',
         );
+      }
       // A final answer: it must be the summary, and it must agree with what the tools did.
       const undecided = input.appointments
         .filter((a) => !session.isDecided(a.appointment_id))
@@ -191,12 +222,80 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     }
 
     const results = await Promise.all(calls.map((c) => dispatch(session, offered, c.name, c.arguments)));
-    calls.forEach((c, i) => messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(results[i]) }));
+    calls.forEach((c, i) =>
+      messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(forModel(c.name, results[i]!)) }),
+    );
     const invalid = results.filter((r) => !r.ok && isInvalidCall(r.code)).length;
     modelErrors += invalid;
     if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
     if (modelErrors > budgets.max_tool_errors_per_batch)
       return stuck(`more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
+    // notify: after_decision: the workflow tells the patients the model just decided about, in one activity.
+    if (afterDecision) await notifyAfterDecision(session, input);
+  }
+}
+
+/** prefetch: [find_candidates]: every appointment's candidates, fetched in one activity before the first turn. */
+async function prefetchCandidates(session: BatchSession, input: BatchInput): Promise<Prefetched> {
+  const outcomes = await session.toolsTogether(
+    'find_candidates',
+    input.appointments.map((a) => ({ appointment_id: a.appointment_id })),
+  );
+  return new Map(
+    input.appointments.map((a, i) => {
+      const o = outcomes[i]!;
+      return [a.appointment_id, o.ok ? { candidates: o.result.candidates } : { candidates_error: o.error }];
+    }),
+  );
+}
+
+async function notifyAfterDecision(session: BatchSession, input: BatchInput): Promise<void> {
+  const untold = input.appointments.flatMap((a) => {
+    const kind = session.needsNotification(a.appointment_id);
+    return kind ? [{ appointment_id: a.appointment_id, kind }] : [];
+  });
+  if (untold.length > 0) await session.toolsTogether('notify_patient', untold);
+}
+
+/** What a json_schema-mode turn may name: the batch's undecided appointments and the providers proposed for them. */
+function turnConstraints(session: BatchSession, input: BatchInput, offered: ToolName[]): TurnConstraints {
+  const batch = input.appointments.map((a) => a.appointment_id);
+  const undecided = batch.filter((id) => !session.isDecided(id));
+  const toNotify = offered.includes('notify_patient')
+    ? batch.filter((id) => session.needsNotification(id) !== undefined)
+    : [];
+  return {
+    appointments: undecided,
+    candidates: Object.fromEntries(
+      undecided.flatMap((id) => {
+        const proposed = session.proposedFor(id);
+        return proposed ? [[id, proposed]] : [];
+      }),
+    ),
+    toNotify,
+    patients: [...new Set(input.appointments.map((a) => a.patient_id))],
+    batch,
+    summary: undecided.length === 0 && toNotify.length === 0,
+  };
+}
+
+/**
+ * A tool's outcome as the model reads it: what the next decision needs, not the whole record (every token of
+ * it is paid again on every later turn of the conversation).
+ */
+function forModel(name: string, outcome: ToolOutcome): unknown {
+  if (!outcome.ok) return { ok: false, code: outcome.code, error: outcome.error };
+  const r = outcome.result as Record<string, unknown>;
+  const pick = (...keys: string[]) => ({ ok: true, result: Object.fromEntries(keys.map((k) => [k, r[k]])) });
+  switch (name) {
+    case 'assign_appointment':
+      return pick('appointment_id', 'new_provider_id', 'score', 'band');
+    case 'add_to_waitlist':
+      return pick('appointment_id', 'reason');
+    case 'notify_patient':
+      return pick('appointment_id', 'kind');
+    default:
+      return outcome;
   }
 }
 
