@@ -51,7 +51,7 @@ export interface HarnessOptions {
   /** Edits applied to the project's prompt files (a temp copy) before the worker starts. */
   editPrompts?: (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => void;
   /** A scripted model instead of the offline stand-in. */
-  agent?: (messages: ChatMessage[]) => AgentReply;
+  agent?: (messages: ChatMessage[], offered?: readonly string[]) => AgentReply;
   /** Fault modes for the model (the offline stand-in, or the scripted agent): see src/llm/offline/faults.ts. */
   faults?: Fault[];
   /** More worker configuration (LLM_TIMEOUT_MS, Langfuse, an experiment, tracing), as environment variables. */

@@ -221,7 +221,13 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       return { kind: 'finished' };
     }
 
-    const results = await Promise.all(calls.map((c) => dispatch(session, offered, c.name, c.arguments)));
+    const pending = calls.map((c) => dispatch(session, offered, c.name, c.arguments));
+    if (afterDecision) {
+      // The patients of this turn's decisions are told at once, not after the approvals the turn waits for.
+      await Promise.all(pending.filter((_, i) => calls[i]!.name !== 'request_approval'));
+      await notifyAfterDecision(session, input);
+    }
+    const results = await Promise.all(pending);
     calls.forEach((c, i) =>
       messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(forModel(c.name, results[i]!)) }),
     );
