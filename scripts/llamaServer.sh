@@ -12,12 +12,18 @@ bin="$root/bin/llama-server"
 smollm="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 gemma="$root/models/gemma-3-270m-q4_k_m.gguf"
 llama_cpp_python_version="0.3.36"
+# Portable x86-64 flags, not -march=native: a native build on a Xeon with AMX crashed (SIGSEGV in
+# ggml_backend_amx_mul_mat) on the first matrix product, in a VM that does not grant the AMX tile state.
+cmake_flags="-DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DBUILD_SHARED_LIBS=OFF \
+-DLLAMA_BUILD_TESTS=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+# The build is redone when the sources or the flags change.
+stamp="llama-cpp-python $llama_cpp_python_version; $cmake_flags"
 smollm_version="0.1.2"
 mkdir -p "$root/bin" "$root/models"
 
 fail() { echo "llama-server: $*" >&2; exit 1; }
 
-if ! "$bin" --version >/dev/null 2>&1; then
+if ! "$bin" --version >/dev/null 2>&1 || [ "$(cat "$root/bin/build-stamp" 2>/dev/null)" != "$stamp" ]; then
   command -v cmake >/dev/null || fail "cmake is needed to build llama-server (apt-get install cmake)"
   command -v c++ >/dev/null || command -v g++ >/dev/null || fail "a C++ compiler is needed (apt-get install g++)"
   work="$(mktemp -d)"
@@ -29,14 +35,15 @@ if ! "$bin" --version >/dev/null 2>&1; then
   src="$(echo "$work"/llama_cpp_python-*/vendor/llama.cpp)"
   [ -f "$src/CMakeLists.txt" ] || fail "no vendor/llama.cpp in the sdist"
   echo "llama-server: building (cmake, 2 jobs; about 10 minutes on 2 cores)"
-  cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
-    -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DGGML_NATIVE=ON >"$work/cmake.log" 2>&1 \
+  # shellcheck disable=SC2086
+  cmake -S "$src" -B "$work/build" $cmake_flags >"$work/cmake.log" 2>&1 \
     || { tail -20 "$work/cmake.log" >&2; fail "cmake configuration failed"; }
   cmake --build "$work/build" --target llama-server -j 2 >"$work/build.log" 2>&1 \
     || { tail -20 "$work/build.log" >&2; fail "the build failed"; }
   # Written under a temporary name and moved, so an interrupted build never leaves a half-written binary.
   cp "$work/build/bin/llama-server" "$bin.tmp" && mv "$bin.tmp" "$bin"
   "$bin" --version >/dev/null 2>&1 || fail "the built llama-server does not run"
+  echo "$stamp" >"$root/bin/build-stamp"
 fi
 
 if [ ! -s "$smollm" ]; then

@@ -245,9 +245,9 @@ describe('tool catalog', () => {
 describe('prompt registry', () => {
   test('labels resolve to versions; latest is the highest version', async () => {
     const reg = new LocalPromptRegistry(path.join(projectRoot, 'prompts'));
-    expect((await reg.resolveOrchestrator('production')).version).toBe(1);
+    expect((await reg.resolveOrchestrator('production')).version).toBe(3);
     expect((await reg.resolveOrchestrator('staging')).version).toBe(2);
-    expect((await reg.resolveOrchestrator('latest')).version).toBe(2);
+    expect((await reg.resolveOrchestrator('latest')).version).toBe(3);
   });
 
   test('the rendered system prompt carries the thresholds of the config', async () => {

@@ -18,7 +18,13 @@ import type { ToolName } from '../src/tools/catalog';
  */
 
 const ajv = new Ajv({ strict: false });
-const tools: ToolName[] = ['find_candidates', 'request_approval', 'assign_appointment', 'add_to_waitlist', 'notify_patient'];
+const tools: ToolName[] = [
+  'find_candidates',
+  'request_approval',
+  'assign_appointment',
+  'add_to_waitlist',
+  'notify_patient',
+];
 
 const constraints = (over: Partial<TurnConstraints> = {}): TurnConstraints => ({
   appointments: ['A001', 'A002'],
@@ -40,9 +46,7 @@ describe('json_schema mode: the schema of a turn', () => {
     expect(accepts(c, call('find_candidates', { appointment_id: 'A002' }))).toBe(true);
     expect(accepts(c, call('add_to_waitlist', { appointment_id: 'A002', reason: 'no match' }))).toBe(true);
     expect(accepts(c, call('notify_patient', { appointment_id: 'A003', kind: 'waitlisted' }))).toBe(true);
-    expect(
-      accepts(c, call('request_approval', { appointment_id: 'A001', provider_id: 'P001' })),
-    ).toBe(true);
+    expect(accepts(c, call('request_approval', { appointment_id: 'A001', provider_id: 'P001' }))).toBe(true);
   });
 
   test('refuses an id that does not exist, a provider not proposed, a decided appointment, an unknown tool', () => {
@@ -150,10 +154,12 @@ describe('native mode: tool calls written as text are recovered', () => {
   });
 
   test('a fenced JSON block with a call, a list of calls, or "parameters" for arguments', () => {
-    expect(recoverTextToolCalls('```json\n{"name": "find_candidates", "parameters": {"appointment_id": "A1"}}\n```')).toEqual([
-      { name: 'find_candidates', arguments: '{"appointment_id":"A1"}' },
-    ]);
-    expect(recoverTextToolCalls('Calls:\n```\n[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {}}]\n```')).toHaveLength(2);
+    expect(
+      recoverTextToolCalls('```json\n{"name": "find_candidates", "parameters": {"appointment_id": "A1"}}\n```'),
+    ).toEqual([{ name: 'find_candidates', arguments: '{"appointment_id":"A1"}' }]);
+    expect(
+      recoverTextToolCalls('Calls:\n```\n[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {}}]\n```'),
+    ).toHaveLength(2);
   });
 
   test('prose, or a summary in a fenced block, is not a tool call', () => {

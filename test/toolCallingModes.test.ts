@@ -174,7 +174,7 @@ describe('the production prompt: candidates fetched before the first turn, patie
       expect(seen.every((s) => !s.offered!.includes('find_candidates') && !s.offered!.includes('notify_patient'))).toBe(
         true,
       );
-      // The prefetch and the notifications are batched: one activity each time, every call still recorded.
+      // The prefetch, a turn's calls and the notifications are batched: one activity each, every call recorded.
       const history = await handle.fetchHistory();
       const batchId = `${handle.workflowId}-batch-0001`;
       const batch = await h.client.workflow.getHandle(batchId).fetchHistory();
@@ -183,10 +183,10 @@ describe('the production prompt: candidates fetched before the first turn, patie
         return t ? [t] : [];
       });
       expect(history.events!.length).toBeGreaterThan(0);
-      // The prefetch, then A001's and A003's notifications together; a single call is a callTool of its own.
-      expect(types.filter((t) => t === 'callTools')).toHaveLength(2);
-      // A001, A003, the approval gate's score of A002, A002 once approved, and A002's notification.
-      expect(types.filter((t) => t === 'callTool')).toHaveLength(5);
+      // The prefetch, turn 1's decisions (A001, A003), then their two notifications: one activity each.
+      expect(types.filter((t) => t === 'callTools')).toHaveLength(3);
+      // A single call is a callTool of its own: the approval gate's score of A002, A002 once approved, its notification.
+      expect(types.filter((t) => t === 'callTool')).toHaveLength(3);
       expect(types.filter((t) => t === 'chatCompletion')).toHaveLength(3);
     } finally {
       await h.close();

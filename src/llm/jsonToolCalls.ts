@@ -48,7 +48,9 @@ function argumentVariants(name: ToolName, c: TurnConstraints): JsonSchema[] {
       // One variant per appointment, with the providers the tools proposed for it.
       return ids
         .filter((id) => (c.candidates[id] ?? []).length > 0)
-        .map((id) => object({ ...properties, appointment_id: { enum: [id] }, [providerKey]: { enum: c.candidates[id] } }));
+        .map((id) =>
+          object({ ...properties, appointment_id: { enum: [id] }, [providerKey]: { enum: c.candidates[id] } }),
+        );
     return ids.length > 0 ? [object({ ...properties, appointment_id: { enum: ids } })] : [];
   }
   if ('patient_id' in properties)
@@ -192,10 +194,13 @@ export function fromSchemaConversation(messages: ChatMessage[]): ChatMessage[] {
     }
     if (m.role === 'user' && (m.content ?? '').startsWith(TOOL_RESULTS)) {
       const parsed = safeParse(m.content!.slice(TOOL_RESULTS.length)) as
-        | { tool_results?: { outcome: unknown }[] }
-        | undefined;
+        { tool_results?: { outcome: unknown }[] } | undefined;
       (parsed?.tool_results ?? []).forEach((r, i) =>
-        out.push({ role: 'tool', tool_call_id: pending[i] ?? `schema_orphan_${i}`, content: JSON.stringify(r.outcome) }),
+        out.push({
+          role: 'tool',
+          tool_call_id: pending[i] ?? `schema_orphan_${i}`,
+          content: JSON.stringify(r.outcome),
+        }),
       );
       continue;
     }

@@ -88,7 +88,10 @@ export const orchestratorConfigSchema = z
      */
     tool_calling: z.enum(['native', 'json_schema', 'auto']).default('native'),
     /** Tools the workflow calls for every appointment before the first turn, their results in the first message. */
-    prefetch: z.array(z.enum(['find_candidates'])).max(1).optional(),
+    prefetch: z
+      .array(z.enum(['find_candidates']))
+      .max(1)
+      .optional(),
     /** model: the model calls notify_patient; after_decision: the workflow tells the patient after each decision. */
     notify: z.enum(['model', 'after_decision']).default('model'),
     budgets: z

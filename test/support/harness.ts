@@ -217,3 +217,12 @@ export function auditStore(store: SchedulingStore): string[] {
 }
 
 export { temporalCli } from './processes';
+
+/**
+ * The orchestrator prompt as it was with two versions (production on v1, staging on v2): for the tests of labels
+ * moving between versions in Langfuse, whose version numbers they assert, and which are about the moving.
+ */
+export function twoVersions(files: { orchestrator: PromptDoc }): void {
+  files.orchestrator.versions = files.orchestrator.versions.filter((v) => v.version <= 2);
+  files.orchestrator.versions.find((v) => v.version === 1)!.labels = ['production'];
+}

@@ -101,8 +101,7 @@ class PrefixCache {
 /** The call variants of a json_schema-mode request's schema (src/llm/jsonToolCalls.ts writes them). */
 function schemaVariants(schema: JsonObject | undefined): JsonObject[] {
   const items = ((schema?.properties as JsonObject | undefined)?.tool_calls as JsonObject | undefined)?.items as
-    | JsonObject
-    | undefined;
+    JsonObject | undefined;
   return (items?.anyOf as JsonObject[] | undefined) ?? (items ? [items] : []);
 }
 
@@ -276,7 +275,11 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
         agent(conversation, toolsInSchema(format.schema)),
       );
       const asText = reply.finishReason === 'length' || faults.some((f) => f.mode === 'ignores_schema');
-      message = { role: 'assistant', content: asText ? (reply.content ?? '') : schemaReply(reply, format.schema), refusal: null };
+      message = {
+        role: 'assistant',
+        content: asText ? (reply.content ?? '') : schemaReply(reply, format.schema),
+        refusal: null,
+      };
       finishReason = reply.finishReason ?? 'stop';
     } else {
       const turn = body.messages.filter((m) => m.role === 'assistant').length;

@@ -18,6 +18,8 @@ import { cancelSignalSchema, parentWorkflowId, type BatchInput, type BatchOutcom
 import { describeZodError } from '../../zodIssue';
 
 const LIVE_LLM_REPORT_EVERY_MS = 2_000;
+
+const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 const LIVE_LLM_PROGRESS = 'live-llm-progress';
 
 /**
@@ -164,28 +166,28 @@ export class BatchSession {
   }
 
   /**
-   * Calls of one tool that the workflow makes itself (the prefetch, the notifications after decisions), in one
-   * activity: each validated, keyed and recorded exactly as tool() would, in one round trip. A dry session
-   * makes them one by one (its would-be writes must follow each other).
+   * Several tool calls in one activity: each validated, keyed and recorded exactly as tool() would, in one round
+   * trip (the activity runs them one after another, each in its own transaction with its own idempotency key, so
+   * a retry repeats no write). A dry session makes them one by one (its would-be writes must follow each other).
    */
-  async toolsTogether<N extends Exclude<ToolName, 'request_approval'>>(
-    name: N,
-    argsList: unknown[],
-  ): Promise<ToolOutcome<ToolResult<N>>[]> {
-    if (this.dryRun || argsList.length <= 1) return Promise.all(argsList.map((a) => this.tool(name, a)));
-    const prepared = argsList.map((a) => this.prepareCall(name, a));
+  async toolsTogether(calls: { name: Exclude<ToolName, 'request_approval'>; args: unknown }[]): Promise<ToolOutcome[]> {
+    if (this.dryRun || calls.length <= 1) return Promise.all(calls.map((c) => this.tool(c.name, c.args)));
+    const prepared = calls.map((c) => this.prepareCall(c.name, c.args));
     const inputs = prepared.flatMap((p) => (p.ok ? [p.input] : []));
+    if (inputs.length === 0) return prepared as ToolOutcome[];
     this.outcome.tool_calls += inputs.length;
+    const summary = inputs.map((i) => (tools[i.name as ToolName].summarize as (a: unknown) => string)(i.args));
     const outcomes = (await CancellationScope.nonCancellable(() =>
-      toolProxy.callTools.executeWithOptions({ summary: `${name} × ${inputs.length} · batch ${this.input.batch}` }, [
-        { calls: inputs },
-      ]),
-    )) as ToolOutcome<ToolResult<N>>[];
+      toolProxy.callTools.executeWithOptions(
+        { summary: `${truncate(summary.join(', '), 300)} · batch ${this.input.batch}` },
+        [{ calls: inputs }],
+      ),
+    )) as ToolOutcome[];
     let next = 0;
-    return prepared.map((p) => {
+    return prepared.map((p, i) => {
       if (!p.ok) return p;
       const outcome = outcomes[next++]!;
-      this.settle(name, p.input, outcome);
+      this.settle(calls[i]!.name, p.input, outcome);
       return outcome;
     });
   }

@@ -27,7 +27,10 @@ const MODEL_TOOLS: ToolName[] = [
 ];
 
 /** Candidates the workflow fetched before the first turn (prefetch), per appointment: the list, or why none. */
-type Prefetched = Map<string, { candidates: ToolResult<'find_candidates'>['candidates'] } | { candidates_error: string }>;
+type Prefetched = Map<
+  string,
+  { candidates: ToolResult<'find_candidates'>['candidates'] } | { candidates_error: string }
+>;
 
 function userMessage(input: BatchInput, prefetched?: Prefetched): string {
   const batch = {
@@ -69,6 +72,9 @@ export async function runPromptPath(session: BatchSession, input: BatchInput): P
 
 /** Marks the versions that give up a model that never calls tools after its first reply (older ones re-asked). */
 const DETECT_NO_TOOL_SUPPORT = 'detect-no-tool-support';
+
+/** Marks the versions that run a turn's tool calls (approvals apart) in one activity. */
+const ONE_ACTIVITY_PER_TURN = 'one-activity-per-turn';
 
 /** Marks the version of the batch that notifies every decided patient on every way out. */
 const NOTIFY_DECIDED_BEFORE_RETURN = 'notify-decided-before-return';
@@ -126,7 +132,9 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   const offered = ((config.tools as ToolName[] | undefined) ?? MODEL_TOOLS).filter(
     (t) => !(afterDecision && t === 'notify_patient'),
   );
-  const prefetched = config.prefetch?.includes('find_candidates') ? await prefetchCandidates(session, input) : undefined;
+  const prefetched = config.prefetch?.includes('find_candidates')
+    ? await prefetchCandidates(session, input)
+    : undefined;
   const messages: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
     { role: 'user', content: userMessage(input, prefetched) },
@@ -134,6 +142,8 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   let nudged = false;
   let modelErrors = 0;
   const stuck = (why: string, cause: 'budget' | 'model' = 'model'): Ending => ({ kind: 'stuck', why, cause });
+  // Histories recorded before this marker ran each call of a turn as an activity of its own.
+  const batchCalls = patched(ONE_ACTIVITY_PER_TURN);
 
   for (let turn = 1; ; turn++) {
     if (session.cancelled) return { kind: 'cancelled' };
@@ -152,7 +162,10 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       if (modelErrors > budgets.max_tool_errors_per_batch)
         return stuck('the model kept answering outside the JSON schema');
       messages.push({ role: 'assistant', content: reply.message.content ?? '' });
-      messages.push({ role: 'user', content: `${reply.format_error}. Answer with one JSON object as REPLY FORMAT says.` });
+      messages.push({
+        role: 'user',
+        content: `${reply.format_error}. Answer with one JSON object as REPLY FORMAT says.`,
+      });
       continue;
     }
     const calls = reply.message.tool_calls;
@@ -221,7 +234,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       return { kind: 'finished' };
     }
 
-    const pending = calls.map((c) => dispatch(session, offered, c.name, c.arguments));
+    const pending = dispatchTurn(session, offered, calls, batchCalls);
     if (afterDecision) {
       // The patients of this turn's decisions are told at once, not after the approvals the turn waits for.
       await Promise.all(pending.filter((_, i) => calls[i]!.name !== 'request_approval'));
@@ -243,10 +256,9 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
 
 /** prefetch: [find_candidates]: every appointment's candidates, fetched in one activity before the first turn. */
 async function prefetchCandidates(session: BatchSession, input: BatchInput): Promise<Prefetched> {
-  const outcomes = await session.toolsTogether(
-    'find_candidates',
-    input.appointments.map((a) => ({ appointment_id: a.appointment_id })),
-  );
+  const outcomes = (await session.toolsTogether(
+    input.appointments.map((a) => ({ name: 'find_candidates', args: { appointment_id: a.appointment_id } })),
+  )) as ToolOutcome<ToolResult<'find_candidates'>>[];
   return new Map(
     input.appointments.map((a, i) => {
       const o = outcomes[i]!;
@@ -258,9 +270,9 @@ async function prefetchCandidates(session: BatchSession, input: BatchInput): Pro
 async function notifyAfterDecision(session: BatchSession, input: BatchInput): Promise<void> {
   const untold = input.appointments.flatMap((a) => {
     const kind = session.needsNotification(a.appointment_id);
-    return kind ? [{ appointment_id: a.appointment_id, kind }] : [];
+    return kind ? [{ name: 'notify_patient' as const, args: { appointment_id: a.appointment_id, kind } }] : [];
   });
-  if (untold.length > 0) await session.toolsTogether('notify_patient', untold);
+  if (untold.length > 0) await session.toolsTogether(untold);
 }
 
 /** What a json_schema-mode turn may name: the batch's undecided appointments and the providers proposed for them. */
@@ -305,28 +317,57 @@ function forModel(name: string, outcome: ToolOutcome): unknown {
   }
 }
 
-async function dispatch(
+/**
+ * A turn's calls, started together. Each is checked first (JSON, a tool this prompt offers); approvals go to the
+ * approval gate; the other calls run in one activity (or one each, in histories of earlier versions).
+ */
+function dispatchTurn(
   session: BatchSession,
   offered: ToolName[],
-  name: string,
-  rawArgs: string,
-): Promise<ToolOutcome> {
+  calls: { name: string; arguments: string }[],
+  together: boolean,
+): Promise<ToolOutcome>[] {
+  const checked = calls.map((c) => check(session, offered, c.name, c.arguments));
+  const toolCalls = checked.flatMap((c) => (c.kind === 'tool' ? [{ name: c.name, args: c.args }] : []));
+  const ran = together && toolCalls.length > 0 ? session.toolsTogether(toolCalls) : undefined;
+  let next = 0;
+  return checked.map((c) => {
+    if (c.kind === 'refused') return Promise.resolve(c.outcome);
+    if (c.kind === 'approval') return session.requestApproval(c.args);
+    if (!ran) return session.tool(c.name, c.args);
+    const k = next++;
+    return ran.then((outcomes) => outcomes[k]!);
+  });
+}
+
+type Checked =
+  | { kind: 'refused'; outcome: ToolOutcome }
+  | { kind: 'approval'; args: unknown }
+  | { kind: 'tool'; name: Exclude<ToolName, 'request_approval'>; args: unknown };
+
+function check(session: BatchSession, offered: ToolName[], name: string, rawArgs: string): Checked {
   let args: unknown;
   try {
     args = JSON.parse(rawArgs || '{}');
   } catch {
     session.outcome.llm.invalid_tool_calls += 1;
-    return { ok: false, code: 'invalid_json', error: `the arguments of ${name} are not valid JSON` };
+    return {
+      kind: 'refused',
+      outcome: { ok: false, code: 'invalid_json', error: `the arguments of ${name} are not valid JSON` },
+    };
   }
   // A tool this prompt does not offer is as unknown to the model as one that does not exist.
   if (!isToolName(name) || !offered.includes(name)) {
     session.outcome.llm.invalid_tool_calls += 1;
     return {
-      ok: false,
-      code: 'unknown_tool',
-      error: `there is no tool named ${name}; use one of: ${offered.join(', ')}`,
+      kind: 'refused',
+      outcome: {
+        ok: false,
+        code: 'unknown_tool',
+        error: `there is no tool named ${name}; use one of: ${offered.join(', ')}`,
+      },
     };
   }
-  if (name === 'request_approval') return session.requestApproval(args);
-  return session.tool(name, args);
+  if (name === 'request_approval') return { kind: 'approval', args };
+  return { kind: 'tool', name, args };
 }
