@@ -68,6 +68,28 @@ if [ ! -s "$gemma" ]; then
   mv "$gemma.tmp" "$gemma"
 fi
 
+# A new build answers one completion before it is trusted (a build can start and then crash on its first matrix
+# product, as a native one did on a CPU whose AMX the VM does not grant).
+if [ ! -f "$root/bin/smoke-ok" ] || [ "$(cat "$root/bin/smoke-ok")" != "$stamp" ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$bin" -m "$smollm" --host 127.0.0.1 --port "$port" -c 512 >/dev/null 2>&1 &
+  pid=$!
+  answered=""
+  for _ in $(seq 1 60); do
+    if curl -sf "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
+      -d '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":4}' >/dev/null 2>&1; then
+      answered=yes
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [ -n "$answered" ] || fail "the built llama-server does not answer a completion (it crashed or hung): delete $root/bin and report the CPU (lscpu)"
+  echo "$stamp" >"$root/bin/smoke-ok"
+fi
+
 echo "LLAMA_SERVER=$bin"
 echo "LLAMA_MODEL=$smollm"
 echo "LLAMA_BASE_MODEL=$gemma"

@@ -101,6 +101,27 @@ describe('replay', () => {
     } finally {
       await silent.close();
     }
+    // tool_calling auto on an endpoint without tool support: the batch switches to json_schema mode.
+    const prose = await startHarness({ faults: [{ mode: 'text_only' }] });
+    try {
+      const id = `replay-promptDrivenReassignment-schema-${Date.now()}`;
+      const handle = await prose.start('promptDrivenReassignment', input, id);
+      await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+      await handle.signal(approveSignal, { appointmentId: 'A002' });
+      const r = await handle.result();
+      expect(r.llm.mode_switches).toBe(1);
+      const shown = async (workflowId: string) =>
+        (await temporalCli(prose.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']))
+          .stdout;
+      recorded.push({ name: 'schema', workflowId: id, json: await shown(id) });
+      recorded.push({
+        name: 'schema-batch',
+        workflowId: batchWorkflowId(id, 1),
+        json: await shown(batchWorkflowId(id, 1)),
+      });
+    } finally {
+      await prose.close();
+    }
     if (process.env.RECORD_HISTORIES === '1') {
       fs.mkdirSync(fixtures, { recursive: true });
       for (const r of recorded) fs.writeFileSync(path.join(fixtures, `${r.workflowId}.json`), r.json);
@@ -109,7 +130,7 @@ describe('replay', () => {
   afterAll(() => h.close());
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
-    expect(recorded).toHaveLength(13);
+    expect(recorded).toHaveLength(15);
     expect(await replayAll(asHistories(recorded))).toEqual([]);
   });
 

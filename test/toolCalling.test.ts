@@ -63,6 +63,16 @@ describe('json_schema mode: the schema of a turn', () => {
     expect(accepts(c, { summary: {} })).toBe(false);
   });
 
+  test('a person already asked about an appointment is not asked again; the calls are bounded by what is left', () => {
+    const c = constraints({ asked: ['A001'] });
+    expect(accepts(c, call('request_approval', { appointment_id: 'A001', provider_id: 'P001' }))).toBe(false);
+    expect(accepts(c, call('assign_appointment', { appointment_id: 'A001', new_provider_id: 'P001' }))).toBe(true);
+    // Two undecided and one to tell: at most three calls in a turn.
+    const four = { tool_calls: Array(4).fill({ name: 'find_candidates', arguments: { appointment_id: 'A002' } }) };
+    expect(accepts(c, four)).toBe(false);
+    expect(accepts(c, { tool_calls: four.tool_calls.slice(0, 3) })).toBe(true);
+  });
+
   test('asks for the summary, and only the summary, once nothing is left', () => {
     const c = constraints({ appointments: [], candidates: {}, toNotify: [], summary: true });
     const { allows, schema } = turnSchema(c, tools);

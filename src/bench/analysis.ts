@@ -147,12 +147,6 @@ export function verdicts(runs: Measurement[], floor: unknown, latency?: LatencyF
       (x) => `${fmt(x)}×`,
     ),
     v(
-      `${latency?.latency_ms ?? '–'} ms per LLM call: wall ≤ ${TARGETS.latencyWallOverSequential * 100}% of sequential LLM time`,
-      latency?.wall_over_sequential ?? NaN,
-      TARGETS.latencyWallOverSequential,
-      (x) => `${fmt(x * 100, 1)}%`,
-    ),
-    v(
       'worker peak memory < 1 GB at N=10,000',
       big?.worker_peak_rss_bytes ?? NaN,
       TARGETS.workerPeakBytes,

@@ -24,7 +24,6 @@ export const TARGETS = {
   scaling10kOver100: 1.5,
   historyEvents: 10_000,
   historyBytes: 4 * 1024 * 1024,
-  latencyWallOverSequential: 0.1,
   workerPeakBytes: 1024 * 1024 * 1024,
 } as const;
 

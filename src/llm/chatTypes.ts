@@ -33,6 +33,8 @@ export interface TurnConstraints {
   candidates: Record<string, string[]>;
   /** Decided and not yet told (notify_patient). */
   toNotify: string[];
+  /** Appointments a person was already asked about in this batch: request_approval is not offered for them again. */
+  asked?: string[];
   /** The batch's patients (get_patient_details). */
   patients: string[];
   /** Every appointment of the batch (the summary names them). */

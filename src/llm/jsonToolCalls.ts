@@ -38,12 +38,22 @@ const object = (properties: Record<string, JsonSchema>): JsonSchema => ({
   additionalProperties: false,
 });
 
+/** Free text (a waitlist reason) kept short: every character is generated, and a reason is one line. */
+function shortText(properties: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  return Object.fromEntries(
+    Object.entries(properties)
+      .filter(([, p]) => p.type === 'string' && p.enum === undefined && p.pattern === undefined)
+      .map(([key, p]) => [key, { ...p, maxLength: Math.min(Number(p.maxLength ?? 120), 120) }]),
+  );
+}
+
 /** The argument schemas a tool may be called with this turn; none when the turn leaves it nothing to act on. */
 function argumentVariants(name: ToolName, c: TurnConstraints): JsonSchema[] {
   const { properties } = requiredArguments(name);
   const providerKey = ['new_provider_id', 'provider_id'].find((k) => k in properties);
   if ('appointment_id' in properties) {
-    const ids = name === 'notify_patient' ? c.toNotify : c.appointments;
+    const asked = new Set(name === 'request_approval' ? (c.asked ?? []) : []);
+    const ids = (name === 'notify_patient' ? c.toNotify : c.appointments).filter((id) => !asked.has(id));
     if (providerKey)
       // One variant per appointment, with the providers the tools proposed for it.
       return ids
@@ -51,7 +61,7 @@ function argumentVariants(name: ToolName, c: TurnConstraints): JsonSchema[] {
         .map((id) =>
           object({ ...properties, appointment_id: { enum: [id] }, [providerKey]: { enum: c.candidates[id] } }),
         );
-    return ids.length > 0 ? [object({ ...properties, appointment_id: { enum: ids } })] : [];
+    return ids.length > 0 ? [object({ ...properties, ...shortText(properties), appointment_id: { enum: ids } })] : [];
   }
   if ('patient_id' in properties)
     return c.patients.length > 0 ? [object({ ...properties, patient_id: { enum: c.patients } })] : [];
@@ -92,9 +102,11 @@ export function turnSchema(
   if (c.summary || variants.length === 0)
     return { name: 'batch_summary', schema: object({ summary: summarySchema(c) }), allows: 'summary' };
   const items = variants.length === 1 ? variants[0]! : { anyOf: variants };
+  // One step per appointment at most: a small model left free keeps adding calls until max_tokens cuts it off.
+  const maxItems = Math.max(1, c.appointments.length + c.toNotify.length);
   return {
     name: 'tool_calls',
-    schema: object({ tool_calls: { type: 'array', minItems: 1, maxItems: 64, items } }),
+    schema: object({ tool_calls: { type: 'array', minItems: 1, maxItems, items } }),
     allows: 'tool_calls',
   };
 }

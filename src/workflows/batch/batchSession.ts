@@ -249,6 +249,17 @@ export class BatchSession {
   ): void {
     const id = args.appointment_id;
     if (!id || this.assigned.has(id) || this.waitlisted.has(id)) return;
+    // A provider the store refused for this appointment (busy, below threshold, rejected) is no longer proposed
+    // to a json_schema-mode model; one that only needed an approval stays.
+    const refusedProvider = (args as { new_provider_id?: string }).new_provider_id;
+    if (name === 'assign_appointment' && refusedProvider && outcome.code !== 'approval_required') {
+      const proposed = this.proposed.get(id);
+      if (proposed)
+        this.proposed.set(
+          id,
+          proposed.filter((p) => p !== refusedProvider),
+        );
+    }
     // Another run (for the same provider and date) got there first: a fact to report, not a failure.
     if (outcome.code === 'already_decided' && (name === 'assign_appointment' || name === 'add_to_waitlist'))
       this.elsewhere.set(id, outcome.error);

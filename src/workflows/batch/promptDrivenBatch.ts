@@ -291,6 +291,7 @@ function turnConstraints(session: BatchSession, input: BatchInput, offered: Tool
       }),
     ),
     toNotify,
+    asked: session.approvalsAsked(),
     patients: [...new Set(input.appointments.map((a) => a.patient_id))],
     batch,
     summary: undecided.length === 0 && toNotify.length === 0,
