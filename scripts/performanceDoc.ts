@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LatencyFigures } from '../src/bench/analysis';
 import { projectRoot } from '../src/config';
 
 /**
@@ -37,19 +38,7 @@ export interface BenchResults {
   config: { batch_size: number; max_parallel_batches: number; latency_ms: number; latency_n: number; seed: number };
   floor?: { activities: number; parallel: number; wall_ms: number; activities_per_s: number };
   runs: Run[];
-  latency?: {
-    n: number;
-    latency_ms: number;
-    wall_ms: number;
-    llm_calls: number;
-    sequential_ms: number;
-    wall_over_sequential: number;
-    speedup: number;
-    minimum_ms?: number;
-    waves?: number;
-    turns_per_batch?: number;
-    wall_over_minimum?: number;
-  };
+  latency?: LatencyFigures;
   ratios: {
     per_n: {
       n: number;

@@ -310,7 +310,8 @@ describe('the offline stand-in model follows the prompt', () => {
 
   test('it reads thresholds and approval bands from the prompt text', async () => {
     const p = readPolicy((await production()).systemPrompt);
-    expect(p).toMatchObject({ excellent: 150, good: 120, approvalBands: ['good'], notify: true });
+    // Production (v3) leaves the notifications to the workflow (notify: after_decision): its steps do not name them.
+    expect(p).toMatchObject({ excellent: 150, good: 120, approvalBands: ['good'], notify: false });
   });
 
   test('editing the thresholds in the prompt changes its decision', () => {

@@ -37,6 +37,7 @@ const labelsOf = (lf: LangfuseTestServer, name: string) =>
 function cli(lf: LangfuseTestServer | undefined, args: string[]): Promise<ProcessResult> {
   return runCli(args, {
     EVAL_DIR: evalDir,
+    PROMPTS_DIR: promptsDir,
     ...(lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' }),
   });
 }

@@ -148,6 +148,7 @@ function formatEval(r: EvalReport): string {
     'fallbacks',
     'llm calls',
     'tokens in+out',
+    'cached',
     'cost',
     'time s',
   ];
@@ -161,6 +162,7 @@ function formatEval(r: EvalReport): string {
     String(x.fallbacks),
     String(x.llm_calls),
     `${x.input_tokens}+${x.output_tokens}`,
+    String(x.cached_tokens ?? 0),
     x.cost === null ? '-' : x.cost.toFixed(4),
     x.time_s.toFixed(1),
   ];
