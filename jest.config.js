@@ -3,7 +3,7 @@
  * them alone in seconds. `integration`: every other test file, against one real Temporal dev server started by
  * the global setup. `npm test` runs both.
  */
-const unitTests = ['docs', 'domain', 'lint', 'payloadCodec', 'workflowPieces'];
+const unitTests = ['docs', 'domain', 'lint', 'payloadCodec', 'toolCalling', 'workflowPieces'];
 
 const common = {
   testEnvironment: 'node',
@@ -22,7 +22,7 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      // The tests against a real llama.cpp server need a 10-minute build: `npm run test:llama`.
+      // The tests against a real llama.cpp server run apart, after the rest (scripts/test.ts): they need both cores.
       testPathIgnorePatterns: [
         '/node_modules/',
         '<rootDir>/test/llama/',

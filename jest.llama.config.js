@@ -1,4 +1,4 @@
-/** `npm run test:llama`: the tests against a real llama.cpp server (built by scripts/llamaServer.sh), apart from `npm test`. */
+/** The tests against a real llama.cpp server (built by scripts/llamaServer.sh): `npm test` runs them after the rest, `npm run test:llama` alone. */
 const { projects, ...base } = require('./jest.config');
 const integration = projects.find((project) => project.displayName === 'integration');
 

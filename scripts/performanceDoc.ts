@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LatencyFigures } from '../src/bench/analysis';
 import { projectRoot } from '../src/config';
 
 /**
@@ -15,10 +16,12 @@ interface Run {
   appointments_per_s: number;
   ms_per_appointment: number;
   activities_per_s: number;
+  turns_per_batch?: number;
   largest_history: { events: number; bytes: number };
   per_appointment: {
     llm_calls: number;
     input_tokens: number;
+    cached_tokens?: number;
     output_tokens: number;
     tool_calls: number;
     history_events: number;
@@ -35,15 +38,7 @@ export interface BenchResults {
   config: { batch_size: number; max_parallel_batches: number; latency_ms: number; latency_n: number; seed: number };
   floor?: { activities: number; parallel: number; wall_ms: number; activities_per_s: number };
   runs: Run[];
-  latency?: {
-    n: number;
-    latency_ms: number;
-    wall_ms: number;
-    llm_calls: number;
-    sequential_ms: number;
-    wall_over_sequential: number;
-    speedup: number;
-  };
+  latency?: LatencyFigures;
   ratios: {
     per_n: {
       n: number;
@@ -76,8 +71,10 @@ export function renderPerformanceDoc(r: BenchResults): string {
       'wall',
       'appts/s',
       'ms/appt',
+      'turns/batch',
       'LLM calls/appt',
       'input tok/appt',
+      'cached tok/appt',
       'output tok/appt',
       'tool calls/appt',
       'history events/appt',
@@ -86,7 +83,7 @@ export function renderPerformanceDoc(r: BenchResults): string {
       'activities/s',
       'worker peak',
     ],
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     r.runs.map((x) => {
       const llm = x.mode === 'prompt';
       const p = x.per_appointment;
@@ -96,8 +93,10 @@ export function renderPerformanceDoc(r: BenchResults): string {
         `${fmt(x.wall_ms / 1000, 1)} s`,
         String(x.appointments_per_s),
         fmt(x.ms_per_appointment, 2),
+        llm && x.turns_per_batch !== undefined ? fmt(x.turns_per_batch, 2) : '–',
         llm ? fmt(p.llm_calls, 2) : '–',
         llm ? String(p.input_tokens) : '–',
+        llm && p.cached_tokens !== undefined ? String(p.cached_tokens) : '–',
         llm ? String(p.output_tokens) : '–',
         String(p.tool_calls),
         String(p.history_events),
@@ -133,7 +132,7 @@ export function renderPerformanceDoc(r: BenchResults): string {
 \`npm run bench\` measures what a reassignment costs and how it scales, the same way every time, against one
 Temporal dev server (its own temporary SQLite file). It is a benchmark, not a test: it prints a table, writes
 \`bench/results.json\` and this page, and never fails on a slow machine. Options: \`--sizes 10,100,1000,10000\`,
-\`--modes code,prompt\`, \`--latency-ms 300\`, \`--latency-n 100\`, \`--floor 1000\`, \`--out bench/results.json\`,
+\`--modes code,prompt\`, \`--latency-ms 1000\`, \`--latency-n 1000\`, \`--floor 1000\`, \`--out bench/results.json\`,
 \`--batch-size\`, \`--parallel\`, \`--quick\` (N=10 and 100, prompt-driven, zero latency, no floor; it writes
 \`bench/results-quick.json\` and leaves this page alone unless \`--out\` is given) and \`--check\` (exit 1 when a count
 target is exceeded).
@@ -155,7 +154,8 @@ target is exceeded).
 - **Floor:** a bench-only workflow runs no-op activities with as many in flight as our batches run
   (batch_size × max_parallel_batches). Nothing built on Temporal goes faster on this machine.
 - **Latency:** the prompt-driven run of ${lat?.n ?? r.config.latency_n} appointments again, with each LLM reply delayed by
-  ${lat?.latency_ms ?? r.config.latency_ms} ms, against the sequential sum of its LLM calls (calls × latency).
+  ${lat?.latency_ms ?? r.config.latency_ms} ms, against the design's own minimum (waves of batches × turns per batch ×
+  latency, where a wave is max_parallel_batches batches) and the sequential sum of its LLM calls (calls × latency).
 
 Timings are noisy on two cores (repeated runs differ by up to 2× while other work shares the machine); the counts
 (calls, tokens, events, bytes) are the same every run. \`test/benchGuard.test.ts\` guards the counts in CI
@@ -169,6 +169,7 @@ Node ${m.node}, ${m.platform}${r.temporal_cli ? `, Temporal CLI ${r.temporal_cli
 ${runs}
 ${r.floor ? `\nFloor: ${fmt(r.floor.activities)} no-op activities, ${r.floor.parallel} in flight: ${fmt(r.floor.wall_ms / 1000, 1)} s, **${r.floor.activities_per_s} activities/s**.` : ''}
 ${lat ? `Latency ${lat.latency_ms} ms per LLM call, N=${lat.n}: wall ${fmt(lat.wall_ms / 1000, 1)} s vs sequential ${lat.llm_calls} calls × ${lat.latency_ms} ms = ${fmt(lat.sequential_ms / 1000, 1)} s: **${fmt(lat.wall_over_sequential * 100, 1)}%** of it (speed-up ${lat.speedup}×).` : ''}
+${lat?.minimum_ms !== undefined ? `The design's minimum: ${lat.waves} waves of batches × ${lat.turns_per_batch} turns per batch × ${lat.latency_ms} ms = ${fmt(lat.minimum_ms / 1000, 1)} s; wall **${lat.wall_over_minimum}×** of it.` : ''}
 
 ${ratios}
 ${scaling ? `\nScaling, time per appointment N=10,000 / N=100: prompt ${scaling.prompt}×, code ${scaling.code}×.\n` : ''}
@@ -176,22 +177,27 @@ ${verdicts}
 
 ## Why the figures are what they are
 
-- **LLM calls per appointment.** A batch takes about 4 turns whatever its size: find_candidates for all its
-  appointments, the decisions, the notifications, the summary. With ${r.config.batch_size} appointments a batch that
-  is 4 / ${r.config.batch_size} calls per appointment (the seed estimates 5 to 10 per patient).
-- **Input tokens per appointment.** Every call re-sends the system prompt and the tool schemas of the tools the
-  prompt config offers (\`tools\`); the conversation adds the rest. Smaller batches would pay the fixed part more
-  often.
+- **LLM calls per appointment.** A batch of the production prompt takes 2 turns whatever its size: the decisions,
+  then the summary. The workflow fetches the candidates before the first turn (\`prefetch: [find_candidates]\`)
+  and tells each patient after the decision (\`notify: after_decision\`); without them it was 4 turns
+  ([models.md](models.md)). With ${r.config.batch_size} appointments a batch that is 2 / ${r.config.batch_size} calls per
+  appointment (the seed estimates 5 to 10 per patient).
+- **Input tokens per appointment.** Every call re-sends the system prompt and the schemas of the tools the prompt
+  config offers (\`tools\`: three for the production prompt); the conversation adds the rest, with tool results
+  trimmed to what the next decision needs. Smaller batches would pay the fixed part more often. The cached column
+  is what a prompt cache serves of it (the stand-in keeps one as llama.cpp does): the shared system prompt and tools.
+- **Activities.** The prefetch, each turn's tool calls (approvals apart) and the notifications after a turn are
+  one activity each, every call in it its own transaction with its own idempotency key, so a retried activity
+  writes nothing twice; a batch is about 5 activities instead of 3 per appointment.
 - **Prompt-driven against code-driven time.** Both make the same tool calls per appointment; the prompt-driven
   path adds its LLM calls and a bigger history.
 - **Scaling.** The parent keeps ${r.config.max_parallel_batches} batches in flight and continues as new past its
   history limits (events, or 2 MB), so nothing grows with N but the carried state.
 - **Worker memory** includes the offline model server, which runs inside the worker process.
-- **Latency.** The batches run in parallel, but a batch's turns run one after another, so even with zero
-  overhead the wall time is at least (turns per batch) × latency: ${latencyFloor !== undefined ? `${fmt(latencyFloor * 100, 0)}%` : 'batch_size / N'} of the sequential sum
-  for these settings (batch_size / N while all batches fit in flight). The run's activities, the child workflows
-  and the tool calls between turns come on top, and on two cores they, not the waiting, are the bottleneck.
-  Only more, smaller batches would lower the ratio, at the cost of more calls and input tokens per appointment.
+- **Latency.** The batches run in parallel, but a batch's turns run one after another, and at most
+  max_parallel_batches run at once, so even with zero overhead the wall time is at least waves × turns per batch ×
+  latency (${latencyFloor !== undefined ? `${fmt(latencyFloor * 100, 0)}%` : 'batch_size / N'} of the sequential sum while all batches fit in one wave). The run's
+  activities, the child workflows and the tool calls between turns come on top.
 
 ## Limits that come next
 

@@ -37,6 +37,21 @@ const configSchema = z.object({
   OPENAI_API_KEY: optionalString,
   LLM_MODEL: optionalString,
   LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  /** A hosted model's rate limits, kept by each worker: chat completions wait for room (src/llm/rateLimit.ts). */
+  LLM_MAX_RPM: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[1-9]\d*$/, 'must be a whole number of requests per minute')
+      .transform(Number)
+      .optional(),
+  ),
+  LLM_MAX_TPM: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[1-9]\d*$/, 'must be a whole number of tokens per minute')
+      .transform(Number)
+      .optional(),
+  ),
   /** The offline stand-in's simulated think time per reply (benchmarks); 0 answers at once. */
   OFFLINE_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

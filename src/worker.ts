@@ -11,6 +11,7 @@ import { createActivities } from './activities';
 import { loadConfig, usesOfflineModel, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { checkModelEndpoint, createOpenAiClient } from './llm/chatClient';
+import { LlmRateLimiter } from './llm/rateLimit';
 import { parseFaultSetting } from './llm/offline/faults';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offline/server';
 import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
@@ -91,6 +92,14 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     ...(config.langfuse ? { promptOps: new PromptOps(createLangfuseClient(config.langfuse)) } : {}),
     tracer,
     ...(config.prices ? { prices: config.prices } : {}),
+    ...(config.LLM_MAX_RPM !== undefined || config.LLM_MAX_TPM !== undefined
+      ? {
+          limiter: new LlmRateLimiter({
+            ...(config.LLM_MAX_RPM !== undefined ? { requestsPerMinute: config.LLM_MAX_RPM } : {}),
+            ...(config.LLM_MAX_TPM !== undefined ? { tokensPerMinute: config.LLM_MAX_TPM } : {}),
+          }),
+        }
+      : {}),
   });
   const worker = await Worker.create({
     connection: options.connection,

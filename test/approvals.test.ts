@@ -32,7 +32,7 @@ describe('approvals and cancellation', () => {
     expect(Date.parse(p.pending_approvals[0]!.deadline)).toBeGreaterThan(Date.now() + 23 * 3600_000);
     expect(p.status).toBe('running');
     expect(p.total_affected).toBe(3);
-    expect(p.prompt).toEqual({ name: 'healthcare-orchestrator', version: 1, label: 'production' });
+    expect(p.prompt).toEqual({ name: 'healthcare-orchestrator', version: 3, label: 'production' });
     await handle.signal(approveSignal, { appointmentId: 'A002' });
     await handle.result();
     const done = await waitForProgress(handle, (x) => x.phase === 'finished');

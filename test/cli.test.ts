@@ -320,7 +320,7 @@ describe('prompts as data', () => {
       );
       await first.signal('approve', { appointmentId: 'A002' });
       const firstResult: ReassignmentResult = await first.result();
-      expect(firstResult.prompt.orchestrator.version).toBe(1);
+      expect(firstResult.prompt.orchestrator.version).toBe(3);
       expect(firstResult.approvals.requested).toBe(1);
       h.reload();
       const second = await h.run('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21' });

@@ -197,7 +197,7 @@ const namedTrials: TrialSpec[] = [
         what: 'between a tool call and the next LLM call',
         onEvent: (e, all, w) =>
           e.e === 'end' &&
-          e.type === 'callTool' &&
+          (e.type === 'callTool' || e.type === 'callTools') &&
           w.inFlight(undefined, all.length) === 0 &&
           all.some((x) => x.type === 'chatCompletion' && x.e === 'end'),
       },
@@ -209,12 +209,9 @@ const namedTrials: TrialSpec[] = [
     label: 'staging',
     kills: [
       {
-        what: 'amid a turn of parallel tool calls',
-        onEvent: (e, all, w) =>
-          e.e === 'start' &&
-          e.type === 'callTool' &&
-          w.inFlight('callTool', all.length) >= 2 &&
-          all.some((x) => x.detail === 'assign_appointment'),
+        // A turn's calls run in one activity: killed once its writes are made and before it completes.
+        what: "amid a turn's tool calls (written, not yet completed)",
+        onEvent: (e) => e.e === 'written' && e.type === 'callTools' && /assign_appointment/.test(e.detail ?? ''),
       },
     ],
   },
@@ -238,7 +235,7 @@ const namedTrials: TrialSpec[] = [
     label: 'staging',
     kills: [
       { what: 'during an LLM call', onEvent: nth('chatCompletion', 'start', 3) },
-      { what: 'amid parallel tool calls', onEvent: nth('callTool', 'start', 25) },
+      { what: "amid a turn's tool calls", onEvent: nth('callTools', 'start', 5) },
     ],
   },
 ];

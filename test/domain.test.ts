@@ -245,9 +245,9 @@ describe('tool catalog', () => {
 describe('prompt registry', () => {
   test('labels resolve to versions; latest is the highest version', async () => {
     const reg = new LocalPromptRegistry(path.join(projectRoot, 'prompts'));
-    expect((await reg.resolveOrchestrator('production')).version).toBe(1);
+    expect((await reg.resolveOrchestrator('production')).version).toBe(3);
     expect((await reg.resolveOrchestrator('staging')).version).toBe(2);
-    expect((await reg.resolveOrchestrator('latest')).version).toBe(2);
+    expect((await reg.resolveOrchestrator('latest')).version).toBe(3);
   });
 
   test('the rendered system prompt carries the thresholds of the config', async () => {
@@ -310,7 +310,8 @@ describe('the offline stand-in model follows the prompt', () => {
 
   test('it reads thresholds and approval bands from the prompt text', async () => {
     const p = readPolicy((await production()).systemPrompt);
-    expect(p).toMatchObject({ excellent: 150, good: 120, approvalBands: ['good'], notify: true });
+    // Production (v3) leaves the notifications to the workflow (notify: after_decision): its steps do not name them.
+    expect(p).toMatchObject({ excellent: 150, good: 120, approvalBands: ['good'], notify: false });
   });
 
   test('editing the thresholds in the prompt changes its decision', () => {

@@ -65,7 +65,7 @@ describe('the eval suite', () => {
     expect(report).toMatchObject({
       offline: true,
       promotable: true,
-      prompt: { orchestrator: { version: 1, label: 'production' } },
+      prompt: { orchestrator: { version: 3, label: 'production' } },
     });
     // The scenarios decide what they say they do: the rejected approval waitlists, the busy slot goes to the next best.
     const byName = Object.fromEntries(report.scenarios.map((s) => [s.name, s.decisions.oracle]));

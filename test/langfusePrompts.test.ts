@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { projectRoot } from '../src/config';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
 import { FallbackPromptRegistry, LangfusePromptRegistry } from '../src/langfuse/promptRegistry';
@@ -8,7 +6,7 @@ import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { writeEvalReport } from '../src/eval/records';
 import type { EvalReport } from '../src/eval/runner';
-import { promptsCopy, startHarness, tempDir, waitForProgress, type Harness } from './support/harness';
+import { promptsCopy, startHarness, tempDir, twoVersions, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli, type ProcessResult } from './support/processes';
 import { seedInput } from './support/seed';
@@ -18,7 +16,8 @@ import { seedInput } from './support/seed';
  * loopback. Prompts are pushed from prompts/ with our own CLI code, then runs resolve them from Langfuse.
  */
 
-const promptsDir = path.join(projectRoot, 'prompts');
+/** The prompts with two versions (production on v1): these tests move labels between them. */
+const promptsDir = promptsCopy(twoVersions);
 const evalDir = tempDir('evals');
 const input = seedInput;
 
@@ -38,6 +37,7 @@ const labelsOf = (lf: LangfuseTestServer, name: string) =>
 function cli(lf: LangfuseTestServer | undefined, args: string[]): Promise<ProcessResult> {
   return runCli(args, {
     EVAL_DIR: evalDir,
+    PROMPTS_DIR: promptsDir,
     ...(lf ? langfuseEnv(lf) : { LANGFUSE_BASE_URL: '', LANGFUSE_PUBLIC_KEY: '', LANGFUSE_SECRET_KEY: '' }),
   });
 }
@@ -50,7 +50,7 @@ describe('prompts from Langfuse', () => {
     await new PromptOps(
       createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }),
     ).push(promptsDir);
-    h = await startHarness({ env: { ...langfuseEnv(lf), PROMPT_SOURCE: 'langfuse' } });
+    h = await startHarness({ editPrompts: twoVersions, env: { ...langfuseEnv(lf), PROMPT_SOURCE: 'langfuse' } });
   });
   afterAll(async () => {
     await h?.close();

@@ -1,11 +1,9 @@
-import path from 'node:path';
 import { createTraceId } from '@langfuse/tracing';
-import { projectRoot } from '../src/config';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
 import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { startHarness, waitForProgress, type Harness } from './support/harness';
+import { promptsCopy, startHarness, twoVersions, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer, type ReceivedSpan } from './support/langfuseServer';
 import { seedInput } from './support/seed';
 import { decideNextTurn } from '../src/llm/offline/agent';
@@ -56,8 +54,8 @@ describe('traces with masking (the default)', () => {
     lf = await startLangfuseServer();
     await new PromptOps(
       createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }),
-    ).push(path.join(projectRoot, 'prompts'));
-    h = await startHarness({ env: env(lf) });
+    ).push(promptsCopy(twoVersions));
+    h = await startHarness({ editPrompts: twoVersions, env: env(lf) });
   });
   afterAll(async () => {
     await h?.close();
@@ -199,7 +197,10 @@ describe('traces with TRACE_MASKING=off', () => {
   let h: Harness;
   beforeAll(async () => {
     lf = await startLangfuseServer();
-    h = await startHarness({ env: env(lf, { PROMPT_SOURCE: 'local', TRACE_MASKING: 'off' }) });
+    h = await startHarness({
+      editPrompts: twoVersions,
+      env: env(lf, { PROMPT_SOURCE: 'local', TRACE_MASKING: 'off' }),
+    });
   });
   afterAll(async () => {
     await h?.close();
@@ -220,14 +221,21 @@ describe('traces with TRACE_MASKING=off', () => {
     // No explicit flush: closing the worker must deliver what it buffered.
     await h.close();
     expect(lf.spans.filter((s) => s.traceId === traceId && s.name === 'summary')).toHaveLength(1);
-    h = await startHarness({ env: env(lf, { PROMPT_SOURCE: 'local', TRACE_MASKING: 'off' }) });
+    h = await startHarness({
+      editPrompts: twoVersions,
+      env: env(lf, { PROMPT_SOURCE: 'local', TRACE_MASKING: 'off' }),
+    });
   });
 });
 
 describe('the cost of generations from a real endpoint', () => {
   /** A run against an endpoint that is not the offline stand-in (the same deterministic agent, served apart). */
   async function generationsOf(lf: LangfuseTestServer, prices: Record<string, string>) {
-    const h = await startHarness({ agent: decideNextTurn, env: env(lf, { PROMPT_SOURCE: 'local', ...prices }) });
+    const h = await startHarness({
+      editPrompts: twoVersions,
+      agent: decideNextTurn,
+      env: env(lf, { PROMPT_SOURCE: 'local', ...prices }),
+    });
     try {
       const r = await h.run('promptDrivenReassignment', { ...input, promptLabel: 'staging' });
       expect(r.llm.offline).toBe(false);

@@ -67,16 +67,16 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     const r: ReassignmentResult = await handle.result();
     expect(r.prompt.orchestrator).toMatchObject({
       name: 'healthcare-orchestrator',
-      version: 1,
+      version: 3,
       label: 'production',
       source: 'local',
     });
     expect(r.prompt.orchestrator.hash).toMatch(/^[0-9a-f]{16}$/);
     const description = await handle.describe();
-    expect((description.memo?.prompt as { orchestrator: { version: number } }).orchestrator.version).toBe(1);
+    expect((description.memo?.prompt as { orchestrator: { version: number } }).orchestrator.version).toBe(3);
     const sa = description.searchAttributes as Record<string, unknown[]>;
     expect(sa.ProviderId).toEqual(['T001']);
-    expect(sa.PromptVersion).toEqual([1]);
+    expect(sa.PromptVersion).toEqual([3]);
     expect(sa.ReassignStatus).toEqual(['completed']);
   });
 
@@ -168,7 +168,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
         (e: { cause?: { message?: string; cause?: { message?: string } } }) =>
           e.cause?.cause?.message ?? e.cause?.message,
       );
-    expect(failure).toMatch(/has no version labelled "no-such-label" \(labels: production, staging, latest\)/);
+    expect(failure).toMatch(/has no version labelled "no-such-label" \(labels: staging, production, latest\)/);
     expect(h.store.counts()).toEqual(before);
     expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
   });

@@ -4,6 +4,8 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { approveSignal, cancelSignal } from '../src/workflows/contract/signals';
 import { startHarness, temporalCli, testDataConverter, waitForProgress, type Harness } from './support/harness';
+import type { Fault } from '../src/llm/offline/faults';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { batchWorkflowId } from '../src/workflowIds';
 import { seedInput } from './support/seed';
 
@@ -90,26 +92,43 @@ describe('replay', () => {
     const guardId = `replay-rollbackGuard-${Date.now()}`;
     await h.client.workflow.execute('rollbackGuard', { taskQueue: h.taskQueue, workflowId: guardId, args: [{}] });
     await capture('rollbackGuard', guardId, false);
+    /** A run on a harness of its own (a misbehaving model), recorded with its batch. */
+    const captureOn = async (
+      faults: Fault[],
+      name: string,
+      run: (harness: Harness, id: string) => Promise<ReassignmentResult>,
+    ) => {
+      const own = await startHarness({ ...env, faults });
+      try {
+        const id = `replay-promptDrivenReassignment-${name}-${Date.now()}`;
+        const r = await run(own, id);
+        const shown = async (workflowId: string) =>
+          (await temporalCli(own.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']))
+            .stdout;
+        recorded.push({ name, workflowId: id, json: await shown(id) });
+        recorded.push({
+          name: `${name}-batch`,
+          workflowId: batchWorkflowId(id, 1),
+          json: await shown(batchWorkflowId(id, 1)),
+        });
+        return r;
+      } finally {
+        await own.close();
+      }
+    };
     // The fallback path: a model that only ever answers with empty replies, so the code decides the batch.
-    const silent = await startHarness({ ...env, faults: [{ mode: 'empty_reply' }] });
-    try {
-      const id = `replay-promptDrivenReassignment-fallback-${Date.now()}`;
-      const r = await (
-        await silent.start('promptDrivenReassignment', { ...input, promptLabel: 'staging' }, id)
-      ).result();
-      expect(r.status).toBe('completed_with_fallback');
-      const shown = async (workflowId: string) =>
-        (await temporalCli(silent.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']))
-          .stdout;
-      recorded.push({ name: 'fallback', workflowId: id, json: await shown(id) });
-      recorded.push({
-        name: 'fallback-batch',
-        workflowId: batchWorkflowId(id, 1),
-        json: await shown(batchWorkflowId(id, 1)),
-      });
-    } finally {
-      await silent.close();
-    }
+    const fellBack = await captureOn([{ mode: 'empty_reply' }], 'fallback', async (own, id) =>
+      (await own.start('promptDrivenReassignment', { ...input, promptLabel: 'staging' }, id)).result(),
+    );
+    expect(fellBack.status).toBe('completed_with_fallback');
+    // tool_calling auto on an endpoint without tool support: the batch switches to json_schema mode.
+    const switched = await captureOn([{ mode: 'text_only' }], 'schema', async (own, id) => {
+      const handle = await own.start('promptDrivenReassignment', input, id);
+      await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+      await handle.signal(approveSignal, { appointmentId: 'A002' });
+      return handle.result();
+    });
+    expect(switched.llm.mode_switches).toBe(1);
     if (recording) {
       fs.mkdirSync(fixtures, { recursive: true });
       for (const r of recorded) fs.writeFileSync(path.join(fixtures, `${r.workflowId}.json`), r.json);
@@ -118,7 +137,7 @@ describe('replay', () => {
   afterAll(() => h.close());
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
-    expect(recorded).toHaveLength(13);
+    expect(recorded).toHaveLength(15);
     if (!recording) {
       // What the Temporal CLI exports without the codec is ciphertext: no patient's name, note or id.
       for (const r of recorded) {

@@ -1,11 +1,17 @@
-import path from 'node:path';
-import { projectRoot } from '../src/config';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
 import { guardVerdict, guardInputSchema, type GuardResult } from '../src/workflows/guard/guardVerdict';
 import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { startHarness, uniqueName, untilVisible, waitForProgress, type Harness } from './support/harness';
+import {
+  promptsCopy,
+  startHarness,
+  twoVersions,
+  uniqueName,
+  untilVisible,
+  waitForProgress,
+  type Harness,
+} from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli } from './support/processes';
 import { seedInput } from './support/seed';
@@ -56,8 +62,9 @@ describe('the rollback guard against Temporal and Langfuse', () => {
   beforeAll(async () => {
     lf = await startLangfuseServer();
     ops = new PromptOps(createLangfuseClient({ baseUrl: lf.url, publicKey: lf.publicKey, secretKey: lf.secretKey }));
-    await ops.push(path.join(projectRoot, 'prompts'));
-    healthy = await startHarness({ env: langfuseEnv() });
+    // Two versions (production on v1): the guard moves the label between them.
+    await ops.push(promptsCopy(twoVersions));
+    healthy = await startHarness({ editPrompts: twoVersions, env: langfuseEnv() });
   });
   afterAll(async () => {
     await runCli(['guard', 'unschedule'], { ...langfuseEnv(), TEMPORAL_ADDRESS: healthy.address });
@@ -102,7 +109,7 @@ describe('the rollback guard against Temporal and Langfuse', () => {
     expect(production().version).toBe(2);
     // Same prompts, but a model that answers in prose: every prompt-driven batch falls back to the code.
     await healthy.close();
-    failing = await startHarness({ env: langfuseEnv(), faults: [{ mode: 'text_only' }] });
+    failing = await startHarness({ editPrompts: twoVersions, env: langfuseEnv(), faults: [{ mode: 'text_only' }] });
     for (let i = 0; i < 3; i++) {
       const r = await runSeed(failing);
       expect(r.prompt.orchestrator.version).toBe(2);
@@ -160,7 +167,7 @@ describe('the rollback guard against Temporal and Langfuse', () => {
 describe('the rollback guard with local prompt files', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ faults: [{ mode: 'text_only' }] });
+    h = await startHarness({ editPrompts: twoVersions, faults: [{ mode: 'text_only' }] });
   });
   afterAll(() => h.close());
 

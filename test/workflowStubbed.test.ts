@@ -141,6 +141,10 @@ function stubActivities(ids: string[], chat: Chat, calls: ToolCallInput[]): Acti
       calls.push(input);
       return tool(input);
     },
+    callTools: async ({ calls: batch }: { calls: ToolCallInput[] }) => {
+      calls.push(...batch);
+      return Promise.all(batch.map(tool));
+    },
     chatCompletion: chat,
     recordApproval: async () => ({ recorded: true }),
     recordRunSummary: async () => undefined,

@@ -6,7 +6,10 @@ import { ErrorType } from '../errorTypes';
 import { runIdOf } from '../langfuse/tracing';
 import { checkModelEndpoint, classifyLlmError, LlmAuthError } from '../llm/chatClient';
 import type { ChatInput, ChatOutput } from '../llm/chatTypes';
+import { readSchemaReply, recoverTextToolCalls, toSchemaConversation, turnSchema } from '../llm/jsonToolCalls';
+import type { LlmRateLimiter } from '../llm/rateLimit';
 import { openAiTools } from '../llm/toolSchemas';
+import { countTokens } from 'gpt-tokenizer';
 import type { Trace } from './tracing';
 
 export interface LlmDeps {
@@ -17,6 +20,31 @@ export interface LlmDeps {
   offline: boolean;
   /** Token prices for the traces' cost; without them Langfuse prices by model (the offline stand-in is free). */
   prices?: TokenPrices;
+  /** LLM_MAX_RPM / LLM_MAX_TPM: calls wait for room in the rate budget before they are sent. */
+  limiter?: LlmRateLimiter;
+}
+
+type CompletionRequest = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+
+/**
+ * The request for one turn. Native: the conversation and the tools. json_schema: the conversation written out
+ * for a model without tool support, and a response_format schema narrowed to what this turn may name.
+ */
+function completionRequest(input: ChatInput, model: string): CompletionRequest {
+  const base = { model, temperature: input.temperature, max_tokens: input.maxTokens };
+  if (input.toolCalling !== 'json_schema' || !input.constraints)
+    return {
+      ...base,
+      messages: input.messages as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
+      tools: openAiTools(input.tools),
+      parallel_tool_calls: true,
+    };
+  const { name, schema } = turnSchema(input.constraints, input.tools);
+  return {
+    ...base,
+    messages: toSchemaConversation(input.messages, input.tools) as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
+    response_format: { type: 'json_schema', json_schema: { name, schema, strict: true } },
+  };
 }
 
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -41,18 +69,14 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       const startTime = new Date();
+      const mode = input.toolCalling === 'json_schema' && input.constraints ? 'json_schema' : 'native';
+      const request = completionRequest(input, deps.modelOverride ?? input.model);
       try {
-        const completion = await deps.llm.chat.completions.create(
-          {
-            model: deps.modelOverride ?? input.model,
-            temperature: input.temperature,
-            max_tokens: input.maxTokens,
-            messages: input.messages as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
-            tools: openAiTools(input.tools),
-            parallel_tool_calls: true,
-          },
-          { signal: ctx.cancellationSignal },
-        );
+        const settle = deps.limiter?.active
+          ? await deps.limiter.admit(countTokens(JSON.stringify(request.messages)), ctx.cancellationSignal)
+          : undefined;
+        const completion = await deps.llm.chat.completions.create(request, { signal: ctx.cancellationSignal });
+        settle?.((completion.usage?.prompt_tokens ?? 0) + (completion.usage?.completion_tokens ?? 0));
         const choice = completion.choices[0];
         if (!choice)
           throw ApplicationFailure.create({
@@ -60,19 +84,41 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
             type: ErrorType.llmTransient,
             details: [{ attempt: ctx.info.attempt }],
           });
-        const calls = (choice.message.tool_calls ?? []).flatMap((c) =>
+        const content = choice.message.content ?? null;
+        const native = (choice.message.tool_calls ?? []).flatMap((c) =>
           c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
         );
+        const turn = input.messages.filter((m) => m.role === 'assistant').length + 1;
+        let message: ChatOutput['message'] = { content, tool_calls: native };
+        let recovered = 0;
+        let formatError: string | undefined;
+        if (mode === 'json_schema') {
+          const read = readSchemaReply(content, turn);
+          message = { content: read.content, tool_calls: read.tool_calls };
+          formatError = read.format_error;
+        } else if (native.length === 0) {
+          // Tool calls written as text: recovered (and counted), not taken for prose.
+          const calls = recoverTextToolCalls(content);
+          if (calls) {
+            recovered = calls.length;
+            message = { content: null, tool_calls: calls.map((c, i) => ({ id: `text_${turn}_${i}`, ...c })) };
+          }
+        }
+        const cached = completion.usage?.prompt_tokens_details?.cached_tokens;
         const output: ChatOutput = {
-          message: { content: choice.message.content ?? null, tool_calls: calls },
+          message,
           finish_reason: choice.finish_reason,
           usage: {
             prompt_tokens: completion.usage?.prompt_tokens ?? 0,
             completion_tokens: completion.usage?.completion_tokens ?? 0,
+            ...(typeof cached === 'number' ? { cached_tokens: cached } : {}),
           },
           model: completion.model,
           offline: deps.offline,
           attempt: ctx.info.attempt,
+          mode,
+          ...(recovered > 0 ? { recovered_tool_calls: recovered } : {}),
+          ...(formatError ? { format_error: formatError } : {}),
         };
         const prices = deps.offline ? { inputPer1k: 0, outputPer1k: 0 } : deps.prices;
         await trace((t) =>
@@ -83,7 +129,11 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
             output: output.message,
             model: output.model,
             modelParameters: { temperature: input.temperature, max_tokens: input.maxTokens },
-            usage: { input: output.usage.prompt_tokens, output: output.usage.completion_tokens },
+            usage: {
+              input: output.usage.prompt_tokens,
+              output: output.usage.completion_tokens,
+              ...(output.usage.cached_tokens !== undefined ? { cached: output.usage.cached_tokens } : {}),
+            },
             ...(prices
               ? {
                   cost: {
@@ -93,7 +143,13 @@ export function llmActivities(deps: LlmDeps, trace: Trace) {
                 }
               : {}),
             ...(input.prompt ? { prompt: input.prompt } : {}),
-            metadata: { finish_reason: output.finish_reason, offline: deps.offline, attempt: ctx.info.attempt },
+            metadata: {
+              finish_reason: output.finish_reason,
+              offline: deps.offline,
+              attempt: ctx.info.attempt,
+              tool_calling: mode,
+              ...(recovered > 0 ? { recovered_tool_calls: recovered } : {}),
+            },
             startTime,
             endTime: new Date(),
           }),

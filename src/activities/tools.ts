@@ -75,20 +75,18 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
      * come back as a result the model can read; only infrastructure failures throw (and are retried).
      */
     async callTool(input: ToolCallInput): Promise<ToolOutcome> {
-      const startTime = new Date();
-      const outcome = input.dryRun ? dryRun(input, input.dryRun.writes) : runTool(input);
-      await trace((t) =>
-        t.tool({
-          runId: input.runId,
-          name: input.dryRun ? `${input.name} (dry run)` : input.name,
-          input: input.args,
-          output: outcome,
-          startTime,
-          endTime: new Date(),
-          ...(outcome.ok ? {} : { level: 'WARNING' as const, statusMessage: outcome.error }),
-        }),
-      );
-      return outcome;
+      return callOne(input);
+    },
+
+    /**
+     * Several calls of one tool that the workflow itself makes (the prefetch before the first turn, the
+     * notifications after decisions), in one activity: run one after another, each its own transaction with its
+     * own idempotency key, so a retry of the whole activity repeats none of the writes.
+     */
+    async callTools(input: { calls: ToolCallInput[] }): Promise<ToolOutcome[]> {
+      const outcomes: ToolOutcome[] = [];
+      for (const call of input.calls) outcomes.push(await callOne(call));
+      return outcomes;
     },
 
     /** Writes a human's (or the timeout policy's) decision; the assign guard reads it. Idempotent. */
@@ -191,6 +189,24 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
       );
     },
   };
+
+  /** One tool call and its trace. */
+  async function callOne(input: ToolCallInput): Promise<ToolOutcome> {
+    const startTime = new Date();
+    const outcome = input.dryRun ? dryRun(input, input.dryRun.writes) : runTool(input);
+    await trace((t) =>
+      t.tool({
+        runId: input.runId,
+        name: input.dryRun ? `${input.name} (dry run)` : input.name,
+        input: input.args,
+        output: outcome,
+        startTime,
+        endTime: new Date(),
+        ...(outcome.ok ? {} : { level: 'WARNING' as const, statusMessage: outcome.error }),
+      }),
+    );
+    return outcome;
+  }
 
   /**
    * The call as it would go after the shadow's earlier would-be writes, rolled back with them. A would-be write

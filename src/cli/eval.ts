@@ -150,6 +150,7 @@ function formatEval(r: EvalReport): string {
     'fallbacks',
     'llm calls',
     'tokens in+out',
+    'cached',
     'cost',
     'time s',
   ];
@@ -163,6 +164,7 @@ function formatEval(r: EvalReport): string {
     String(x.fallbacks),
     String(x.llm_calls),
     `${x.input_tokens}+${x.output_tokens}`,
+    String(x.cached_tokens ?? 0),
     x.cost === null ? '-' : x.cost.toFixed(4),
     x.time_s.toFixed(1),
   ];

@@ -72,7 +72,8 @@ export function addPromptCommands(program: Command): void {
     .argument('<version>')
     .argument('<label>')
     .option('--force', 'promote even without a passing eval')
-    .action(async (name: string, version: string, label: string, opts: { force?: boolean }) => {
+    .option('--model <name>', 'the model the eval must have passed with (its newest eval with that model decides)')
+    .action(async (name: string, version: string, label: string, opts: { force?: boolean; model?: string }) => {
       await withPromptOps(async (ops, config) => {
         const { target } = await ops.promotion(name, version, label);
         const gate = await promotionGate({
@@ -82,6 +83,7 @@ export function addPromptCommands(program: Command): void {
           evalDir: config.EVAL_DIR,
           minAgreement: config.EVAL_MIN_AGREEMENT,
           langfuse: ops.langfuse,
+          ...(opts.model ? { model: opts.model } : {}),
         });
         if (!gate.pass && !opts.force) throw new UserError(gate.detail);
         if (!gate.pass) console.log(`warning: promoted with --force: ${gate.detail}`);

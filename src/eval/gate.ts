@@ -17,9 +17,11 @@ export async function promotionGate(options: {
   evalDir: string;
   minAgreement: number;
   langfuse?: LangfuseClient;
+  /** The model the version must have passed with (the newest eval with it decides); any model when absent. */
+  model?: string;
 }): Promise<GateVerdict> {
-  const { name, version, hash, minAgreement } = options;
-  const local = lastEvalOf(options.evalDir, name, hash);
+  const { name, version, hash, minAgreement, model } = options;
+  const local = lastEvalOf(options.evalDir, name, hash, model);
   const found = local
     ? {
         agreement: local.report.total.agreement,
@@ -27,7 +29,7 @@ export async function promotionGate(options: {
         where: local.file,
         appointments: local.report.total.appointments,
       }
-    : options.langfuse
+    : options.langfuse && model === undefined
       ? await lastEvalInLangfuse(options.langfuse, name, hash).then(
           (r) => r && { ...r, where: `Langfuse run "${r.runName}"`, appointments: undefined },
         )
@@ -37,14 +39,14 @@ export async function promotionGate(options: {
     return {
       pass: false,
       reason: 'no_eval',
-      detail: `no eval of ${name} v${version} (${hash}): run \`npm run cli -- eval --label <a label on it>\` first, or promote with --force`,
+      detail: `no eval of ${name} v${version} (${hash})${model ? ` with model ${model}` : ''}: run \`npm run cli -- eval --label <a label on it>\` first, or promote with --force`,
     };
   const of = found.appointments !== undefined ? ` of ${found.appointments} appointments` : '';
   if (found.agreement < minAgreement)
     return {
       pass: false,
       reason: 'below_bar',
-      detail: `the last eval of ${name} v${version} (${found.at}) agreed with the oracle on ${pct(found.agreement)}${of}, below the bar of ${pct(minAgreement)} (EVAL_MIN_AGREEMENT): not promoted; --force overrides`,
+      detail: `the last eval of ${name} v${version}${model ? ` with model ${model}` : ''} (${found.at}) agreed with the oracle on ${pct(found.agreement)}${of}, below the bar of ${pct(minAgreement)} (EVAL_MIN_AGREEMENT): not promoted; --force overrides`,
     };
   return {
     pass: true,

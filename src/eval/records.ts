@@ -19,15 +19,24 @@ export function writeEvalReport(dir: string, report: EvalReport): string {
   return file;
 }
 
-/** The newest eval of a prompt version's content (by hash: the orchestrator's, or the scoring prompt's). */
-export function lastEvalOf(dir: string, name: string, hash: string): { report: EvalReport; file: string } | undefined {
+/**
+ * The newest eval of a prompt version's content (by hash: the orchestrator's, or the scoring prompt's); with
+ * `model`, the newest one run with that model (its name as the endpoint gave it, matched without case).
+ */
+export function lastEvalOf(
+  dir: string,
+  name: string,
+  hash: string,
+  model?: string,
+): { report: EvalReport; file: string } | undefined {
   if (!fs.existsSync(dir)) return undefined;
   const found: { report: EvalReport; file: string }[] = [];
   for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json'))) {
     try {
       const report = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as EvalReport;
       const p = [report.prompt?.orchestrator, report.prompt?.scoring].find((x) => x?.name === name);
-      if (p?.hash === hash) found.push({ report, file: path.join(dir, f) });
+      const sameModel = model === undefined || (report.model ?? '').toLowerCase().includes(model.toLowerCase());
+      if (p?.hash === hash && sameModel) found.push({ report, file: path.join(dir, f) });
     } catch {
       // not an eval report
     }

@@ -37,6 +37,8 @@ export interface ScenarioReport {
   decided_by_code: number;
   llm_calls: number;
   input_tokens: number;
+  /** Of the input tokens, those the endpoint served from its prompt cache (when it says). */
+  cached_tokens: number;
   output_tokens: number;
   /** At the configured prices; 0 for the offline stand-in; null without prices. */
   cost: number | null;
@@ -219,6 +221,7 @@ function compare(config: AppConfig, scenario: Scenario, oracle: PathOutcome, can
     decided_by_code: n((r) => r.decided_by.code),
     llm_calls: n((r) => r.llm.calls),
     input_tokens: input,
+    cached_tokens: n((r) => r.llm.cached_tokens ?? 0),
     output_tokens: output,
     cost: offline ? 0 : prices ? (input * prices.inputPer1k + output * prices.outputPer1k) / 1000 : null,
     time_s: Math.round(candidate.seconds * 100) / 100,
@@ -242,6 +245,7 @@ function sum(reports: ScenarioReport[]): EvalReport['total'] {
     decided_by_code: n((r) => r.decided_by_code),
     llm_calls: n((r) => r.llm_calls),
     input_tokens: n((r) => r.input_tokens),
+    cached_tokens: n((r) => r.cached_tokens ?? 0),
     output_tokens: n((r) => r.output_tokens),
     cost: reports.some((r) => r.cost === null) ? null : n((r) => r.cost ?? 0),
     time_s: Math.round(n((r) => r.time_s) * 100) / 100,

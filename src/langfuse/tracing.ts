@@ -57,7 +57,8 @@ export function runTags(run: {
 interface GenerationRecord extends Timed {
   model: string;
   modelParameters: Record<string, string | number>;
-  usage: { input: number; output: number };
+  /** cached: input tokens served from the endpoint's prompt cache (Langfuse's input_cached_tokens). */
+  usage: { input: number; output: number; cached?: number };
   /** Absent when no prices are configured: Langfuse then prices the generation by its model. */
   cost?: { input: number; output: number };
   /** The pinned prompt; a local fallback is marked so Langfuse does not link it to a version. */
@@ -102,7 +103,12 @@ export class RunTracer {
       {
         model: g.model,
         modelParameters: g.modelParameters,
-        usageDetails: { input: g.usage.input, output: g.usage.output, total: g.usage.input + g.usage.output },
+        usageDetails: {
+          input: g.usage.input,
+          output: g.usage.output,
+          total: g.usage.input + g.usage.output,
+          ...(g.usage.cached !== undefined ? { input_cached_tokens: g.usage.cached } : {}),
+        },
         ...(g.cost
           ? { costDetails: { input: g.cost.input, output: g.cost.output, total: g.cost.input + g.cost.output } }
           : {}),

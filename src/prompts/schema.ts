@@ -81,6 +81,19 @@ export const orchestratorConfigSchema = z
       )
       .min(1)
       .optional(),
+    /**
+     * How the model is asked for tool calls. native: OpenAI `tools`. json_schema: one JSON object of tool calls
+     * under a response_format schema narrowed to the turn (for models that follow a schema better than they call
+     * tools). auto: native, and json_schema for the batch once the endpoint shows no tool support.
+     */
+    tool_calling: z.enum(['native', 'json_schema', 'auto']).default('native'),
+    /** Tools the workflow calls for every appointment before the first turn, their results in the first message. */
+    prefetch: z
+      .array(z.enum(['find_candidates']))
+      .max(1)
+      .optional(),
+    /** model: the model calls notify_patient; after_decision: the workflow tells the patient after each decision. */
+    notify: z.enum(['model', 'after_decision']).default('model'),
     budgets: z
       .object({
         max_turns_per_batch: z.number().int().min(2).max(200).default(12),
@@ -90,7 +103,15 @@ export const orchestratorConfigSchema = z
       .strict()
       .default({ max_turns_per_batch: 12, max_tokens_per_batch: 60_000, max_tool_errors_per_batch: 8 }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.notify === 'after_decision' && c.tools?.includes('notify_patient'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tools'],
+        message: 'notify_patient is sent by the workflow (notify: after_decision): remove it from tools',
+      });
+  });
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;
 
 export const scoringConfigSchema = z.object({ weights: weightsSchema }).strict();

@@ -11,7 +11,7 @@ import { ErrorType } from '../errorTypes';
  * |------------------------------------------------------|----------------|-----------|--------------------------------------------|-------------------------------------|
  * | chatCompletion (llmProxy)                            | 3 min          | 10 s      | 6 attempts, 1 s ×2 up to 30 s, Retry-After | LlmFatalError, LlmAuthError, LlmContextLengthError |
  * | checkModel (modelCheckProxy)                         | 10 s           | –         | 2 attempts                                 | LlmAuthError                        |
- * | callTool, recordApproval, markProviderUnavailable, recordRunSummary, recordRunFailure, claimApproval, releaseApproval (toolProxy) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
+ * | callTool, callTools, recordApproval, markProviderUnavailable, recordRunSummary, recordRunFailure, claimApproval, releaseApproval (toolProxy) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
  * | resolvePrompts (promptProxy)                         | 10 s           | –         | 5 attempts, 1 s ×2                         | PromptError                         |
  * | guardFigures, rollBackLabel (guardProxy)             | 1 min          | –         | 5 attempts, 1 s ×2                         | –                                   |
  *
@@ -52,6 +52,7 @@ export const toolProxy = proxyActivities<
   Pick<
     Activities,
     | 'callTool'
+    | 'callTools'
     | 'recordApproval'
     | 'markProviderUnavailable'
     | 'recordRunSummary'

@@ -8,7 +8,8 @@ import { createReassignmentWorker } from '../../src/worker';
  * The worker as a separate process, for the crash suite: the production worker factory, the test run's
  * workflow bundle, and one extra: an activity interceptor that prints a line as each activity starts and
  * ends, so the suite can `kill -9` this process at a chosen point. CRASH_TOOL_DELAY_MS holds each tool call
- * open a little, so that a kill can land while several of a turn's calls are in flight.
+ * open a little, so that a kill can land while several of a turn's calls are in flight, and a batch of calls
+ * (callTools) open after its writes, so that a kill can land between its writes and its completion.
  */
 
 const toolDelayMs = Number(process.env.CRASH_TOOL_DELAY_MS ?? 0);
@@ -20,10 +21,21 @@ function emit(event: Record<string, unknown>): void {
 const traceActivities = (): ActivityInboundCallsInterceptor => ({
   async execute(input, next) {
     const { activityType, attempt } = Context.current().info;
-    const detail = activityType === 'callTool' ? (input.args[0] as { name: string }).name : undefined;
+    const detail =
+      activityType === 'callTool'
+        ? (input.args[0] as { name: string }).name
+        : activityType === 'callTools'
+          ? (input.args[0] as { calls: { name: string }[] }).calls.map((c) => c.name).join(',')
+          : undefined;
     emit({ e: 'start', type: activityType, detail, attempt });
     if (toolDelayMs > 0 && activityType === 'callTool') await new Promise((r) => setTimeout(r, toolDelayMs));
     const result = await next(input);
+    if (activityType === 'callTools') {
+      // Every call of the batch is written, and the activity not yet complete: a kill here makes Temporal run the
+      // whole batch again, and each call's idempotency key must keep it from writing twice.
+      emit({ e: 'written', type: activityType, detail, attempt });
+      if (toolDelayMs > 0) await new Promise((r) => setTimeout(r, toolDelayMs));
+    }
     emit({ e: 'end', type: activityType, detail, attempt });
     return result;
   },

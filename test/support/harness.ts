@@ -54,7 +54,7 @@ export interface HarnessOptions {
   /** Edits applied to the project's prompt files (a temp copy) before the worker starts. */
   editPrompts?: (files: { orchestrator: PromptDoc; scoring: PromptDoc }) => void;
   /** A scripted model instead of the offline stand-in. */
-  agent?: (messages: ChatMessage[]) => AgentReply;
+  agent?: (messages: ChatMessage[], offered?: readonly string[]) => AgentReply;
   /** Fault modes for the model (the offline stand-in, or the scripted agent): see src/llm/offline/faults.ts. */
   faults?: Fault[];
   /** More worker configuration (LLM_TIMEOUT_MS, Langfuse, an experiment, tracing, keys), as environment variables. */
@@ -239,3 +239,12 @@ export function auditStore(store: SchedulingStore): string[] {
 }
 
 export { temporalCli } from './processes';
+
+/**
+ * The orchestrator prompt as it was with two versions (production on v1, staging on v2): for the tests of labels
+ * moving between versions in Langfuse, whose version numbers they assert, and which are about the moving.
+ */
+export function twoVersions(files: { orchestrator: PromptDoc }): void {
+  files.orchestrator.versions = files.orchestrator.versions.filter((v) => v.version <= 2);
+  files.orchestrator.versions.find((v) => v.version === 1)!.labels = ['production'];
+}

@@ -4,6 +4,8 @@
  */
 class SummaryReporter {
   onRunComplete(_contexts, results) {
+    // Under scripts/test.ts (npm test), which prints one line for its two jest runs.
+    if (process.env.JEST_SUMMARY_LINE === 'off') return;
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
     const skipped = results.numPendingTests + results.numTodoTests;
     process.stdout.write(

@@ -4,7 +4,8 @@ import { projectRoot } from '../../src/config';
 
 /** One line the crash worker prints per activity start and end (see crashWorker.ts). */
 export interface ActivityEvent {
-  e: 'ready' | 'start' | 'end';
+  /** written: a batch of tool calls (callTools) has made its writes and is not complete yet. */
+  e: 'ready' | 'start' | 'written' | 'end';
   type?: string;
   detail?: string;
   attempt?: number;

@@ -78,22 +78,50 @@ function parseJson(text: string | null | undefined): unknown {
   }
 }
 
-/** The batch is the JSON object in the first user message: {"appointments": [{"appointment_id": ...}]}. */
-export function readBatch(messages: ChatMessage[]): string[] {
+interface BatchEntry {
+  appointment_id?: string;
+  patient_id?: string;
+  /** Present when the workflow fetched the candidates before the first turn (prefetch). */
+  candidates?: Candidate[];
+  candidates_error?: string;
+}
+
+function batchEntries(messages: ChatMessage[]): BatchEntry[] {
   const user = messages.find((m) => m.role === 'user');
   const text = user?.content ?? '';
   const start = text.indexOf('{');
-  const parsed = parseJson(start >= 0 ? text.slice(start) : '') as
-    { appointments?: { appointment_id?: string }[] } | undefined;
-  return (parsed?.appointments ?? []).map((a) => a.appointment_id).filter((id): id is string => typeof id === 'string');
+  const parsed = parseJson(start >= 0 ? text.slice(start) : '') as { appointments?: BatchEntry[] } | undefined;
+  return (parsed?.appointments ?? []).filter((a) => typeof a.appointment_id === 'string');
 }
 
-export function decideNextTurn(messages: ChatMessage[]): AgentReply {
+/** The batch is the JSON object in the first user message: {"appointments": [{"appointment_id": ...}]}. */
+export function readBatch(messages: ChatMessage[]): string[] {
+  return batchEntries(messages).map((a) => a.appointment_id!);
+}
+
+/**
+ * The next turn. `offered`: the tools the request offers (when it says): a step whose tool is not offered is left
+ * to whoever does it instead (notify_patient, when the workflow notifies after each decision).
+ */
+export function decideNextTurn(messages: ChatMessage[], offered?: readonly string[]): AgentReply {
   const system = messages.find((m) => m.role === 'system')?.content ?? '';
   const policy = readPolicy(system);
-  const ids = readBatch(messages);
+  if (offered && !offered.includes('notify_patient')) policy.notify = false;
+  const entries = batchEntries(messages);
+  const ids = entries.map((e) => e.appointment_id!);
   const state = new Map<string, AppointmentState>(
-    ids.map((id) => [id, { id, refused: new Set(), approvals: new Map(), notified: false }]),
+    entries.map((e) => [
+      e.appointment_id!,
+      {
+        id: e.appointment_id!,
+        refused: new Set(),
+        approvals: new Map(),
+        notified: false,
+        // Candidates given with the batch count as found (none found when fetching them failed).
+        ...(e.candidates ? { candidates: e.candidates, patientId: e.patient_id } : {}),
+        ...(e.candidates_error !== undefined ? { candidates: [] } : {}),
+      },
+    ]),
   );
 
   // Replay the conversation: which call got which answer.

@@ -22,6 +22,8 @@ const replyFaults = [
   'false_summary',
   'truncated',
   'text_only',
+  'text_tool_calls',
+  'ignores_schema',
 ] as const;
 
 const faultSchema = z
@@ -122,6 +124,18 @@ export function applyReplyFault(mode: Fault['mode'], honest: AgentReply, message
         content: 'Sure! To reschedule these appointments, first look at each patient, then find another provider.',
         toolCalls: [],
       };
+    case 'text_tool_calls':
+      // A model that knows the tools but writes its calls in the text (as some chat templates make it do).
+      if (honest.toolCalls.length === 0) return honest;
+      return {
+        content: honest.toolCalls
+          .map((c) => `<tool_call>\n${JSON.stringify({ name: c.name, arguments: c.arguments })}\n</tool_call>`)
+          .join('\n'),
+        toolCalls: [],
+      };
+    case 'ignores_schema':
+      // An endpoint that ignores response_format: prose where a JSON object was asked for.
+      return { content: 'I will now reassign the appointments as requested.', toolCalls: [] };
     case 'false_summary': {
       if (honest.toolCalls.length > 0) return honest;
       const ids = readBatch(messages);

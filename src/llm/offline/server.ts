@@ -4,6 +4,8 @@ import { countTokens } from 'gpt-tokenizer';
 import { activeFaults, applyReplyFault, isTransportFault, type Fault } from './faults';
 import type { ChatMessage } from '../chatTypes';
 import { decideNextTurn, type AgentReply } from './agent';
+import { fromSchemaConversation } from '../jsonToolCalls';
+import { createHash } from 'node:crypto';
 
 /**
  * A loopback HTTP server speaking the OpenAI chat-completions protocol, answered by the deterministic
@@ -29,8 +31,11 @@ export interface OfflineModelServer {
 interface ChatRequest {
   model?: string;
   messages?: ChatMessage[];
-  tools?: unknown[];
+  tools?: { function?: { name?: string } }[];
+  response_format?: { type?: string; json_schema?: { name?: string; schema?: JsonObject } };
 }
+
+type JsonObject = { [key: string]: unknown };
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -55,21 +60,99 @@ function inputText(m: ChatMessage): string {
 }
 
 /**
- * Input tokens of a request, counted with a real tokenizer on what is actually sent: every message and the
- * tool schemas (as the JSON the request carries, which is a little more than the model's own rendering).
+ * A prompt cache as llama.cpp and OpenAI keep one: a request whose beginning (the tools, then whole messages)
+ * was sent before is served that far from the cache, and usage.prompt_tokens_details.cached_tokens says how many
+ * input tokens that was. Bounded: the oldest prefixes are forgotten first.
  */
-function countInputTokens(messages: ChatMessage[], tools: unknown[] | undefined): number {
-  return (
-    countTokens(messages.map(inputText).join('\n') + JSON.stringify(tools ?? [])) +
-    TOKENS_PER_MESSAGE * (messages.length + 1)
-  );
+class PrefixCache {
+  private readonly seen = new Set<string>();
+  constructor(private readonly limit = 200_000) {}
+
+  /**
+   * Input tokens of a request, counted with a real tokenizer on what is actually sent (every message and the
+   * tool schemas as the JSON the request carries), and how many of them a previous request had sent first.
+   */
+  count(messages: ChatMessage[], tools: unknown[] | undefined): { prompt: number; cached: number } {
+    const hash = createHash('sha256');
+    let prompt = countTokens(JSON.stringify(tools ?? [])) + TOKENS_PER_MESSAGE;
+    hash.update(JSON.stringify(tools ?? []));
+    let cached = 0;
+    let matching = true;
+    for (const m of messages) {
+      prompt += countTokens(inputText(m)) + TOKENS_PER_MESSAGE;
+      hash.update(JSON.stringify(m));
+      const key = hash.copy().digest('base64');
+      if (matching && this.seen.has(key)) cached = prompt;
+      else {
+        matching = false;
+        this.remember(key);
+      }
+    }
+    // The model always reads at least the newest token itself.
+    return { prompt, cached: Math.min(cached, Math.max(0, prompt - 1)) };
+  }
+
+  private remember(key: string): void {
+    this.seen.add(key);
+    if (this.seen.size > this.limit) this.seen.delete(this.seen.values().next().value!);
+  }
 }
+
+/** The call variants of a json_schema-mode request's schema (src/llm/jsonToolCalls.ts writes them). */
+function schemaVariants(schema: JsonObject | undefined): JsonObject[] {
+  const items = ((schema?.properties as JsonObject | undefined)?.tool_calls as JsonObject | undefined)?.items as
+    JsonObject | undefined;
+  return (items?.anyOf as JsonObject[] | undefined) ?? (items ? [items] : []);
+}
+
+const variantTool = (v: JsonObject) =>
+  ((v.properties as JsonObject | undefined)?.name as { enum?: string[] } | undefined)?.enum?.[0];
+
+/** The tools a json_schema-mode request allows. */
+function toolsInSchema(schema: JsonObject | undefined): string[] {
+  return [...new Set(schemaVariants(schema).flatMap((v) => variantTool(v) ?? []))];
+}
+
+/** The arguments a json_schema-mode request allows for a tool: the property names of its variant. */
+function argumentsInSchema(schema: JsonObject | undefined, tool: string): string[] | undefined {
+  const variant = schemaVariants(schema).find((v) => variantTool(v) === tool);
+  const args = (variant?.properties as JsonObject | undefined)?.arguments as JsonObject | undefined;
+  return args ? Object.keys((args.properties as JsonObject | undefined) ?? {}) : undefined;
+}
+
+/**
+ * The stand-in's answer to a json_schema-mode turn, shaped as constrained decoding would shape it: the calls with
+ * only the arguments the schema has (a `rationale` the schema leaves out is never written), or the summary.
+ */
+function schemaReply(reply: AgentReply, schema: JsonObject | undefined): string {
+  if (reply.toolCalls.length === 0) {
+    let summary: unknown;
+    try {
+      summary = JSON.parse(reply.content ?? '');
+    } catch {
+      return reply.content ?? '';
+    }
+    return JSON.stringify({ summary });
+  }
+  const calls = reply.toolCalls.map((c) => {
+    const allowed = argumentsInSchema(schema, c.name);
+    if (!allowed || typeof c.arguments === 'string') return { name: c.name, arguments: c.arguments };
+    return {
+      name: c.name,
+      arguments: Object.fromEntries(Object.entries(c.arguments).filter(([k]) => allowed.includes(k))),
+    };
+  });
+  return JSON.stringify({ tool_calls: calls });
+}
+
+/** Under constrained decoding a model cannot write prose or malformed calls: only these faults still show. */
+const SCHEMA_MODE_FAULTS: readonly Fault['mode'][] = ['ignores_schema', 'truncated', 'false_summary', 'endless_loop'];
 
 interface OfflineModelOptions {
   port?: number;
   host?: string;
   /** Replaces the decision procedure: tests script a misbehaving model with it, over the same protocol. */
-  agent?: (messages: ChatMessage[]) => AgentReply;
+  agent?: (messages: ChatMessage[], offered?: readonly string[]) => AgentReply;
   /** Misbehaviour to serve: see faults.ts. */
   faults?: Fault[];
   /** Simulated think time: each reply is delayed by this many milliseconds (benchmarks). */
@@ -78,6 +161,7 @@ interface OfflineModelOptions {
 
 export async function startOfflineModel(options: OfflineModelOptions = {}): Promise<OfflineModelServer> {
   const agent = options.agent ?? decideNextTurn;
+  const cache = new PrefixCache();
   let faults = options.faults ?? [];
   let count = 0;
   let faultCount = 0;
@@ -179,24 +263,46 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
     body: ChatRequest & { messages: ChatMessage[] },
     active: Fault[],
   ): void => {
-    const turn = body.messages.filter((m) => m.role === 'assistant').length;
-    const reply = active.reduce((r, f) => applyReplyFault(f.mode, r, body.messages), agent(body.messages));
-    const toolCalls = reply.toolCalls.map((c, i) => ({
-      id: `call_${turn}_${i}`,
-      type: 'function' as const,
-      function: {
-        name: c.name,
-        arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments),
-      },
-    }));
-    const message = {
-      role: 'assistant' as const,
-      content: reply.refusal ? null : reply.content,
-      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
-      refusal: reply.refusal ? reply.content : null,
-    };
-    const promptTokens = countInputTokens(body.messages, body.tools);
-    const completionTokens = countTokens(messageText(message));
+    const format = body.response_format?.type === 'json_schema' ? body.response_format.json_schema : undefined;
+    let message: { role: 'assistant'; content: string | null; tool_calls?: unknown[]; refusal: string | null };
+    let finishReason: string;
+    if (format) {
+      // json_schema mode: the conversation read back into tool calls, the answer written as the schema's object.
+      const conversation = fromSchemaConversation(body.messages);
+      const faults = active.filter((f) => SCHEMA_MODE_FAULTS.includes(f.mode));
+      const reply = faults.reduce(
+        (r, f) => applyReplyFault(f.mode, r, conversation),
+        agent(conversation, toolsInSchema(format.schema)),
+      );
+      const asText = reply.finishReason === 'length' || faults.some((f) => f.mode === 'ignores_schema');
+      message = {
+        role: 'assistant',
+        content: asText ? (reply.content ?? '') : schemaReply(reply, format.schema),
+        refusal: null,
+      };
+      finishReason = reply.finishReason ?? 'stop';
+    } else {
+      const turn = body.messages.filter((m) => m.role === 'assistant').length;
+      const offered = body.tools?.flatMap((t) => (t.function?.name ? [t.function.name] : []));
+      const reply = active.reduce((r, f) => applyReplyFault(f.mode, r, body.messages), agent(body.messages, offered));
+      const toolCalls = reply.toolCalls.map((c, i) => ({
+        id: `call_${turn}_${i}`,
+        type: 'function' as const,
+        function: {
+          name: c.name,
+          arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments),
+        },
+      }));
+      message = {
+        role: 'assistant' as const,
+        content: reply.refusal ? null : reply.content,
+        ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        refusal: reply.refusal ? reply.content : null,
+      };
+      finishReason = reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
+    }
+    const { prompt: promptTokens, cached } = cache.count(body.messages, body.tools);
+    const completionTokens = countTokens(messageText(message as ChatMessage));
     sendJson(res, 200, {
       id: `chatcmpl-offline-${count}`,
       object: 'chat.completion',
@@ -208,13 +314,14 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
           index: 0,
           message,
           logprobs: null,
-          finish_reason: reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
+          finish_reason: finishReason,
         },
       ],
       usage: {
         prompt_tokens: promptTokens,
         completion_tokens: completionTokens,
         total_tokens: promptTokens + completionTokens,
+        prompt_tokens_details: { cached_tokens: cached },
       },
     });
   };

@@ -13,11 +13,13 @@ import { ApprovalGate } from '../approvals/approvalGate';
 import { readSignal } from '../signalPayloads';
 import { workflowTimeMs } from '../workflowClock';
 import { batchProgressQuery, cancelSignal, llmProgressSignal } from '../contract/signals';
-import type { DryWrite } from '../../activities/tools';
+import type { DryWrite, ToolCallInput } from '../../activities/tools';
 import { cancelSignalSchema, parentWorkflowId, type BatchInput, type BatchOutcome } from '../contract/types';
 import { describeZodError } from '../../zodIssue';
 
 const LIVE_LLM_REPORT_EVERY_MS = 2_000;
+
+const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 const LIVE_LLM_PROGRESS = 'live-llm-progress';
 
 /**
@@ -43,6 +45,7 @@ export class BatchSession {
   private readonly waitlisted = new Map<string, BatchOutcome['waitlisted'][number]>();
   private readonly notified = new Set<string>();
   private readonly elsewhere = new Map<string, string>();
+  private readonly proposed = new Map<string, string[]>();
   /** The reassignment's workflow id: the idempotency keys' prefix and the store's run. */
   readonly workflowId: string;
 
@@ -148,6 +151,52 @@ export class BatchSession {
     name: N,
     args: unknown,
   ): Promise<ToolOutcome<ToolResult<N>>> {
+    const call = this.prepareCall(name, args);
+    if (!call.ok) return call;
+    this.outcome.tool_calls += 1;
+    const summarize = tools[name].summarize as (a: unknown) => string;
+    // Side effects always finish once started: cancellation stops the run after the step in flight.
+    const outcome = (await CancellationScope.nonCancellable(() =>
+      toolProxy.callTool.executeWithOptions({ summary: `${summarize(call.input.args)} · batch ${this.input.batch}` }, [
+        call.input,
+      ]),
+    )) as ToolOutcome<ToolResult<N>>;
+    this.settle(name, call.input, outcome);
+    return outcome;
+  }
+
+  /**
+   * Several tool calls in one activity: each validated, keyed and recorded exactly as tool() would, in one round
+   * trip (the activity runs them one after another, each in its own transaction with its own idempotency key, so
+   * a retry repeats no write). A dry session makes them one by one (its would-be writes must follow each other).
+   */
+  async toolsTogether(calls: { name: Exclude<ToolName, 'request_approval'>; args: unknown }[]): Promise<ToolOutcome[]> {
+    if (this.dryRun || calls.length <= 1) return Promise.all(calls.map((c) => this.tool(c.name, c.args)));
+    const prepared = calls.map((c) => this.prepareCall(c.name, c.args));
+    const inputs = prepared.flatMap((p) => (p.ok ? [p.input] : []));
+    if (inputs.length === 0) return prepared as ToolOutcome[];
+    this.outcome.tool_calls += inputs.length;
+    const summary = inputs.map((i) => (tools[i.name as ToolName].summarize as (a: unknown) => string)(i.args));
+    const outcomes = (await CancellationScope.nonCancellable(() =>
+      toolProxy.callTools.executeWithOptions(
+        { summary: `${truncate(summary.join(', '), 300)} · batch ${this.input.batch}` },
+        [{ calls: inputs }],
+      ),
+    )) as ToolOutcome[];
+    let next = 0;
+    return prepared.map((p, i) => {
+      if (!p.ok) return p;
+      const outcome = outcomes[next++]!;
+      this.settle(calls[i]!.name, p.input, outcome);
+      return outcome;
+    });
+  }
+
+  /** A call's arguments checked against the catalog, and the activity input with its idempotency key. */
+  private prepareCall(
+    name: Exclude<ToolName, 'request_approval'>,
+    args: unknown,
+  ): { ok: true; input: ToolCallInput } | { ok: false; code: 'invalid_arguments'; error: string } {
     const def = tools[name];
     const parsed = def.input.safeParse(args);
     if (!parsed.success) {
@@ -162,31 +211,35 @@ export class BatchSession {
     // A shadow's keys are its own, so that nothing it does ever answers for the writer's calls.
     const prefix = this.dryRun ? `${this.workflowId}:shadow` : this.workflowId;
     const idempotencyKey = def.kind === 'write' && keyOf ? `${prefix}:${name}:${keyOf(parsed.data)}` : undefined;
-    this.outcome.tool_calls += 1;
-    const summarize = def.summarize as (a: unknown) => string;
-    // Side effects always finish once started: cancellation stops the run after the step in flight.
-    const outcome = (await CancellationScope.nonCancellable(() =>
-      toolProxy.callTool.executeWithOptions({ summary: `${summarize(parsed.data)} · batch ${this.input.batch}` }, [
-        {
-          name,
-          args: parsed.data,
-          runId: this.workflowId,
-          policy: this.input.bundle.policy,
-          decidedBy: this.decidedBy,
-          idempotencyKey,
-          candidatesPerAppointment: this.input.bundle.config.candidates_per_appointment,
-          ...(this.dryRun ? { dryRun: { writes: [...this.dryWrites] } } : {}),
-        },
-      ]),
-    )) as ToolOutcome<ToolResult<N>>;
-    if (outcome.ok && this.dryRun && def.kind === 'write')
-      this.dryWrites.push({ kind: 'tool', name, args: parsed.data, idempotencyKey });
+    return {
+      ok: true,
+      input: {
+        name,
+        args: parsed.data,
+        runId: this.workflowId,
+        policy: this.input.bundle.policy,
+        decidedBy: this.decidedBy,
+        idempotencyKey,
+        candidatesPerAppointment: this.input.bundle.config.candidates_per_appointment,
+        ...(this.dryRun ? { dryRun: { writes: [...this.dryWrites] } } : {}),
+      },
+    };
+  }
+
+  /** What a finished call teaches the session: a dry write to replay, a decision, a refusal. */
+  private settle(name: ToolName, input: ToolCallInput, outcome: ToolOutcome): void {
+    if (outcome.ok && this.dryRun && tools[name].kind === 'write')
+      this.dryWrites.push({ kind: 'tool', name, args: input.args, idempotencyKey: input.idempotencyKey });
     if (outcome.ok) this.record(name, outcome.result);
     else {
       this.outcome.refused_calls = (this.outcome.refused_calls ?? 0) + 1;
-      this.noteRefusal(name, parsed.data as { appointment_id?: string }, outcome);
+      this.noteRefusal(name, input.args as { appointment_id?: string }, outcome);
     }
-    return outcome;
+  }
+
+  /** The providers the tools proposed for an appointment (find_candidates), for json_schema-mode turns. */
+  proposedFor(appointmentId: string): string[] | undefined {
+    return this.proposed.get(appointmentId);
   }
 
   private noteRefusal(
@@ -196,6 +249,17 @@ export class BatchSession {
   ): void {
     const id = args.appointment_id;
     if (!id || this.assigned.has(id) || this.waitlisted.has(id)) return;
+    // A provider the store refused for this appointment (busy, below threshold, rejected) is no longer proposed
+    // to a json_schema-mode model; one that only needed an approval stays.
+    const refusedProvider = (args as { new_provider_id?: string }).new_provider_id;
+    if (name === 'assign_appointment' && refusedProvider && outcome.code !== 'approval_required') {
+      const proposed = this.proposed.get(id);
+      if (proposed)
+        this.proposed.set(
+          id,
+          proposed.filter((p) => p !== refusedProvider),
+        );
+    }
     // Another run (for the same provider and date) got there first: a fact to report, not a failure.
     if (outcome.code === 'already_decided' && (name === 'assign_appointment' || name === 'add_to_waitlist'))
       this.elsewhere.set(id, outcome.error);
@@ -203,7 +267,13 @@ export class BatchSession {
   }
 
   private record(name: ToolName, result: unknown): void {
-    if (name === 'assign_appointment') {
+    if (name === 'find_candidates') {
+      const r = result as ToolResult<'find_candidates'>;
+      this.proposed.set(
+        r.appointment_id,
+        r.candidates.map((c) => c.provider_id),
+      );
+    } else if (name === 'assign_appointment') {
       const r = result as ToolResult<'assign_appointment'>;
       this.assigned.set(r.appointment_id, {
         appointment_id: r.appointment_id,

@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import { ErrorType } from '../../errorTypes';
-import type { ChatMessage, ChatOutput } from '../../llm/chatTypes';
+import type { ChatMessage, ChatOutput, TurnConstraints } from '../../llm/chatTypes';
 import type { ToolName } from '../../tools/catalog';
 import { LLM_MAX_ATTEMPTS, llmProxy } from '../activityProxies';
 import type { BatchSession } from './batchSession';
@@ -25,6 +25,8 @@ export async function askModel(
   messages: ChatMessage[],
   turn: number,
   offered: ToolName[],
+  /** json_schema mode: what the turn may name; native mode when absent. */
+  constraints?: TurnConstraints,
 ): Promise<TurnAnswer> {
   const { config, orchestrator } = input.bundle;
   const stats = session.outcome.llm;
@@ -42,6 +44,7 @@ export async function askModel(
         {
           messages,
           tools: offered,
+          ...(constraints ? { toolCalling: 'json_schema' as const, constraints } : {}),
           model: config.model.name,
           temperature: config.model.temperature,
           maxTokens: config.model.max_tokens,
@@ -65,6 +68,11 @@ export async function askModel(
   stats.calls += 1;
   stats.prompt_tokens += reply.usage.prompt_tokens;
   stats.completion_tokens += reply.usage.completion_tokens;
+  if (reply.usage.cached_tokens !== undefined)
+    stats.cached_tokens = (stats.cached_tokens ?? 0) + reply.usage.cached_tokens;
+  if (reply.mode === 'json_schema') stats.schema_turns = (stats.schema_turns ?? 0) + 1;
+  if (reply.recovered_tool_calls)
+    stats.recovered_tool_calls = (stats.recovered_tool_calls ?? 0) + reply.recovered_tool_calls;
   stats.model = reply.model;
   stats.offline = reply.offline;
   await session.reportLlmProgress();

@@ -69,4 +69,7 @@ export function mergeOutcome(into: CompleteOutcome, batch: BatchOutcome): void {
 export function addLlmStats(into: LlmStats, b: LlmStats): void {
   for (const k of ['calls', 'prompt_tokens', 'completion_tokens', 'invalid_tool_calls'] as const) into[k] += b[k];
   for (const k of ['attempts', 'failed_attempts', 'time_ms'] as const) into[k] = (into[k] ?? 0) + (b[k] ?? 0);
+  // Figures of later versions: absent until one batch has them.
+  for (const k of ['cached_tokens', 'schema_turns', 'recovered_tool_calls', 'mode_switches'] as const)
+    if (b[k] !== undefined) into[k] = (into[k] ?? 0) + b[k];
 }

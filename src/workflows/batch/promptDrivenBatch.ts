@@ -1,6 +1,7 @@
 import { CancellationScope, log, patched } from '@temporalio/workflow';
 import type { ChatMessage } from '../../llm/chatTypes';
-import { isInvalidCall, isToolName, type ToolName, type ToolOutcome } from '../../tools/catalog';
+import { isInvalidCall, isToolName, type ToolName, type ToolOutcome, type ToolResult } from '../../tools/catalog';
+import type { TurnConstraints } from '../../llm/chatTypes';
 import { BatchSession } from './batchSession';
 import { askModel } from './modelTurn';
 import { decideByCode, notifyDecided } from './codeDrivenBatch';
@@ -25,7 +26,13 @@ const MODEL_TOOLS: ToolName[] = [
   'notify_patient',
 ];
 
-function userMessage(input: BatchInput): string {
+/** Candidates the workflow fetched before the first turn (prefetch), per appointment: the list, or why none. */
+type Prefetched = Map<
+  string,
+  { candidates: ToolResult<'find_candidates'>['candidates'] } | { candidates_error: string }
+>;
+
+function userMessage(input: BatchInput, prefetched?: Prefetched): string {
   const batch = {
     unavailable_provider: input.providerId,
     date: input.date,
@@ -36,6 +43,7 @@ function userMessage(input: BatchInput): string {
       ...(a.date !== undefined ? { date: a.date } : {}),
       time: a.time,
       specialty: a.specialty,
+      ...prefetched?.get(a.appointment_id),
     })),
   };
   return `Reassign this batch of ${input.appointments.length} affected appointment(s):\n${JSON.stringify(batch)}`;
@@ -64,6 +72,9 @@ export async function runPromptPath(session: BatchSession, input: BatchInput): P
 
 /** Marks the versions that give up a model that never calls tools after its first reply (older ones re-asked). */
 const DETECT_NO_TOOL_SUPPORT = 'detect-no-tool-support';
+
+/** Marks the versions that run a turn's tool calls (approvals apart) in one activity. */
+const ONE_ACTIVITY_PER_TURN = 'one-activity-per-turn';
 
 /** Marks the version of the batch that notifies every decided patient on every way out. */
 const NOTIFY_DECIDED_BEFORE_RETURN = 'notify-decided-before-return';
@@ -114,14 +125,25 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   const { config, systemPrompt } = input.bundle;
   const stats = session.outcome.llm;
   const budgets = config.budgets;
+  // Configs pinned by earlier versions have none of these: native tool calls, no prefetch, the model notifies.
+  const requested = config.tool_calling ?? 'native';
+  let schemaMode = requested === 'json_schema';
+  const afterDecision = config.notify === 'after_decision';
+  const offered = ((config.tools as ToolName[] | undefined) ?? MODEL_TOOLS).filter(
+    (t) => !(afterDecision && t === 'notify_patient'),
+  );
+  const prefetched = config.prefetch?.includes('find_candidates')
+    ? await prefetchCandidates(session, input)
+    : undefined;
   const messages: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
-    { role: 'user', content: userMessage(input) },
+    { role: 'user', content: userMessage(input, prefetched) },
   ];
   let nudged = false;
   let modelErrors = 0;
   const stuck = (why: string, cause: 'budget' | 'model' = 'model'): Ending => ({ kind: 'stuck', why, cause });
-  const offered = (config.tools as ToolName[] | undefined) ?? MODEL_TOOLS;
+  // Histories recorded before this marker ran each call of a turn as an activity of its own.
+  const batchCalls = patched(ONE_ACTIVITY_PER_TURN);
 
   for (let turn = 1; ; turn++) {
     if (session.cancelled) return { kind: 'cancelled' };
@@ -130,9 +152,22 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     if (stats.prompt_tokens + stats.completion_tokens >= budgets.max_tokens_per_batch)
       return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`, 'budget');
 
-    const answer = await askModel(session, input, messages, turn, offered);
+    const constraints = schemaMode ? turnConstraints(session, input, offered) : undefined;
+    const answer = await askModel(session, input, messages, turn, offered, constraints);
     if (answer.kind === 'stuck') return stuck(answer.why);
     const { reply } = answer;
+    if (reply.format_error) {
+      // An endpoint that did not enforce the schema: the reply is counted against the model and it is told.
+      modelErrors += 1;
+      if (modelErrors > budgets.max_tool_errors_per_batch)
+        return stuck('the model kept answering outside the JSON schema');
+      messages.push({ role: 'assistant', content: reply.message.content ?? '' });
+      messages.push({
+        role: 'user',
+        content: `${reply.format_error}. Answer with one JSON object as REPLY FORMAT says.`,
+      });
+      continue;
+    }
     const calls = reply.message.tool_calls;
     messages.push({
       role: 'assistant',
@@ -150,11 +185,20 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
 
     if (calls.length === 0) {
       // Text and no tool call on the first turn, when nothing can be summed up yet: the endpoint most likely
-      // does not offer the tools to the model (a chat template without tool support). Asking again would not help.
-      if (turn === 1 && (reply.message.content ?? '').trim() !== '' && patched(DETECT_NO_TOOL_SUPPORT))
+      // does not offer the tools to the model (a chat template without tool support). Asking again the same way
+      // would not help: tool_calling auto asks again in json_schema mode, otherwise the model is given up.
+      if (turn === 1 && !schemaMode && (reply.message.content ?? '').trim() !== '' && patched(DETECT_NO_TOOL_SUPPORT)) {
+        if (requested === 'auto') {
+          schemaMode = true;
+          messages.pop();
+          stats.mode_switches = (stats.mode_switches ?? 0) + 1;
+          log.warn('no tool support at the endpoint: the batch goes on in json_schema mode', { batch: input.batch });
+          continue;
+        }
         return stuck(
-          'the model answered its first turn with text and no tool call: it does not seem to support tool calling (check the endpoint serves the model with a chat template that includes tools)',
+          'the model answered its first turn with text and no tool call: it does not seem to support tool calling (check the endpoint serves the model with a chat template that includes tools, or set tool_calling: json_schema or auto in the prompt config)',
         );
+      }
       // A final answer: it must be the summary, and it must agree with what the tools did.
       const undecided = input.appointments
         .filter((a) => !session.isDecided(a.appointment_id))
@@ -190,38 +234,141 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       return { kind: 'finished' };
     }
 
-    const results = await Promise.all(calls.map((c) => dispatch(session, offered, c.name, c.arguments)));
-    calls.forEach((c, i) => messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(results[i]) }));
+    const pending = dispatchTurn(session, offered, calls, batchCalls);
+    if (afterDecision) {
+      // The patients of this turn's decisions are told at once, not after the approvals the turn waits for.
+      await Promise.all(pending.filter((_, i) => calls[i]!.name !== 'request_approval'));
+      await notifyAfterDecision(session, input);
+    }
+    const results = await Promise.all(pending);
+    calls.forEach((c, i) =>
+      messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(forModel(c.name, results[i]!)) }),
+    );
     const invalid = results.filter((r) => !r.ok && isInvalidCall(r.code)).length;
     modelErrors += invalid;
     if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
     if (modelErrors > budgets.max_tool_errors_per_batch)
       return stuck(`more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
+    // notify: after_decision: the workflow tells the patients the model just decided about, in one activity.
+    if (afterDecision) await notifyAfterDecision(session, input);
   }
 }
 
-async function dispatch(
+/** prefetch: [find_candidates]: every appointment's candidates, fetched in one activity before the first turn. */
+async function prefetchCandidates(session: BatchSession, input: BatchInput): Promise<Prefetched> {
+  const outcomes = (await session.toolsTogether(
+    input.appointments.map((a) => ({ name: 'find_candidates', args: { appointment_id: a.appointment_id } })),
+  )) as ToolOutcome<ToolResult<'find_candidates'>>[];
+  return new Map(
+    input.appointments.map((a, i) => {
+      const o = outcomes[i]!;
+      return [a.appointment_id, o.ok ? { candidates: o.result.candidates } : { candidates_error: o.error }];
+    }),
+  );
+}
+
+async function notifyAfterDecision(session: BatchSession, input: BatchInput): Promise<void> {
+  const untold = input.appointments.flatMap((a) => {
+    const kind = session.needsNotification(a.appointment_id);
+    return kind ? [{ name: 'notify_patient' as const, args: { appointment_id: a.appointment_id, kind } }] : [];
+  });
+  if (untold.length > 0) await session.toolsTogether(untold);
+}
+
+/** What a json_schema-mode turn may name: the batch's undecided appointments and the providers proposed for them. */
+function turnConstraints(session: BatchSession, input: BatchInput, offered: ToolName[]): TurnConstraints {
+  const batch = input.appointments.map((a) => a.appointment_id);
+  const undecided = batch.filter((id) => !session.isDecided(id));
+  const toNotify = offered.includes('notify_patient')
+    ? batch.filter((id) => session.needsNotification(id) !== undefined)
+    : [];
+  return {
+    appointments: undecided,
+    candidates: Object.fromEntries(
+      undecided.flatMap((id) => {
+        const proposed = session.proposedFor(id);
+        return proposed ? [[id, proposed]] : [];
+      }),
+    ),
+    toNotify,
+    asked: session.approvalsAsked(),
+    patients: [...new Set(input.appointments.map((a) => a.patient_id))],
+    batch,
+    summary: undecided.length === 0 && toNotify.length === 0,
+  };
+}
+
+/**
+ * A tool's outcome as the model reads it: what the next decision needs, not the whole record (every token of
+ * it is paid again on every later turn of the conversation).
+ */
+function forModel(name: string, outcome: ToolOutcome): unknown {
+  if (!outcome.ok) return { ok: false, code: outcome.code, error: outcome.error };
+  const r = outcome.result as Record<string, unknown>;
+  const pick = (...keys: string[]) => ({ ok: true, result: Object.fromEntries(keys.map((k) => [k, r[k]])) });
+  switch (name) {
+    case 'assign_appointment':
+      return pick('appointment_id', 'new_provider_id', 'score', 'band');
+    case 'add_to_waitlist':
+      return pick('appointment_id', 'reason');
+    case 'notify_patient':
+      return pick('appointment_id', 'kind');
+    default:
+      return outcome;
+  }
+}
+
+/**
+ * A turn's calls, started together. Each is checked first (JSON, a tool this prompt offers); approvals go to the
+ * approval gate; the other calls run in one activity (or one each, in histories of earlier versions).
+ */
+function dispatchTurn(
   session: BatchSession,
   offered: ToolName[],
-  name: string,
-  rawArgs: string,
-): Promise<ToolOutcome> {
+  calls: { name: string; arguments: string }[],
+  together: boolean,
+): Promise<ToolOutcome>[] {
+  const checked = calls.map((c) => check(session, offered, c.name, c.arguments));
+  const toolCalls = checked.flatMap((c) => (c.kind === 'tool' ? [{ name: c.name, args: c.args }] : []));
+  const ran = together && toolCalls.length > 0 ? session.toolsTogether(toolCalls) : undefined;
+  let next = 0;
+  return checked.map((c) => {
+    if (c.kind === 'refused') return Promise.resolve(c.outcome);
+    if (c.kind === 'approval') return session.requestApproval(c.args);
+    if (!ran) return session.tool(c.name, c.args);
+    const k = next++;
+    return ran.then((outcomes) => outcomes[k]!);
+  });
+}
+
+type Checked =
+  | { kind: 'refused'; outcome: ToolOutcome }
+  | { kind: 'approval'; args: unknown }
+  | { kind: 'tool'; name: Exclude<ToolName, 'request_approval'>; args: unknown };
+
+function check(session: BatchSession, offered: ToolName[], name: string, rawArgs: string): Checked {
   let args: unknown;
   try {
     args = JSON.parse(rawArgs || '{}');
   } catch {
     session.outcome.llm.invalid_tool_calls += 1;
-    return { ok: false, code: 'invalid_json', error: `the arguments of ${name} are not valid JSON` };
+    return {
+      kind: 'refused',
+      outcome: { ok: false, code: 'invalid_json', error: `the arguments of ${name} are not valid JSON` },
+    };
   }
   // A tool this prompt does not offer is as unknown to the model as one that does not exist.
   if (!isToolName(name) || !offered.includes(name)) {
     session.outcome.llm.invalid_tool_calls += 1;
     return {
-      ok: false,
-      code: 'unknown_tool',
-      error: `there is no tool named ${name}; use one of: ${offered.join(', ')}`,
+      kind: 'refused',
+      outcome: {
+        ok: false,
+        code: 'unknown_tool',
+        error: `there is no tool named ${name}; use one of: ${offered.join(', ')}`,
+      },
     };
   }
-  if (name === 'request_approval') return session.requestApproval(args);
-  return session.tool(name, args);
+  if (name === 'request_approval') return { kind: 'approval', args };
+  return { kind: 'tool', name, args };
 }

@@ -52,6 +52,14 @@ export const llmStatsSchema = z.object({
   /** The model that answered, as it named itself, and whether it was the offline stand-in. */
   model: z.string().optional(),
   offline: z.boolean().optional(),
+  /** Input tokens the endpoint served from its prompt cache (usage.prompt_tokens_details.cached_tokens). */
+  cached_tokens: z.number().int().optional(),
+  /** Turns asked in json_schema mode (tool calls as one JSON object under a response_format schema). */
+  schema_turns: z.number().int().optional(),
+  /** Native mode: tool calls the model wrote as text, recovered and run. */
+  recovered_tool_calls: z.number().int().optional(),
+  /** tool_calling auto: batches that switched to json_schema because the endpoint showed no tool support. */
+  mode_switches: z.number().int().optional(),
 });
 
 /** Appointments the prompt-driven loop could not finish, decided by the code-driven logic in the same run. */
