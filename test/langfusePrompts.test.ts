@@ -237,7 +237,9 @@ describe('prompts from Langfuse', () => {
 
   test("a commit_message over Langfuse's 500-character limit is refused before anything is pushed", async () => {
     const before = JSON.stringify(lf.prompts);
-    const dir = promptsCopy(({ orchestrator }) => {
+    const dir = promptsCopy((files) => {
+      twoVersions(files);
+      const { orchestrator } = files;
       const v = orchestrator.versions[orchestrator.versions.length - 1]! as { commit_message?: string; prompt: string };
       v.commit_message = 'x'.repeat(480);
       v.prompt += '\nA new line, so that this version is new to Langfuse.';
