@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
-import { machine, ratios, table, verdicts, type LatencyFigures } from '../src/bench/analysis';
+import { machine, ratios, table, verdicts, type CodecFigures, type LatencyFigures } from '../src/bench/analysis';
 import { benchBatching, writeBenchPrompts } from '../src/bench/prompts';
 import { countViolations, historyStats, measureReassignment, TARGETS, type Measurement } from '../src/bench/measure';
 import { loadConfig, projectRoot } from '../src/config';
@@ -30,6 +30,7 @@ interface Options {
   latencyMs: number;
   latencyN: number;
   floor: number;
+  codecN: number;
   out: string;
   quick?: boolean;
   check?: boolean;
@@ -58,7 +59,7 @@ interface WorkerProcess {
 }
 
 async function main(opts: Options): Promise<number> {
-  if (opts.quick) Object.assign(opts, { sizes: [10, 100], modes: ['prompt'], latencyMs: 0, floor: 0 });
+  if (opts.quick) Object.assign(opts, { sizes: [10, 100], modes: ['prompt'], latencyMs: 0, floor: 0, codecN: 0 });
   const began = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-bench-'));
   const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -79,7 +80,16 @@ async function main(opts: Options): Promise<number> {
   let workers = 0;
 
   /** A worker in its own process (its memory is its own), warmed up by a tiny floor run. */
-  const startWorker = async (dbFile: string, latencyMs = 0): Promise<WorkerProcess> => {
+  // The codec-off runs: a client and workers that write plain JSON (the codec's price is their difference).
+  const plainClient = new Client({
+    connection,
+    dataConverter: dataConverterFor(loadConfig({ ...process.env, PAYLOAD_ENCRYPTION: 'off' })),
+  });
+  const startWorker = async (
+    dbFile: string,
+    latencyMs = 0,
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): Promise<WorkerProcess> => {
     const taskQueue = `bench-${process.pid}-${++workers}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -90,6 +100,7 @@ async function main(opts: Options): Promise<number> {
       OFFLINE_MODEL_LATENCY_MS: String(latencyMs),
       BENCH_WORKFLOW_BUNDLE: bundlePath,
       LOG_LEVEL: 'ERROR',
+      ...extraEnv,
     };
     delete env.OPENAI_BASE_URL;
     const child = fork(path.join(projectRoot, 'scripts', 'benchWorker.ts'), [], {
@@ -167,16 +178,16 @@ async function main(opts: Options): Promise<number> {
     report.floor = floor;
 
     const runs: Measurement[] = [];
-    const measure = async (mode: Mode, n: number, latencyMs = 0) => {
-      const dbFile = path.join(dir, `${mode}-${n}-${latencyMs}.db`);
+    const measure = async (mode: Mode, n: number, latencyMs = 0, encryption = true) => {
+      const dbFile = path.join(dir, `${mode}-${n}-${latencyMs}${encryption ? '' : '-plain'}.db`);
       const store = new SchedulingStore(dbFile);
       store.load(syntheticDataset({ appointments: n, seed: opts.seed }));
       store.close();
       const { days, until } = syntheticDays({ appointments: n });
-      const worker = await startWorker(dbFile, latencyMs);
+      const worker = await startWorker(dbFile, latencyMs, encryption ? {} : { PAYLOAD_ENCRYPTION: 'off' });
       try {
         const m = await measureReassignment({
-          client,
+          client: encryption ? client : plainClient,
           taskQueue: worker.taskQueue,
           mode,
           n,
@@ -184,7 +195,7 @@ async function main(opts: Options): Promise<number> {
           workflowId: reassignmentWorkflowId({
             providerId: 'T001',
             date: '2025-11-21',
-            tag: `bench-${mode}-${n}-${latencyMs}ms`,
+            tag: `bench-${mode}-${n}-${latencyMs}ms${encryption ? '' : '-plain'}`,
             stamp: idStamp(new Date()),
           }),
         });
@@ -226,6 +237,30 @@ async function main(opts: Options): Promise<number> {
       );
     }
     report.latency = latency;
+
+    // The price of the payload codec: the same prompt-driven run with and without encryption.
+    let codec: CodecFigures | undefined;
+    if (opts.codecN > 0) {
+      const on = await measure('prompt', opts.codecN);
+      const off = await measure('prompt', opts.codecN, 0, false);
+      const per = (m: Measurement) => ({
+        wall_ms: m.wall_ms,
+        ms_per_appointment: m.ms_per_appointment,
+        history_bytes_per_appointment: m.per_appointment.history_bytes,
+        worker_peak_rss_bytes: m.worker_peak_rss_bytes,
+      });
+      codec = {
+        n: opts.codecN,
+        on: per(on),
+        off: per(off),
+        time_on_over_off: Math.round((on.wall_ms / off.wall_ms) * 100) / 100,
+        extra_bytes_per_appointment: on.per_appointment.history_bytes - off.per_appointment.history_bytes,
+      };
+      say(
+        `codec N=${opts.codecN}: encrypted ${on.wall_ms} ms, ${on.per_appointment.history_bytes} history bytes/appt; plain ${off.wall_ms} ms, ${off.per_appointment.history_bytes} bytes/appt (${codec.time_on_over_off}×)`,
+      );
+    }
+    report.codec = codec;
     report.ratios = ratios(runs, floor);
     report.verdicts = verdicts(runs, floor, latency);
     const violations = runs.flatMap(countViolations);
@@ -239,6 +274,10 @@ async function main(opts: Options): Promise<number> {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
     console.log(table(report, runs, floor, latency));
+    if (codec)
+      console.log(
+        `\nPayload codec, N=${codec.n} prompt-driven: encrypted ${(codec.on.wall_ms / 1000).toFixed(1)} s, plain ${(codec.off.wall_ms / 1000).toFixed(1)} s (${codec.time_on_over_off}×); history ${codec.on.history_bytes_per_appointment} vs ${codec.off.history_bytes_per_appointment} bytes per appointment.`,
+      );
     console.log(`\nJSON: ${path.relative(process.cwd(), out)}`);
     // The committed results are what docs/performance.md shows: they are rewritten together.
     if (out === path.join(projectRoot, 'bench', 'results.json'))
@@ -260,6 +299,7 @@ const program = new Command('bench')
   .option('--modes <list>', 'workflows to measure: code, prompt', modeList, ['code', 'prompt'] as Mode[])
   .option('--latency-ms <ms>', 'simulated LLM latency for the latency run (0: skip it)', positiveInt, 1000)
   .option('--latency-n <n>', 'appointments in the latency run', positiveInt, 1000)
+  .option('--codec-n <n>', 'appointments in the codec on/off runs (0: skip them)', positiveInt, 1000)
   .option('--floor <k>', 'no-op activities in the floor run (0: skip it)', positiveInt, 1000)
   .option('--out <file>', 'where the JSON goes (--quick: bench/results-quick.json)', 'bench/results.json')
   .option('--quick', 'the CI guard: N=10 and 100, prompt-driven, zero latency, no floor')

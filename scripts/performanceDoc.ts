@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LatencyFigures } from '../src/bench/analysis';
+import type { CodecFigures, LatencyFigures } from '../src/bench/analysis';
 import { projectRoot } from '../src/config';
 
 /**
@@ -39,6 +39,7 @@ export interface BenchResults {
   floor?: { activities: number; parallel: number; wall_ms: number; activities_per_s: number };
   runs: Run[];
   latency?: LatencyFigures;
+  codec?: CodecFigures;
   ratios: {
     per_n: {
       n: number;
@@ -169,6 +170,7 @@ Node ${m.node}, ${m.platform}${r.temporal_cli ? `, Temporal CLI ${r.temporal_cli
 ${runs}
 ${r.floor ? `\nFloor: ${fmt(r.floor.activities)} no-op activities, ${r.floor.parallel} in flight: ${fmt(r.floor.wall_ms / 1000, 1)} s, **${r.floor.activities_per_s} activities/s**.` : ''}
 ${lat ? `Latency ${lat.latency_ms} ms per LLM call, N=${lat.n}: wall ${fmt(lat.wall_ms / 1000, 1)} s vs sequential ${lat.llm_calls} calls × ${lat.latency_ms} ms = ${fmt(lat.sequential_ms / 1000, 1)} s: **${fmt(lat.wall_over_sequential * 100, 1)}%** of it (speed-up ${lat.speedup}×).` : ''}
+${r.codec ? `Payload codec (AES-256-GCM, [security.md](security.md)), N=${fmt(r.codec.n)} prompt-driven: encrypted ${fmt(r.codec.on.wall_ms / 1000, 1)} s, plain JSON ${fmt(r.codec.off.wall_ms / 1000, 1)} s (**${r.codec.time_on_over_off}×**); history ${fmt(r.codec.on.history_bytes_per_appointment)} vs ${fmt(r.codec.off.history_bytes_per_appointment)} bytes per appointment (${r.codec.extra_bytes_per_appointment >= 0 ? '+' : ''}${fmt(r.codec.extra_bytes_per_appointment)}).` : ''}
 ${lat?.minimum_ms !== undefined ? `The design's minimum: ${lat.waves} waves of batches × ${lat.turns_per_batch} turns per batch × ${lat.latency_ms} ms = ${fmt(lat.minimum_ms / 1000, 1)} s; wall **${lat.wall_over_minimum}×** of it.` : ''}
 
 ${ratios}

@@ -178,7 +178,8 @@ describe('approvals and cancellation', () => {
 
 describe('approval deadline from the prompt config', () => {
   const withTimeout = (onTimeout: 'waitlist' | 'assign') => (files: { orchestrator: PromptDoc }) => {
-    files.orchestrator.versions[0]!.config.approval = { bands: ['good'], timeout: '2s', on_timeout: onTimeout };
+    const production = files.orchestrator.versions.find((v) => v.labels.includes('production'))!;
+    production.config.approval = { bands: ['good'], timeout: '2s', on_timeout: onTimeout };
   };
 
   test('nobody answers and on_timeout is waitlist: the patient is waitlisted', async () => {

@@ -96,7 +96,7 @@ describe('the client CLI', () => {
       (r) => !!line(r),
     );
     expect(listed.code).toBe(0);
-    expect(line(listed)).toMatch(/^\S+ {2}running {2}T001 {2}2025-11-21 {2}prompt v1 {2}started \d{4}-\d{2}-\d{2}T/);
+    expect(line(listed)).toMatch(/^\S+ {2}running {2}T001 {2}2025-11-21 {2}prompt v3 {2}started \d{4}-\d{2}-\d{2}T/);
     await cli(h, ['cancel', id]);
   });
 

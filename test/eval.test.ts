@@ -7,7 +7,14 @@ import { runEval, type EvalReport } from '../src/eval/runner';
 import { scenarios } from '../src/eval/scenarios';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
-import { encryptionEnv, installQuietRuntime, promptsCopy, tempDir, testDataConverter } from './support/harness';
+import {
+  encryptionEnv,
+  installQuietRuntime,
+  promptsCopy,
+  tempDir,
+  testDataConverter,
+  twoVersions,
+} from './support/harness';
 import { withWorsePrompt } from './support/worsePrompt';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { expectOneLineError, runCli } from './support/processes';
@@ -85,14 +92,18 @@ describe('the eval suite', () => {
     const seed = report.scenarios.find((s) => s.name === 'seed-example')!;
     // A002 scores 129: good for the config (the oracle assigns it after approval), poor for the worse text.
     expect(seed.disagreements).toEqual([{ appointment_id: 'A002', oracle: 'P001', candidate: 'waitlist' }]);
-    expect(report.prompt.orchestrator).toMatchObject({ version: 3, label: 'worse' });
+    expect(report.prompt.orchestrator).toMatchObject({ version: 4, label: 'worse' });
   }, 180_000);
 });
 
 describe('eval from the CLI, and the promotion gate', () => {
   let lf: LangfuseTestServer;
   const evalDir = tempDir('evals');
-  const promptsDir = promptsCopy(withWorsePrompt);
+  // Two versions and the worse one (v3): these tests move the production label between them in Langfuse.
+  const promptsDir = promptsCopy((files) => {
+    twoVersions(files);
+    withWorsePrompt(files);
+  });
   const env = (more: Record<string, string> = {}) => ({
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
     PROMPTS_DIR: promptsDir,
@@ -126,7 +137,7 @@ describe('eval from the CLI, and the promotion gate', () => {
     const r = await runCli(['eval', '--label', 'staging', '--scenario', 'seed-example', 'ties', 'busy-slots'], env());
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /^scenario\s+appts\s+agreed\s+agreement\s+refused\s+invalid\s+fallbacks\s+llm calls\s+tokens in\+out\s+cost\s+time s$/m,
+      /^scenario\s+appts\s+agreed\s+agreement\s+refused\s+invalid\s+fallbacks\s+llm calls\s+tokens in\+out\s+cached\s+cost\s+time s$/m,
     );
     expect(r.stdout).toMatch(/^total\s+6\s+6\s+100\.0%/m);
     expect(r.stdout).toMatch(

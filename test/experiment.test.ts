@@ -162,7 +162,7 @@ describe('an A/B experiment on a worker', () => {
     const byArm = Object.fromEntries(rows.map((r) => [r.arm, r]));
     expect(byArm.production).toMatchObject({
       prompt: 'healthcare-orchestrator',
-      version: 1,
+      version: 3,
       runs: 2,
       appointments: 6,
       assigned: 4,
@@ -201,7 +201,7 @@ describe('an A/B experiment on a worker', () => {
     expect(table.split('\n')[0]).toMatch(
       /^prompt\s+version\s+source\s+experiment\s+arm\s+runs\s+appts\s+assigned\s+waitlisted\s+approvals\s+fallbacks\s+llm calls\s+tokens\s+cost\s+avg s$/,
     );
-    expect(table).toMatch(/^healthcare-orchestrator\s+v1\s+local\s+exp-ab\s+production\s+2\s+6\s+4\s+2\s+2\s+0\s/m);
+    expect(table).toMatch(/^healthcare-orchestrator\s+v3\s+local\s+exp-ab\s+production\s+2\s+6\s+4\s+2\s+2\s+0\s/m);
     expect(table).toMatch(/^healthcare-orchestrator\s+v2\s+local\s+exp-ab\s+staging\s+2\s+6\s+4\s+2\s+0\s+0\s/m);
   });
 });

@@ -2,12 +2,16 @@ import { demoDataset } from '../src/domain/demoData';
 import type { ChatMessage } from '../src/llm/chatTypes';
 import type { AgentReply } from '../src/llm/offline/agent';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { auditStore, startHarness, type PromptDoc } from './support/harness';
+import { auditStore, startHarness, twoVersions, type PromptDoc } from './support/harness';
 import { seedInput } from './support/seed';
 
-/** These tests look at what the model's loop does on its own: the code-driven fallback is off. */
-const noFallback = ({ orchestrator }: { orchestrator: PromptDoc }) => {
-  for (const v of orchestrator.versions) v.config.fallback_to_code = false;
+/**
+ * These tests look at what the model's loop does on its own: the code-driven fallback is off. Their scripted
+ * models follow v1's steps (find_candidates first, the model notifies), so production is v1 here.
+ */
+const noFallback = (files: { orchestrator: PromptDoc }) => {
+  twoVersions(files);
+  for (const v of files.orchestrator.versions) v.config.fallback_to_code = false;
 };
 
 /**

@@ -21,8 +21,9 @@ describe(`a reassignment of ${N} appointments`, () => {
       data: syntheticDataset({ appointments: N, seed: 7 }),
       // Bulk runs: nobody approves a thousand assignments by hand; more batches in flight on this small machine.
       editPrompts: ({ orchestrator }: { orchestrator: PromptDoc }) => {
-        Object.assign(orchestrator.versions[0]!.config, { max_parallel_batches: 8 });
-        orchestrator.versions[0]!.config.approval = { bands: [], timeout: '24h', on_timeout: 'waitlist' };
+        const production = orchestrator.versions.find((v) => v.labels.includes('production'))!;
+        Object.assign(production.config, { max_parallel_batches: 8 });
+        production.config.approval = { bands: [], timeout: '24h', on_timeout: 'waitlist' };
       },
     });
     // A low limit for the parent's own history makes it continue as new during this run.

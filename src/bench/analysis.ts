@@ -71,6 +71,25 @@ export interface LatencyFigures {
   wall_over_minimum: number;
 }
 
+/** The payload codec's price: the same run encrypted and in plain JSON. */
+export interface CodecFigures {
+  n: number;
+  on: {
+    wall_ms: number;
+    ms_per_appointment: number;
+    history_bytes_per_appointment: number;
+    worker_peak_rss_bytes?: number;
+  };
+  off: {
+    wall_ms: number;
+    ms_per_appointment: number;
+    history_bytes_per_appointment: number;
+    worker_peak_rss_bytes?: number;
+  };
+  time_on_over_off: number;
+  extra_bytes_per_appointment: number;
+}
+
 export function verdicts(runs: Measurement[], floor: unknown, latency?: LatencyFigures): Verdict[] {
   const prompt = runs.filter((r) => r.mode === 'prompt');
   const r = ratios(runs, floor as { activities_per_s: number } | undefined);
