@@ -174,7 +174,7 @@ describe('the production prompt: candidates fetched before the first turn, patie
       expect(seen.every((s) => !s.offered!.includes('find_candidates') && !s.offered!.includes('notify_patient'))).toBe(
         true,
       );
-      // The prefetch, a turn's calls and the notifications are batched: one activity each, every call recorded.
+      // A turn's calls and the notifications are batched: one activity each, every call recorded.
       const history = await handle.fetchHistory();
       const batchId = `${handle.workflowId}-batch-0001`;
       const batch = await h.client.workflow.getHandle(batchId).fetchHistory();
@@ -183,8 +183,11 @@ describe('the production prompt: candidates fetched before the first turn, patie
         return t ? [t] : [];
       });
       expect(history.events!.length).toBeGreaterThan(0);
-      // The prefetch, turn 1's decisions (A001, A003), then their two notifications: one activity each.
-      expect(types.filter((t) => t === 'callTools')).toHaveLength(3);
+      // Turn 1's decisions (A001, A003), then their two notifications: one activity each.
+      expect(types.filter((t) => t === 'callTools')).toHaveLength(2);
+      // The prefetch is a local activity: a marker in the batch's history, not a scheduled activity.
+      const markers = (batch.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName);
+      expect(markers.map((e) => e.markerRecordedEventAttributes!.markerName)).toContain('core_local_activity');
       // A single call is a callTool of its own: the approval gate's score of A002, A002 once approved, its notification.
       expect(types.filter((t) => t === 'callTool')).toHaveLength(3);
       expect(types.filter((t) => t === 'chatCompletion')).toHaveLength(3);

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ErrorType } from '../errorTypes';
 
@@ -12,6 +12,7 @@ import { ErrorType } from '../errorTypes';
  * | chatCompletion (llmProxy)                            | 3 min          | 10 s      | 6 attempts, 1 s ×2 up to 30 s, Retry-After | LlmFatalError, LlmAuthError, LlmContextLengthError |
  * | checkModel (modelCheckProxy)                         | 10 s           | –         | 2 attempts                                 | LlmAuthError                        |
  * | callTool, callTools, recordApproval, markProviderUnavailable, recordRunSummary, recordRunFailure, claimApproval, releaseApproval (toolProxy) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
+ * | callTools for the prefetch (localReadProxy, local) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
  * | resolvePrompts (promptProxy)                         | 10 s           | –         | 5 attempts, 1 s ×2                         | PromptError                         |
  * | guardFigures, rollBackLabel (guardProxy)             | 1 min          | –         | 5 attempts, 1 s ×2                         | –                                   |
  *
@@ -61,6 +62,22 @@ export const toolProxy = proxyActivities<
     | 'releaseApproval'
   >
 >({
+  startToCloseTimeout: '10 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [ErrorType.invalidInput],
+  },
+});
+
+/**
+ * Reads the workflow makes before a model turn (the prefetch of every appointment's candidates) run as a local
+ * activity: in the worker, recorded as a marker, retried like the other tool calls, without a round trip through
+ * the server on the batch's critical path.
+ */
+export const localReadProxy = proxyLocalActivities<Pick<Activities, 'callTools'>>({
   startToCloseTimeout: '10 seconds',
   retry: {
     initialInterval: '200 milliseconds',

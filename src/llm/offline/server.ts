@@ -66,7 +66,18 @@ function inputText(m: ChatMessage): string {
  */
 class PrefixCache {
   private readonly seen = new Set<string>();
+  /** Token counts of texts already counted (the system prompt and tools repeat in every request). */
+  private readonly counted = new Map<string, number>();
   constructor(private readonly limit = 200_000) {}
+
+  private tokens(text: string): number {
+    const known = this.counted.get(text);
+    if (known !== undefined) return known;
+    const n = countTokens(text);
+    if (this.counted.size >= 20_000) this.counted.delete(this.counted.keys().next().value!);
+    this.counted.set(text, n);
+    return n;
+  }
 
   /**
    * Input tokens of a request, counted with a real tokenizer on what is actually sent (every message and the
@@ -74,12 +85,12 @@ class PrefixCache {
    */
   count(messages: ChatMessage[], tools: unknown[] | undefined): { prompt: number; cached: number } {
     const hash = createHash('sha256');
-    let prompt = countTokens(JSON.stringify(tools ?? [])) + TOKENS_PER_MESSAGE;
+    let prompt = this.tokens(JSON.stringify(tools ?? [])) + TOKENS_PER_MESSAGE;
     hash.update(JSON.stringify(tools ?? []));
     let cached = 0;
     let matching = true;
     for (const m of messages) {
-      prompt += countTokens(inputText(m)) + TOKENS_PER_MESSAGE;
+      prompt += this.tokens(inputText(m)) + TOKENS_PER_MESSAGE;
       hash.update(JSON.stringify(m));
       const key = hash.copy().digest('base64');
       if (matching && this.seen.has(key)) cached = prompt;

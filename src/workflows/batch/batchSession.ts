@@ -7,7 +7,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { tools, type ToolName, type ToolOutcome, type ToolResult } from '../../tools/catalog';
-import { toolProxy } from '../activityProxies';
+import { localReadProxy, toolProxy } from '../activityProxies';
 import { emptyOutcome, type CompleteOutcome } from './outcome';
 import { ApprovalGate } from '../approvals/approvalGate';
 import { readSignal } from '../signalPayloads';
@@ -21,6 +21,7 @@ const LIVE_LLM_REPORT_EVERY_MS = 2_000;
 
 const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 const LIVE_LLM_PROGRESS = 'live-llm-progress';
+const LIVE_LLM_PROGRESS_BESIDE = 'live-llm-progress-beside';
 
 /**
  * What both batch workflows share: tool calls with idempotency keys fixed by the workflow, the record of
@@ -117,14 +118,12 @@ export class BatchSession {
     this.lastLlmReport = now;
     const parent = workflowInfo().parent;
     if (!parent) return;
-    try {
-      await getExternalWorkflowHandle(parent.workflowId).signal(llmProgressSignal, {
-        batch: this.input.batch,
-        llm: { ...this.outcome.llm },
-      });
-    } catch (err) {
-      log.warn('could not tell the parent the LLM figures so far', { error: String(err) });
-    }
+    const sent = getExternalWorkflowHandle(parent.workflowId)
+      .signal(llmProgressSignal, { batch: this.input.batch, llm: { ...this.outcome.llm } })
+      .catch((err: unknown) => log.warn('could not tell the parent the LLM figures so far', { error: String(err) }));
+    // The report goes beside the batch's next step: nothing waits for it. Histories recorded before this marker
+    // waited for the server to confirm each report.
+    if (!patched(LIVE_LLM_PROGRESS_BESIDE)) await sent;
   }
 
   /** Another run holds this appointment (decided it first, or is asking a human about it): not ours to decide. */
@@ -170,18 +169,25 @@ export class BatchSession {
    * trip (the activity runs them one after another, each in its own transaction with its own idempotency key, so
    * a retry repeats no write). A dry session makes them one by one (its would-be writes must follow each other).
    */
-  async toolsTogether(calls: { name: Exclude<ToolName, 'request_approval'>; args: unknown }[]): Promise<ToolOutcome[]> {
+  async toolsTogether(
+    calls: { name: Exclude<ToolName, 'request_approval'>; args: unknown }[],
+    options: { localReads?: boolean } = {},
+  ): Promise<ToolOutcome[]> {
     if (this.dryRun || calls.length <= 1) return Promise.all(calls.map((c) => this.tool(c.name, c.args)));
     const prepared = calls.map((c) => this.prepareCall(c.name, c.args));
     const inputs = prepared.flatMap((p) => (p.ok ? [p.input] : []));
     if (inputs.length === 0) return prepared as ToolOutcome[];
     this.outcome.tool_calls += inputs.length;
     const summary = inputs.map((i) => (tools[i.name as ToolName].summarize as (a: unknown) => string)(i.args));
+    // Reads only may run as a local activity (the prefetch): nothing is written, so nothing needs the server's record.
+    const local = options.localReads === true && inputs.every((i) => tools[i.name as ToolName].kind === 'read');
     const outcomes = (await CancellationScope.nonCancellable(() =>
-      toolProxy.callTools.executeWithOptions(
-        { summary: `${truncate(summary.join(', '), 300)} · batch ${this.input.batch}` },
-        [{ calls: inputs }],
-      ),
+      local
+        ? localReadProxy.callTools({ calls: inputs })
+        : toolProxy.callTools.executeWithOptions(
+            { summary: `${truncate(summary.join(', '), 300)} · batch ${this.input.batch}` },
+            [{ calls: inputs }],
+          ),
     )) as ToolOutcome[];
     let next = 0;
     return prepared.map((p, i) => {
@@ -235,6 +241,26 @@ export class BatchSession {
       this.outcome.refused_calls = (this.outcome.refused_calls ?? 0) + 1;
       this.noteRefusal(name, input.args as { appointment_id?: string }, outcome);
     }
+  }
+
+  private notifications: Promise<void> = Promise.resolve();
+  private notificationError: unknown;
+
+  /**
+   * Queues a round of notifications after the ones queued before (each round reads who is still untold when it
+   * starts, so nobody is told twice). A failure is kept for notificationsSent(), never left unhandled.
+   */
+  queueNotifications(round: () => Promise<void>): Promise<void> {
+    this.notifications = this.notifications.then(round).catch((err: unknown) => {
+      this.notificationError ??= err;
+    });
+    return this.notifications;
+  }
+
+  /** Waits for the queued notifications; throws what one of them failed with. */
+  async notificationsSent(): Promise<void> {
+    await this.notifications;
+    if (this.notificationError !== undefined) throw this.notificationError;
   }
 
   /** The providers the tools proposed for an appointment (find_candidates), for json_schema-mode turns. */

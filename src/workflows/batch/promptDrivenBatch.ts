@@ -62,6 +62,7 @@ export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome
 /** The prompt-driven path on a session: the conversation, then the code-driven steps for what it left. */
 export async function runPromptPath(session: BatchSession, input: BatchInput): Promise<BatchOutcome> {
   const ending = await converse(session, input);
+  await session.notificationsSent();
   // Histories recorded before this marker ended a batch without telling the patients the model had decided about.
   const tellAll = patched(NOTIFY_DECIDED_BEFORE_RETURN);
   const reason = await handOver(session, input, ending, tellAll);
@@ -75,6 +76,12 @@ const DETECT_NO_TOOL_SUPPORT = 'detect-no-tool-support';
 
 /** Marks the versions that run a turn's tool calls (approvals apart) in one activity. */
 const ONE_ACTIVITY_PER_TURN = 'one-activity-per-turn';
+
+/** Marks the versions that prefetch the candidates in a local activity. */
+const PREFETCH_AS_LOCAL_ACTIVITY = 'prefetch-as-local-activity';
+
+/** Marks the versions that send a turn's notifications beside the next model turn. */
+const NOTIFY_BESIDE_NEXT_TURN = 'notify-beside-next-turn';
 
 /** Marks the version of the batch that notifies every decided patient on every way out. */
 const NOTIFY_DECIDED_BEFORE_RETURN = 'notify-decided-before-return';
@@ -144,6 +151,14 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   const stuck = (why: string, cause: 'budget' | 'model' = 'model'): Ending => ({ kind: 'stuck', why, cause });
   // Histories recorded before this marker ran each call of a turn as an activity of its own.
   const batchCalls = patched(ONE_ACTIVITY_PER_TURN);
+  // The notifications after a turn go beside the next model turn (the model never reads them), one batch at a
+  // time so that none is sent twice; the batch waits for them before it hands over or ends. Histories recorded
+  // before this marker waited for each batch of notifications first.
+  const beside = afterDecision && patched(NOTIFY_BESIDE_NEXT_TURN);
+  const tell = (): Promise<void> => {
+    const queued = session.queueNotifications(() => notifyAfterDecision(session, input));
+    return beside ? Promise.resolve() : queued;
+  };
 
   for (let turn = 1; ; turn++) {
     if (session.cancelled) return { kind: 'cancelled' };
@@ -238,7 +253,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     if (afterDecision) {
       // The patients of this turn's decisions are told at once, not after the approvals the turn waits for.
       await Promise.all(pending.filter((_, i) => calls[i]!.name !== 'request_approval'));
-      await notifyAfterDecision(session, input);
+      await tell();
     }
     const results = await Promise.all(pending);
     calls.forEach((c, i) =>
@@ -250,14 +265,17 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     if (modelErrors > budgets.max_tool_errors_per_batch)
       return stuck(`more than ${budgets.max_tool_errors_per_batch} invalid tool calls`);
     // notify: after_decision: the workflow tells the patients the model just decided about, in one activity.
-    if (afterDecision) await notifyAfterDecision(session, input);
+    if (afterDecision) await tell();
   }
 }
 
 /** prefetch: [find_candidates]: every appointment's candidates, fetched in one activity before the first turn. */
 async function prefetchCandidates(session: BatchSession, input: BatchInput): Promise<Prefetched> {
+  // Histories recorded before this marker fetched them with a (normal) activity.
+  const localReads = patched(PREFETCH_AS_LOCAL_ACTIVITY);
   const outcomes = (await session.toolsTogether(
     input.appointments.map((a) => ({ name: 'find_candidates', args: { appointment_id: a.appointment_id } })),
+    { localReads },
   )) as ToolOutcome<ToolResult<'find_candidates'>>[];
   return new Map(
     input.appointments.map((a, i) => {

@@ -1,4 +1,4 @@
-import { startChild, workflowInfo } from '@temporalio/workflow';
+import { patched, startChild, workflowInfo } from '@temporalio/workflow';
 import type { PromptBundle } from '../../prompts/schema';
 import { codeDrivenBatch } from '../batch/codeDrivenBatch';
 import { mergeOutcome } from '../batch/outcome';
@@ -15,6 +15,9 @@ import { batchWorkflowId } from '../../workflowIds';
  * counts the size (workflowInfo().historySize), so the decision replays exactly.
  */
 const HISTORY_BYTES_LIMIT = 2 * 1024 * 1024;
+
+/** Marks the versions that start a wave's batches together. */
+const LAUNCH_BATCHES_TOGETHER = 'launch-batches-together';
 
 /** The run's own history is long enough to start afresh (continue as new) before launching more batches. */
 function historyFull(historyEventLimit: number): boolean {
@@ -33,14 +36,19 @@ export async function runBatches(run: ReassignmentRun, bundle: PromptBundle): Pr
   const { state, input } = run;
   const size = bundle.config.batch_size;
   run.batchesTotal = state.batchesDone + Math.ceil(state.remaining.length / size);
-  const canLaunch = () =>
-    !run.cancelRequested &&
-    state.remaining.length > 0 &&
-    run.running.size < bundle.config.max_parallel_batches &&
-    !historyFull(input.historyEventLimit);
+  const launchable = () => !run.cancelRequested && state.remaining.length > 0 && !historyFull(input.historyEventLimit);
+  // Histories recorded before this marker started the batches of a wave one after another, each waiting for the
+  // server to confirm the one before; now a wave's starts go out together, in one workflow task.
+  const together = patched(LAUNCH_BATCHES_TOGETHER);
 
   while (state.remaining.length > 0 || run.running.size > 0) {
-    while (canLaunch()) await launch(run, bundle, size);
+    if (together) {
+      const starts: Promise<void>[] = [];
+      while (launchable() && run.running.size + starts.length < bundle.config.max_parallel_batches)
+        starts.push(launch(run, bundle, size));
+      await Promise.all(starts);
+    } else
+      while (launchable() && run.running.size < bundle.config.max_parallel_batches) await launch(run, bundle, size);
     if (run.running.size === 0) break; // cancelled, or history full with nothing in flight
     const [batch, outcome] = await Promise.race(
       [...run.running.entries()].map(([b, r]) => r.handle.result().then((o) => [b, o] as const)),
