@@ -73,6 +73,20 @@ describe('json_schema mode: the schema of a turn', () => {
     expect(accepts(c, { tool_calls: four.tool_calls.slice(0, 3) })).toBe(true);
   });
 
+  test('where the candidates say so: assign only what needs no approval (or has it), ask only about the rest', () => {
+    const c = constraints({
+      candidates: { A001: ['P001', 'P004'], A002: ['P002'] },
+      choices: { A001: { assign: [], ask: ['P001'] }, A002: { assign: ['P002'], ask: [] } },
+    });
+    expect(accepts(c, call('assign_appointment', { appointment_id: 'A001', new_provider_id: 'P001' }))).toBe(false);
+    expect(accepts(c, call('request_approval', { appointment_id: 'A001', provider_id: 'P001' }))).toBe(true);
+    expect(accepts(c, call('request_approval', { appointment_id: 'A001', provider_id: 'P004' }))).toBe(false);
+    expect(accepts(c, call('assign_appointment', { appointment_id: 'A002', new_provider_id: 'P002' }))).toBe(true);
+    expect(accepts(c, call('request_approval', { appointment_id: 'A002', provider_id: 'P002' }))).toBe(false);
+    // Waitlisting stays open for every undecided appointment.
+    expect(accepts(c, call('add_to_waitlist', { appointment_id: 'A001', reason: 'only a good match' }))).toBe(true);
+  });
+
   test('asks for the summary, and only the summary, once nothing is left', () => {
     const c = constraints({ appointments: [], candidates: {}, toNotify: [], summary: true });
     const { allows, schema } = turnSchema(c, tools);

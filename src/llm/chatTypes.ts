@@ -31,6 +31,11 @@ export interface TurnConstraints {
   appointments: string[];
   /** Per appointment, the providers the tools returned as candidates. */
   candidates: Record<string, string[]>;
+  /**
+   * Per appointment, what the candidates allow now (when known): `assign`, the providers it may be assigned to
+   * (not poor, approved where approval is required); `ask`, those a person may still be asked about.
+   */
+  choices?: Record<string, { assign: string[]; ask: string[] }>;
   /** Decided and not yet told (notify_patient). */
   toNotify: string[];
   /** Appointments a person was already asked about in this batch: request_approval is not offered for them again. */

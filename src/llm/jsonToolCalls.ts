@@ -54,13 +54,19 @@ function argumentVariants(name: ToolName, c: TurnConstraints): JsonSchema[] {
   if ('appointment_id' in properties) {
     const asked = new Set(name === 'request_approval' ? (c.asked ?? []) : []);
     const ids = (name === 'notify_patient' ? c.toNotify : c.appointments).filter((id) => !asked.has(id));
-    if (providerKey)
-      // One variant per appointment, with the providers the tools proposed for it.
+    if (providerKey) {
+      // One variant per appointment, with the providers the tools proposed for it; where the candidates say more,
+      // only those it may be assigned to now, or a person asked about.
+      const providers = (id: string): string[] => {
+        const choice = c.choices?.[id];
+        if (choice && name === 'assign_appointment') return choice.assign;
+        if (choice && name === 'request_approval') return choice.ask;
+        return c.candidates[id] ?? [];
+      };
       return ids
-        .filter((id) => (c.candidates[id] ?? []).length > 0)
-        .map((id) =>
-          object({ ...properties, appointment_id: { enum: [id] }, [providerKey]: { enum: c.candidates[id] } }),
-        );
+        .filter((id) => providers(id).length > 0)
+        .map((id) => object({ ...properties, appointment_id: { enum: [id] }, [providerKey]: { enum: providers(id) } }));
+    }
     return ids.length > 0 ? [object({ ...properties, ...shortText(properties), appointment_id: { enum: ids } })] : [];
   }
   if ('patient_id' in properties)

@@ -67,6 +67,11 @@ export class ApprovalGate {
     return [...this.askedFor];
   }
 
+  /** The approvals given here (or, in a dry run, assumed), as "appointment→provider". */
+  approvedPairs(): string[] {
+    return [...this.settled].flatMap(([pair, r]) => (r.decision === 'approved' ? [pair] : []));
+  }
+
   pendingIds(): string[] {
     return [...this.pending.keys()];
   }

@@ -47,6 +47,7 @@ export class BatchSession {
   private readonly notified = new Set<string>();
   private readonly elsewhere = new Map<string, string>();
   private readonly proposed = new Map<string, string[]>();
+  private readonly candidateDetails = new Map<string, ToolResult<'find_candidates'>['candidates']>();
   /** The reassignment's workflow id: the idempotency keys' prefix and the store's run. */
   readonly workflowId: string;
 
@@ -263,6 +264,27 @@ export class BatchSession {
     if (this.notificationError !== undefined) throw this.notificationError;
   }
 
+  /**
+   * For a json_schema-mode turn, per appointment: the providers it may be assigned to now (proposed, not poor, and
+   * approved where an approval is required) and those a person may still be asked about.
+   */
+  decisionChoices(appointmentId: string): { assign: string[]; ask: string[] } | undefined {
+    const proposed = this.proposed.get(appointmentId);
+    if (!proposed) return undefined;
+    const details = new Map((this.candidateDetails.get(appointmentId) ?? []).map((c) => [c.provider_id, c]));
+    const approved = new Set(this.approvals.approvedPairs());
+    const asked = this.approvals.asked().includes(appointmentId);
+    const assign: string[] = [];
+    const ask: string[] = [];
+    for (const p of proposed) {
+      const c = details.get(p);
+      if (c?.band === 'poor') continue;
+      if (!c?.approval_required || approved.has(`${appointmentId}→${p}`)) assign.push(p);
+      else if (!asked) ask.push(p);
+    }
+    return { assign, ask };
+  }
+
   /** The providers the tools proposed for an appointment (find_candidates), for json_schema-mode turns. */
   proposedFor(appointmentId: string): string[] | undefined {
     return this.proposed.get(appointmentId);
@@ -299,6 +321,7 @@ export class BatchSession {
         r.appointment_id,
         r.candidates.map((c) => c.provider_id),
       );
+      this.candidateDetails.set(r.appointment_id, r.candidates);
     } else if (name === 'assign_appointment') {
       const r = result as ToolResult<'assign_appointment'>;
       this.assigned.set(r.appointment_id, {

@@ -308,6 +308,12 @@ function turnConstraints(session: BatchSession, input: BatchInput, offered: Tool
         return proposed ? [[id, proposed]] : [];
       }),
     ),
+    choices: Object.fromEntries(
+      undecided.flatMap((id) => {
+        const choice = session.decisionChoices(id);
+        return choice ? [[id, choice]] : [];
+      }),
+    ),
     toNotify,
     asked: session.approvalsAsked(),
     patients: [...new Set(input.appointments.map((a) => a.patient_id))],
