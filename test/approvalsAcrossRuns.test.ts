@@ -104,7 +104,8 @@ async function until(done: () => boolean, timeoutMs = 30_000): Promise<void> {
 describe('a rejection stands across runs', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    // A model that thinks 1.5 s a turn: the cancel below lands while it decides what follows the rejection.
+    h = await startHarness({ env: { OFFLINE_MODEL_LATENCY_MS: '1500' } });
   });
   afterAll(() => h.close());
 
