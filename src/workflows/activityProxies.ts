@@ -1,4 +1,4 @@
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ErrorType } from '../errorTypes';
 
@@ -49,6 +49,18 @@ export const modelCheckProxy = proxyActivities<Pick<Activities, 'checkModel'>>({
   retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: [ErrorType.llmAuth] },
 });
 
+/** Tool calls and the other store activities: a local SQLite transaction each, retried often and quickly. */
+const TOOL_OPTIONS = {
+  startToCloseTimeout: '10 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [ErrorType.invalidInput],
+  },
+} satisfies ActivityOptions;
+
 export const toolProxy = proxyActivities<
   Pick<
     Activities,
@@ -61,32 +73,14 @@ export const toolProxy = proxyActivities<
     | 'claimApproval'
     | 'releaseApproval'
   >
->({
-  startToCloseTimeout: '10 seconds',
-  retry: {
-    initialInterval: '200 milliseconds',
-    backoffCoefficient: 2,
-    maximumInterval: '5 seconds',
-    maximumAttempts: 20,
-    nonRetryableErrorTypes: [ErrorType.invalidInput],
-  },
-});
+>(TOOL_OPTIONS);
 
 /**
  * Reads the workflow makes before a model turn (the prefetch of every appointment's candidates) run as a local
  * activity: in the worker, recorded as a marker, retried like the other tool calls, without a round trip through
  * the server on the batch's critical path.
  */
-export const localReadProxy = proxyLocalActivities<Pick<Activities, 'callTools'>>({
-  startToCloseTimeout: '10 seconds',
-  retry: {
-    initialInterval: '200 milliseconds',
-    backoffCoefficient: 2,
-    maximumInterval: '5 seconds',
-    maximumAttempts: 20,
-    nonRetryableErrorTypes: [ErrorType.invalidInput],
-  },
-});
+export const localReadProxy = proxyLocalActivities<Pick<Activities, 'callTools'>>(TOOL_OPTIONS);
 
 export const promptProxy = proxyActivities<Pick<Activities, 'resolvePrompts'>>({
   // A Langfuse fetch gives up after PROMPT_FETCH_TIMEOUT_MS (5 s) and falls back to the local file.

@@ -77,9 +77,6 @@ const DETECT_NO_TOOL_SUPPORT = 'detect-no-tool-support';
 /** Marks the versions that run a turn's tool calls (approvals apart) in one activity. */
 const ONE_ACTIVITY_PER_TURN = 'one-activity-per-turn';
 
-/** Marks the versions that stop at a cancel that came during the model's turn, before its calls. */
-const CANCEL_BEFORE_THE_REPLYS_CALLS = 'cancel-before-the-replys-calls';
-
 /** Marks the versions that prefetch the candidates in a local activity. */
 const PREFETCH_AS_LOCAL_ACTIVITY = 'prefetch-as-local-activity';
 
@@ -173,9 +170,6 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     const constraints = schemaMode ? turnConstraints(session, input, offered) : undefined;
     const answer = await askModel(session, input, messages, turn, offered, constraints);
     if (answer.kind === 'stuck') return stuck(answer.why);
-    // A cancel that came while the model was thinking stops the batch before the reply's calls: the model's turn
-    // was the step in flight. Histories recorded before this marker ran the calls first.
-    if (session.cancelled && patched(CANCEL_BEFORE_THE_REPLYS_CALLS)) return { kind: 'cancelled' };
     const { reply } = answer;
     if (reply.format_error) {
       // An endpoint that did not enforce the schema: the reply is counted against the model and it is told.
