@@ -61,19 +61,20 @@ const TOOL_OPTIONS = {
   },
 } satisfies ActivityOptions;
 
-export const toolProxy = proxyActivities<
-  Pick<
-    Activities,
-    | 'callTool'
-    | 'callTools'
-    | 'recordApproval'
-    | 'markProviderUnavailable'
-    | 'recordRunSummary'
-    | 'recordRunFailure'
-    | 'claimApproval'
-    | 'releaseApproval'
-  >
->(TOOL_OPTIONS);
+export const toolProxy =
+  proxyActivities<
+    Pick<
+      Activities,
+      | 'callTool'
+      | 'callTools'
+      | 'recordApproval'
+      | 'markProviderUnavailable'
+      | 'recordRunSummary'
+      | 'recordRunFailure'
+      | 'claimApproval'
+      | 'releaseApproval'
+    >
+  >(TOOL_OPTIONS);
 
 /**
  * Reads the workflow makes before a model turn (the prefetch of every appointment's candidates) run as a local
