@@ -46,8 +46,9 @@ export class BatchSession {
   private readonly waitlisted = new Map<string, BatchOutcome['waitlisted'][number]>();
   private readonly notified = new Set<string>();
   private readonly elsewhere = new Map<string, string>();
-  private readonly proposed = new Map<string, string[]>();
-  private readonly candidateDetails = new Map<string, ToolResult<'find_candidates'>['candidates']>();
+  /** What find_candidates returned per appointment, and the providers the store then refused for it. */
+  private readonly candidates = new Map<string, ToolResult<'find_candidates'>['candidates']>();
+  private readonly refusedProviders = new Map<string, Set<string>>();
   /** The reassignment's workflow id: the idempotency keys' prefix and the store's run. */
   readonly workflowId: string;
 
@@ -269,9 +270,9 @@ export class BatchSession {
    * approved where an approval is required) and those a person may still be asked about.
    */
   decisionChoices(appointmentId: string): { assign: string[]; ask: string[] } | undefined {
-    const proposed = this.proposed.get(appointmentId);
+    const proposed = this.proposedFor(appointmentId);
     if (!proposed) return undefined;
-    const details = new Map((this.candidateDetails.get(appointmentId) ?? []).map((c) => [c.provider_id, c]));
+    const details = new Map((this.candidates.get(appointmentId) ?? []).map((c) => [c.provider_id, c]));
     const approved = new Set(this.approvals.approvedPairs());
     const asked = this.approvals.asked().includes(appointmentId);
     const assign: string[] = [];
@@ -287,7 +288,11 @@ export class BatchSession {
 
   /** The providers the tools proposed for an appointment (find_candidates), for json_schema-mode turns. */
   proposedFor(appointmentId: string): string[] | undefined {
-    return this.proposed.get(appointmentId);
+    const refused = this.refusedProviders.get(appointmentId);
+    return this.candidates
+      .get(appointmentId)
+      ?.map((c) => c.provider_id)
+      .filter((p) => !refused?.has(p));
   }
 
   private noteRefusal(
@@ -301,12 +306,8 @@ export class BatchSession {
     // to a json_schema-mode model; one that only needed an approval stays.
     const refusedProvider = (args as { new_provider_id?: string }).new_provider_id;
     if (name === 'assign_appointment' && refusedProvider && outcome.code !== 'approval_required') {
-      const proposed = this.proposed.get(id);
-      if (proposed)
-        this.proposed.set(
-          id,
-          proposed.filter((p) => p !== refusedProvider),
-        );
+      const refused = this.refusedProviders.get(id) ?? new Set<string>();
+      this.refusedProviders.set(id, refused.add(refusedProvider));
     }
     // Another run (for the same provider and date) got there first: a fact to report, not a failure.
     if (outcome.code === 'already_decided' && (name === 'assign_appointment' || name === 'add_to_waitlist'))
@@ -317,11 +318,7 @@ export class BatchSession {
   private record(name: ToolName, result: unknown): void {
     if (name === 'find_candidates') {
       const r = result as ToolResult<'find_candidates'>;
-      this.proposed.set(
-        r.appointment_id,
-        r.candidates.map((c) => c.provider_id),
-      );
-      this.candidateDetails.set(r.appointment_id, r.candidates);
+      this.candidates.set(r.appointment_id, r.candidates);
     } else if (name === 'assign_appointment') {
       const r = result as ToolResult<'assign_appointment'>;
       this.assigned.set(r.appointment_id, {

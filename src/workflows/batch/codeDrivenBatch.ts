@@ -33,12 +33,20 @@ export async function decideByCode(session: BatchSession, appointments: BatchApp
  * being cancelled: a decision is never left untold. Returns the appointments it told.
  */
 export async function notifyDecided(session: BatchSession, appointments: BatchAppointment[]): Promise<string[]> {
-  const untold = appointments.flatMap((a) => {
+  const untold = untoldOf(session, appointments);
+  await Promise.all(untold.map((u) => session.tool('notify_patient', u)));
+  return untold.map((u) => u.appointment_id);
+}
+
+/** The appointments decided here whose patient is not told yet, with what to tell them. */
+export function untoldOf(
+  session: BatchSession,
+  appointments: BatchAppointment[],
+): { appointment_id: string; kind: 'reassigned' | 'waitlisted' }[] {
+  return appointments.flatMap((a) => {
     const kind = session.needsNotification(a.appointment_id);
     return kind ? [{ appointment_id: a.appointment_id, kind }] : [];
   });
-  await Promise.all(untold.map((u) => session.tool('notify_patient', u)));
-  return untold.map((u) => u.appointment_id);
 }
 
 async function decide(session: BatchSession, appointment: BatchAppointment): Promise<void> {

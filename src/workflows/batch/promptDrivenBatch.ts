@@ -4,7 +4,7 @@ import { isInvalidCall, isToolName, type ToolName, type ToolOutcome, type ToolRe
 import type { TurnConstraints } from '../../llm/chatTypes';
 import { BatchSession } from './batchSession';
 import { askModel } from './modelTurn';
-import { decideByCode, notifyDecided } from './codeDrivenBatch';
+import { decideByCode, notifyDecided, untoldOf } from './codeDrivenBatch';
 import { compareWithRecord, extractJson } from './summaryCheck';
 import { batchSummarySchema, type BatchInput, type BatchOutcome } from '../contract/types';
 
@@ -286,11 +286,8 @@ async function prefetchCandidates(session: BatchSession, input: BatchInput): Pro
 }
 
 async function notifyAfterDecision(session: BatchSession, input: BatchInput): Promise<void> {
-  const untold = input.appointments.flatMap((a) => {
-    const kind = session.needsNotification(a.appointment_id);
-    return kind ? [{ name: 'notify_patient' as const, args: { appointment_id: a.appointment_id, kind } }] : [];
-  });
-  if (untold.length > 0) await session.toolsTogether(untold);
+  const untold = untoldOf(session, input.appointments);
+  if (untold.length > 0) await session.toolsTogether(untold.map((args) => ({ name: 'notify_patient', args })));
 }
 
 /** What a json_schema-mode turn may name: the batch's undecided appointments and the providers proposed for them. */
