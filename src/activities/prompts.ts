@@ -6,6 +6,7 @@ import { pickArm, routeRun, type Experiment } from '../prompts/experiment';
 import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
 import type { Trace } from './tracing';
+import type { OutcomeRecords } from '../domain/outcomes';
 
 /** Runs that ask for this label are split between an experiment's arms; any other label is taken as asked. */
 const EXPERIMENT_LABEL = 'production';
@@ -16,6 +17,8 @@ export interface PromptDeps {
   experiment?: Experiment;
   /** The share of routed runs (mode auto) that go prompt-driven (ROLLOUT_PROMPT_SHARE; all when absent). */
   rolloutShare?: number;
+  /** Where each run's pinned prompts are recorded, so the outcomes of its decisions can be attributed. */
+  store?: OutcomeRecords;
 }
 
 export function promptActivities(deps: PromptDeps, trace: Trace) {
@@ -66,11 +69,31 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
         );
         const rollout =
           input.route && input.workflowId ? routeRun(input.workflowId, deps.rolloutShare ?? 1) : undefined;
-        return { ...bundle, ...(arm ? { experiment: arm } : {}), ...(rollout ? { rollout } : {}) };
+        const pinned: PromptBundle = {
+          ...bundle,
+          ...(arm ? { experiment: arm } : {}),
+          ...(rollout ? { rollout } : {}),
+        };
+        recordPinned(deps, input, pinned);
+        return pinned;
       } catch (err) {
         if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.prompt);
         throw err;
       }
     },
   };
+}
+
+/** Records what the run pinned, under its workflow id, for the outcome figures (idempotent: a retry adds nothing). */
+function recordPinned(deps: PromptDeps, input: { workflowId?: string; mode?: string }, bundle: PromptBundle): void {
+  const runId = input.workflowId ?? Context.current().info.workflowExecution?.workflowId;
+  if (!deps.store || !runId) return;
+  deps.store.recordRunPrompts({
+    runId,
+    mode: bundle.rollout?.path ?? input.mode ?? 'prompt',
+    prompt: bundle.orchestrator,
+    scoring: bundle.scoring,
+    ...(bundle.experiment ? { experiment: bundle.experiment } : {}),
+    bundle,
+  });
 }

@@ -18,15 +18,15 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
   },
   {
     rule: 'assigned and waitlisted',
-    sql: 'SELECT a.appointment_id FROM assignments a JOIN waitlist w USING (appointment_id)',
+    sql: 'SELECT a.appointment_id FROM assignments a JOIN waitlist w USING (appointment_id) WHERE a.released_at IS NULL',
   },
   {
     rule: 'assigned more than once from the same provider',
-    sql: 'SELECT appointment_id, from_provider_id, COUNT(*) AS n FROM assignments GROUP BY 1, 2 HAVING n > 1',
+    sql: 'SELECT appointment_id, from_provider_id, COUNT(*) AS n FROM assignments WHERE released_at IS NULL GROUP BY 1, 2 HAVING n > 1',
   },
   {
     rule: 'assignment not reflected in the appointment',
-    sql: 'SELECT s.appointment_id, s.to_provider_id, a.provider_id FROM assignments s JOIN appointments a ON a.id = s.appointment_id WHERE s.created_at = (SELECT MAX(created_at) FROM assignments x WHERE x.appointment_id = s.appointment_id) AND a.provider_id <> s.to_provider_id',
+    sql: 'SELECT s.appointment_id, s.to_provider_id, a.provider_id FROM assignments s JOIN appointments a ON a.id = s.appointment_id WHERE s.released_at IS NULL AND s.created_at = (SELECT MAX(created_at) FROM assignments x WHERE x.appointment_id = s.appointment_id AND x.released_at IS NULL) AND a.provider_id <> s.to_provider_id',
   },
   {
     rule: 'waitlist entry not reflected in the appointment',
@@ -46,7 +46,7 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
   },
   {
     rule: 'reassigned to a provider who is unavailable that day',
-    sql: "SELECT a.id AS appointment_id, a.provider_id FROM appointments a JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date JOIN assignments s ON s.appointment_id = a.id WHERE a.status = 'scheduled'",
+    sql: "SELECT a.id AS appointment_id, a.provider_id FROM appointments a JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date JOIN assignments s ON s.appointment_id = a.id AND s.released_at IS NULL WHERE a.status = 'scheduled'",
   },
   {
     // Decisions of a run still in flight may be told a moment later; every other decision is told exactly once.
@@ -71,7 +71,24 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
       JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
       JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
       WHERE a.status = 'scheduled' AND r.status <> 'running'
-        AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)`,
+        AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)
+        AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.appointment_id = a.id AND s.released_at >= r.finished_at)
+        AND (r.scope IS NULL OR EXISTS (SELECT 1 FROM json_each(r.scope) j WHERE j.value = a.id))`,
+  },
+  {
+    // A released slot's assignment is history; the offer it made must have been answered no (or not at all).
+    rule: 'assignment released without a declined or unanswered offer',
+    sql: `SELECT s.appointment_id, s.to_provider_id FROM assignments s WHERE s.released_at IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.assignment_key = s.idempotency_key AND o.status IN ('declined','no_answer'))`,
+  },
+  {
+    rule: 'offered again a provider the patient declined',
+    sql: `SELECT o.appointment_id, o.provider_id, COUNT(*) AS offers FROM offers o GROUP BY 1, 2 HAVING offers > 1`,
+  },
+  {
+    rule: 'open offer whose assignment is not live',
+    sql: `SELECT o.appointment_id, o.offer_no FROM offers o JOIN assignments s ON s.idempotency_key = o.assignment_key
+      WHERE o.status IN ('open','accepted') AND s.released_at IS NOT NULL`,
   },
 ];
 

@@ -195,8 +195,15 @@ export class SchedulingReads {
   ): { appointment: Appointment; candidates: Candidate[]; considered: number } {
     const appointment = this.requireAppointment(appointmentId);
     const patient = this.patient(appointment.patient_id)!;
+    // Never the provider it is booked with, nor one whose offer of this slot the patient turned down.
+    const turnedDown = new Set(
+      this.db
+        .prepare("SELECT provider_id FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')")
+        .pluck()
+        .all(appointmentId) as string[],
+    );
     const providers = this.availableProviders(appointment.date, appointment.time, appointment.specialty).filter(
-      (p) => p.id !== appointment.provider_id,
+      (p) => p.id !== appointment.provider_id && !turnedDown.has(p.id),
     );
     const ranked = providers
       .map((provider) => {

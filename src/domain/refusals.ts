@@ -18,6 +18,13 @@ export const domainRefusalCodes = [
   'already_notified',
   'key_reused',
   'approval_pending_elsewhere',
+  'declined_by_patient',
+  'no_open_offer',
+  'offer_closed',
+  'no_accepted_offer',
+  'already_rated',
+  'unknown_escalation',
+  'escalation_closed',
 ] as const;
 export type DomainRefusalCode = (typeof domainRefusalCodes)[number];
 

@@ -1,4 +1,5 @@
 import { SchedulingReads } from './reads';
+import { DomainRefusal } from './refusals';
 
 /**
  * What the store keeps about the runs themselves, beside the scheduling data: each run's start and outcome
@@ -17,11 +18,31 @@ export type ApprovalClaim =
   | { claimed: false; rejected: { run_id: string; decided_by: string } };
 
 export class RunRecords extends SchedulingReads {
+  /** Runs fn in one IMMEDIATE transaction; a key seen before returns its first result and writes nothing. */
+  protected once<T>(key: string, tool: string, fn: () => T): T {
+    return this.db
+      .transaction((): T => {
+        const prior = this.db.prepare('SELECT tool, result_json FROM tool_calls WHERE idempotency_key = ?').get(key) as
+          { tool: string; result_json: string } | undefined;
+        if (prior) {
+          if (prior.tool !== tool)
+            throw new DomainRefusal(`idempotency key ${key} was already used by ${prior.tool}`, 'key_reused');
+          return JSON.parse(prior.result_json) as T;
+        }
+        const result = fn();
+        this.db
+          .prepare('INSERT INTO tool_calls (idempotency_key, tool, result_json) VALUES (?,?,?)')
+          .run(key, tool, JSON.stringify(result));
+        return result;
+      })
+      .immediate();
+  }
+
   /** A run over a provider's days has started (idempotent: a retry or a replay records nothing new). */
-  recordRunStart(run: { runId: string; providerId: string; date: string; until?: string }): void {
+  recordRunStart(run: { runId: string; providerId: string; date: string; until?: string; scope?: string[] }): void {
     this.db
-      .prepare('INSERT OR IGNORE INTO runs (run_id, provider_id, date, until) VALUES (?,?,?,?)')
-      .run(run.runId, run.providerId, run.date, run.until ?? run.date);
+      .prepare('INSERT OR IGNORE INTO runs (run_id, provider_id, date, until, scope) VALUES (?,?,?,?,?)')
+      .run(run.runId, run.providerId, run.date, run.until ?? run.date, run.scope ? JSON.stringify(run.scope) : null);
   }
 
   /**
@@ -99,7 +120,7 @@ export class RunRecords extends SchedulingReads {
   private decidedBy(appointmentId: string): { run_id: string; outcome: string } | undefined {
     return this.db
       .prepare(
-        `SELECT run_id, 'reassigned to ' || to_provider_id AS outcome FROM assignments WHERE appointment_id = ?
+        `SELECT run_id, 'reassigned to ' || to_provider_id AS outcome FROM assignments WHERE appointment_id = ? AND released_at IS NULL
          UNION ALL SELECT run_id, 'waitlisted' FROM waitlist WHERE appointment_id = ? LIMIT 1`,
       )
       .get(appointmentId, appointmentId) as { run_id: string; outcome: string } | undefined;

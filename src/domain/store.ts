@@ -1,7 +1,7 @@
 import { datesInRange, type Appointment, type Dataset } from './model';
 import { approvalRequired, bandOf, type Policy } from './policy';
 import { loadDataset } from './database';
-import { RunRecords } from './runRecords';
+import { OutcomeRecords } from './outcomes';
 import { DomainRefusal } from './refusals';
 import type { AssignmentResult, NotificationResult, WaitlistResult } from './results';
 import { scoreMatch } from './scoring';
@@ -22,7 +22,7 @@ export interface ActionContext {
   decidedBy: 'prompt' | 'code';
 }
 
-export class SchedulingStore extends RunRecords {
+export class SchedulingStore extends OutcomeRecords {
   /** Replaces the whole content of the store with a data set, in one transaction. */
   load(data: Dataset): void {
     loadDataset(this.db, data);
@@ -62,26 +62,6 @@ export class SchedulingStore extends RunRecords {
     })();
   }
 
-  /** Runs fn in one IMMEDIATE transaction; a key seen before returns its first result and writes nothing. */
-  private once<T>(key: string, tool: string, fn: () => T): T {
-    return this.db
-      .transaction((): T => {
-        const prior = this.db.prepare('SELECT tool, result_json FROM tool_calls WHERE idempotency_key = ?').get(key) as
-          { tool: string; result_json: string } | undefined;
-        if (prior) {
-          if (prior.tool !== tool)
-            throw new DomainRefusal(`idempotency key ${key} was already used by ${prior.tool}`, 'key_reused');
-          return JSON.parse(prior.result_json) as T;
-        }
-        const result = fn();
-        this.db
-          .prepare('INSERT INTO tool_calls (idempotency_key, tool, result_json) VALUES (?,?,?)')
-          .run(key, tool, JSON.stringify(result));
-        return result;
-      })
-      .immediate();
-  }
-
   /** The appointment must still be booked with an unavailable provider: otherwise there is nothing to decide. */
   private requireAffected(id: string): Appointment & { original_provider_id: string } {
     const a = this.requireAppointment(id);
@@ -89,7 +69,9 @@ export class SchedulingStore extends RunRecords {
       throw new DomainRefusal(`appointment ${id} is already on the waitlist`, 'already_decided');
     if (this.unavailability(a.provider_id, a.date)) return a;
     const already = this.db
-      .prepare('SELECT to_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1')
+      .prepare(
+        'SELECT to_provider_id FROM assignments WHERE appointment_id = ? AND released_at IS NULL ORDER BY created_at DESC LIMIT 1',
+      )
       .get(id) as { to_provider_id: string } | undefined;
     if (already)
       throw new DomainRefusal(
@@ -114,6 +96,11 @@ export class SchedulingStore extends RunRecords {
         );
       if (this.unavailability(providerId, a.date))
         throw new DomainRefusal(`provider ${providerId} is unavailable on ${a.date}`, 'provider_unavailable');
+      if (this.refusedProvidersOf(appointmentId).includes(providerId))
+        throw new DomainRefusal(
+          `the patient of ${appointmentId} already turned down ${providerId} for this appointment`,
+          'declined_by_patient',
+        );
       const works = this.db
         .prepare('SELECT 1 FROM provider_slots WHERE provider_id = ? AND date = ? AND time = ?')
         .get(providerId, a.date, a.time);
@@ -220,6 +207,18 @@ export class SchedulingStore extends RunRecords {
           'INSERT OR IGNORE INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?)',
         )
         .run(appointmentId, providerId, runId, decision, decidedBy, note ?? null);
+      // A refused or unanswered approval is something a head of department must see.
+      if (decision !== 'approved' && info.changes === 1)
+        this.raiseEscalation({
+          kind: decision === 'rejected' ? 'approval_rejected' : 'approval_timed_out',
+          ref: `${appointmentId}:${runId}:${providerId}`,
+          appointmentId,
+          runId,
+          reason:
+            decision === 'rejected'
+              ? `${decidedBy} rejected moving ${appointmentId} to ${providerId}${note ? `: ${note}` : ''}`
+              : `nobody decided on moving ${appointmentId} to ${providerId} before the deadline`,
+        });
       return { recorded: info.changes === 1 };
     })();
   }
@@ -230,12 +229,23 @@ export class SchedulingStore extends RunRecords {
       const a = this.requireAppointment(appointmentId);
       let changeRef: string;
       let message: string;
+      let offerFrom: Parameters<typeof this.openOfferFor>[1] | undefined;
       if (kind === 'reassigned') {
         const row = this.db
           .prepare(
-            'SELECT to_provider_id, from_provider_id FROM assignments WHERE appointment_id = ? ORDER BY created_at DESC LIMIT 1',
+            'SELECT to_provider_id, from_provider_id, idempotency_key, score, band, run_id, decided_by FROM assignments WHERE appointment_id = ? AND released_at IS NULL ORDER BY created_at DESC LIMIT 1',
           )
-          .get(appointmentId) as { to_provider_id: string; from_provider_id: string } | undefined;
+          .get(appointmentId) as
+          | {
+              to_provider_id: string;
+              from_provider_id: string;
+              idempotency_key: string;
+              score: number;
+              band: string;
+              run_id: string;
+              decided_by: string;
+            }
+          | undefined;
         if (!row)
           throw new DomainRefusal(
             `appointment ${appointmentId} has not been reassigned: nothing to notify`,
@@ -243,6 +253,7 @@ export class SchedulingStore extends RunRecords {
           );
         const provider = this.provider(row.to_provider_id)!;
         changeRef = `${row.from_provider_id}->${row.to_provider_id}`;
+        offerFrom = row;
         message = `Your appointment on ${a.date} at ${a.time} is now with ${provider.name}.`;
       } else {
         const row = this.db
@@ -269,6 +280,8 @@ export class SchedulingStore extends RunRecords {
           'INSERT INTO notifications (patient_id, appointment_id, kind, change_ref, channel, message, idempotency_key) VALUES (?,?,?,?,?,?,?)',
         )
         .run(a.patient_id, appointmentId, kind, changeRef, 'sms', message, ctx.idempotencyKey);
+      // Telling a patient about a new slot offers it: the patient accepts, declines or lets it pass.
+      if (offerFrom) this.openOfferFor(appointmentId, offerFrom);
       return { appointment_id: appointmentId, patient_id: a.patient_id, kind, channel: 'sms' };
     });
   }

@@ -1,0 +1,387 @@
+import { LabelRouteRecords } from './labelRoutes';
+import { DomainRefusal } from './refusals';
+
+/**
+ * What happened after a decision: the offers patients were told about and their answers, satisfaction scores,
+ * and the escalations a head of department must see. An answer and what it implies (the slot released) are one
+ * transaction; an escalation is raised once per (kind, ref), however often the step that raises it is retried.
+ */
+
+export type OfferAnswer = 'accepted' | 'declined' | 'no_answer';
+export type OfferStatus = 'open' | OfferAnswer;
+
+export interface Offer {
+  appointment_id: string;
+  offer_no: number;
+  provider_id: string;
+  from_provider_id: string;
+  score: number;
+  band: string;
+  run_id: string;
+  decided_by: string;
+  status: OfferStatus;
+  reason: string | null;
+  answered_by: string | null;
+  answered_at: string | null;
+  created_at: string;
+}
+
+export const escalationKinds = [
+  'approval_rejected',
+  'approval_timed_out',
+  'second_decline',
+  'offers_exhausted',
+  'waitlisted_soon',
+  'fallback_majority',
+] as const;
+export type EscalationKind = (typeof escalationKinds)[number];
+export type EscalationStatus = 'open' | 'acknowledged' | 'resolved';
+
+export interface Escalation {
+  id: number;
+  kind: EscalationKind;
+  ref: string;
+  appointment_id: string | null;
+  run_id: string | null;
+  reason: string;
+  status: EscalationStatus;
+  acknowledged_by: string | null;
+  acknowledged_at: string | null;
+  resolved_by: string | null;
+  resolved_at: string | null;
+  note: string | null;
+  created_at: string;
+}
+
+/** Outcome counts over a set of decisions (a run, a prompt version, an arm, a path). */
+export interface OutcomeCounts {
+  /** Appointments that were offered a slot at least once. */
+  offered_appointments: number;
+  offers: number;
+  accepted: number;
+  declined: number;
+  no_answer: number;
+  open: number;
+  satisfaction_count: number;
+  satisfaction_sum: number;
+  escalations: number;
+}
+
+export interface AnswerRecorded {
+  appointment_id: string;
+  offer_no: number;
+  answer: OfferAnswer;
+  provider_id: string;
+  run_id: string;
+  /** Offers of this appointment answered declined or not at all, this one included. */
+  refused_offers: number;
+  /** The slot went back and the appointment is with the unavailable provider again (declined, no answer). */
+  released: boolean;
+}
+
+const now = () => new Date().toISOString();
+
+export class OutcomeRecords extends LabelRouteRecords {
+  /** The prompts a run pinned and its path: what the outcomes of its decisions are attributed to. Idempotent. */
+  recordRunPrompts(r: {
+    runId: string;
+    mode: string;
+    prompt: { name: string; label: string; version: number };
+    scoring: { label: string; version: number };
+    experiment?: { experiment: string; arm: string };
+    bundle: unknown;
+  }): void {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO run_prompts (run_id, mode, prompt_name, prompt_label, prompt_version, scoring_label, scoring_version, experiment, arm, bundle_json) VALUES (?,?,?,?,?,?,?,?,?,?)',
+      )
+      .run(
+        r.runId,
+        r.mode,
+        r.prompt.name,
+        r.prompt.label,
+        r.prompt.version,
+        r.scoring.label,
+        r.scoring.version,
+        r.experiment?.experiment ?? null,
+        r.experiment?.arm ?? null,
+        JSON.stringify(r.bundle),
+      );
+  }
+
+  /** The prompts a run pinned, as it pinned them (a re-offer uses the same), or undefined if not recorded. */
+  runPrompts(runId: string): { mode: string; bundle: unknown } | undefined {
+    const row = this.db.prepare('SELECT mode, bundle_json FROM run_prompts WHERE run_id = ?').get(runId) as
+      { mode: string; bundle_json: string } | undefined;
+    return row ? { mode: row.mode, bundle: JSON.parse(row.bundle_json) as unknown } : undefined;
+  }
+
+  /**
+   * Opens an offer for the appointment's live assignment, in the transaction that tells the patient (called by
+   * `notify`). The offer is numbered after the appointment's earlier ones.
+   */
+  protected openOfferFor(
+    appointmentId: string,
+    assignment: {
+      to_provider_id: string;
+      from_provider_id: string;
+      idempotency_key: string;
+      score: number;
+      band: string;
+      run_id: string;
+      decided_by: string;
+    },
+  ): void {
+    const n = (
+      this.db
+        .prepare('SELECT COALESCE(MAX(offer_no), 0) AS n FROM offers WHERE appointment_id = ?')
+        .get(appointmentId) as {
+        n: number;
+      }
+    ).n;
+    this.db
+      .prepare(
+        "UPDATE offers SET status = 'no_answer', reason = 'superseded', answered_at = ? WHERE appointment_id = ? AND status = 'open'",
+      )
+      .run(now(), appointmentId);
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO offers (appointment_id, offer_no, provider_id, from_provider_id, score, band, run_id, decided_by, assignment_key) VALUES (?,?,?,?,?,?,?,?,?)',
+      )
+      .run(
+        appointmentId,
+        n + 1,
+        assignment.to_provider_id,
+        assignment.from_provider_id,
+        assignment.score,
+        assignment.band,
+        assignment.run_id,
+        assignment.decided_by,
+        assignment.idempotency_key,
+      );
+  }
+
+  /** The appointment's latest offer (open or answered), or undefined if it was never offered a slot. */
+  latestOffer(appointmentId: string): Offer | undefined {
+    return this.db
+      .prepare('SELECT * FROM offers WHERE appointment_id = ? ORDER BY offer_no DESC LIMIT 1')
+      .get(appointmentId) as Offer | undefined;
+  }
+
+  offers(appointmentId: string): Offer[] {
+    return this.db
+      .prepare('SELECT * FROM offers WHERE appointment_id = ? ORDER BY offer_no')
+      .all(appointmentId) as Offer[];
+  }
+
+  /** Providers whose offer for this appointment the patient declined or let pass: never offered again. */
+  refusedProvidersOf(appointmentId: string): string[] {
+    return this.db
+      .prepare("SELECT provider_id FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')")
+      .pluck()
+      .all(appointmentId) as string[];
+  }
+
+  /**
+   * Records the answer to an open offer. Declined or unanswered, the slot goes back in the same transaction: the
+   * assignment is released and the appointment is with the unavailable provider again, to be decided anew.
+   * Idempotent: the same answer again returns what was recorded; another answer to a closed offer is refused.
+   */
+  answerOffer(a: {
+    appointmentId: string;
+    offerNo: number;
+    answer: OfferAnswer;
+    reason?: string;
+    by: string;
+  }): AnswerRecorded {
+    return this.db
+      .transaction((): AnswerRecorded => {
+        this.requireAppointment(a.appointmentId);
+        const offer = this.db
+          .prepare('SELECT * FROM offers WHERE appointment_id = ? AND offer_no = ?')
+          .get(a.appointmentId, a.offerNo) as Offer | undefined;
+        if (!offer)
+          throw new DomainRefusal(`appointment ${a.appointmentId} has no offer number ${a.offerNo}`, 'no_open_offer');
+        if (offer.status !== 'open' && offer.status !== a.answer)
+          throw new DomainRefusal(
+            `offer ${a.offerNo} of ${a.appointmentId} is closed: it was answered ${offer.status}`,
+            'offer_closed',
+          );
+        const released = a.answer !== 'accepted';
+        if (offer.status === 'open') {
+          this.db
+            .prepare(
+              'UPDATE offers SET status = ?, reason = ?, answered_by = ?, answered_at = ? WHERE appointment_id = ? AND offer_no = ?',
+            )
+            .run(a.answer, a.reason ?? null, a.by, now(), a.appointmentId, a.offerNo);
+          if (released) {
+            const live = this.db
+              .prepare('SELECT from_provider_id, released_at FROM assignments WHERE idempotency_key = ?')
+              .get(this.assignmentKeyOf(a.appointmentId, a.offerNo)) as
+              { from_provider_id: string; released_at: string | null } | undefined;
+            if (live && live.released_at === null) {
+              this.db
+                .prepare('UPDATE assignments SET released_at = ? WHERE idempotency_key = ?')
+                .run(now(), this.assignmentKeyOf(a.appointmentId, a.offerNo));
+              this.db
+                .prepare("UPDATE appointments SET provider_id = ?, status = 'scheduled' WHERE id = ?")
+                .run(live.from_provider_id, a.appointmentId);
+            }
+          }
+        }
+        const refused = (
+          this.db
+            .prepare("SELECT COUNT(*) AS n FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')")
+            .get(a.appointmentId) as { n: number }
+        ).n;
+        return {
+          appointment_id: a.appointmentId,
+          offer_no: a.offerNo,
+          answer: a.answer,
+          provider_id: offer.provider_id,
+          run_id: offer.run_id,
+          refused_offers: refused,
+          released,
+        };
+      })
+      .immediate();
+  }
+
+  private assignmentKeyOf(appointmentId: string, offerNo: number): string {
+    return (
+      this.db
+        .prepare('SELECT assignment_key FROM offers WHERE appointment_id = ? AND offer_no = ?')
+        .get(appointmentId, offerNo) as { assignment_key: string }
+    ).assignment_key;
+  }
+
+  /** A patient's score of the visit (1-5), kept with the accepted offer that produced the slot. Once per appointment. */
+  recordSatisfaction(s: { appointmentId: string; score: number; by: string }): {
+    appointment_id: string;
+    score: number;
+    offer_no: number;
+    run_id: string;
+    recorded: boolean;
+  } {
+    return this.db
+      .transaction(() => {
+        this.requireAppointment(s.appointmentId);
+        if (!Number.isInteger(s.score) || s.score < 1 || s.score > 5)
+          throw new RangeError(`a satisfaction score is a whole number from 1 to 5, not ${s.score}`);
+        const offer = this.db
+          .prepare(
+            "SELECT offer_no, run_id FROM offers WHERE appointment_id = ? AND status = 'accepted' ORDER BY offer_no DESC LIMIT 1",
+          )
+          .get(s.appointmentId) as { offer_no: number; run_id: string } | undefined;
+        if (!offer)
+          throw new DomainRefusal(
+            `appointment ${s.appointmentId} has no accepted offer: there is no visit to score`,
+            'no_accepted_offer',
+          );
+        const prior = this.db
+          .prepare('SELECT score, offer_no FROM satisfaction WHERE appointment_id = ?')
+          .get(s.appointmentId) as { score: number; offer_no: number } | undefined;
+        if (prior) {
+          if (prior.score === s.score && prior.offer_no === offer.offer_no)
+            return { appointment_id: s.appointmentId, score: s.score, ...offer, recorded: false };
+          throw new DomainRefusal(`appointment ${s.appointmentId} already has a satisfaction score`, 'already_rated');
+        }
+        this.db
+          .prepare('INSERT INTO satisfaction (appointment_id, offer_no, score, run_id, recorded_by) VALUES (?,?,?,?,?)')
+          .run(s.appointmentId, offer.offer_no, s.score, offer.run_id, s.by);
+        return { appointment_id: s.appointmentId, score: s.score, ...offer, recorded: true };
+      })
+      .immediate();
+  }
+
+  satisfactionOf(appointmentId: string): { score: number; offer_no: number; run_id: string } | undefined {
+    return this.db
+      .prepare('SELECT score, offer_no, run_id FROM satisfaction WHERE appointment_id = ?')
+      .get(appointmentId) as { score: number; offer_no: number; run_id: string } | undefined;
+  }
+
+  /** Raises an escalation once: the same (kind, ref) again returns the first one, unchanged. */
+  raiseEscalation(e: { kind: EscalationKind; ref: string; appointmentId?: string; runId?: string; reason: string }): {
+    escalation: Escalation;
+    raised: boolean;
+  } {
+    return this.db.transaction(() => {
+      const info = this.db
+        .prepare('INSERT OR IGNORE INTO escalations (kind, ref, appointment_id, run_id, reason) VALUES (?,?,?,?,?)')
+        .run(e.kind, e.ref, e.appointmentId ?? null, e.runId ?? null, e.reason.slice(0, 500));
+      const escalation = this.db
+        .prepare('SELECT * FROM escalations WHERE kind = ? AND ref = ?')
+        .get(e.kind, e.ref) as Escalation;
+      return { escalation, raised: info.changes === 1 };
+    })();
+  }
+
+  escalations(filter: { status?: EscalationStatus; limit?: number } = {}): Escalation[] {
+    return this.db
+      .prepare('SELECT * FROM escalations WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit')
+      .all({ status: filter.status ?? null, limit: filter.limit ?? 500 }) as Escalation[];
+  }
+
+  escalation(id: number): Escalation | undefined {
+    return this.db.prepare('SELECT * FROM escalations WHERE id = ?').get(id) as Escalation | undefined;
+  }
+
+  /** Acknowledge (someone is on it) or resolve (done, with an optional note), recording who and when. */
+  moveEscalation(id: number, to: 'acknowledged' | 'resolved', by: string, note?: string): Escalation {
+    return this.db
+      .transaction((): Escalation => {
+        const e = this.escalation(id);
+        if (!e) throw new DomainRefusal(`unknown escalation ${id}`, 'unknown_escalation');
+        if (e.status === 'resolved' || (to === 'acknowledged' && e.status === 'acknowledged'))
+          throw new DomainRefusal(`escalation ${id} is already ${e.status}`, 'escalation_closed');
+        if (to === 'acknowledged')
+          this.db
+            .prepare(
+              "UPDATE escalations SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ? WHERE id = ?",
+            )
+            .run(by, now(), id);
+        else
+          this.db
+            .prepare(
+              "UPDATE escalations SET status = 'resolved', resolved_by = ?, resolved_at = ?, note = COALESCE(?, note) WHERE id = ?",
+            )
+            .run(by, now(), note ?? null, id);
+        return this.escalation(id)!;
+      })
+      .immediate();
+  }
+
+  /** Outcome counts of the decisions made by these runs (offers by the run that decided them). */
+  outcomeCounts(runIds: readonly string[]): OutcomeCounts {
+    const empty: OutcomeCounts = {
+      offered_appointments: 0,
+      offers: 0,
+      accepted: 0,
+      declined: 0,
+      no_answer: 0,
+      open: 0,
+      satisfaction_count: 0,
+      satisfaction_sum: 0,
+      escalations: 0,
+    };
+    if (runIds.length === 0) return empty;
+    const ids = JSON.stringify(runIds);
+    const offers = this.db
+      .prepare(
+        `SELECT COUNT(DISTINCT appointment_id) AS offered_appointments, COUNT(*) AS offers,
+           COALESCE(SUM(status = 'accepted'), 0) AS accepted, COALESCE(SUM(status = 'declined'), 0) AS declined,
+           COALESCE(SUM(status = 'no_answer'), 0) AS no_answer, COALESCE(SUM(status = 'open'), 0) AS open
+         FROM offers WHERE run_id IN (SELECT value FROM json_each(?))`,
+      )
+      .get(ids) as Omit<OutcomeCounts, 'satisfaction_count' | 'satisfaction_sum' | 'escalations'>;
+    const sat = this.db
+      .prepare(
+        'SELECT COUNT(*) AS satisfaction_count, COALESCE(SUM(score), 0) AS satisfaction_sum FROM satisfaction WHERE run_id IN (SELECT value FROM json_each(?))',
+      )
+      .get(ids) as { satisfaction_count: number; satisfaction_sum: number };
+    const esc = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM escalations e WHERE e.run_id IN (SELECT value FROM json_each(?))`)
+      .get(ids) as { n: number };
+    return { ...offers, ...sat, escalations: esc.n };
+  }
+}
