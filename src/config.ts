@@ -55,6 +55,20 @@ const configSchema = z.object({
   /** The offline stand-in's simulated think time per reply (benchmarks); 0 answers at once. */
   OFFLINE_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** Patients answer each new slot (docs/outcomes.md); off: they are told, and nothing follows. */
+  PATIENT_FOLLOW_UP: z.enum(['on', 'off']).default('on'),
+  /** How long a patient has to accept or decline a slot before it counts as no answer (fractions allowed). */
+  PATIENT_RESPONSE_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(48),
+  /** How many times a declined or unanswered slot re-enters reassignment before the waitlist and an escalation. */
+  MAX_OFFERS: z.coerce.number().int().min(0).max(10).default(2),
+  /** How long after an accepted slot a satisfaction score is taken (fractions allowed). */
+  SATISFACTION_WINDOW_DAYS: z.coerce.number().positive().max(365).default(30),
+  /** A patient waitlisted this many days or fewer before the appointment (or after it) is escalated. */
+  ESCALATE_WAITLIST_DAYS: z.coerce.number().int().min(0).max(365).default(3),
   /** Offline stand-in only: fault modes to serve, a JSON list (parsed and checked in src/llm/offline/faults.ts). */
   OFFLINE_MODEL_FAULTS: optionalString,
   /** The HTTP API and operator console (npm run api). With no API_KEYS it binds to loopback only, whatever API_HOST says. */

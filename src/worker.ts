@@ -16,6 +16,7 @@ import { parseFaultSetting } from './llm/offline/faults';
 import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './llm/offline/server';
 import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
 import { PromptOps } from './langfuse/promptOps';
+import { OutcomeScorer } from './langfuse/outcomeScores';
 import { RunTracer } from './langfuse/tracing';
 import type { PromptRegistry } from './prompts/registry';
 import { promptRegistryFor } from './prompts/registryFromConfig';
@@ -81,6 +82,15 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
     );
   const activities = createActivities({
     store,
+    outcomes: {
+      enabled: config.PATIENT_FOLLOW_UP === 'on',
+      responseMs: Math.round(config.PATIENT_RESPONSE_HOURS * 3_600_000),
+      maxReoffers: config.MAX_OFFERS,
+      satisfactionMs: Math.round(config.SATISFACTION_WINDOW_DAYS * 86_400_000),
+      escalateWaitlistDays: config.ESCALATE_WAITLIST_DAYS,
+      taskQueue: config.TASK_QUEUE,
+    },
+    ...(config.langfuse ? { scorer: new OutcomeScorer(createLangfuseClient(config.langfuse)) } : {}),
     registry: options.registry ?? promptRegistryFor(config),
     llm: createOpenAiClient({ baseURL: baseURL!, apiKey: config.OPENAI_API_KEY, timeoutMs: config.LLM_TIMEOUT_MS }),
     modelOverride: config.LLM_MODEL,

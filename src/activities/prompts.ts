@@ -35,7 +35,20 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
       /** Pick the run's path by the rollout share (mode auto). */
       route?: boolean;
       run?: { providerId: string; date: string; until?: string; reason: string };
+      /** Pin what that run pinned instead of resolving (a re-offer decides with the first decision's prompts). */
+      pinFrom?: string;
     }): Promise<PromptBundle> {
+      if (input.pinFrom !== undefined) {
+        const earlier = deps.store?.runPrompts(input.pinFrom);
+        if (!earlier)
+          throw ApplicationFailure.nonRetryable(
+            `run ${input.pinFrom} has no pinned prompts on record to reuse`,
+            ErrorType.prompt,
+          );
+        const { rollout: _rollout, ...bundle } = earlier.bundle as PromptBundle;
+        recordPinned(deps, input, bundle);
+        return bundle;
+      }
       const arm =
         deps.experiment && input.workflowId && input.label === EXPERIMENT_LABEL
           ? pickArm(deps.experiment, input.workflowId)

@@ -46,7 +46,14 @@ export interface RunSummary {
   [field: string]: unknown;
 }
 
-export function toolActivities(store: SchedulingStore, trace: Trace) {
+/** What follows a tool call that wrote: a follow-up for a patient told of a new slot, an imminent waitlist escalated. */
+export interface ToolHooks {
+  onOffer?: (appointmentId: string) => Promise<void>;
+  /** A patient waitlisted this close to (or past) the appointment is escalated; undefined: never. */
+  escalateWaitlistDays?: number;
+}
+
+export function toolActivities(store: SchedulingStore, trace: Trace, hooks: ToolHooks = {}) {
   return {
     /** Records the provider's unavailability (idempotent) and checks the input against the store. */
     async markProviderUnavailable(input: {
@@ -56,6 +63,8 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
       reason: string;
       /** The run that reassigns these days (absent in histories recorded before runs were recorded). */
       runId?: string;
+      /** The appointments the run is limited to (a re-offer). */
+      scope?: string[];
     }) {
       try {
         const marked =
@@ -194,6 +203,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
   async function callOne(input: ToolCallInput): Promise<ToolOutcome> {
     const startTime = new Date();
     const outcome = input.dryRun ? dryRun(input, input.dryRun.writes) : runTool(input);
+    if (!input.dryRun) await afterWrite(input, outcome);
     await trace((t) =>
       t.tool({
         runId: input.runId,
@@ -206,6 +216,32 @@ export function toolActivities(store: SchedulingStore, trace: Trace) {
       }),
     );
     return outcome;
+  }
+
+  /**
+   * After a real call: a patient told of a new slot gets a follow-up (also when the notification was sent by an
+   * earlier attempt: starting it is idempotent), and an imminent waitlist is escalated. Both are retried with the
+   * activity when they fail.
+   */
+  async function afterWrite(input: ToolCallInput, outcome: ToolOutcome): Promise<void> {
+    const args = (input.args ?? {}) as { appointment_id?: unknown; kind?: unknown };
+    const appointmentId = typeof args.appointment_id === 'string' ? args.appointment_id : undefined;
+    if (!appointmentId) return;
+    const done = outcome.ok || outcome.code === 'already_notified';
+    if (input.name === 'notify_patient' && args.kind === 'reassigned' && done && hooks.onOffer)
+      await hooks.onOffer(appointmentId);
+    if (input.name === 'add_to_waitlist' && outcome.ok && hooks.escalateWaitlistDays !== undefined) {
+      const a = store.appointment(appointmentId);
+      const days = a ? (Date.parse(`${a.date}T00:00:00Z`) - Date.now()) / 86_400_000 : Infinity;
+      if (a && days <= hooks.escalateWaitlistDays)
+        store.raiseEscalation({
+          kind: 'waitlisted_soon',
+          ref: appointmentId,
+          appointmentId,
+          runId: input.runId,
+          reason: `${appointmentId} (${a.date} ${a.time}) is on the waitlist ${days < 0 ? 'after its date' : `${Math.ceil(days)} day(s) before it`}`,
+        });
+    }
   }
 
   /**

@@ -39,6 +39,10 @@ export const reassignmentInputSchema = z
     mode: z.enum(['prompt', 'code', 'auto', 'shadow']).optional(),
     /** In a shadow run: the path that writes (the other one is the shadow). Code-driven by default. */
     shadowWriter: z.enum(['prompt', 'code']).optional(),
+    /** Only these appointments of the provider's day (a re-offer's one); all of them when absent. */
+    only: z.array(z.string().min(1).max(64)).min(1).max(100).optional(),
+    /** Use the prompts another run pinned (a re-offer decides with the version that made the first decision). */
+    pinFrom: z.string().min(1).max(200).optional(),
   })
   .strict()
   .superRefine((i, ctx) => {

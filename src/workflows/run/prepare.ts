@@ -32,6 +32,7 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
         mode: run.requested,
         // Routed by the rollout share (mode auto): the activity picks the path, pinned with the prompts.
         ...(run.requested === 'auto' ? { route: true } : {}),
+        ...(input.pinFrom !== undefined ? { pinFrom: input.pinFrom } : {}),
         run: {
           providerId: input.providerId,
           date: input.date,
@@ -49,7 +50,16 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
   const days = input.until !== undefined ? `${input.date} … ${input.until}` : input.date;
   await toolProxy.markProviderUnavailable.executeWithOptions(
     { summary: `mark ${input.providerId} unavailable on ${days} (${input.reason})` },
-    [{ providerId: input.providerId, date: input.date, ...range, reason: input.reason, runId: workflowId }],
+    [
+      {
+        providerId: input.providerId,
+        date: input.date,
+        ...range,
+        reason: input.reason,
+        runId: workflowId,
+        ...(input.only ? { scope: input.only } : {}),
+      },
+    ],
   );
   run.phase = 'finding_appointments';
   const affected = await toolProxy.callTool.executeWithOptions(
@@ -67,7 +77,9 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
     ],
   );
   if (!affected.ok) throw ApplicationFailure.nonRetryable(affected.error, ErrorType.invalidInput);
-  const list = (affected.result as { appointments: BatchAppointment[] }).appointments;
+  const all = (affected.result as { appointments: BatchAppointment[] }).appointments;
+  // A run limited to some appointments (a re-offer) takes only those that are still to decide.
+  const list = input.only ? all.filter((a) => input.only!.includes(a.appointment_id)) : all;
   state.remaining = list.map((a) => ({
     appointment_id: a.appointment_id,
     patient_id: a.patient_id,

@@ -1,0 +1,69 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import {
+  answerOfferUpdate,
+  FOLLOW_UP_STARTING,
+  followUpWorkflowId,
+  rateVisitUpdate,
+  type AnswerAccepted,
+  type OfferAnswerRequest,
+  type RatingRequest,
+} from '../workflows/contract/outcomes';
+
+/**
+ * A patient's answer and visit score, sent to the appointment's follow-up as Updates (the API, the CLI and the
+ * tests go through here). A refusal is a FollowUpRefusal with the workflow's one-line reason; an appointment
+ * without a follow-up is a FollowUpRefusal of kind not_found.
+ */
+
+export class FollowUpRefusal extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'not_found' | 'conflict',
+  ) {
+    super(message);
+  }
+}
+
+async function update<R>(client: Client, appointmentId: string, send: () => Promise<R>): Promise<R> {
+  // A follow-up that has just started has not read its offer yet: asked again for up to 5 s.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new FollowUpRefusal(
+          `appointment ${appointmentId} has no follow-up (no slot was offered to its patient)`,
+          'not_found',
+        );
+      if (err instanceof WorkflowUpdateFailedError) {
+        const reason = err.cause instanceof Error ? err.cause.message : err.message;
+        if (reason.includes(FOLLOW_UP_STARTING) && attempt < 25) {
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
+        throw new FollowUpRefusal(reason, 'conflict');
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      if (/workflow execution already completed/i.test(message))
+        throw new FollowUpRefusal(
+          `the follow-up of ${appointmentId} is over: it takes no more answers or scores`,
+          'conflict',
+        );
+      throw err;
+    }
+  }
+}
+
+export function answerOffer(client: Client, appointmentId: string, req: OfferAnswerRequest): Promise<AnswerAccepted> {
+  const handle = client.workflow.getHandle(followUpWorkflowId(appointmentId));
+  return update(client, appointmentId, () => handle.executeUpdate(answerOfferUpdate, { args: [req] }));
+}
+
+export function rateVisit(
+  client: Client,
+  appointmentId: string,
+  req: RatingRequest,
+): Promise<{ appointment_id: string; score: number }> {
+  const handle = client.workflow.getHandle(followUpWorkflowId(appointmentId));
+  return update(client, appointmentId, () => handle.executeUpdate(rateVisitUpdate, { args: [req] }));
+}
