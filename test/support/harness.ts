@@ -153,6 +153,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     PROMPTS_DIR: promptsDir,
     ...(scripted ? { OPENAI_BASE_URL: scripted.url } : {}),
     LOG_LEVEL: 'ERROR',
+    // Patients' follow-ups are for the tests about them (outcomes.test.ts): elsewhere a run ends at the notification.
+    PATIENT_FOLLOW_UP: 'off',
     ...encryptionEnv(),
     ...options.env,
   });
