@@ -235,6 +235,55 @@ describe('the codec server', () => {
     await app.close();
   });
 
+  test('a browser signs in with its API key and decodes with the session cookie, as that person and role; sign-out ends it', async () => {
+    const app = await server();
+    const [sealed] = await new EncryptionCodec(ring('k1', { k1 })).encode([plain()]);
+    const signIn = (key: string, origin = 'http://localhost:8089') =>
+      app.inject({
+        method: 'POST',
+        url: '/sign-in',
+        headers: { host: 'localhost:8089', origin, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ key }).toString(),
+      });
+    const decode = (cookie?: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/decode?preserveStorageRefs=true',
+        headers: { origin: UI, ...(cookie ? { cookie } : {}) },
+        payload: { payloads: [asJson(sealed!)] },
+      });
+    const cookieOf = (r: { headers: Record<string, unknown> }) => String(r.headers['set-cookie']).split(';')[0]!;
+
+    const form = await app.inject({ method: 'GET', url: '/sign-in' });
+    expect(form.headers['content-type']).toMatch(/text\/html/);
+    expect(form.body).toContain('name="key"');
+    const refused = await signIn('not-a-known-key-at-all');
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    expect((await signIn(OPERATOR, 'https://evil.example')).statusCode).toBe(403);
+
+    const otto = await signIn(OPERATOR);
+    expect(otto.statusCode).toBe(200);
+    expect(String(otto.headers['set-cookie'])).toMatch(
+      /^codec_session=[\w-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=28800$/,
+    );
+    expect(String(otto.headers['set-cookie'])).not.toContain(OPERATOR);
+    expect(logged.at(-1)).toBe('codec server: sign-in by otto (operator)');
+    const decoded = await decode(cookieOf(otto));
+    expect(decoded.statusCode).toBe(200);
+    expect(decoded.headers['access-control-allow-credentials']).toBe('true');
+    const out = (decoded.json() as { payloads: { data: string }[] }).payloads[0]!;
+    expect(JSON.parse(Buffer.from(out.data, 'base64').toString('utf8'))).toEqual(patient);
+    expect(logged.at(-1)).toBe('codec server: decode by otto (operator): 1 payload(s), namespace -');
+
+    expect((await decode(cookieOf(await signIn(VIEWER)))).statusCode).toBe(403);
+    expect((await decode()).statusCode).toBe(401);
+    expect((await decode('codec_session=forged-token')).statusCode).toBe(401);
+    await app.inject({ method: 'POST', url: '/sign-out', headers: { cookie: cookieOf(otto) } });
+    expect((await decode(cookieOf(otto))).statusCode).toBe(401);
+    await app.close();
+  });
+
   test('a payload under a key it does not hold is a one-line 400 naming the key id', async () => {
     const app = await server();
     const [sealed] = await new EncryptionCodec(ring('k7', { k7: key() })).encode([plain()]);
