@@ -9,7 +9,7 @@ import { seedInput } from './support/seed';
 import { decideNextTurn } from '../src/llm/offline/agent';
 import { demoDataset } from '../src/domain/demoData';
 import { readsPatientDetails } from './support/patientDetailsPrompt';
-import { runCli } from './support/processes';
+import { expectOneLineError, runCli } from './support/processes';
 
 /**
  * Traces in Langfuse: the real @langfuse/tracing and @langfuse/otel (OTLP over HTTP) export to the
@@ -252,6 +252,13 @@ describe('patient ids pseudonymised in traces', () => {
       .join('\n');
     for (const id of affected) expect(conversation).toContain(pseudonyms[id]);
   }, 120_000);
+
+  test('the lookup refuses what is not a patient id, in one line', async () => {
+    expectOneLineError(
+      await runCli(['pseudonym', 'PAT001', 'maria lopez']),
+      /^error: not a patient id: "maria lopez"$/,
+    );
+  });
 
   test('patient ids in observation names, metadata, status messages, tags and the trace input are pseudonymised too', async () => {
     await h.worker.tracer!.tool({

@@ -9,10 +9,12 @@ import { ConfigError } from '../src/config';
 import { EncryptionCodec, KEY_ID_METADATA, keyIdOf } from '../src/temporal/codec/encryptionCodec';
 import { Keyring, loadKeyring } from '../src/temporal/codec/keyring';
 import { codecFor, dataConverterFor } from '../src/temporal/dataConverter';
+import { loadPseudonymKey, PatientPseudonyms, pseudonymsFor } from '../src/langfuse/patientPseudonyms';
 
 /**
  * The payload codec without Temporal: AES-256-GCM with the key id in the metadata, rotation, a missing key, the
- * keyring's configuration and its default file, and the codec server's CORS, authentication and roles.
+ * keyring's configuration and its default file, and the codec server's CORS, authentication and roles; and the
+ * other key, that of the patient id pseudonyms in traces.
  */
 
 const key = () => randomBytes(32).toString('base64');
@@ -311,5 +313,50 @@ describe('the codec server', () => {
     });
     expect(none.json()).toEqual({ payloads: [] });
     await app.close();
+  });
+});
+
+describe('the patient id pseudonym key', () => {
+  test('the same id, the same pseudonym (letters only, 64 bits); another id or another key, another one', () => {
+    const k = Buffer.from(key(), 'base64');
+    const a = new PatientPseudonyms(k);
+    expect(a.of('PAT001')).toMatch(/^pt_[a-p]{16}$/);
+    expect(new PatientPseudonyms(k).of('PAT001')).toBe(a.of('PAT001'));
+    expect(a.of('PAT002')).not.toBe(a.of('PAT001'));
+    expect(new PatientPseudonyms(Buffer.from(key(), 'base64')).of('PAT001')).not.toBe(a.of('PAT001'));
+  });
+
+  test('without PATIENT_ID_HMAC_KEY, a local key file is created once with mode 0600, said once, never showing the key', () => {
+    const file = path.join(tmp(), 'data', 'patient-id-key');
+    const said: string[] = [];
+    const first = pseudonymsFor({ PATIENT_ID_KEY_FILE: file }, (l) => said.push(l));
+    const second = pseudonymsFor({ PATIENT_ID_KEY_FILE: file }, (l) => said.push(l));
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const material = fs.readFileSync(file, 'utf8').trim();
+    expect(Buffer.from(material, 'base64')).toHaveLength(32);
+    expect(said).toEqual([expect.stringContaining(`created a patient id pseudonym key in ${file} (mode 0600)`)]);
+    expect(said.join('')).not.toContain(material);
+    expect(second.of('PAT001')).toBe(first.of('PAT001'));
+    // The same key given in the environment, or from a file with @, gives the same pseudonyms.
+    expect(
+      pseudonymsFor({ PATIENT_ID_HMAC_KEY: material, PATIENT_ID_KEY_FILE: '/nonexistent' }, () => undefined).of(
+        'PAT001',
+      ),
+    ).toBe(first.of('PAT001'));
+    expect(
+      loadPseudonymKey({ PATIENT_ID_HMAC_KEY: `@${file}`, PATIENT_ID_KEY_FILE: '/nonexistent' }).key.toString('base64'),
+    ).toBe(material);
+  });
+
+  test('a bad key is one line naming the variable, without the key', () => {
+    const short = randomBytes(16).toString('base64');
+    const bad = () => loadPseudonymKey({ PATIENT_ID_HMAC_KEY: short, PATIENT_ID_KEY_FILE: '/nonexistent' });
+    expect(bad).toThrow(ConfigError);
+    expect(bad).toThrow(
+      /^invalid configuration: PATIENT_ID_HMAC_KEY must be 32 bytes in base64 \(openssl rand -base64 32\)$/,
+    );
+    expect(() => loadPseudonymKey({ PATIENT_ID_HMAC_KEY: '@/nonexistent/key', PATIENT_ID_KEY_FILE: '/x' })).toThrow(
+      /^invalid configuration: PATIENT_ID_HMAC_KEY file \/nonexistent\/key cannot be read$/,
+    );
   });
 });
