@@ -31,11 +31,7 @@ interface Masker {
   pseudonym: (patientId: string) => string;
 }
 
-export function maskValue(value: unknown, options: MaskOptions): unknown {
-  return walk(value, masker(options));
-}
-
-/** The same masking, for a run of values (one observation's fields): the names and ids are read once. */
+/** Each of these values masked (one observation's fields): the names and ids are read once. */
 export function maskValues<T extends Record<string, unknown>>(values: T, options: MaskOptions): T {
   const m = masker(options);
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, walk(v, m)])) as T;

@@ -164,10 +164,13 @@ export class RunTracer {
     if (this.options.masking) {
       // Everything that leaves for Langfuse: the observation's name, input, output, metadata and status, and the
       // trace's tags, input and output. The session and trace name are the workflow id (the trace id a hash of
-      // it): it holds no patient data by design, so only patient ids are looked for in it.
+      // it): it holds no patient data by design, so only patient ids are looked for in it. Names and ids are
+      // read once per observation.
+      const names = this.options.names();
+      const ids = [...(this.options.patientIds?.() ?? [])];
       const mask = {
-        names: this.options.names,
-        ...(this.options.patientIds ? { patientIds: this.options.patientIds } : {}),
+        names: () => names,
+        patientIds: () => ids,
         ...(this.options.pseudonyms ? { pseudonym: (id: string) => this.options.pseudonyms!.of(id) } : {}),
       };
       const runId = pseudonymiseIds(o.runId, mask);
