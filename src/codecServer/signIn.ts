@@ -19,6 +19,8 @@ export class CodecSessions {
   constructor(private readonly now: () => number = Date.now) {}
 
   open(principal: Principal): string {
+    // Sessions nobody used again until they expired go now, so the map does not grow with every sign-in.
+    for (const [t, s] of this.sessions) if (s.expires <= this.now()) this.sessions.delete(t);
     const token = randomBytes(32).toString('base64url');
     this.sessions.set(token, { principal, expires: this.now() + SESSION_TTL_MS });
     return token;
