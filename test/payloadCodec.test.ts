@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { ApiKeys } from '../src/api/auth';
+import type { FastifyRequest } from 'fastify';
 import { buildCodecServer } from '../src/codecServer/server';
+import { CodecSessions, SESSION_COOKIE } from '../src/codecServer/signIn';
 import { ConfigError } from '../src/config';
 import { EncryptionCodec, KEY_ID_METADATA, keyIdOf } from '../src/temporal/codec/encryptionCodec';
 import { Keyring, loadKeyring } from '../src/temporal/codec/keyring';
@@ -284,6 +286,17 @@ describe('the codec server', () => {
     await app.inject({ method: 'POST', url: '/sign-out', headers: { cookie: cookieOf(otto) } });
     expect((await decode(cookieOf(otto))).statusCode).toBe(401);
     await app.close();
+  });
+
+  test('a session ends after 8 hours', () => {
+    let now = 0;
+    const sessions = new CodecSessions(() => now);
+    const token = sessions.open({ name: 'otto', role: 'operator' });
+    const request = { headers: { cookie: `theme=dark; ${SESSION_COOKIE}=${token}` } } as unknown as FastifyRequest;
+    now = 8 * 3_600_000 - 1;
+    expect(sessions.principalOf(request)).toEqual({ name: 'otto', role: 'operator' });
+    now = 8 * 3_600_000;
+    expect(sessions.principalOf(request)).toBeUndefined();
   });
 
   test('a payload under a key it does not hold is a one-line 400 naming the key id', async () => {
