@@ -3,15 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { ApiKeys } from '../src/api/auth';
 import type { FastifyRequest } from 'fastify';
+import { ApiKeys } from '../src/api/auth';
 import { buildCodecServer } from '../src/codecServer/server';
 import { CodecSessions, SESSION_COOKIE } from '../src/codecServer/signIn';
 import { ConfigError } from '../src/config';
+import { loadPseudonymKey, PatientPseudonyms, pseudonymsFor } from '../src/langfuse/patientPseudonyms';
 import { EncryptionCodec, KEY_ID_METADATA, keyIdOf } from '../src/temporal/codec/encryptionCodec';
 import { Keyring, loadKeyring } from '../src/temporal/codec/keyring';
 import { codecFor, dataConverterFor } from '../src/temporal/dataConverter';
-import { loadPseudonymKey, PatientPseudonyms, pseudonymsFor } from '../src/langfuse/patientPseudonyms';
 
 /**
  * The payload codec without Temporal: AES-256-GCM with the key id in the metadata, rotation, a missing key, the
