@@ -31,7 +31,8 @@ FROM ${NODE_IMAGE}
 
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     DB_PATH=/data/scheduling.db \
-    PAYLOAD_KEY_FILE=/data/payload-keys.json
+    PAYLOAD_KEY_FILE=/data/payload-keys.json \
+    PATIENT_ID_KEY_FILE=/data/patient-id-key
 
 WORKDIR /app
 

@@ -100,6 +100,7 @@ async function main(): Promise<void> {
     );
 
     console.log(`\nTemporal Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
+    if (codec) console.log(`Codec server:    ${codec.url}   (the Web UI decodes the encrypted payloads through it)`);
     if (server && process.stdin.isTTY) {
       console.log(
         `The dev server and the console (${api.url}) keep running so you can browse the runs; press Ctrl-C to stop.`,

@@ -103,6 +103,10 @@ const configSchema = z.object({
   /** Unset: on when Langfuse is configured (URL and keys), off otherwise. */
   LANGFUSE_TRACING: optionalString.pipe(z.enum(['on', 'off']).optional()),
   TRACE_MASKING: z.enum(['on', 'off']).default('on'),
+  /** The key of the patient id pseudonyms in traces (HMAC-SHA256): base64 of 32 bytes, or @file; unset: PATIENT_ID_KEY_FILE. */
+  PATIENT_ID_HMAC_KEY: optionalString,
+  /** The local pseudonym key, used when PATIENT_ID_HMAC_KEY is unset; created (mode 0600) on first use. */
+  PATIENT_ID_KEY_FILE: z.string().default(path.join(projectRoot, 'data', 'patient-id-key')),
   /** An A/B experiment: JSON, or @path/to/file.json. */
   PROMPT_EXPERIMENT: optionalString,
   /**

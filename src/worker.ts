@@ -17,6 +17,7 @@ import { OFFLINE_NOTICE, startOfflineModel, type OfflineModelServer } from './ll
 import { configureLangfuseLogging, createLangfuseClient } from './langfuse/client';
 import { PromptOps } from './langfuse/promptOps';
 import { OutcomeScorer } from './langfuse/outcomeScores';
+import { pseudonymsFor } from './langfuse/patientPseudonyms';
 import { RunTracer } from './langfuse/tracing';
 import type { PromptRegistry } from './prompts/registry';
 import { promptRegistryFor } from './prompts/registryFromConfig';
@@ -74,11 +75,13 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
           connection: config.langfuse,
           masking: config.TRACE_MASKING === 'on',
           names: () => store.patientNames(),
+          patientIds: () => store.patientIds(),
+          ...(config.TRACE_MASKING === 'on' ? { pseudonyms: pseudonymsFor(config, say) } : {}),
         })
       : undefined;
   if (tracer)
     say(
-      `tracing to Langfuse at ${config.langfuse!.baseUrl}${config.TRACE_MASKING === 'on' ? ' (patient data masked)' : ' (masking OFF)'}`,
+      `tracing to Langfuse at ${config.langfuse!.baseUrl}${config.TRACE_MASKING === 'on' ? ' (patient data masked, patient ids pseudonymised)' : ' (masking OFF)'}`,
     );
   const activities = createActivities({
     store,

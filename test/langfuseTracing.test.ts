@@ -7,6 +7,9 @@ import { promptsCopy, startHarness, twoVersions, waitForProgress, type Harness }
 import { startLangfuseServer, type LangfuseTestServer, type ReceivedSpan } from './support/langfuseServer';
 import { seedInput } from './support/seed';
 import { decideNextTurn } from '../src/llm/offline/agent';
+import { demoDataset } from '../src/domain/demoData';
+import { readsPatientDetails } from './support/patientDetailsPrompt';
+import { expectOneLineError, runCli } from './support/processes';
 
 /**
  * Traces in Langfuse: the real @langfuse/tracing and @langfuse/otel (OTLP over HTTP) export to the
@@ -188,8 +191,103 @@ describe('traces with masking (the default)', () => {
       JSON.parse(
         (JSON.parse(span!.attributes['langfuse.observation.input'] as string) as { content: string }[])[0]!.content,
       ),
-    ).toEqual({ patient_id: 'PAT001', notes: '[masked]' });
+    ).toEqual({ patient_id: expect.stringMatching(/^pt_[a-p]{16}$/), notes: '[masked]' }); // the id pseudonymised
   });
+});
+
+describe('patient ids pseudonymised in traces', () => {
+  let lf: LangfuseTestServer;
+  let h: Harness;
+  // The demo data, with a note that names its patient and gives a phone number, as staff notes do.
+  const data = demoDataset();
+  data.patients[0]!.notes = 'Maria Lopez asks for a call back on +351 912 345 678 about her knee.';
+  beforeAll(async () => {
+    lf = await startLangfuseServer();
+    h = await startHarness({ data, editPrompts: readsPatientDetails, env: env(lf, { PROMPT_SOURCE: 'local' }) });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await lf?.close();
+  });
+
+  /** What `npm run cli -- pseudonym` prints for these ids: the documented lookup. */
+  async function lookedUp(...ids: string[]): Promise<Record<string, string>> {
+    const r = await runCli(['pseudonym', ...ids, '--json']);
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout) as Record<string, string>;
+  }
+
+  test("a run that reads the patients' details: nothing the server receives holds a patient id, name, phone number or note; each id is there as its pseudonym, the one the lookup computes", async () => {
+    const handle = await h.start('promptDrivenReassignment', input);
+    await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+    await handle.signal(approveSignal, { appointmentId: 'A002', by: 'nurse-jo' });
+    const r = (await handle.result()) as ReassignmentResult;
+    expect(r.status).toBe('completed');
+    await h.worker.tracer!.flush();
+    const received = lf.traceBodies.join('\n');
+    const affected = ['PAT001', 'PAT002', 'PAT003'];
+    for (const p of data.patients) {
+      expect({ id: p.id, found: received.includes(p.id) }).toEqual({ id: p.id, found: false });
+      expect(received).not.toContain(p.name);
+      if (p.notes) expect(received).not.toContain(p.notes);
+    }
+    expect(received).not.toMatch(/912 345 678|Knee follow-up|IGNORE ALL PREVIOUS/);
+    // Masked, not dropped: the notes were read (get_patient_details), and the trace says so.
+    const details = (await spansOf(lf, h, r.workflow_id)).filter((s) => s.name === 'get_patient_details');
+    expect(details).toHaveLength(3);
+    const pseudonyms = await lookedUp(...affected);
+    for (const id of affected) expect(pseudonyms[id]).toMatch(/^pt_[a-p]{16}$/);
+    expect(new Set(Object.values(pseudonyms)).size).toBe(3);
+    // The same pseudonym wherever the id appears: the tool's input and output, and the model's conversation.
+    for (const d of details) {
+      const { patient_id } = JSON.parse(d.attributes['langfuse.observation.input'] as string) as { patient_id: string };
+      expect(Object.values(pseudonyms)).toContain(patient_id);
+      expect(JSON.parse(d.attributes['langfuse.observation.output'] as string)).toMatchObject({
+        result: { patient_id, notes: '[masked]' },
+      });
+    }
+    const conversation = (await spansOf(lf, h, r.workflow_id))
+      .filter((s) => s.attributes[TYPE] === 'generation')
+      .map((s) => String(s.attributes['langfuse.observation.input']))
+      .join('\n');
+    for (const id of affected) expect(conversation).toContain(pseudonyms[id]);
+  }, 120_000);
+
+  test('the lookup refuses what is not a patient id, in one line', async () => {
+    expectOneLineError(
+      await runCli(['pseudonym', 'PAT001', 'maria lopez']),
+      /^error: not a patient id: "maria lopez"$/,
+    );
+  });
+
+  test('patient ids in observation names, metadata, status messages, tags and the trace input are pseudonymised too', async () => {
+    await h.worker.tracer!.tool({
+      runId: 'pseudonyms-everywhere',
+      name: 'get_patient_details PAT010',
+      input: { patient_ids: ['PAT010', 'PAT011'] },
+      output: 'PAT010 is Ana Rocha',
+      metadata: { patient: 'PAT011', note: 'call +351 912 345 678' },
+      level: 'WARNING',
+      statusMessage: 'no slot for PAT010',
+      trace: { tags: ['patient:PAT010'], input: { patientId: 'PAT011' } },
+    });
+    const [span] = await spansOf(lf, h, 'pseudonyms-everywhere');
+    const text = JSON.stringify(span);
+    expect(text).not.toMatch(/PAT0\d\d|Ana Rocha|912 345 678/);
+    const p = await lookedUp('PAT010', 'PAT011');
+    expect(span!.name).toBe(`get_patient_details ${p.PAT010}`);
+    expect(span!.attributes).toMatchObject({
+      'langfuse.observation.status_message': `no slot for ${p.PAT010}`,
+      'langfuse.observation.metadata.patient': p.PAT011,
+      'langfuse.observation.metadata.note': '[masked]',
+      'langfuse.trace.tags': [`patient:${p.PAT010}`],
+    });
+    expect(JSON.parse(span!.attributes['langfuse.observation.input'] as string)).toEqual({
+      patient_ids: [p.PAT010, p.PAT011],
+    });
+    expect(span!.attributes['langfuse.observation.output']).toContain(`${p.PAT010} is [name]`);
+    expect(JSON.parse(span!.attributes['langfuse.trace.input'] as string)).toEqual({ patientId: p.PAT011 });
+  }, 60_000);
 });
 
 describe('traces with TRACE_MASKING=off', () => {

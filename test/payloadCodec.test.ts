@@ -3,16 +3,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { FastifyRequest } from 'fastify';
 import { ApiKeys } from '../src/api/auth';
 import { buildCodecServer } from '../src/codecServer/server';
+import { CodecSessions, SESSION_COOKIE } from '../src/codecServer/signIn';
 import { ConfigError } from '../src/config';
+import { loadPseudonymKey, PatientPseudonyms, pseudonymsFor } from '../src/langfuse/patientPseudonyms';
 import { EncryptionCodec, KEY_ID_METADATA, keyIdOf } from '../src/temporal/codec/encryptionCodec';
 import { Keyring, loadKeyring } from '../src/temporal/codec/keyring';
 import { codecFor, dataConverterFor } from '../src/temporal/dataConverter';
 
 /**
  * The payload codec without Temporal: AES-256-GCM with the key id in the metadata, rotation, a missing key, the
- * keyring's configuration and its default file, and the codec server's CORS, authentication and roles.
+ * keyring's configuration and its default file, and the codec server's CORS, authentication and roles; and the
+ * other key, that of the patient id pseudonyms in traces.
  */
 
 const key = () => randomBytes(32).toString('base64');
@@ -235,6 +239,66 @@ describe('the codec server', () => {
     await app.close();
   });
 
+  test('a browser signs in with its API key and decodes with the session cookie, as that person and role; sign-out ends it', async () => {
+    const app = await server();
+    const [sealed] = await new EncryptionCodec(ring('k1', { k1 })).encode([plain()]);
+    const signIn = (key: string, origin = 'http://localhost:8089') =>
+      app.inject({
+        method: 'POST',
+        url: '/sign-in',
+        headers: { host: 'localhost:8089', origin, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ key }).toString(),
+      });
+    const decode = (cookie?: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/decode?preserveStorageRefs=true',
+        headers: { origin: UI, ...(cookie ? { cookie } : {}) },
+        payload: { payloads: [asJson(sealed!)] },
+      });
+    const cookieOf = (r: { headers: Record<string, unknown> }) => String(r.headers['set-cookie']).split(';')[0]!;
+
+    const form = await app.inject({ method: 'GET', url: '/sign-in' });
+    expect(form.headers['content-type']).toMatch(/text\/html/);
+    expect(form.body).toContain('name="key"');
+    const refused = await signIn('not-a-known-key-at-all');
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    expect((await signIn(OPERATOR, 'https://evil.example')).statusCode).toBe(403);
+
+    const otto = await signIn(OPERATOR);
+    expect(otto.statusCode).toBe(200);
+    expect(String(otto.headers['set-cookie'])).toMatch(
+      /^codec_session=[\w-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=28800$/,
+    );
+    expect(String(otto.headers['set-cookie'])).not.toContain(OPERATOR);
+    expect(logged.at(-1)).toBe('codec server: sign-in by otto (operator)');
+    const decoded = await decode(cookieOf(otto));
+    expect(decoded.statusCode).toBe(200);
+    expect(decoded.headers['access-control-allow-credentials']).toBe('true');
+    const out = (decoded.json() as { payloads: { data: string }[] }).payloads[0]!;
+    expect(JSON.parse(Buffer.from(out.data, 'base64').toString('utf8'))).toEqual(patient);
+    expect(logged.at(-1)).toBe('codec server: decode by otto (operator): 1 payload(s), namespace -');
+
+    expect((await decode(cookieOf(await signIn(VIEWER)))).statusCode).toBe(403);
+    expect((await decode()).statusCode).toBe(401);
+    expect((await decode('codec_session=forged-token')).statusCode).toBe(401);
+    await app.inject({ method: 'POST', url: '/sign-out', headers: { cookie: cookieOf(otto) } });
+    expect((await decode(cookieOf(otto))).statusCode).toBe(401);
+    await app.close();
+  });
+
+  test('a session ends after 8 hours', () => {
+    let now = 0;
+    const sessions = new CodecSessions(() => now);
+    const token = sessions.open({ name: 'otto', role: 'operator' });
+    const request = { headers: { cookie: `theme=dark; ${SESSION_COOKIE}=${token}` } } as unknown as FastifyRequest;
+    now = 8 * 3_600_000 - 1;
+    expect(sessions.principalOf(request)).toEqual({ name: 'otto', role: 'operator' });
+    now = 8 * 3_600_000;
+    expect(sessions.principalOf(request)).toBeUndefined();
+  });
+
   test('a payload under a key it does not hold is a one-line 400 naming the key id', async () => {
     const app = await server();
     const [sealed] = await new EncryptionCodec(ring('k7', { k7: key() })).encode([plain()]);
@@ -262,5 +326,50 @@ describe('the codec server', () => {
     });
     expect(none.json()).toEqual({ payloads: [] });
     await app.close();
+  });
+});
+
+describe('the patient id pseudonym key', () => {
+  test('the same id, the same pseudonym (letters only, 64 bits); another id or another key, another one', () => {
+    const k = Buffer.from(key(), 'base64');
+    const a = new PatientPseudonyms(k);
+    expect(a.of('PAT001')).toMatch(/^pt_[a-p]{16}$/);
+    expect(new PatientPseudonyms(k).of('PAT001')).toBe(a.of('PAT001'));
+    expect(a.of('PAT002')).not.toBe(a.of('PAT001'));
+    expect(new PatientPseudonyms(Buffer.from(key(), 'base64')).of('PAT001')).not.toBe(a.of('PAT001'));
+  });
+
+  test('without PATIENT_ID_HMAC_KEY, a local key file is created once with mode 0600, said once, never showing the key', () => {
+    const file = path.join(tmp(), 'data', 'patient-id-key');
+    const said: string[] = [];
+    const first = pseudonymsFor({ PATIENT_ID_KEY_FILE: file }, (l) => said.push(l));
+    const second = pseudonymsFor({ PATIENT_ID_KEY_FILE: file }, (l) => said.push(l));
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const material = fs.readFileSync(file, 'utf8').trim();
+    expect(Buffer.from(material, 'base64')).toHaveLength(32);
+    expect(said).toEqual([expect.stringContaining(`created a patient id pseudonym key in ${file} (mode 0600)`)]);
+    expect(said.join('')).not.toContain(material);
+    expect(second.of('PAT001')).toBe(first.of('PAT001'));
+    // The same key given in the environment, or from a file with @, gives the same pseudonyms.
+    expect(
+      pseudonymsFor({ PATIENT_ID_HMAC_KEY: material, PATIENT_ID_KEY_FILE: '/nonexistent' }, () => undefined).of(
+        'PAT001',
+      ),
+    ).toBe(first.of('PAT001'));
+    expect(
+      loadPseudonymKey({ PATIENT_ID_HMAC_KEY: `@${file}`, PATIENT_ID_KEY_FILE: '/nonexistent' }).key.toString('base64'),
+    ).toBe(material);
+  });
+
+  test('a bad key is one line naming the variable, without the key', () => {
+    const short = randomBytes(16).toString('base64');
+    const bad = () => loadPseudonymKey({ PATIENT_ID_HMAC_KEY: short, PATIENT_ID_KEY_FILE: '/nonexistent' });
+    expect(bad).toThrow(ConfigError);
+    expect(bad).toThrow(
+      /^invalid configuration: PATIENT_ID_HMAC_KEY must be 32 bytes in base64 \(openssl rand -base64 32\)$/,
+    );
+    expect(() => loadPseudonymKey({ PATIENT_ID_HMAC_KEY: '@/nonexistent/key', PATIENT_ID_KEY_FILE: '/x' })).toThrow(
+      /^invalid configuration: PATIENT_ID_HMAC_KEY file \/nonexistent\/key cannot be read$/,
+    );
   });
 });

@@ -6,6 +6,7 @@ import { addEvalCommand } from './eval';
 import { addGuardCommands } from './guard';
 import { addListCommand } from './list';
 import { addPromptCommands } from './prompts';
+import { addPseudonymCommand } from './pseudonym';
 import { addReportCommand } from './report';
 import { addRunCommands } from './runs';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   addPromptCommands(program);
   addEvalCommand(program);
   addGuardCommands(program);
+  addPseudonymCommand(program);
   return program;
 }
 

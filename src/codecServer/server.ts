@@ -1,8 +1,9 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { LOCAL_OPERATOR, presentedKey, roleAllows, type ApiKeys, type Principal, type Role } from '../api/auth';
 import { describeError } from '../errors';
+import { addSignInRoutes, CodecSessions } from './signIn';
 
 /**
  * The codec server: the Temporal Web UI and CLI send it payloads as JSON (metadata values and data in base64)
@@ -50,10 +51,12 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
   // Payloads up to Temporal's 2 MB each, a Web UI page asks for several at once.
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
 
-  // CORS: only the Web UI's origin, checked before anything else; a call from any other page is refused.
+  // CORS: only the Web UI's origin, checked before anything else; a call from any other page is refused. The
+  // sign-in form posts from the codec server's own page.
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     if (origin === undefined) return;
+    if (request.url.startsWith('/sign-') && origin === `${request.protocol}://${request.headers.host}`) return;
     if (!deps.allowedOrigins.includes(origin))
       return reply.code(403).send({ error: `origin ${origin} may not call the codec server` });
     reply
@@ -69,12 +72,20 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
         .send();
   });
 
-  const authenticate = (headers: Record<string, string | string[] | undefined>, need: Role) => {
+  const sessions = new CodecSessions();
+  addSignInRoutes(app, { ...(deps.keys ? { keys: deps.keys } : {}), sessions, log: deps.log });
+
+  const authenticate = (request: FastifyRequest, need: Role) => {
     let principal: Principal | undefined = LOCAL_OPERATOR;
     if (deps.keys) {
-      const key = presentedKey(headers);
-      if (!key) return { status: 401, error: 'authentication needed: send Authorization: Bearer <API key>' };
-      principal = deps.keys.identify(key);
+      // A key (the Temporal CLI's --codec-auth, a script), or the session of a browser signed in at /sign-in.
+      const key = presentedKey(request.headers);
+      principal = key ? deps.keys.identify(key) : sessions.principalOf(request);
+      if (!key && !principal)
+        return {
+          status: 401,
+          error: 'authentication needed: send Authorization: Bearer <API key>, or sign in at /sign-in (browsers)',
+        };
       if (!principal) return { status: 401, error: 'unknown API key' };
     }
     if (!roleAllows(principal.role, need))
@@ -84,7 +95,7 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
 
   const route = (path: '/encode' | '/decode', need: Role) =>
     app.post(path, async (request, reply) => {
-      const who = authenticate(request.headers, need);
+      const who = authenticate(request, need);
       if (!who.principal) return reply.code(who.status).send({ error: who.error });
       const body = bodySchema.safeParse(request.body);
       if (!body.success)

@@ -257,6 +257,11 @@ export class SchedulingReads {
     return this.db.prepare('SELECT name FROM patients').pluck().all() as string[];
   }
 
+  /** Every patient's id: what trace masking pseudonymises wherever it occurs. */
+  patientIds(): string[] {
+    return this.db.prepare('SELECT id FROM patients').pluck().all() as string[];
+  }
+
   counts(): Record<string, number> {
     const c = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
     return {

@@ -15,6 +15,11 @@ interface SyntheticOptions {
   candidates?: number;
   /** Appointments per day before the next day starts (1..1,020, the default). */
   perDay?: number;
+  /**
+   * Free-text notes as staff write them, naming the patient and a phone number to call back (for the scans that
+   * look for patient data where it must not be). Off by default: the benchmarks' data stays as it was.
+   */
+  withNotes?: boolean;
 }
 
 export const MAX_APPOINTMENTS_PER_DAY = 17 * 60;
@@ -43,6 +48,12 @@ export function mulberry32(seed: number): () => number {
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 const minuteToTime = (m: number) => `${pad(Math.floor(m / 60), 2)}:${pad(m % 60, 2)}`;
+
+/** The phone number written in synthetic patient n's note (n from 1): unique per patient. */
+export function syntheticPhone(n: number): string {
+  const digits = pad(n, 8);
+  return `+351 9${digits.slice(0, 2)} ${digits.slice(2, 5)} ${digits.slice(5)}`;
+}
 
 export function syntheticDataset(options: SyntheticOptions): Dataset {
   const {
@@ -112,7 +123,9 @@ export function syntheticDataset(options: SyntheticOptions): Dataset {
       language: rand() < 0.6 ? 'en' : pick(languages),
       location: near(10),
       max_distance_km: pick([5, 10, 15, 25]),
-      notes: '',
+      notes: options.withNotes
+        ? `Synthetic Patient ${i + 1} asks for a call back on ${syntheticPhone(i + 1)} before the visit.`
+        : '',
     });
     data.appointments.push({
       id: `A${pad(i + 1, 6)}`,

@@ -11,7 +11,8 @@ import {
   type ObservationLevel,
 } from '@langfuse/tracing';
 import type { LangfuseConnection } from './client';
-import { maskValue } from './masking';
+import { maskValues, pseudonymiseIds } from './masking';
+import type { PatientPseudonyms } from './patientPseudonyms';
 
 /**
  * Langfuse traces, written from activities only (never from workflow code, so a replay writes nothing).
@@ -25,6 +26,10 @@ interface TracingOptions {
   masking: boolean;
   /** Patient names to mask wherever they occur. */
   names: () => string[];
+  /** Patient ids to pseudonymise wherever they occur in text. */
+  patientIds?: () => Iterable<string>;
+  /** The keyed hash that replaces a patient id (masking on); without it, patient ids are masked outright. */
+  pseudonyms?: PatientPseudonyms;
 }
 
 interface Timed {
@@ -79,6 +84,7 @@ export class RunTracer {
   private constructor(
     private readonly provider: BasicTracerProvider,
     private readonly processor: LangfuseSpanProcessor,
+    private readonly options: TracingOptions,
   ) {}
 
   static create(options: TracingOptions): RunTracer {
@@ -89,11 +95,11 @@ export class RunTracer {
       publicKey: options.connection.publicKey,
       secretKey: options.connection.secretKey,
       mediaUploadEnabled: false,
-      ...(options.masking ? { mask: ({ data }: { data: unknown }) => maskValue(data, { names: options.names }) } : {}),
+      // No mask here: the SDK's masks only input, output and unflattened metadata; emit() masks every field.
     });
     const provider = new BasicTracerProvider({ spanProcessors: [processor] });
     setLangfuseTracerProvider(provider);
-    return new RunTracer(provider, processor);
+    return new RunTracer(provider, processor, options);
   }
 
   async generation(g: GenerationRecord): Promise<void> {
@@ -155,6 +161,26 @@ export class RunTracer {
     metadata: Record<string, unknown> = {},
   ): Promise<void> {
     const parentSpanContext = await traceContextFor(o.runId);
+    if (this.options.masking) {
+      // Everything that leaves for Langfuse: the observation's name, input, output, metadata and status, and the
+      // trace's tags, input and output. The session and trace name are the workflow id (the trace id a hash of
+      // it): it holds no patient data by design, so only patient ids are looked for in it. Names and ids are
+      // read once per observation.
+      const names = this.options.names();
+      const ids = [...(this.options.patientIds?.() ?? [])];
+      const mask = {
+        names: () => names,
+        patientIds: () => ids,
+        ...(this.options.pseudonyms ? { pseudonym: (id: string) => this.options.pseudonyms!.of(id) } : {}),
+      };
+      const runId = pseudonymiseIds(o.runId, mask);
+      ({ o, extra, metadata } = maskValues({ o, extra, metadata }, mask) as {
+        o: Timed;
+        extra: Record<string, unknown>;
+        metadata: Record<string, unknown>;
+      });
+      o = { ...o, runId };
+    }
     const attributes = {
       input: o.input,
       output: o.output,

@@ -23,6 +23,8 @@ export default async function globalSetup(): Promise<void> {
     current: 'test-1',
     keys: { 'test-1': randomBytes(32).toString('base64') },
   });
+  // The run's key for patient id pseudonyms in traces (so no test makes data/patient-id-key).
+  process.env.PATIENT_ID_HMAC_KEY = randomBytes(32).toString('base64');
   delete process.env.PAYLOAD_ENCRYPTION;
   (globalThis as { __temporalServer?: typeof server }).__temporalServer = server;
 }

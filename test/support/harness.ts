@@ -64,13 +64,15 @@ export interface HarnessOptions {
 }
 
 /**
- * The test run's payload keyring (a random key made in globalSetup, in PAYLOAD_KEYS): every test's clients and
- * workers encrypt with it, and child processes inherit it, as one deployment's processes share one keyring.
+ * The test run's keys (random, made in globalSetup): the payload keyring (PAYLOAD_KEYS), which every test's
+ * clients and workers encrypt with, and the key of patient id pseudonyms in traces (PATIENT_ID_HMAC_KEY). Child
+ * processes inherit them, as one deployment's processes share one keyring.
  */
 export function encryptionEnv(): Record<string, string> {
   const keys = process.env.PAYLOAD_KEYS;
-  if (!keys) throw new Error('the jest globalSetup did not run');
-  return { PAYLOAD_KEYS: keys };
+  const pseudonymKey = process.env.PATIENT_ID_HMAC_KEY;
+  if (!keys || !pseudonymKey) throw new Error('the jest globalSetup did not run');
+  return { PAYLOAD_KEYS: keys, PATIENT_ID_HMAC_KEY: pseudonymKey };
 }
 
 /** The data converter of the test run's clients and workers (or of other settings, such as a rotated keyring). */

@@ -44,6 +44,8 @@ export interface LangfuseTestServer {
   secretKey: string;
   prompts: StoredPrompt[];
   spans: ReceivedSpan[];
+  /** The body of every trace export as received (OTLP JSON), for scans of everything the server was sent. */
+  traceBodies: string[];
   /** Datasets, their items and runs, and scores (an eval recorded in Langfuse): see langfuseDatasets.ts. */
   datasets: ReturnType<typeof datasetStore>;
   /** Every request, for assertions on what the SDK called. */
@@ -73,6 +75,7 @@ export async function startLangfuseServer(
   const secretKey = options.secretKey ?? 'sk-lf-test';
   const prompts: StoredPrompt[] = [];
   const spans: ReceivedSpan[] = [];
+  const traceBodies: string[] = [];
   const datasets = datasetStore();
   const requests: { method: string; path: string }[] = [];
   let down: boolean | 'prompts' = false;
@@ -100,6 +103,7 @@ export async function startLangfuseServer(
     if (url.pathname === '/api/public/otel/v1/traces' && method === 'POST') {
       if (!String(req.headers['content-type'] ?? '').includes('json'))
         throw new HttpError(415, 'UnsupportedMediaType', 'this test server reads OTLP JSON only');
+      traceBodies.push(body);
       spans.push(...flattenOtlp(JSON.parse(body)));
       return [200, {}];
     }
@@ -248,6 +252,7 @@ export async function startLangfuseServer(
     secretKey,
     prompts,
     spans,
+    traceBodies,
     datasets,
     requests,
     setDown: (d) => {
