@@ -4,3 +4,4 @@ export { promptDrivenBatch } from './batch/promptDrivenBatch';
 export { codeDrivenBatch } from './batch/codeDrivenBatch';
 export { shadowBatch } from './batch/shadowBatch';
 export { rollbackGuard } from './guard/rollbackGuard';
+export { adaptationPolicy } from './adapt/adaptationPolicy';
