@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addAdaptCommands } from './adapt';
 import { describeError } from '../errors';
 import { addApprovalCommands } from './approvals';
 import { addAuditCommand } from './audit';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   addPromptCommands(program);
   addEvalCommand(program);
   addGuardCommands(program);
+  addAdaptCommands(program);
   return program;
 }
 
