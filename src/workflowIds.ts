@@ -13,6 +13,12 @@ export const guardScheduleId = (label: string) => `rollback-guard-${label}`;
 /** A guard run started by hand: `rollback-guard-<label>-run-<stamp>`. */
 export const guardWorkflowId = (label: string, stamp: string) => `${guardScheduleId(label)}-run-${stamp}`;
 
+/** The adaptation policy's Temporal Schedule for a label of scoring-strategy (its runs are `<schedule id>-<time>`). */
+export const adaptScheduleId = (label: string) => `adaptation-policy-${label}`;
+
+/** An adaptation policy run started by hand: `adaptation-policy-<label>-run-<stamp>`. */
+export const adaptWorkflowId = (label: string, stamp: string) => `${adaptScheduleId(label)}-run-${stamp}`;
+
 /** A UTC time as YYYYMMDDHHMMSSmmm: sortable, unique enough for ids started by hand. */
 export function idStamp(at: Date): string {
   return at

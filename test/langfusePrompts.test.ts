@@ -231,7 +231,10 @@ describe('prompts from Langfuse', () => {
       /Langfuse has no version 7 of "healthcare-orchestrator"/,
     );
     expectOneLineError(await cli(lf, ['prompts', 'push', '--dir', '/nonexistent']), /prompt file .* not found/);
-    expectOneLineError(await cli(undefined, ['prompts', 'list']), /prompt operations need Langfuse/);
+    expectOneLineError(
+      await cli(undefined, ['prompts', 'diff', 'healthcare-orchestrator', '1', '2']),
+      /prompt operations need Langfuse/,
+    );
     expect(JSON.stringify(lf.prompts)).toBe(before);
   });
 

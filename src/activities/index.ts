@@ -1,5 +1,6 @@
 import type { SchedulingStore } from '../domain/store';
 import type { RunTracer } from '../langfuse/tracing';
+import { adaptActivities } from './adapt';
 import { guardActivities, type GuardDeps } from './guard';
 import { llmActivities, type LlmDeps } from './llm';
 import { promptActivities, type PromptDeps } from './prompts';
@@ -10,7 +11,7 @@ import { traceWith } from './tracing';
 
 /**
  * Activities: thin adapters between the workflows and the world, one file per kind (llm, tools, prompts,
- * tracing, guard). Each is safe to retry: reads are pure, writes carry an idempotency key fixed by the workflow.
+ * tracing, guard, adapt). Each is safe to retry: reads are pure, writes carry an idempotency key fixed by the workflow.
  */
 
 interface ActivityDeps extends LlmDeps, PromptDeps, Omit<GuardDeps, 'registry'> {
@@ -48,6 +49,7 @@ export function createActivities(deps: ActivityDeps) {
     }),
     ...outcomeActivities(outcomeDeps),
     ...guardActivities(deps),
+    ...adaptActivities(deps.store),
   };
 }
 

@@ -3,7 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../errorTypes';
 import { runIdOf, runTags } from '../langfuse/tracing';
 import { pickArm, routeRun, type Experiment } from '../prompts/experiment';
-import { PromptError, resolvePromptBundle, type PromptRegistry } from '../prompts/registry';
+import {
+  ORCHESTRATOR_PROMPT,
+  PromptError,
+  resolvePromptBundle,
+  SCORING_PROMPT,
+  type PromptRegistry,
+} from '../prompts/registry';
 import type { PromptBundle } from '../prompts/schema';
 import type { Trace } from './tracing';
 import type { OutcomeRecords } from '../domain/outcomes';
@@ -54,7 +60,8 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
           ? pickArm(deps.experiment, input.workflowId)
           : undefined;
       try {
-        const bundle = await resolvePromptBundle(deps.registry, arm?.arm ?? input.label);
+        const asked = arm?.arm ?? input.label;
+        const bundle = await resolvePromptBundle(deps.registry, asked, routesFor(deps, asked));
         const fallbacks = [bundle.orchestrator, bundle.scoring].filter((p) => p.fallback);
         for (const p of fallbacks)
           Context.current().log.warn('prompt from the local file instead of Langfuse', {
@@ -95,6 +102,14 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
       }
     },
   };
+}
+
+/** Where label routes send the label asked for, per prompt (docs/adaptation.md): none without a store. */
+function routesFor(deps: PromptDeps, label: string): { orchestrator?: string; scoring?: string } {
+  if (!deps.store) return {};
+  const orchestrator = deps.store.labelRoute(ORCHESTRATOR_PROMPT, label)?.follows;
+  const scoring = deps.store.labelRoute(SCORING_PROMPT, label)?.follows;
+  return { ...(orchestrator ? { orchestrator } : {}), ...(scoring ? { scoring } : {}) };
 }
 
 /** Records what the run pinned, under its workflow id, for the outcome figures (idempotent: a retry adds nothing). */

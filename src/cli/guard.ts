@@ -15,7 +15,7 @@ import { parseWith, print, UserError, withClient } from './session';
 
 const rate = z.coerce.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
 const count = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1');
-const minutes = z
+export const minutes = z
   .string()
   .regex(/^\d+[mhd]?$/, 'expected minutes, or a duration such as 30m, 6h or 1d')
   .transform((v) => Number.parseInt(v, 10) * ({ h: 60, d: 1440 }[v.slice(-1)] ?? 1));

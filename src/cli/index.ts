@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addAdaptCommands } from './adapt';
 import { describeError } from '../errors';
 import { addApprovalCommands } from './approvals';
 import { addAuditCommand } from './audit';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addEvalCommand(program);
   addGuardCommands(program);
   addPseudonymCommand(program);
+  addAdaptCommands(program);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { configureLangfuseLogging, createLangfuseClient } from '../langfuse/clie
 import { promotionGate } from '../eval/gate';
 import { PromptOps } from '../langfuse/promptOps';
 import { print, UserError } from './session';
+import { labelRouteLines, localVersionRows } from './promptRoutes';
 
 /** Prompt operations need Langfuse; the embedded default has nothing to push to. */
 async function withPromptOps<T>(fn: (ops: PromptOps, config: AppConfig) => Promise<T>): Promise<T> {
@@ -45,23 +46,25 @@ export function addPromptCommands(program: Command): void {
     });
   prompts
     .command('list')
-    .description('versions, labels and hashes in Langfuse')
+    .description(
+      'versions, labels and hashes in Langfuse (or in the local files without Langfuse), and the label routes',
+    )
     .argument('[name]')
     .option('--json', 'print JSON')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      await withPromptOps(async (ops) => {
-        const rows = await ops.list(name);
-        print(
-          rows,
-          !!opts.json,
-          () =>
-            rows
-              .map((r) =>
-                `${r.name}  v${r.version}  [${r.labels.join(', ')}]  ${r.hash}  ${r.commitMessage ?? ''}`.trimEnd(),
-              )
-              .join('\n') || 'no prompts in Langfuse',
-        );
-      });
+      const config = loadConfig();
+      const rows = config.langfuse ? await withPromptOps((ops) => ops.list(name)) : localVersionRows(config, name);
+      const routes = labelRouteLines(config, name);
+      print(rows, !!opts.json, () =>
+        [
+          rows
+            .map((r) =>
+              `${r.name}  v${r.version}  [${r.labels.join(', ')}]  ${r.hash}  ${r.commitMessage ?? ''}`.trimEnd(),
+            )
+            .join('\n') || (config.langfuse ? 'no prompts in Langfuse' : 'no prompt files'),
+          ...routes,
+        ].join('\n'),
+      );
     });
   prompts
     .command('promote')

@@ -121,11 +121,24 @@ export class LocalPromptRegistry implements PromptRegistry {
   }
 }
 
-/** Resolves both prompts for a label and renders the system prompt: done once per run, in an activity. */
-export async function resolvePromptBundle(registry: PromptRegistry, label: string): Promise<PromptBundle> {
+/**
+ * Resolves both prompts for a label and renders the system prompt: done once per run, in an activity. A label
+ * route (the store's label_routes) may send a prompt's label to another label: the pinned prompt then names the
+ * label actually used, and the one asked for in `routed_from`.
+ */
+export async function resolvePromptBundle(
+  registry: PromptRegistry,
+  label: string,
+  routes: { orchestrator?: string; scoring?: string } = {},
+): Promise<PromptBundle> {
+  const routed = async <C>(
+    asked: string,
+    to: string | undefined,
+    resolve: (l: string) => Promise<ResolvedPrompt<C>>,
+  ) => (to !== undefined && to !== asked ? { ...(await resolve(to)), routed_from: asked } : resolve(asked));
   const [orchestrator, scoring] = await Promise.all([
-    registry.resolveOrchestrator(label),
-    registry.resolveScoring(label),
+    routed(label, routes.orchestrator, (l) => registry.resolveOrchestrator(l)),
+    routed(label, routes.scoring, (l) => registry.resolveScoring(l)),
   ]);
   const policy: Policy = {
     weights: scoring.config.weights,

@@ -131,6 +131,8 @@ export const pinnedPromptSchema = z.object({
   hash: z.string(),
   /** Set when Langfuse was asked but the local file was used instead: why (a fallback is not a Langfuse version). */
   fallback: z.string().optional(),
+  /** The label the run asked for, when a label route sent it to `label` instead (docs/adaptation.md). */
+  routed_from: z.string().optional(),
 });
 export type PinnedPrompt = z.infer<typeof pinnedPromptSchema>;
 

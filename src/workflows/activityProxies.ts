@@ -15,6 +15,7 @@ import { ErrorType } from '../errorTypes';
  * | callTools for the prefetch (localReadProxy, local) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
  * | resolvePrompts (promptProxy)                         | 10 s           | –         | 5 attempts, 1 s ×2                         | PromptError                         |
  * | guardFigures, rollBackLabel (guardProxy)             | 1 min          | –         | 5 attempts, 1 s ×2                         | –                                   |
+ * | adaptationFigures, moveLabelRoute (adaptProxy)       | 30 s           | –         | 5 attempts, 1 s ×2                         | –                                   |
  *
  * Why these numbers:
  * - A model may think for a minute or two (the client's own timeout, LLM_TIMEOUT_MS, is 2 min by default), so
@@ -97,5 +98,11 @@ export const promptProxy = proxyActivities<Pick<Activities, 'resolvePrompts'>>({
 /** The rollback guard reads many runs' results from visibility: a minute; a move it cannot make is an answer. */
 export const guardProxy = proxyActivities<Pick<Activities, 'guardFigures' | 'rollBackLabel'>>({
   startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+/** The adaptation policy reads and moves a label route in the store; a move it cannot make is an answer. */
+export const adaptProxy = proxyActivities<Pick<Activities, 'adaptationFigures' | 'moveLabelRoute'>>({
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
 });

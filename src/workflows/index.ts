@@ -5,3 +5,4 @@ export { codeDrivenBatch } from './batch/codeDrivenBatch';
 export { shadowBatch } from './batch/shadowBatch';
 export { rollbackGuard } from './guard/rollbackGuard';
 export { patientFollowUp } from './outcomes/patientFollowUp';
+export { adaptationPolicy } from './adapt/adaptationPolicy';

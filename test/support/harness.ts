@@ -248,7 +248,12 @@ export { temporalCli } from './processes';
  * The orchestrator prompt as it was with two versions (production on v1, staging on v2): for the tests of labels
  * moving between versions in Langfuse, whose version numbers they assert, and which are about the moving.
  */
-export function twoVersions(files: { orchestrator: PromptDoc }): void {
+export function twoVersions(files: { orchestrator: PromptDoc; scoring?: PromptDoc }): void {
   files.orchestrator.versions = files.orchestrator.versions.filter((v) => v.version <= 2);
   files.orchestrator.versions.find((v) => v.version === 1)!.labels = ['production'];
+  // The scoring strategy as it was with one version (before the conservative one of issue 18).
+  if (files.scoring) {
+    files.scoring.versions = files.scoring.versions.filter((v) => v.version === 1);
+    files.scoring.versions[0]!.labels = ['production', 'staging'];
+  }
 }

@@ -1,0 +1,360 @@
+import fs from 'node:fs';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { loadConfig, type AppConfig } from '../config';
+import { LabelRouteRefusal, type LabelRoute, type LabelRouteMove } from '../domain/labelRoutes';
+import { SchedulingStore } from '../domain/store';
+import { PROMPT_NAMES, PromptError, SCORING_PROMPT } from '../prompts/registry';
+import { promptRegistryFor } from '../prompts/registryFromConfig';
+import { labelSchema } from '../prompts/schema';
+import { adaptScheduleId, adaptWorkflowId, idStamp } from '../workflowIds';
+import { adaptInputSchema, type AdaptInput, type AdaptResult } from '../workflows/adapt/adaptVerdict';
+import { minutes } from './guard';
+import { parseWith, print, UserError, withClient } from './session';
+
+/**
+ * `adapt`: the adaptation policy (docs/adaptation.md). `schedule` creates (or updates) a Temporal Schedule that
+ * runs the adaptationPolicy workflow every so often; `trigger` runs the scheduled policy now; `run` runs it once
+ * and prints what it saw (`--dry-run`: and moves nothing); `status` shows the route and its moves; `pin` and
+ * `unpin` let a person hold a route where it is (or move it) and hand it back to the policy.
+ */
+
+const rate = z.coerce.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+const count = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1');
+const per100 = z.coerce.number().min(0, 'must be 0 or more').max(10_000, 'must be at most 10000');
+const label = parseWith(labelSchema, 'label');
+
+interface AdaptOptions {
+  label: string;
+  conservative?: string;
+  aggressive?: string;
+  window?: number;
+  minOutcomes?: number;
+  minSatisfactionScores?: number;
+  minSatisfaction?: number;
+  maxEscalations?: number;
+  recoverSatisfaction?: number;
+  recoverEscalations?: number;
+  cooldown?: number;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+function withAdaptOptions(command: Command): Command {
+  return command
+    .option('-l, --label <label>', 'the label whose route moves', label, 'production')
+    .option('--conservative <label>', 'the strategy bad outcomes move to (default conservative)', label)
+    .option('--aggressive <label>', 'the strategy recovered outcomes move back to (default aggressive)', label)
+    .option(
+      '--window <duration>',
+      'read the offers made within this much time: minutes, 30m, 6h, 1d (default 7d)',
+      parseWith(minutes, 'window'),
+    )
+    .option(
+      '--min-outcomes <n>',
+      'judge nothing with fewer answered offers (default 20)',
+      parseWith(count, 'min-outcomes'),
+    )
+    .option(
+      '--min-satisfaction-scores <n>',
+      'judge satisfaction only with this many scores (default 5)',
+      parseWith(count, 'min-satisfaction-scores'),
+    )
+    .option(
+      '--min-satisfaction <rate>',
+      'move to conservative below this mean satisfaction, score/5 (default 0.8)',
+      parseWith(rate, 'min-satisfaction'),
+    )
+    .option(
+      '--max-escalations <n>',
+      'move to conservative above this many escalations per 100 offered appointments (default 10)',
+      parseWith(per100, 'max-escalations'),
+    )
+    .option(
+      '--recover-satisfaction <rate>',
+      'move back only at or above this satisfaction (default 0.85)',
+      parseWith(rate, 'recover-satisfaction'),
+    )
+    .option(
+      '--recover-escalations <n>',
+      'move back only at or below this many escalations per 100 (default half of --max-escalations)',
+      parseWith(per100, 'recover-escalations'),
+    )
+    .option(
+      '--cooldown <duration>',
+      'no move back within this long of the last move: minutes, 30m, 6h, 1d (default 1d)',
+      parseWith(minutes, 'cooldown'),
+    )
+    .option('--dry-run', 'judge and report only: move nothing')
+    .option('--json', 'print JSON');
+}
+
+const optionNames: Record<string, string> = {
+  windowMinutes: 'window',
+  minOutcomes: 'min-outcomes',
+  recoverSatisfaction: 'recover-satisfaction',
+  recoverEscalationsPer100: 'recover-escalations',
+  aggressive: 'aggressive',
+};
+
+/** The workflow's input, checked with its own schema, and its strategy labels against the prompt registry. */
+async function adaptInput(o: AdaptOptions, config: AppConfig): Promise<AdaptInput> {
+  const input: AdaptInput = {
+    label: o.label,
+    ...(o.conservative !== undefined ? { conservative: o.conservative } : {}),
+    ...(o.aggressive !== undefined ? { aggressive: o.aggressive } : {}),
+    ...(o.window !== undefined ? { windowMinutes: o.window } : {}),
+    ...(o.minOutcomes !== undefined ? { minOutcomes: o.minOutcomes } : {}),
+    ...(o.minSatisfactionScores !== undefined ? { minSatisfactionScores: o.minSatisfactionScores } : {}),
+    ...(o.minSatisfaction !== undefined ? { minSatisfaction: o.minSatisfaction } : {}),
+    ...(o.maxEscalations !== undefined ? { maxEscalationsPer100: o.maxEscalations } : {}),
+    ...(o.recoverSatisfaction !== undefined ? { recoverSatisfaction: o.recoverSatisfaction } : {}),
+    ...(o.recoverEscalations !== undefined ? { recoverEscalationsPer100: o.recoverEscalations } : {}),
+    ...(o.cooldown !== undefined ? { cooldownMinutes: o.cooldown } : {}),
+    ...(o.dryRun ? { dryRun: true } : {}),
+  };
+  const parsed = adaptInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? 'input');
+    throw new UserError(`${optionNames[key] ?? key}: ${issue.message}`);
+  }
+  for (const l of new Set([parsed.data.label, parsed.data.conservative, parsed.data.aggressive]))
+    await requireLabel(config, SCORING_PROMPT, l);
+  return input;
+}
+
+/** A label the prompt's registry does not know is a one-line error: a route to it would break every run. */
+async function requireLabel(config: AppConfig, prompt: string, l: string): Promise<void> {
+  const registry = promptRegistryFor(config);
+  try {
+    if (prompt === SCORING_PROMPT) await registry.resolveScoring(l);
+    else await registry.resolveOrchestrator(l);
+  } catch (err) {
+    if (err instanceof PromptError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
+const pct = (r: number | null) => (r === null ? '-' : `${(r * 100).toFixed(1)}%`);
+
+function formatResult(r: AdaptResult): string {
+  const f = r.figures;
+  return [
+    `adaptation policy · ${r.prompt} label ${r.label} follows ${f.follows}${f.pinned_by ? ` (pinned by ${f.pinned_by})` : ''} · offers since ${f.since}${r.dry_run ? ' · dry run' : ''}`,
+    `  ${f.runs} run(s), ${f.offered_appointments} offered appointment(s), ${f.answered} answered, acceptance ${pct(f.acceptance_rate)}, satisfaction ${f.satisfaction === null ? '-' : f.satisfaction.toFixed(2)} (${f.satisfaction_count} scores), escalations ${f.escalations} (${f.escalations_per_100 === null ? '-' : f.escalations_per_100.toFixed(1)} per 100)`,
+    ...r.verdict.reasons.map((x) => `  ${x}`),
+    r.moved ? `  moved: ${r.label} ${r.moved.from} → ${r.moved.to} (move #${r.moved.id})` : '  route not moved',
+  ].join('\n');
+}
+
+export function formatRoute(route: LabelRoute | undefined, prompt: string, l: string): string {
+  if (!route) return `${prompt}  ${l} → ${l} (no route: the label resolves as itself)`;
+  return `${prompt}  ${l} → ${route.follows}${route.pinned_by ? `  pinned by ${route.pinned_by} at ${route.pinned_at}` : ''}`;
+}
+
+export function formatMove(m: LabelRouteMove): string {
+  return `${m.created_at}  ${m.label}: ${m.from_label ?? '-'} → ${m.to_label}  by ${m.moved_by}  ${m.reason}`;
+}
+
+/** The scheduling database on this machine, where routes live (the embedded mode's, or the worker's shared file). */
+function withStore<T>(fn: (store: SchedulingStore) => T): T {
+  const config = loadConfig();
+  if (!fs.existsSync(config.DB_PATH)) throw new UserError(`no scheduling database at ${config.DB_PATH}`);
+  const store = new SchedulingStore(config.DB_PATH);
+  try {
+    return fn(store);
+  } catch (err) {
+    if (err instanceof LabelRouteRefusal) throw new UserError(err.message);
+    throw err;
+  } finally {
+    store.close();
+  }
+}
+
+const promptName = parseWith(z.enum(PROMPT_NAMES), 'prompt');
+
+async function runNow(client: Client, taskQueue: string, input: AdaptInput): Promise<AdaptResult> {
+  const workflowId = adaptWorkflowId(input.label ?? 'production', idStamp(new Date()));
+  return (await client.workflow.execute('adaptationPolicy', { taskQueue, workflowId, args: [input] })) as AdaptResult;
+}
+
+export function addAdaptCommands(program: Command): void {
+  const adapt = program
+    .command('adapt')
+    .description(
+      'the adaptation policy: a Temporal Schedule that moves which scoring strategy a label follows on patient outcomes',
+    );
+
+  withAdaptOptions(
+    adapt
+      .command('schedule')
+      .description('create or update the Temporal Schedule that runs the policy')
+      .option('--every <duration>', 'how often: minutes, 30m, 6h, 1d', parseWith(minutes, 'every'), 60),
+  ).action(async (opts: AdaptOptions & { every: number }) => {
+    const input = await adaptInput(opts, loadConfig());
+    await withClient(async ({ temporal: client, config }) => {
+      const scheduleId = adaptScheduleId(opts.label);
+      const action = {
+        type: 'startWorkflow' as const,
+        workflowType: 'adaptationPolicy',
+        taskQueue: config.TASK_QUEUE,
+        workflowId: scheduleId,
+        args: [input],
+      };
+      const spec = { intervals: [{ every: opts.every * 60_000 }] };
+      let verb = 'created';
+      try {
+        await client.schedule.create({
+          scheduleId,
+          spec,
+          action,
+          policies: { overlap: ScheduleOverlapPolicy.SKIP },
+          memo: { purpose: `adaptation policy of scoring-strategy label ${opts.label}` },
+        });
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'ScheduleAlreadyRunning') throw err;
+        await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
+        verb = 'updated';
+      }
+      const info = await client.schedule.getHandle(scheduleId).describe();
+      const next = info.info.nextActionTimes[0]?.toISOString() ?? 'none';
+      print({ scheduleId, every_minutes: opts.every, input, next }, !!opts.json, () =>
+        [
+          `${verb} schedule ${scheduleId}: every ${opts.every} min, next at ${next}`,
+          `  input ${JSON.stringify(input)}`,
+        ].join('\n'),
+      );
+    });
+  });
+
+  adapt
+    .command('trigger')
+    .description('run the scheduled policy now and print what it did')
+    .option('-l, --label <label>', 'the label the schedule watches', label, 'production')
+    .option('--json', 'print JSON')
+    .action(async (opts: { label: string; json?: boolean }) => {
+      await withClient(async ({ temporal: client }) => {
+        const handle = client.schedule.getHandle(adaptScheduleId(opts.label));
+        let before: number;
+        try {
+          before = (await handle.describe()).info.numActionsTaken;
+        } catch (err) {
+          if (err instanceof ScheduleNotFoundError)
+            throw new UserError(`no adaptation schedule for label ${opts.label}: create it with \`adapt schedule\``);
+          throw err;
+        }
+        await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+        let workflowId: string | undefined;
+        for (let i = 0; i < 100 && !workflowId; i++) {
+          const info = (await handle.describe()).info;
+          if (info.numActionsTaken > before) workflowId = info.recentActions.at(-1)?.action.workflow.workflowId;
+          else await new Promise((r) => setTimeout(r, 200));
+        }
+        if (!workflowId) throw new UserError('the schedule did not start the policy within 20 s: is a worker running?');
+        const result = (await client.workflow.getHandle(workflowId).result()) as AdaptResult;
+        print({ workflowId, ...result }, !!opts.json, () => `${workflowId}\n${formatResult(result)}`);
+      });
+    });
+
+  withAdaptOptions(adapt.command('run').description('run the policy once now (without a schedule)')).action(
+    async (opts: AdaptOptions) => {
+      const input = await adaptInput(opts, loadConfig());
+      await withClient(async ({ temporal: client, config }) => {
+        const result = await runNow(client, config.TASK_QUEUE, input);
+        print(result, !!opts.json, () => formatResult(result));
+      });
+    },
+  );
+
+  adapt
+    .command('unschedule')
+    .description('remove the adaptation schedule of a label')
+    .option('-l, --label <label>', 'the label the schedule watches', label, 'production')
+    .action(async (opts: { label: string }) => {
+      await withClient(async ({ temporal: client }) => {
+        try {
+          await client.schedule.getHandle(adaptScheduleId(opts.label)).delete();
+        } catch (err) {
+          if (err instanceof ScheduleNotFoundError)
+            throw new UserError(`no adaptation schedule for label ${opts.label}`);
+          throw err;
+        }
+        console.log(`removed schedule ${adaptScheduleId(opts.label)}`);
+      });
+    });
+
+  adapt
+    .command('status')
+    .description("a label's route (what it follows, who pinned it) and its latest moves")
+    .option('-l, --label <label>', 'the label of scoring-strategy', label, 'production')
+    .option('-n, --moves <n>', 'how many moves to show', parseWith(count, 'moves'), 10)
+    .option('--json', 'print JSON')
+    .action((opts: { label: string; moves: number; json?: boolean }) => {
+      withStore((store) => {
+        const route = store.labelRoute(SCORING_PROMPT, opts.label);
+        const moves = store.labelRouteMoves(SCORING_PROMPT, opts.label, opts.moves);
+        print(
+          {
+            prompt: SCORING_PROMPT,
+            label: opts.label,
+            follows: route?.follows ?? opts.label,
+            route: route ?? null,
+            moves,
+          },
+          !!opts.json,
+          () =>
+            [
+              formatRoute(route, SCORING_PROMPT, opts.label),
+              ...(moves.length > 0
+                ? ['moves (newest first):', ...moves.map((m) => `  ${formatMove(m)}`)]
+                : ['no moves']),
+            ].join('\n'),
+        );
+      });
+    });
+
+  adapt
+    .command('pin')
+    .description('hold a label where it is, or move it with --to: the policy never moves a pinned route')
+    .argument('<prompt>', 'the prompt (scoring-strategy)', promptName)
+    .argument('<label>', 'the label runs ask for', label)
+    .option('--to <label>', 'the label it follows from now on (default: where it is)', label)
+    .option('--by <name>', 'who pins', process.env.USER ?? 'operator')
+    .option('--reason <text>', 'why, for the record')
+    .option('--json', 'print JSON')
+    .action(async (prompt: string, l: string, opts: { to?: string; by: string; reason?: string; json?: boolean }) => {
+      if (opts.to !== undefined) await requireLabel(loadConfig(), prompt, opts.to);
+      withStore((store) => {
+        const move = store.pinLabelRoute({
+          prompt,
+          label: l,
+          by: opts.by,
+          ...(opts.to !== undefined ? { to: opts.to } : {}),
+          ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+        });
+        print(move, !!opts.json, () => `${prompt}: ${l} → ${move.to_label}, pinned by ${opts.by}`);
+      });
+    });
+
+  adapt
+    .command('unpin')
+    .description('hand a pinned label back to the policy (it stays where it is until the policy moves it)')
+    .argument('<prompt>', 'the prompt (scoring-strategy)', promptName)
+    .argument('<label>', 'the label runs ask for', label)
+    .option('--by <name>', 'who unpins', process.env.USER ?? 'operator')
+    .option('--reason <text>', 'why, for the record')
+    .option('--json', 'print JSON')
+    .action((prompt: string, l: string, opts: { by: string; reason?: string; json?: boolean }) => {
+      withStore((store) => {
+        const move = store.unpinLabelRoute({
+          prompt,
+          label: l,
+          by: opts.by,
+          ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+        });
+        print(move, !!opts.json, () => `${prompt}: ${l} → ${move.to_label}, unpinned by ${opts.by}`);
+      });
+    });
+}
