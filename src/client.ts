@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { loadConfig, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
+import { OutcomeDesk } from './outcomeDesk';
 import { describeError } from './errors';
 import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts/registry';
 import { decideApproval } from './temporal/approvalDecision';
@@ -198,6 +199,11 @@ export class ReassignmentClient {
   /** Runs on this task queue, newest first, with the API's filters. */
   list(filters: RunFilters): Promise<RunSummary[]> {
     return listRuns(this.temporal, this.config.TASK_QUEUE, filters);
+  }
+
+  /** Patients' answers, visit scores, offers and escalations (src/outcomeDesk.ts). */
+  get outcomes(): OutcomeDesk {
+    return new OutcomeDesk(this.temporal, this.config);
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ import { describeZodError } from '../zodIssue';
  * With no keys configured there is one implicit operator, and the server binds to loopback only.
  */
 
-export const roleSchema = z.enum(['viewer', 'operator']);
+export const roleSchema = z.enum(['viewer', 'operator', 'gateway']);
 export type Role = z.infer<typeof roleSchema>;
 
 const apiKeySchema = z
@@ -88,4 +88,9 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
   return typeof key === 'string' && key.trim() !== '' ? key.trim() : undefined;
 }
 
-export const roleAllows = (have: Role, need: Role) => need === 'viewer' || have === 'operator';
+/**
+ * viewer < operator; a gateway (a messaging service's webhook) may only pass on patients' answers and scores,
+ * which an operator may key in too.
+ */
+export const roleAllows = (have: Role, need: Role) =>
+  have === 'gateway' ? need === 'gateway' : need === 'viewer' || have === 'operator';

@@ -95,5 +95,9 @@ export const inboxSchema = z.object({
   approvals: z.array(pendingApprovalSchema.extend({ workflow_id: z.string(), provider_of_run: z.string().nullable() })),
 });
 
-export const meSchema = z.object({ name: z.string(), role: z.enum(['viewer', 'operator']), auth: z.boolean() });
+export const meSchema = z.object({
+  name: z.string(),
+  role: z.enum(['viewer', 'operator', 'gateway']),
+  auth: z.boolean(),
+});
 export const healthSchema = z.object({ ok: z.boolean(), temporal: z.string() });

@@ -16,6 +16,7 @@ import type { ApiDeps } from './deps';
 import { ApiError } from './runViews';
 import { registerApprovalRoutes } from './routes/approvals';
 import { registerRunRoutes } from './routes/runs';
+import { registerOutcomeRoutes } from './routes/outcomes';
 
 /**
  * The front door: an HTTP API (Fastify, zod schemas that also make the OpenAPI document) and the operator
@@ -115,6 +116,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerRunRoutes(app, deps);
   registerApprovalRoutes(app, deps);
+  registerOutcomeRoutes(app, deps);
   registerConsole(app);
   await app.ready();
   return app;

@@ -8,6 +8,7 @@ import { addGuardCommands } from './guard';
 import { addListCommand } from './list';
 import { addPromptCommands } from './prompts';
 import { addPseudonymCommand } from './pseudonym';
+import { addOutcomeCommands } from './outcomes';
 import { addReportCommand } from './report';
 import { addRunCommands } from './runs';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   addGuardCommands(program);
   addPseudonymCommand(program);
   addAdaptCommands(program);
+  addOutcomeCommands(program);
   return program;
 }
 

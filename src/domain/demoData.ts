@@ -164,3 +164,23 @@ export function demoDataset(): Dataset {
     unavailability: [],
   };
 }
+
+/**
+ * The seed's example with one more orthopedist, P004, who speaks Spanish and practises near Maria Lopez: the
+ * second-best choice for A001 (P001 stays the first), so a patient who declines P001 is offered P004. The
+ * demo's outcome loop uses it; every first decision is the same as on demoDataset().
+ */
+export function outcomesDemoDataset(): Dataset {
+  const data = demoDataset();
+  data.providers.push({
+    id: 'P004',
+    name: 'Dr. Sofia Almeida',
+    specialty: 'orthopedics',
+    gender: 'female',
+    languages: ['es', 'pt'],
+    location: { lat: 38.73, lon: -9.145 },
+    experience_years: 12,
+  });
+  for (const time of ['09:00', '10:00', '11:00', '12:00']) data.slots.push({ provider_id: 'P004', date: DEMO_DATE, time });
+  return data;
+}

@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import type { Client } from '@temporalio/client';
+import type { AppConfig } from './config';
+import type { Escalation, EscalationStatus, Offer } from './domain/outcomes';
+import { SchedulingStore } from './domain/store';
+import { answerOffer, rateVisit } from './temporal/followUps';
+import type { AnswerAccepted, OfferAnswerRequest, RatingRequest } from './workflows/contract/outcomes';
+
+/**
+ * What the API and the CLI do about outcomes: a patient's answer and visit score go to the appointment's
+ * follow-up workflow (Updates, answered at once: accepted, or refused in one line); the offers and the
+ * escalations inbox are read from the scheduling database, where acknowledging or resolving an escalation is
+ * recorded with who and when.
+ */
+
+export class OutcomeDesk {
+  constructor(
+    private readonly temporal: Client,
+    private readonly config: AppConfig,
+  ) {}
+
+  answer(appointmentId: string, req: OfferAnswerRequest): Promise<AnswerAccepted> {
+    return answerOffer(this.temporal, appointmentId, req);
+  }
+
+  rate(appointmentId: string, req: RatingRequest): Promise<{ appointment_id: string; score: number }> {
+    return rateVisit(this.temporal, appointmentId, req);
+  }
+
+  /** The appointment's offers and its satisfaction score, or undefined for an unknown appointment. */
+  offers(appointmentId: string): { offers: Offer[]; satisfaction: number | null } | undefined {
+    return this.withStore((store) => {
+      if (!store.appointment(appointmentId)) return undefined;
+      return { offers: store.offers(appointmentId), satisfaction: store.satisfactionOf(appointmentId)?.score ?? null };
+    });
+  }
+
+  escalations(filter: { status?: EscalationStatus; limit?: number }): Escalation[] {
+    return this.withStore((store) => store.escalations(filter)) ?? [];
+  }
+
+  moveEscalation(id: number, to: 'acknowledged' | 'resolved', by: string, note?: string): Escalation {
+    return this.withStore((store) => store.moveEscalation(id, to, by, note))!;
+  }
+
+  private withStore<T>(fn: (store: SchedulingStore) => T): T | undefined {
+    if (!fs.existsSync(this.config.DB_PATH)) return undefined;
+    const store = new SchedulingStore(this.config.DB_PATH);
+    try {
+      return fn(store);
+    } finally {
+      store.close();
+    }
+  }
+}
