@@ -15,6 +15,7 @@ import { registerConsole } from './console';
 import type { ApiDeps } from './deps';
 import { ApiError } from './runViews';
 import { registerApprovalRoutes } from './routes/approvals';
+import { registerMcpRoute } from './routes/mcp';
 import { registerRunRoutes } from './routes/runs';
 
 /**
@@ -115,6 +116,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerRunRoutes(app, deps);
   registerApprovalRoutes(app, deps);
+  registerMcpRoute(app, deps);
   registerConsole(app);
   await app.ready();
   return app;
