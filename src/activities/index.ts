@@ -2,6 +2,7 @@ import type { SchedulingStore } from '../domain/store';
 import type { RunTracer } from '../langfuse/tracing';
 import { guardActivities, type GuardDeps } from './guard';
 import { llmActivities, type LlmDeps } from './llm';
+import { mcpActivities } from './mcp';
 import { promptActivities, type PromptDeps } from './prompts';
 import { toolActivities } from './tools';
 import { traceWith } from './tracing';
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...llmActivities(deps, trace),
     ...toolActivities(deps.store, trace),
     ...guardActivities(deps),
+    ...mcpActivities(trace),
   };
 }
 
