@@ -2,10 +2,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { auditStore, encryptionEnv, startHarness, type Harness } from './support/harness';
+import { auditStore, encryptionEnv, startHarness, tempDir, type Harness } from './support/harness';
 
 /**
  * The product as an MCP server, driven by the official SDK's own Client (a real MCP client not written here):
@@ -63,6 +65,26 @@ async function approveTheSeedExample(call: ToolCall): Promise<{ id: string; resu
     return detail.result ?? undefined;
   });
   return { id, result };
+}
+
+/**
+ * The MCP Inspector's CLI mode (`mcp-inspector --cli`, from npm, run offline from node_modules): one method per
+ * process, its answer as JSON on stdout; a tool error exits non-zero with the result printed first.
+ */
+function inspector(args: string[]): Promise<{ code: number; out: CallToolResult & Record<string, unknown> }> {
+  const bin = path.join(projectRoot, 'node_modules', '.bin', 'mcp-inspector');
+  return new Promise((resolve) => {
+    execFile(
+      bin,
+      ['--cli', ...args],
+      // The inspector keeps a catalog of servers; a temp one, so that the test writes nothing in $HOME.
+      { env: { ...process.env, MCP_CATALOG_PATH: path.join(tempDir('inspector'), 'mcp.json') }, timeout: 60_000 },
+      (err, stdout) => {
+        const first = /^\{[\s\S]*?^\}/m.exec(stdout)?.[0] ?? '{}';
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: JSON.parse(first) });
+      },
+    );
+  });
 }
 
 describe('the MCP server', () => {
@@ -202,6 +224,27 @@ describe('the MCP server', () => {
     const runs = [];
     for await (const e of h.client.workflow.list({ query: `TaskQueue = '${h.taskQueue}'` })) runs.push(e.workflowId);
     expect(runs.filter((r) => r.includes('T999'))).toEqual([]);
+  });
+
+  test('the MCP Inspector CLI, over streamable HTTP with an operator key: the same errand', async () => {
+    const target = [`${api.url}/mcp`, '--transport', 'http', '--header', `Authorization: Bearer ${OPERATOR}`];
+    const listed = await inspector([...target, '--method', 'tools/list']);
+    expect((listed.out.tools as { name: string }[]).map((t) => t.name)).toContain('decide_approval');
+    const call: ToolCall = async (name, args = {}) => {
+      const r = await inspector([
+        ...target,
+        '--method',
+        'tools/call',
+        '--tool-name',
+        name,
+        ...Object.entries(args).flatMap(([k, v]) => ['--tool-arg', `${k}=${String(v)}`]),
+      ]);
+      expect(r.code === 0).toBe(!r.out.isError);
+      return r.out;
+    };
+    const { result } = await approveTheSeedExample(call);
+    expect(result).toMatchObject({ status: 'completed', successful_assignments: 2 });
+    expect(result.assignments.find((a) => a.appointment_id === 'A002')).toMatchObject({ approved_by: 'alice' });
   });
 
   test('over stdio, started as `npm run -s mcp` is in the docs: the same errand, decided under the local operator name', async () => {
