@@ -14,6 +14,7 @@ import { batchWorkflowId, reassignmentWorkflowId } from '../src/workflowIds';
 import {
   auditStore,
   promptsCopy,
+  temporalCli,
   startHarness,
   tempDir,
   testDataConverter,
@@ -31,6 +32,13 @@ import { WorkerProcess } from './support/workerProcess';
  */
 
 const DATE = '2025-11-21';
+
+/**
+ * RECORD_HISTORIES=1 writes the crashed run's parent and batch histories into test/fixtures/histories (unencrypted:
+ * the test run's key is thrown away), where test/replay.test.ts replays them from then on.
+ */
+const recording = process.env.RECORD_HISTORIES === '1';
+const codecEnv: Record<string, string> = recording ? { PAYLOAD_ENCRYPTION: 'off' } : {};
 
 interface EhrServer {
   url: string;
@@ -163,7 +171,7 @@ describe('an MCP server as a tool source', () => {
 
   beforeAll(async () => {
     connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
-    client = new Client({ connection, dataConverter: testDataConverter() });
+    client = new Client({ connection, dataConverter: testDataConverter(codecEnv) });
     ehr = await startEhr();
   });
   afterAll(async () => {
@@ -186,13 +194,16 @@ describe('an MCP server as a tool source', () => {
       PROMPTS_DIR: promptsCopy(withEhr(ehr.url)),
       WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
       LOG_LEVEL: 'ERROR',
+      ...codecEnv,
     };
     worker = await WorkerProcess.start(env);
     const gate = ehr.hold();
     try {
       const handle = await client.workflow.start('promptDrivenReassignment', {
         taskQueue: env.TASK_QUEUE,
-        workflowId: reassignmentWorkflowId({ providerId: 'T001', date: DATE, tag: 'mcp', stamp: uniqueName('t') }),
+        workflowId: recording
+          ? `replay-promptDrivenReassignment-mcp-${Date.now()}`
+          : reassignmentWorkflowId({ providerId: 'T001', date: DATE, tag: 'mcp', stamp: uniqueName('t') }),
         args: [{ providerId: 'T001', date: DATE, reason: 'sick', promptLabel: 'mcp' }],
       });
       // The EHR holds the first call; the worker dies with it in flight; the EHR then answers nobody.
@@ -237,7 +248,7 @@ describe('an MCP server as a tool source', () => {
       for await (const r of Worker.runReplayHistories(
         {
           workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
-          dataConverter: testDataConverter(),
+          dataConverter: testDataConverter(codecEnv),
         },
         [
           { workflowId: handle.workflowId, history: parent },
@@ -246,6 +257,18 @@ describe('an MCP server as a tool source', () => {
       ))
         if (r.error) errors.push(`${r.workflowId}: ${r.error.message}`);
       expect(errors).toEqual([]);
+      if (recording)
+        for (const id of [handle.workflowId, batchWorkflowId(handle.workflowId, 1)]) {
+          const shown = await temporalCli(process.env.TEST_TEMPORAL_ADDRESS!, [
+            'workflow',
+            'show',
+            '--workflow-id',
+            id,
+            '--output',
+            'json',
+          ]);
+          fs.writeFileSync(path.join(__dirname, 'fixtures', 'histories', `${id}.json`), shown.stdout);
+        }
       const store = new SchedulingStore(dbFile);
       try {
         expect(auditStore(store)).toEqual([]);
