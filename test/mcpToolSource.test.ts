@@ -50,6 +50,9 @@ interface EhrServer {
   unkeyed: number;
   /** tools/list requests. */
   listed: number;
+  /** While set, every tools/call is answered 503 (the server is down for calls); counts them. */
+  failCalls: boolean;
+  refusedCalls: number;
   /** Holds the record_outcome calls until released. */
   hold(): { arrived: Promise<void>; release: () => void };
   close(): Promise<void>;
@@ -60,6 +63,7 @@ async function startEhr(): Promise<EhrServer> {
   const executed: EhrServer['executed'] = new Map();
   let unkeyed = 0;
   let listed = 0;
+  const state = { failCalls: false, refusedCalls: 0 };
   let gate: { opened: Promise<void>; onArrival: () => void } | undefined;
   const build = () => {
     const server = new McpServer({ name: 'test-ehr', version: '1.0.0' });
@@ -102,7 +106,13 @@ async function startEhr(): Promise<EhrServer> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : undefined;
-      if ((body as { method?: string } | undefined)?.method === 'tools/list') listed += 1;
+      const method = (body as { method?: string } | undefined)?.method;
+      if (method === 'tools/list') listed += 1;
+      if (method === 'tools/call' && state.failCalls) {
+        state.refusedCalls += 1;
+        res.writeHead(503).end();
+        return;
+      }
       const server = build();
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.on('close', () => {
@@ -123,6 +133,15 @@ async function startEhr(): Promise<EhrServer> {
     },
     get listed() {
       return listed;
+    },
+    get failCalls() {
+      return state.failCalls;
+    },
+    set failCalls(on: boolean) {
+      state.failCalls = on;
+    },
+    get refusedCalls() {
+      return state.refusedCalls;
     },
     hold() {
       let release!: () => void;
@@ -281,6 +300,37 @@ describe('an MCP server as a tool source', () => {
       worker = undefined;
     }
   }, 180_000);
+
+  test('an MCP server that stops answering calls: each call is retried, then the batch ends, and the result says why', async () => {
+    const h = await startHarness({ editPrompts: withEhr(ehr.url) });
+    ehr.failCalls = true;
+    try {
+      const result = await h.run('promptDrivenReassignment', {
+        providerId: 'T001',
+        date: DATE,
+        reason: 'sick',
+        promptLabel: 'mcp',
+      });
+      // Every appointment was decided and told before the EHR's step; that step is what could not be taken.
+      expect(result.status).toBe('completed_with_fallback');
+      expect(result.fallbacks).toEqual([
+        expect.objectContaining({
+          reason: expect.stringMatching(/^MCP server ehr is unavailable: MCP server ehr failed on record_outcome/),
+          appointments: [],
+        }),
+      ]);
+      expect(result.assignments.map((a) => [a.appointment_id, a.new_provider_id, a.decided_by])).toEqual([
+        ['A001', 'P001', 'prompt'],
+        ['A002', 'P001', 'prompt'],
+      ]);
+      // 3 calls, each tried 8 times (the retry policy) before the batch gave the server up.
+      expect(ehr.refusedCalls).toBe(3 * 8);
+      expect(auditStore(h.store)).toEqual([]);
+    } finally {
+      ehr.failCalls = false;
+      await h.close();
+    }
+  }, 120_000);
 
   test('an MCP server that is down: listing is retried, then every batch falls back to the code-driven steps, and the result says why', async () => {
     const gone = http.createServer();

@@ -53,7 +53,11 @@ function userMessage(input: BatchInput, prefetched?: Prefetched): string {
 
 /** How a conversation ended: the model finished, the run was cancelled, or the model could not go on. */
 /** How a conversation ended; a stuck one says whether a budget ran out or the model could not go on. */
-type Ending = { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; why: string; cause: 'budget' | 'model' };
+/** `tool`: an MCP server named by the prompt stayed unavailable (a model could not go on either). */
+type Ending =
+  | { kind: 'finished' }
+  | { kind: 'cancelled' }
+  | { kind: 'stuck'; why: string; cause: 'budget' | 'model' | 'tool' };
 
 export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
   const session = new BatchSession(input, 'prompt');
@@ -103,7 +107,13 @@ async function handOver(session: BatchSession, input: BatchInput, ending: Ending
   }
   const untold = (id: string) => (ending.kind === 'stuck' || tellAll) && session.needsNotification(id) !== undefined;
   const left = input.appointments.filter((a) => !session.isDecided(a.appointment_id) || untold(a.appointment_id));
-  if (left.length === 0) return 'the model ended without deciding it';
+  if (left.length === 0) {
+    // Every appointment decided and told, but a step the prompt asked of an MCP server could not be taken: the
+    // result says so, though nothing is left for the code-driven steps (they know nothing of that server).
+    if (ending.kind === 'stuck' && ending.cause === 'tool')
+      session.outcome.fallbacks.push({ batch: input.batch, reason: ending.why, appointments: [], notified: [] });
+    return 'the model ended without deciding it';
+  }
   const why =
     ending.kind === 'stuck'
       ? ending.why
@@ -149,7 +159,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   if (mcp && mcp.unavailable.length > 0)
     return {
       kind: 'stuck',
-      cause: 'model',
+      cause: 'tool',
       why: mcp.unavailable.map((u) => `MCP server ${u.server} is unavailable: ${u.error}`).join('; '),
     };
   const prefetched = config.prefetch?.includes('find_candidates')
@@ -161,7 +171,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   ];
   let nudged = false;
   let modelErrors = 0;
-  const stuck = (why: string, cause: 'budget' | 'model' = 'model'): Ending => ({ kind: 'stuck', why, cause });
+  const stuck = (why: string, cause: 'budget' | 'model' | 'tool' = 'model'): Ending => ({ kind: 'stuck', why, cause });
   // Histories recorded before this marker ran each call of a turn as an activity of its own.
   const batchCalls = patched(ONE_ACTIVITY_PER_TURN);
   // The notifications after a turn go beside the next model turn (the model never reads them), one batch at a
@@ -275,7 +285,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(forModel(c.name, results[i]!)) }),
     );
     const down = results.find((r) => !r.ok && r.code === 'server_unavailable');
-    if (down && !down.ok) return stuck(down.error);
+    if (down && !down.ok) return stuck(down.error, 'tool');
     const invalid = results.filter((r) => !r.ok && isInvalidCall(r.code)).length;
     modelErrors += invalid;
     if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
