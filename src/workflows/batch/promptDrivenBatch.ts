@@ -55,9 +55,7 @@ function userMessage(input: BatchInput, prefetched?: Prefetched): string {
 /** How a conversation ended; a stuck one says whether a budget ran out or the model could not go on. */
 /** `tool`: an MCP server named by the prompt stayed unavailable (a model could not go on either). */
 type Ending =
-  | { kind: 'finished' }
-  | { kind: 'cancelled' }
-  | { kind: 'stuck'; why: string; cause: 'budget' | 'model' | 'tool' };
+  { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; why: string; cause: 'budget' | 'model' | 'tool' };
 
 export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
   const session = new BatchSession(input, 'prompt');
