@@ -266,6 +266,7 @@ describe('the MCP server', () => {
     expect(result.assignments.find((a) => a.appointment_id === 'A002')).toMatchObject({
       approved_by: 'dr-stdio (MCP)',
     });
-    expect(stderr).toBe('');
+    // Nothing of ours on stderr either (npm's own warnings aside, which some machines print).
+    expect(stderr.split('\n').filter((l) => l.trim() !== '' && !/^npm (warn|notice)/i.test(l))).toEqual([]);
   });
 });
