@@ -301,6 +301,38 @@ describe('an MCP server as a tool source', () => {
     }
   }, 180_000);
 
+  test('a server named by command (stdio): the model calls its tool, each write with its key', async () => {
+    const log = path.join(tempDir('stdio-ehr'), 'calls.jsonl');
+    const script = path.join(__dirname, 'support', 'stdioMcpServer.ts');
+    const h = await startHarness({
+      editPrompts: (files) => {
+        withEhr(ehr.url)(files);
+        const mcp = files.orchestrator.versions.find((v) => v.labels.includes('mcp'))!;
+        mcp.config.mcp_servers = [
+          { name: 'ehr', command: process.execPath, args: ['--import', 'tsx', script, log], tools: ['record_outcome'] },
+        ];
+      },
+    });
+    try {
+      const result = await h.run('promptDrivenReassignment', { providerId: 'T001', date: DATE, promptLabel: 'mcp' });
+      expect(result.status).toBe('completed');
+      const calls = fs
+        .readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { appointment_id: string; outcome: string; key: string });
+      expect(calls.map((c) => [c.appointment_id, c.outcome]).sort()).toEqual([
+        ['A001', 'reassigned'],
+        ['A002', 'reassigned'],
+        ['A003', 'waitlisted'],
+      ]);
+      expect(new Set(calls.map((c) => c.key)).size).toBe(3);
+      expect(calls.every((c) => c.key.includes(':mcp:ehr:record_outcome:'))).toBe(true);
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
+
   test('an MCP server that stops answering calls: each call is retried, then the batch ends, and the result says why', async () => {
     const h = await startHarness({ editPrompts: withEhr(ehr.url) });
     ehr.failCalls = true;
