@@ -20,6 +20,7 @@ const pureModules = [
   'prompts/schema',
   'temporal/payloadConverter',
   'tools/catalog',
+  'tools/mcpSource',
   'workflowIds',
   'zodIssue',
 ];

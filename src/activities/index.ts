@@ -3,6 +3,7 @@ import type { RunTracer } from '../langfuse/tracing';
 import { adaptActivities } from './adapt';
 import { guardActivities, type GuardDeps } from './guard';
 import { llmActivities, type LlmDeps } from './llm';
+import { mcpActivities } from './mcp';
 import { promptActivities, type PromptDeps } from './prompts';
 import { toolActivities } from './tools';
 import { outcomeActivities, startFollowUp, type OutcomeSettings } from './outcomes';
@@ -50,6 +51,7 @@ export function createActivities(deps: ActivityDeps) {
     ...outcomeActivities(outcomeDeps),
     ...guardActivities(deps),
     ...adaptActivities(deps.store),
+    ...mcpActivities(trace),
   };
 }
 

@@ -36,7 +36,10 @@ function completionRequest(input: ChatInput, model: string): CompletionRequest {
     return {
       ...base,
       messages: input.messages as OpenAI.Chat.Completions.ChatCompletionMessageParam[],
-      tools: openAiTools(input.tools),
+      tools: [
+        ...openAiTools(input.tools),
+        ...(input.externalTools ?? []).map((t) => ({ type: 'function' as const, function: t })),
+      ],
       parallel_tool_calls: true,
     };
   const { name, schema } = turnSchema(input.constraints, input.tools);

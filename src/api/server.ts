@@ -15,6 +15,7 @@ import { registerConsole } from './console';
 import type { ApiDeps } from './deps';
 import { ApiError } from './runViews';
 import { registerApprovalRoutes } from './routes/approvals';
+import { registerMcpRoute } from './routes/mcp';
 import { registerRunRoutes } from './routes/runs';
 import { registerOutcomeRoutes } from './routes/outcomes';
 
@@ -117,6 +118,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerRunRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerOutcomeRoutes(app, deps);
+  registerMcpRoute(app, deps);
   registerConsole(app);
   await app.ready();
   return app;

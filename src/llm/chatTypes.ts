@@ -55,6 +55,8 @@ export interface ChatInput {
   toolCalling?: ToolCallingMode;
   /** json_schema mode: what this turn's schema allows. */
   constraints?: TurnConstraints;
+  /** Tools from outside the catalog (the prompt's MCP servers, as pinned), offered beside it in native mode. */
+  externalTools?: { name: string; description: string; parameters: Record<string, unknown> }[];
   model: string;
   temperature: number;
   maxTokens: number;

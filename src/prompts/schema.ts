@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { approvalPolicySchema, thresholdsSchema, weightsSchema, type Policy } from '../domain/policy';
 import { isToolName } from '../tools/catalog';
+import { mcpServerConfigSchema, type PinnedMcpTools } from '../tools/mcpSource';
 
 /** Prompt files and prompt configs, validated with zod. Pure: the workflow uses the types. */
 
@@ -94,6 +95,15 @@ export const orchestratorConfigSchema = z
       .optional(),
     /** model: the model calls notify_patient; after_decision: the workflow tells the patient after each decision. */
     notify: z.enum(['model', 'after_decision']).default('model'),
+    /**
+     * MCP servers whose tools the model may call beside the catalog's (docs/mcp.md): listed once at the start of a
+     * run and pinned, each call an activity of its own.
+     */
+    mcp_servers: z
+      .array(mcpServerConfigSchema)
+      .max(8)
+      .refine((list) => new Set(list.map((s) => s.name)).size === list.length, 'each server needs its own name')
+      .optional(),
     budgets: z
       .object({
         max_turns_per_batch: z.number().int().min(2).max(200).default(12),
@@ -148,4 +158,6 @@ export interface PromptBundle {
   experiment?: ArmChoice;
   /** When the run asked to be routed (mode auto): the rollout share, its bucket and the path it got. */
   rollout?: { share: number; bucket: number; path: 'prompt' | 'code' };
+  /** The tools of the config's MCP servers, listed once at the start of the run (absent without mcp_servers). */
+  mcp?: PinnedMcpTools;
 }

@@ -206,7 +206,9 @@ export function isToolName(name: string): name is ToolName {
 /** Refusals of the call itself, before anything runs: the model called a tool wrongly (counted against its budget). */
 const invalidCallCodes = ['invalid_json', 'unknown_tool', 'invalid_arguments'] as const;
 type InvalidCallCode = (typeof invalidCallCodes)[number];
-type RefusalCode = DomainRefusalCode | InvalidCallCode;
+/** An MCP server's tool answered with an error (isError), or the server stayed unreachable past its retries. */
+type McpCallCode = 'tool_error' | 'server_unavailable';
+type RefusalCode = DomainRefusalCode | InvalidCallCode | McpCallCode;
 
 export function isInvalidCall(code: RefusalCode): code is InvalidCallCode {
   return (invalidCallCodes as readonly string[]).includes(code);

@@ -14,6 +14,7 @@ import { ErrorType } from '../errorTypes';
  * | callTool, callTools, recordApproval, markProviderUnavailable, recordRunSummary, recordRunFailure, claimApproval, releaseApproval (toolProxy) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
  * | callTools for the prefetch (localReadProxy, local) | 10 s | – | 20 attempts, 200 ms ×2 up to 5 s | InvalidInput |
  * | resolvePrompts (promptProxy)                         | 10 s           | –         | 5 attempts, 1 s ×2                         | PromptError                         |
+ * | listMcpTools, callMcpTool (mcpProxy)                 | 30 s           | 5 s       | 8 attempts, 200 ms ×2 up to 5 s            | InvalidInput                        |
  * | guardFigures, rollBackLabel (guardProxy)             | 1 min          | –         | 5 attempts, 1 s ×2                         | –                                   |
  * | adaptationFigures, moveLabelRoute (adaptProxy)       | 30 s           | –         | 5 attempts, 1 s ×2                         | –                                   |
  *
@@ -28,6 +29,9 @@ import { ErrorType } from '../errorTypes';
  *   call is retried after at most 10 s. Every write carries an idempotency key, so retrying is always safe. A
  *   refusal by the domain is a result, not an error, so it is never retried.
  * - A prompt that does not parse or validate is fatal at once; a registry that does not answer is retried.
+ * - An MCP server is another service over the network: a call gets 30 s and heartbeats every second, so a killed
+ *   worker's call is retried within 5 s. The tool calls' back-off, with fewer attempts (about 16 s of waiting):
+ *   a server still down after that is given up, and the batch falls back to the code-driven steps.
  */
 
 /** A chat completion is tried this many times before the batch gives the model up. */
@@ -105,4 +109,17 @@ export const guardProxy = proxyActivities<Pick<Activities, 'guardFigures' | 'rol
 export const adaptProxy = proxyActivities<Pick<Activities, 'adaptationFigures' | 'moveLabelRoute'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+/** MCP servers named by the prompt config: listing their tools at the start of a run, and each call. */
+export const mcpProxy = proxyActivities<Pick<Activities, 'listMcpTools' | 'callMcpTool'>>({
+  startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: '5 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: [ErrorType.invalidInput],
+  },
 });

@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { searchAttributes } from '../../workflows/contract/searchAttributes';
-import { listQuery } from '../../temporal/runList';
 import { fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,
@@ -13,12 +11,14 @@ import {
   healthSchema,
 } from '../schemas';
 import type { ApiDeps } from '../deps';
+import { listApprovals } from '../operations';
 
 /** The approvals inbox and its decisions, and who the caller is. */
 
 const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
 
-export function registerApprovalRoutes(fastify: FastifyInstance, { config, client }: ApiDeps): void {
+export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps): void {
+  const { config, client } = deps;
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -58,22 +58,7 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
         response: { 200: inboxSchema, ...refusals },
       },
     },
-    async () => {
-      const approvals = [];
-      for await (const e of client.temporal.workflow.list({
-        query: listQuery(config.TASK_QUEUE, { status: 'running' }),
-      })) {
-        if (e.status.name !== 'RUNNING') continue;
-        const progress = await client.progress(e.workflowId).catch(() => undefined);
-        for (const p of progress?.pending_approvals ?? [])
-          approvals.push({
-            ...p,
-            workflow_id: e.workflowId,
-            provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
-          });
-      }
-      return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
-    },
+    async () => listApprovals(deps),
   );
 
   app.get(

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { progressQuery } from '../../workflows/contract/signals';
-import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/contract/types';
-import { describeZodError } from '../../zodIssue';
+import type { Progress, ReassignmentResult } from '../../workflows/contract/types';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
 import { detailOf, fromTemporal, linksOf, ApiError } from '../runViews';
 import {
@@ -18,12 +17,14 @@ import {
   triggerResponseSchema,
 } from '../schemas';
 import type { ApiDeps } from '../deps';
+import { cancelReassignment, startReassignment } from '../operations';
 
 /** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
 
 const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
 
-export function registerRunRoutes(fastify: FastifyInstance, { config, client }: ApiDeps): void {
+export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void {
+  const { config, client } = deps;
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -37,39 +38,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
         response: { 201: triggerResponseSchema, ...refusals, 409: errorSchema, 422: errorSchema },
       },
     },
-    async (request, reply) => {
-      const b = request.body;
-      const mode = b.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
-      if (b.shadow_writer && mode !== 'shadow')
-        throw new ApiError(400, 'invalid body: shadow_writer goes with mode shadow only');
-      const candidate = {
-        providerId: b.provider_id,
-        date: b.date,
-        ...(b.until !== undefined ? { until: b.until } : {}),
-        reason: b.reason ?? 'unavailable',
-        promptLabel: b.label ?? config.PROMPT_LABEL,
-        ...(b.shadow_writer ? { shadowWriter: b.shadow_writer } : {}),
-      };
-      // The workflow's own schema has the last word (date ranges), in the API's field names.
-      const parsed = reassignmentInputSchema.safeParse(candidate);
-      if (!parsed.success)
-        throw new ApiError(
-          400,
-          `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
-        );
-      const started = await client.start({ input: candidate, mode }).catch((err: unknown) => {
-        if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
-          throw new ApiError(409, 'a run with that workflow id is already running');
-        throw err;
-      });
-      return reply.code(201).send({
-        workflow_id: started.workflowId,
-        run_id: started.runId,
-        type: started.type,
-        mode,
-        links: linksOf(config, started.workflowId),
-      });
-    },
+    async (request, reply) => reply.code(201).send(await startReassignment(deps, request.body)),
   );
 
   app.get(
@@ -159,12 +128,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
     },
     async (request, reply) => {
       const { id } = request.params;
-      const handle = client.temporal.workflow.getHandle(id);
-      const described = await handle.describe().catch((err: unknown) => fromTemporal(err, id));
-      if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${id} is not a reassignment`);
-      if (described.status.name !== 'RUNNING') throw new ApiError(409, `${id} has finished (${described.status.name})`);
-      const reason = request.body?.reason ?? `cancelled by ${request.principal.name} through the API`;
-      await client.cancel(id, { reason }).catch((err: unknown) => fromTemporal(err, id));
+      await cancelReassignment(deps, request.principal, id, request.body?.reason);
       return reply.code(202).send({ workflow_id: id, cancellation: 'requested' as const });
     },
   );

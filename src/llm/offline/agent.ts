@@ -1,4 +1,5 @@
 import type { ChatMessage } from '../chatTypes';
+import { isToolName } from '../../tools/catalog';
 
 /**
  * The offline stand-in model's decision procedure. It is NOT an LLM: a deterministic program that reads the
@@ -23,7 +24,12 @@ interface PromptPolicy {
   approvalBands: string[];
   notify: boolean;
   patientDetails: boolean;
+  /** The steps' text, where tools from outside the catalog are named. */
+  steps: string;
 }
+
+/** The JSON Schemas of the tools a request offers, by name (the `parameters` of each). */
+export type ToolSchemas = Record<string, unknown>;
 
 /** What the prompt text says, read the way a careful reader would. Missing rules fall back to safe ones. */
 export function readPolicy(systemPrompt: string): PromptPolicy {
@@ -45,6 +51,7 @@ export function readPolicy(systemPrompt: string): PromptPolicy {
     approvalBands,
     notify: /notify_patient/.test(steps),
     patientDetails: /get_patient_details/.test(steps),
+    steps,
   };
 }
 
@@ -65,6 +72,8 @@ interface AppointmentState {
   decidedElsewhere?: boolean;
   notified: boolean;
   lastError?: string;
+  /** Tools from outside the catalog already called for this appointment (answered, whatever the answer). */
+  external: Set<string>;
 }
 
 type Outcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: string; code: string };
@@ -103,7 +112,11 @@ export function readBatch(messages: ChatMessage[]): string[] {
  * The next turn. `offered`: the tools the request offers (when it says): a step whose tool is not offered is left
  * to whoever does it instead (notify_patient, when the workflow notifies after each decision).
  */
-export function decideNextTurn(messages: ChatMessage[], offered?: readonly string[]): AgentReply {
+export function decideNextTurn(
+  messages: ChatMessage[],
+  offered?: readonly string[],
+  schemas: ToolSchemas = {},
+): AgentReply {
   const system = messages.find((m) => m.role === 'system')?.content ?? '';
   const policy = readPolicy(system);
   if (offered && !offered.includes('notify_patient')) policy.notify = false;
@@ -117,6 +130,7 @@ export function decideNextTurn(messages: ChatMessage[], offered?: readonly strin
         refused: new Set(),
         approvals: new Map(),
         notified: false,
+        external: new Set(),
         // Candidates given with the batch count as found (none found when fetching them failed).
         ...(e.candidates ? { candidates: e.candidates, patientId: e.patient_id } : {}),
         ...(e.candidates_error !== undefined ? { candidates: [] } : {}),
@@ -143,6 +157,10 @@ export function decideNextTurn(messages: ChatMessage[], offered?: readonly strin
       state.get(String(call.args.appointment_id ?? '')) ??
       [...state.values()].find((x) => x.patientId !== undefined && x.patientId === call.args.patient_id);
     if (!s) continue;
+    if (!isToolName(call.name)) {
+      s.external.add(call.name);
+      continue;
+    }
     if (!outcome.ok) {
       s.lastError = outcome.code;
       if (call.name === 'assign_appointment') {
@@ -179,6 +197,8 @@ export function decideNextTurn(messages: ChatMessage[], offered?: readonly strin
     }
   }
 
+  // Tools from outside the catalog (an MCP server's) that the steps name: each called once per decided appointment.
+  const external = (offered ?? []).filter((n) => !isToolName(n) && policy.steps.includes(n));
   const toolCalls: AgentReply['toolCalls'] = [];
   for (const s of state.values()) {
     const id = s.id;
@@ -189,6 +209,11 @@ export function decideNextTurn(messages: ChatMessage[], offered?: readonly strin
           name: 'notify_patient',
           arguments: { appointment_id: id, kind: s.assigned ? 'reassigned' : 'waitlisted' },
         });
+      for (const name of external) {
+        if (s.external.has(name)) continue;
+        const args = externalArguments(schemas[name], s);
+        if (args) toolCalls.push({ name, arguments: args });
+      }
       continue;
     }
     if (s.candidates === undefined) {
@@ -255,4 +280,31 @@ export function decideNextTurn(messages: ChatMessage[], offered?: readonly strin
     waitlisted: waitlisted.map((s) => ({ appointment_id: s.id, reason: s.waitlisted!.reason })),
   };
   return { content: JSON.stringify(summary), toolCalls: [] };
+}
+
+/**
+ * The arguments of a decided appointment's call to a tool from outside the catalog, filled from what the tool's
+ * schema asks for and the agent knows: the appointment, patient, provider and outcome. Undefined when the schema
+ * requires something else (the tool is then not called).
+ */
+function externalArguments(schema: unknown, s: AppointmentState): Record<string, unknown> | undefined {
+  const { properties = {}, required = [] } = (schema ?? {}) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+  };
+  const outcome = s.assigned ? 'reassigned' : 'waitlisted';
+  const known: Record<string, unknown> = {
+    appointment_id: s.id,
+    patient_id: s.patientId,
+    provider_id: s.assigned?.provider,
+    new_provider_id: s.assigned?.provider,
+    outcome,
+    kind: outcome,
+    status: outcome,
+    reason: s.waitlisted?.reason,
+  };
+  const args = Object.fromEntries(
+    Object.keys(properties).flatMap((k) => (known[k] !== undefined ? [[k, known[k]]] : [])),
+  );
+  return required.every((k) => args[k] !== undefined) ? args : undefined;
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { countTokens } from 'gpt-tokenizer';
 import { activeFaults, applyReplyFault, isTransportFault, type Fault } from './faults';
 import type { ChatMessage } from '../chatTypes';
-import { decideNextTurn, type AgentReply } from './agent';
+import { decideNextTurn, type AgentReply, type ToolSchemas } from './agent';
 import { fromSchemaConversation } from '../jsonToolCalls';
 import { createHash } from 'node:crypto';
 
@@ -31,7 +31,7 @@ export interface OfflineModelServer {
 interface ChatRequest {
   model?: string;
   messages?: ChatMessage[];
-  tools?: { function?: { name?: string } }[];
+  tools?: { function?: { name?: string; parameters?: unknown } }[];
   response_format?: { type?: string; json_schema?: { name?: string; schema?: JsonObject } };
 }
 
@@ -163,7 +163,7 @@ interface OfflineModelOptions {
   port?: number;
   host?: string;
   /** Replaces the decision procedure: tests script a misbehaving model with it, over the same protocol. */
-  agent?: (messages: ChatMessage[], offered?: readonly string[]) => AgentReply;
+  agent?: (messages: ChatMessage[], offered?: readonly string[], schemas?: ToolSchemas) => AgentReply;
   /** Misbehaviour to serve: see faults.ts. */
   faults?: Fault[];
   /** Simulated think time: each reply is delayed by this many milliseconds (benchmarks). */
@@ -295,7 +295,13 @@ export async function startOfflineModel(options: OfflineModelOptions = {}): Prom
     } else {
       const turn = body.messages.filter((m) => m.role === 'assistant').length;
       const offered = body.tools?.flatMap((t) => (t.function?.name ? [t.function.name] : []));
-      const reply = active.reduce((r, f) => applyReplyFault(f.mode, r, body.messages), agent(body.messages, offered));
+      const schemas = Object.fromEntries(
+        (body.tools ?? []).flatMap((t) => (t.function?.name ? [[t.function.name, t.function.parameters]] : [])),
+      );
+      const reply = active.reduce(
+        (r, f) => applyReplyFault(f.mode, r, body.messages),
+        agent(body.messages, offered, schemas),
+      );
       const toolCalls = reply.toolCalls.map((c, i) => ({
         id: `call_${turn}_${i}`,
         type: 'function' as const,

@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import { ErrorType } from '../../errorTypes';
-import type { ChatMessage, ChatOutput, TurnConstraints } from '../../llm/chatTypes';
+import type { ChatInput, ChatMessage, ChatOutput, TurnConstraints } from '../../llm/chatTypes';
 import type { ToolName } from '../../tools/catalog';
 import { LLM_MAX_ATTEMPTS, llmProxy } from '../activityProxies';
 import type { BatchSession } from './batchSession';
@@ -27,6 +27,8 @@ export async function askModel(
   offered: ToolName[],
   /** json_schema mode: what the turn may name; native mode when absent. */
   constraints?: TurnConstraints,
+  /** Tools of the prompt's MCP servers, as pinned, offered beside the catalog's (native mode). */
+  external?: ChatInput['externalTools'],
 ): Promise<TurnAnswer> {
   const { config, orchestrator } = input.bundle;
   const stats = session.outcome.llm;
@@ -45,6 +47,7 @@ export async function askModel(
           messages,
           tools: offered,
           ...(constraints ? { toolCalling: 'json_schema' as const, constraints } : {}),
+          ...(external && external.length > 0 ? { externalTools: external } : {}),
           model: config.model.name,
           temperature: config.model.temperature,
           maxTokens: config.model.max_tokens,

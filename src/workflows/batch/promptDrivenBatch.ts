@@ -7,6 +7,8 @@ import { askModel } from './modelTurn';
 import { decideByCode, notifyDecided, untoldOf } from './codeDrivenBatch';
 import { compareWithRecord, extractJson } from './summaryCheck';
 import { batchSummarySchema, type BatchInput, type BatchOutcome } from '../contract/types';
+import { mcpToolForModel, type PinnedMcpTool, type PinnedMcpTools } from '../../tools/mcpSource';
+import { callPinnedMcpTool } from './mcpCall';
 
 /**
  * One short conversation with the model for a batch of appointments. Each chat completion is an activity,
@@ -51,7 +53,9 @@ function userMessage(input: BatchInput, prefetched?: Prefetched): string {
 
 /** How a conversation ended: the model finished, the run was cancelled, or the model could not go on. */
 /** How a conversation ended; a stuck one says whether a budget ran out or the model could not go on. */
-type Ending = { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; why: string; cause: 'budget' | 'model' };
+/** `tool`: an MCP server named by the prompt stayed unavailable (a model could not go on either). */
+type Ending =
+  { kind: 'finished' } | { kind: 'cancelled' } | { kind: 'stuck'; why: string; cause: 'budget' | 'model' | 'tool' };
 
 export async function promptDrivenBatch(input: BatchInput): Promise<BatchOutcome> {
   const session = new BatchSession(input, 'prompt');
@@ -83,6 +87,9 @@ const PREFETCH_AS_LOCAL_ACTIVITY = 'prefetch-as-local-activity';
 /** Marks the versions that send a turn's notifications beside the next model turn. */
 const NOTIFY_BESIDE_NEXT_TURN = 'notify-beside-next-turn';
 
+/** Marks the versions that offer the model the tools of the prompt's MCP servers (pinned at the run's start). */
+const MCP_TOOL_SOURCE = 'mcp-tool-source';
+
 /** Marks the version of the batch that notifies every decided patient on every way out. */
 const NOTIFY_DECIDED_BEFORE_RETURN = 'notify-decided-before-return';
 
@@ -98,7 +105,13 @@ async function handOver(session: BatchSession, input: BatchInput, ending: Ending
   }
   const untold = (id: string) => (ending.kind === 'stuck' || tellAll) && session.needsNotification(id) !== undefined;
   const left = input.appointments.filter((a) => !session.isDecided(a.appointment_id) || untold(a.appointment_id));
-  if (left.length === 0) return 'the model ended without deciding it';
+  if (left.length === 0) {
+    // Every appointment decided and told, but a step the prompt asked of an MCP server could not be taken: the
+    // result says so, though nothing is left for the code-driven steps (they know nothing of that server).
+    if (ending.kind === 'stuck' && ending.cause === 'tool')
+      session.outcome.fallbacks.push({ batch: input.batch, reason: ending.why, appointments: [], notified: [] });
+    return 'the model ended without deciding it';
+  }
   const why =
     ending.kind === 'stuck'
       ? ending.why
@@ -139,6 +152,14 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   const offered = ((config.tools as ToolName[] | undefined) ?? MODEL_TOOLS).filter(
     (t) => !(afterDecision && t === 'notify_patient'),
   );
+  // The MCP servers' pinned tools, offered beside the catalog's (never to a shadow's dry run: their calls are real).
+  const mcp = input.bundle.mcp && !session.dryRun && patched(MCP_TOOL_SOURCE) ? input.bundle.mcp : undefined;
+  if (mcp && mcp.unavailable.length > 0)
+    return {
+      kind: 'stuck',
+      cause: 'tool',
+      why: mcp.unavailable.map((u) => `MCP server ${u.server} is unavailable: ${u.error}`).join('; '),
+    };
   const prefetched = config.prefetch?.includes('find_candidates')
     ? await prefetchCandidates(session, input)
     : undefined;
@@ -148,7 +169,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
   ];
   let nudged = false;
   let modelErrors = 0;
-  const stuck = (why: string, cause: 'budget' | 'model' = 'model'): Ending => ({ kind: 'stuck', why, cause });
+  const stuck = (why: string, cause: 'budget' | 'model' | 'tool' = 'model'): Ending => ({ kind: 'stuck', why, cause });
   // Histories recorded before this marker ran each call of a turn as an activity of its own.
   const batchCalls = patched(ONE_ACTIVITY_PER_TURN);
   // The notifications after a turn go beside the next model turn (the model never reads them), one batch at a
@@ -168,7 +189,9 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       return stuck(`token budget of ${budgets.max_tokens_per_batch} used up`, 'budget');
 
     const constraints = schemaMode ? turnConstraints(session, input, offered) : undefined;
-    const answer = await askModel(session, input, messages, turn, offered, constraints);
+    // A json_schema-mode turn offers the catalog's tools only (its schema is built from them).
+    const external = mcp && !schemaMode ? mcp.tools.map(mcpToolForModel) : undefined;
+    const answer = await askModel(session, input, messages, turn, offered, constraints, external);
     if (answer.kind === 'stuck') return stuck(answer.why);
     const { reply } = answer;
     if (reply.format_error) {
@@ -249,7 +272,7 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
       return { kind: 'finished' };
     }
 
-    const pending = dispatchTurn(session, offered, calls, batchCalls);
+    const pending = dispatchTurn(session, offered, calls, batchCalls, mcp && !schemaMode ? mcp : undefined);
     if (afterDecision) {
       // The patients of this turn's decisions are told at once, not after the approvals the turn waits for.
       await Promise.all(pending.filter((_, i) => calls[i]!.name !== 'request_approval'));
@@ -259,6 +282,8 @@ async function converse(session: BatchSession, input: BatchInput): Promise<Endin
     calls.forEach((c, i) =>
       messages.push({ role: 'tool', tool_call_id: c.id, content: JSON.stringify(forModel(c.name, results[i]!)) }),
     );
+    const down = results.find((r) => !r.ok && r.code === 'server_unavailable');
+    if (down && !down.ok) return stuck(down.error, 'tool');
     const invalid = results.filter((r) => !r.ok && isInvalidCall(r.code)).length;
     modelErrors += invalid;
     if (invalid > 0) log.warn('the model made invalid tool calls', { batch: input.batch, turn, invalid });
@@ -348,14 +373,16 @@ function dispatchTurn(
   offered: ToolName[],
   calls: { name: string; arguments: string }[],
   together: boolean,
+  mcp?: PinnedMcpTools,
 ): Promise<ToolOutcome>[] {
-  const checked = calls.map((c) => check(session, offered, c.name, c.arguments));
+  const checked = calls.map((c) => check(session, offered, c.name, c.arguments, mcp));
   const toolCalls = checked.flatMap((c) => (c.kind === 'tool' ? [{ name: c.name, args: c.args }] : []));
   const ran = together && toolCalls.length > 0 ? session.toolsTogether(toolCalls) : undefined;
   let next = 0;
   return checked.map((c) => {
     if (c.kind === 'refused') return Promise.resolve(c.outcome);
     if (c.kind === 'approval') return session.requestApproval(c.args);
+    if (c.kind === 'mcp') return callPinnedMcpTool(session, c.tool, c.args);
     if (!ran) return session.tool(c.name, c.args);
     const k = next++;
     return ran.then((outcomes) => outcomes[k]!);
@@ -365,9 +392,16 @@ function dispatchTurn(
 type Checked =
   | { kind: 'refused'; outcome: ToolOutcome }
   | { kind: 'approval'; args: unknown }
+  | { kind: 'mcp'; tool: PinnedMcpTool; args: unknown }
   | { kind: 'tool'; name: Exclude<ToolName, 'request_approval'>; args: unknown };
 
-function check(session: BatchSession, offered: ToolName[], name: string, rawArgs: string): Checked {
+function check(
+  session: BatchSession,
+  offered: ToolName[],
+  name: string,
+  rawArgs: string,
+  mcp?: PinnedMcpTools,
+): Checked {
   let args: unknown;
   try {
     args = JSON.parse(rawArgs || '{}');
@@ -378,6 +412,8 @@ function check(session: BatchSession, offered: ToolName[], name: string, rawArgs
       outcome: { ok: false, code: 'invalid_json', error: `the arguments of ${name} are not valid JSON` },
     };
   }
+  const external = mcp?.tools.find((t) => t.name === name);
+  if (external) return { kind: 'mcp', tool: external, args };
   // A tool this prompt does not offer is as unknown to the model as one that does not exist.
   if (!isToolName(name) || !offered.includes(name)) {
     session.outcome.llm.invalid_tool_calls += 1;
@@ -386,7 +422,7 @@ function check(session: BatchSession, offered: ToolName[], name: string, rawArgs
       outcome: {
         ok: false,
         code: 'unknown_tool',
-        error: `there is no tool named ${name}; use one of: ${offered.join(', ')}`,
+        error: `there is no tool named ${name}; use one of: ${[...offered, ...(mcp?.tools.map((t) => t.name) ?? [])].join(', ')}`,
       },
     };
   }

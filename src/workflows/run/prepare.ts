@@ -8,7 +8,8 @@ import {
 } from '@temporalio/workflow';
 import { ErrorType } from '../../errorTypes';
 import type { PromptBundle } from '../../prompts/schema';
-import { modelCheckProxy, promptProxy, toolProxy } from '../activityProxies';
+import { mcpProxy, modelCheckProxy, promptProxy, toolProxy } from '../activityProxies';
+import type { PinnedMcpTools } from '../../tools/mcpSource';
 import type { ReassignmentRun } from './reassignmentRun';
 import { searchAttributes } from '../contract/searchAttributes';
 import { shadowPaths } from '../batch/shadowCompare';
@@ -42,8 +43,12 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
       },
     ],
   );
-  state.bundle = bundle;
   if (run.requested === 'auto') run.mode = bundle.rollout?.path ?? 'prompt';
+  // The MCP servers' tools are listed once and pinned with the prompt (the batches and every later run of the chain
+  // carry them). Only runs whose prompt names servers reach this marker; the others' commands are as they were.
+  const servers = bundle.config.mcp_servers ?? [];
+  if (servers.length > 0 && run.mode !== 'code' && patched(PIN_MCP_TOOLS)) bundle.mcp = await pinMcpTools(servers);
+  state.bundle = bundle;
   if (run.mode !== 'code' && patched('check-model-before-writing')) await checkModel();
   // A date range (until) is optional; without it, the calls and their arguments are exactly those of one day.
   const range = input.until !== undefined ? { until: input.until } : {};
@@ -89,6 +94,33 @@ export async function prepareRun(run: ReassignmentRun): Promise<PromptBundle> {
   }));
   state.totalAffected = state.remaining.length;
   return bundle;
+}
+
+/** Marks the versions that list the prompt's MCP servers' tools at the start of a run. */
+const PIN_MCP_TOOLS = 'pin-mcp-tools';
+
+/**
+ * Each server listed in an activity of its own (retried). A server that cannot be listed is pinned as unavailable,
+ * with why: the prompt-driven batches then hand their appointments to the code-driven steps and say so.
+ */
+async function pinMcpTools(servers: NonNullable<PromptBundle['config']['mcp_servers']>): Promise<PinnedMcpTools> {
+  const listed = await Promise.all(
+    servers.map((server) =>
+      mcpProxy.listMcpTools
+        .executeWithOptions({ summary: `list the tools of MCP server ${server.name}` }, [{ server }])
+        .then((tools) => ({ server: server.name, tools }))
+        .catch((err: unknown) => {
+          if (!(err instanceof ActivityFailure)) throw err;
+          const error = (err.cause?.message ?? err.message).slice(0, 300);
+          log.warn('an MCP server could not be listed', { server: server.name, error });
+          return { server: server.name, error };
+        }),
+    ),
+  );
+  return {
+    tools: listed.flatMap((l) => ('tools' in l ? l.tools : [])),
+    unavailable: listed.flatMap((l) => ('error' in l ? [{ server: l.server, error: l.error }] : [])),
+  };
 }
 
 /** A refused API key fails the run before anything is written; an endpoint that is only down is the batches' business. */
