@@ -2,7 +2,9 @@ import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { ReassignmentClient, type LaunchRequest } from '../src/client';
 import { loadConfig, projectRoot } from '../src/config';
-import { demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
+import { outcomesDemoDataset as demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
+import { endFollowUps } from '../src/temporal/followUps';
+import { PatientSimulator, SIMULATED_BY, SIMULATION_NOTICE } from '../src/outcomes/patientSimulator';
 import { SchedulingStore } from '../src/domain/store';
 import { describeError } from '../src/errors';
 import { decisionsOf, formatProgress, formatResult } from '../src/cli/format';
@@ -45,6 +47,9 @@ async function main(): Promise<void> {
   if (client.connection) await ensureSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
 
   const store = new SchedulingStore(config.DB_PATH);
+  // Follow-ups of an earlier demo wait on offers this reload removes: they end first.
+  const ended = await endFollowUps(client.temporal, config.TASK_QUEUE, 'the demo reloaded its data');
+  if (ended > 0) console.log(`Ended ${ended} patient follow-up(s) left by an earlier demo.`);
   store.load(demoDataset());
   console.log(
     `Loaded the demo data into ${path.relative(process.cwd(), config.DB_PATH)}: provider ${DEMO_PROVIDER_ID} is ${DEMO_REASON} on ${DEMO_DATE}.`,
@@ -84,7 +89,10 @@ async function main(): Promise<void> {
     console.log(formatResult(promptRun));
     console.log(`  Web UI: ${uiBase}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${promptRun.workflow_id}`);
 
+    if (config.PATIENT_FOLLOW_UP === 'on') await patientsAnswer(client, store);
+
     console.log('\n▶ Code-driven baseline on a fresh copy of the same data');
+    await endFollowUps(client.temporal, config.TASK_QUEUE, 'the demo reloaded its data');
     store.load(demoDataset());
     const codeRun = await runAndWatch(
       client,
@@ -120,6 +128,81 @@ async function main(): Promise<void> {
     store.close();
     await server?.stop();
   }
+}
+
+/**
+ * The outcome loop, with simulated patients: Maria Lopez (A001) declines P001 and is re-offered the next best
+ * provider, which she accepts; the others answer as the seeded simulation says; each accepted visit is scored.
+ * Answers and scores go through the same Updates as the API's; then the outcome figures of the run.
+ */
+async function patientsAnswer(client: ReassignmentClient, store: SchedulingStore): Promise<void> {
+  console.log(`\n▶ Patients answer their new slots (${SIMULATION_NOTICE})`);
+  const sim = new PatientSimulator(7, { A001: ['declined', 'accepted'] });
+  const waitFor = async <T>(read: () => T | undefined, ms = 60_000): Promise<T | undefined> => {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+      const v = read();
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+  const answered = new Set<string>();
+  for (let round = 0; round < 4; round++) {
+    const open = store.openOffers().filter((o) => !answered.has(`${o.appointment_id}:${o.offer_no}`));
+    if (open.length === 0) break;
+    for (const offer of open) {
+      answered.add(`${offer.appointment_id}:${offer.offer_no}`);
+      const a = sim.answer(offer);
+      if (a.answer === 'none') {
+        console.log(
+          `  ${offer.appointment_id}: offer ${offer.offer_no} (${offer.provider_id}) unanswered; its deadline decides`,
+        );
+        continue;
+      }
+      const done = await client.outcomes
+        .answer(offer.appointment_id, { answer: a.answer, by: SIMULATED_BY, ...(a.reason ? { reason: a.reason } : {}) })
+        .catch((err: unknown) => console.log(`  ${offer.appointment_id}: ${describeError(err)}`));
+      if (!done) continue;
+      const next = {
+        visit: 'the visit stands',
+        reoffer: 'the slot is released and re-offered',
+        waitlist: 'the waitlist',
+      }[done.next];
+      console.log(
+        `  ${done.appointment_id}: offer ${done.offer_no} (${done.provider_id}, ${offer.band}) ${done.answer} → ${next}`,
+      );
+      if (done.next === 'reoffer') {
+        const again = await waitFor(() => {
+          const o = store.latestOffer(offer.appointment_id);
+          return o && o.offer_no > offer.offer_no
+            ? o
+            : store.appointment(offer.appointment_id)?.status === 'waitlisted'
+              ? o
+              : undefined;
+        });
+        if (again && again.offer_no > offer.offer_no)
+          console.log(
+            `  ${again.appointment_id}: re-offered ${again.provider_id} (score ${again.score}, ${again.band}) by ${again.run_id}`,
+          );
+        else console.log(`  ${offer.appointment_id}: no other good match; on the waitlist`);
+      }
+    }
+  }
+  for (const id of ['A001', 'A002', 'A003']) {
+    const accepted = store.offers(id).find((o) => o.status === 'accepted');
+    if (!accepted) continue;
+    const score = sim.satisfaction(accepted);
+    const rated = await client.outcomes.rate(id, { score, by: SIMULATED_BY }).catch(() => undefined);
+    if (rated) console.log(`  ${id}: the visit with ${accepted.provider_id} scored ${rated.score}/5`);
+  }
+  const offers = ['A001', 'A002', 'A003'].flatMap((id) => store.offers(id));
+  const runs = [...new Set(offers.map((o) => o.run_id))];
+  const c = store.outcomeCounts(runs);
+  const answeredCount = c.accepted + c.declined + c.no_answer;
+  console.log(
+    `  Outcomes: ${c.offers} offers to ${c.offered_appointments} patients, ${c.accepted}/${answeredCount} accepted, ` +
+      `satisfaction ${c.satisfaction_count > 0 ? (c.satisfaction_sum / c.satisfaction_count).toFixed(1) : '–'}/5 (n=${c.satisfaction_count}), ` +
+      `${store.escalations({}).length} escalation(s) (npm run cli -- escalations; report: npm run cli -- report)`,
+  );
 }
 
 type Approver = (client: ReassignmentClient, workflowId: string, approval: PendingApproval) => Promise<void>;

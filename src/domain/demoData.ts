@@ -181,6 +181,7 @@ export function outcomesDemoDataset(): Dataset {
     location: { lat: 38.73, lon: -9.145 },
     experience_years: 12,
   });
-  for (const time of ['09:00', '10:00', '11:00', '12:00']) data.slots.push({ provider_id: 'P004', date: DEMO_DATE, time });
+  for (const time of ['09:00', '10:00', '11:00', '12:00'])
+    data.slots.push({ provider_id: 'P004', date: DEMO_DATE, time });
   return data;
 }

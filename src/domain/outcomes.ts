@@ -168,6 +168,13 @@ export class OutcomeRecords extends LabelRouteRecords {
       .get(appointmentId) as Offer | undefined;
   }
 
+  /** Every open offer, oldest first (what patients have yet to answer). */
+  openOffers(): Offer[] {
+    return this.db
+      .prepare("SELECT * FROM offers WHERE status = 'open' ORDER BY created_at, appointment_id")
+      .all() as Offer[];
+  }
+
   offers(appointmentId: string): Offer[] {
     return this.db
       .prepare('SELECT * FROM offers WHERE appointment_id = ? ORDER BY offer_no')

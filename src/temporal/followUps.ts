@@ -67,3 +67,20 @@ export function rateVisit(
   const handle = client.workflow.getHandle(followUpWorkflowId(appointmentId));
   return update(client, appointmentId, () => handle.executeUpdate(rateVisitUpdate, { args: [req] }));
 }
+
+/**
+ * Ends the follow-ups still running on a task queue: the demo reloads its data, and the follow-ups of earlier
+ * demo runs would otherwise wait on offers the new data no longer has. Returns how many were ended.
+ */
+export async function endFollowUps(client: Client, taskQueue: string, reason: string): Promise<number> {
+  let n = 0;
+  const query = `WorkflowType = 'patientFollowUp' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue.replace(/'/g, '')}'`;
+  for await (const wf of client.workflow.list({ query })) {
+    await client.workflow
+      .getHandle(wf.workflowId, wf.runId)
+      .terminate(reason)
+      .then(() => n++)
+      .catch(() => undefined);
+  }
+  return n;
+}
