@@ -3,8 +3,9 @@ import { createLangfuseClient } from '../src/langfuse/client';
 import { OutcomeScorer, outcomeScoreId } from '../src/langfuse/outcomeScores';
 import { demoDataset } from '../src/domain/demoData';
 import type { Dataset } from '../src/domain/model';
-import { answerOffer, rateVisit } from '../src/temporal/followUps';
+import { answerOffer, FollowUpRefusal, rateVisit } from '../src/temporal/followUps';
 import { approveSignal } from '../src/workflows/contract/signals';
+import { followUpWorkflowId } from '../src/workflows/contract/outcomes';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { seedInput } from './support/seed';
@@ -39,6 +40,18 @@ function seedData(): { data: Dataset; id: (seedId: string) => string } {
   const id = (seedId: string) => `${prefix}${seedId}`;
   const data = demoDataset();
   data.appointments = data.appointments.map((a) => ({ ...a, id: id(a.id) }));
+  // A second choice for A002 (a good match, below P001's), so that a declined offer has somewhere to go.
+  data.providers.push({
+    id: 'P004',
+    name: 'Dr. Second Choice',
+    specialty: 'orthopedics',
+    gender: 'male',
+    languages: ['pt'],
+    location: { lat: 38.738, lon: -9.14 },
+    experience_years: 12,
+  });
+  for (const time of ['09:00', '10:00', '11:00', '12:00'])
+    data.slots.push({ provider_id: 'P004', date: seedInput.date, time });
   return { data, id };
 }
 
@@ -63,7 +76,7 @@ describe('outcome scores in Langfuse', () => {
       env: {
         PATIENT_FOLLOW_UP: 'on',
         PATIENT_RESPONSE_HOURS: '1',
-        MAX_OFFERS: '0',
+        MAX_OFFERS: '1',
         LANGFUSE_BASE_URL: lf.url,
         LANGFUSE_PUBLIC_KEY: lf.publicKey,
         LANGFUSE_SECRET_KEY: lf.secretKey,
@@ -75,7 +88,7 @@ describe('outcome scores in Langfuse', () => {
     await lf?.close();
   });
 
-  test('accept, satisfaction, decline and the escalation are scores on the trace of the run that decided, with their configs', async () => {
+  test('accept, satisfaction, decline, a re-offer declined and its escalations are scores on the trace of the run that decided, with their configs', async () => {
     const { data, id } = seedData();
     h.reload(data);
     const runId = await seedRun(h, id);
@@ -83,19 +96,43 @@ describe('outcome scores in Langfuse', () => {
 
     await answerOffer(h.client, a1, { answer: 'accepted', by: 'gateway-sms' });
     expect(await rateVisit(h.client, a1, { score: 5, by: 'front-desk' })).toEqual({ appointment_id: a1, score: 5 });
-    // MAX_OFFERS=0: a declined offer is not re-offered; the patient is waitlisted and a head of department sees it.
     await answerOffer(h.client, a2, { answer: 'declined', reason: 'too far', by: 'front-desk' });
+    // The re-offer run (a reassignment run, not the follow-up: querying it is safe) offers P004, a good match
+    // that waits for an approval; the patient declines that too: escalated, and (MAX_OFFERS=1) waitlisted.
+    const reofferId = `${followUpWorkflowId(a2)}-reoffer-1`;
+    const reoffer = h.client.workflow.getHandle(reofferId);
+    await waitForProgress(reoffer, (p) => p.pending_approvals.length > 0, 60_000);
+    await reoffer.signal(approveSignal, { appointmentId: a2, by: 'dr-lead' });
+    const [, second] = await until(
+      `the re-offer of ${a2}`,
+      () => h.store.offers(a2),
+      (o) => o.length === 2,
+    );
+    expect(second).toMatchObject({ offer_no: 2, provider_id: 'P004', run_id: reofferId });
+    // The patient is told before the re-offer run ends; the follow-up takes the answer once it has read the offer.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await answerOffer(h.client, a2, { answer: 'declined', offer: 2, by: 'front-desk' });
+        break;
+      } catch (err) {
+        if (!(err instanceof FollowUpRefusal && /new offer is being prepared/.test(err.message)) || attempt > 150)
+          throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
 
     const ids = {
       accepted: outcomeScoreId({ appointmentId: a1, kind: 'offer_answer', ref: '1' }),
       satisfaction: outcomeScoreId({ appointmentId: a1, kind: 'satisfaction', ref: '1' }),
       declined: outcomeScoreId({ appointmentId: a2, kind: 'offer_answer', ref: '1' }),
-      escalated: outcomeScoreId({ appointmentId: a2, kind: 'escalated', ref: 'offers_exhausted' }),
+      reofferDeclined: outcomeScoreId({ appointmentId: a2, kind: 'offer_answer', ref: '2' }),
+      secondDecline: outcomeScoreId({ appointmentId: a2, kind: 'escalated', ref: 'second_decline' }),
+      exhausted: outcomeScoreId({ appointmentId: a2, kind: 'escalated', ref: 'offers_exhausted' }),
     };
     await until(
-      'the four scores',
+      'the six scores',
       () => Object.values(ids).filter((s) => lf.datasets.scoresById.has(s)),
-      (found) => found.length === 4,
+      (found) => found.length === 6,
     );
 
     const configs = Object.fromEntries(lf.datasets.scoreConfigs.map((c) => [c.name, c]));
@@ -134,14 +171,19 @@ describe('outcome scores in Langfuse', () => {
       value: 0,
       comment: 'too far',
     });
-    expect(score(ids.escalated)).toMatchObject({
-      traceId: trace,
-      name: 'escalated',
-      dataType: 'BOOLEAN',
-      value: 1,
-      stringValue: 'True',
-      configId: configs.escalated!.id,
-    });
+    // The second offer was decided by the re-offer run: its answer and the escalations are on that run's trace.
+    const reofferTrace = await createTraceId(reofferId);
+    expect(reofferTrace).not.toBe(trace);
+    expect(score(ids.reofferDeclined)).toMatchObject({ traceId: reofferTrace, stringValue: 'decline' });
+    for (const escalation of [ids.secondDecline, ids.exhausted])
+      expect(score(escalation)).toMatchObject({
+        traceId: reofferTrace,
+        name: 'escalated',
+        dataType: 'BOOLEAN',
+        value: 1,
+        stringValue: 'True',
+        configId: configs.escalated!.id,
+      });
     // Only these outcomes were scored (A003 was waitlisted by the run: never offered, nothing to score).
     expect(
       lf.datasets.scores
@@ -150,12 +192,21 @@ describe('outcome scores in Langfuse', () => {
         .sort(),
     ).toEqual(Object.values(ids).sort());
     // The scores are the database's figures: what Langfuse got is what the store recorded.
-    expect(h.store.latestOffer(a2)).toMatchObject({ status: 'declined', run_id: runId });
+    expect(h.store.offers(a2).map((o) => [o.status, o.run_id])).toEqual([
+      ['declined', runId],
+      ['declined', reofferId],
+    ]);
     expect(h.store.appointment(a2)).toMatchObject({ status: 'waitlisted' });
-    expect(h.store.escalations().find((e) => e.appointment_id === a2)).toMatchObject({
-      kind: 'offers_exhausted',
-      run_id: runId,
-    });
+    expect(
+      h.store
+        .escalations()
+        .filter((e) => e.appointment_id === a2)
+        .map((e) => [e.kind, e.run_id])
+        .sort(),
+    ).toEqual([
+      ['offers_exhausted', reofferId],
+      ['second_decline', reofferId],
+    ]);
     expect(h.store.satisfactionOf(a1)).toMatchObject({ score: 5, run_id: runId });
   });
 
