@@ -1,5 +1,8 @@
+import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { byPath, byPrompt, readRuns, type PathRow, type ReportRow } from '../report/runReport';
+import { SchedulingStore } from '../domain/store';
+import type { OutcomeFigures } from '../report/outcomeFigures';
+import { byPath, byPrompt, readRuns, type OutcomeSource, type PathRow, type ReportRow } from '../report/runReport';
 import { labelSchema } from '../prompts/schema';
 import { parseWith, print, UserError, withClient } from './session';
 
@@ -44,6 +47,46 @@ function formatByPath(rows: PathRow[]): string {
   return table(header, cells, 1);
 }
 
+const rate = (r: number | null) => (r === null ? '-' : percent(r));
+
+/** The outcome columns of a row: counts, the acceptance rate with its 95% interval and n, satisfaction and n. */
+function outcomeCells(o: OutcomeFigures | undefined): string[] {
+  if (!o) return [];
+  const ci = o.acceptance_ci95
+    ? `[${(o.acceptance_ci95[0] * 100).toFixed(1)}-${(o.acceptance_ci95[1] * 100).toFixed(1)}%]`
+    : '-';
+  return ([o.offered_appointments, o.offers, o.accepted, o.declined, o.no_answer, o.open] as (string | number)[])
+    .concat([rate(o.acceptance_rate), ci, o.answered])
+    .concat([o.satisfaction_mean === null ? '-' : o.satisfaction_mean.toFixed(2), o.satisfaction_count])
+    .concat([o.escalations, o.escalations_per_100 === null ? '-' : o.escalations_per_100.toFixed(1)])
+    .concat([o.offers_per_offered_appointment === null ? '-' : o.offers_per_offered_appointment.toFixed(2)])
+    .map(String);
+}
+
+const OUTCOME_HEADER = ['offered', 'offers', 'accepted', 'declined', 'no answer', 'open', 'accept rate', '95% CI', 'n'];
+OUTCOME_HEADER.push('satisfaction', 'n', 'escalations', 'esc/100 appts', 'offers/offered');
+
+/** The outcome table under the report, one line per row with the row's key columns; empty without outcomes. */
+function formatOutcomes<R extends { outcomes?: OutcomeFigures }>(
+  rows: R[],
+  keys: string[],
+  keyOf: (r: R) => string[],
+): string {
+  if (!rows.some((r) => r.outcomes)) return '';
+  const cells = rows.map((r) => keyOf(r).concat(outcomeCells(r.outcomes)));
+  return `\n\noutcomes (patients' answers, satisfaction and escalations, from the scheduling database)\n${table(keys.concat(OUTCOME_HEADER), cells, keys.length)}`;
+}
+
+/**
+ * The outcome counts from the scheduling database, when it is on this machine (the embedded mode's, or the
+ * worker's shared file); without it the report has the runs' figures only. Opened for the report, then closed.
+ */
+function outcomeSource(dbPath: string): { source?: OutcomeSource; close(): void } {
+  if (!fs.existsSync(dbPath)) return { close: () => undefined };
+  const store = new SchedulingStore(dbPath);
+  return { source: (runIds) => store.outcomeCounts(runIds), close: () => store.close() };
+}
+
 /** --since: a duration back from now (30m, 6h, 7d) or an ISO date or time. */
 function parseSince(value: string, now = new Date()): Date {
   const ago = /^(\d+)([mhd])$/.exec(value);
@@ -84,12 +127,26 @@ export function addReportCommand(program: Command): void {
             ...(opts.label ? { label: opts.label } : {}),
             ...(since ? { since } : {}),
           });
-          if (opts.by === 'path') {
-            const rows = byPath(runs, config.prices);
-            print(rows, !!opts.json, () => (rows.length ? formatByPath(rows) : 'no completed runs match'));
-          } else {
-            const rows = byPrompt(runs, config.prices);
-            print(rows, !!opts.json, () => (rows.length ? formatByPrompt(rows) : 'no completed runs match'));
+          const outcomes = outcomeSource(config.DB_PATH);
+          try {
+            if (opts.by === 'path') {
+              const rows = byPath(runs, config.prices, outcomes.source);
+              print(rows, !!opts.json, () =>
+                rows.length
+                  ? formatByPath(rows) + formatOutcomes(rows, ['path'], (r) => [r.path])
+                  : 'no completed runs match',
+              );
+            } else {
+              const rows = byPrompt(runs, config.prices, outcomes.source);
+              print(rows, !!opts.json, () =>
+                rows.length
+                  ? formatByPrompt(rows) +
+                    formatOutcomes(rows, ['prompt', 'version', 'arm'], (r) => [r.prompt, `v${r.version}`, r.arm])
+                  : 'no completed runs match',
+              );
+            }
+          } finally {
+            outcomes.close();
           }
         });
       },

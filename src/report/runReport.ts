@@ -2,12 +2,16 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { TokenPrices } from '../config';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
 import type { ReassignmentResult } from '../workflows/contract/types';
+import type { OutcomeCounts } from '../domain/outcomes';
+import { outcomeFiguresOf, type OutcomeFigures } from './outcomeFigures';
 
 /**
  * The report over completed runs: found through Temporal's visibility API by our search attributes, each
  * figure read from a run's own result (what the workflow recorded, not a second bookkeeping), aggregated by
  * prompt version and A/B arm, or by path (prompt-driven, code-driven, shadow). The CLI's `report` prints it;
- * the rollback guard reads the same figures for the production label over its window.
+ * the rollback guard reads the same figures for the production label over its window. Given the scheduling
+ * database's outcome counts, each row also has what happened to patients after (`outcomes`, outcomeFigures.ts):
+ * the outcomes of a row are those of the decisions its runs made, re-offer runs included like any run.
  */
 
 export interface RunFilter {
@@ -49,11 +53,23 @@ export interface ReportRow extends ReportFigures {
   source: 'local' | 'langfuse';
   experiment: string;
   arm: string;
+  /** What happened to patients after the row's runs decided; absent when the report had no database to read. */
+  outcomes?: OutcomeFigures;
 }
 
 export interface PathRow extends ReportFigures {
   /** prompt or code (a routed run counts on the path it was given), or shadow. */
   path: string;
+  outcomes?: OutcomeFigures;
+}
+
+/** The outcome counts of the decisions of these runs (by workflow id): the store's `outcomeCounts`. */
+export type OutcomeSource = (runIds: readonly string[]) => OutcomeCounts;
+
+/** The row's outcome figures, when there is a source: over its runs' decisions and its appointments. */
+function outcomesOf(group: ReadRun[], figures: ReportFigures, source?: OutcomeSource): { outcomes?: OutcomeFigures } {
+  if (!source) return {};
+  return { outcomes: outcomeFiguresOf(source(group.map((r) => r.result.workflow_id)), figures.appointments) };
 }
 
 export interface ReadRun {
@@ -182,7 +198,7 @@ function groupBy<K>(runs: ReadRun[], keyOf: (r: ReassignmentResult) => K): [K, R
 }
 
 /** Rows per prompt version and A/B arm. */
-export function byPrompt(runs: ReadRun[], prices?: TokenPrices): ReportRow[] {
+export function byPrompt(runs: ReadRun[], prices?: TokenPrices, outcomes?: OutcomeSource): ReportRow[] {
   return groupBy(runs, (r) => {
     const pin = r.prompt.orchestrator;
     return {
@@ -193,7 +209,10 @@ export function byPrompt(runs: ReadRun[], prices?: TokenPrices): ReportRow[] {
       arm: r.prompt.experiment?.arm ?? '-',
     };
   })
-    .map(([key, group]) => ({ ...key, ...figuresOf(group, prices) }))
+    .map(([key, group]) => {
+      const figures = figuresOf(group, prices);
+      return { ...key, ...figures, ...outcomesOf(group, figures, outcomes) };
+    })
     .sort(
       (a, b) =>
         a.prompt.localeCompare(b.prompt) ||
@@ -204,8 +223,11 @@ export function byPrompt(runs: ReadRun[], prices?: TokenPrices): ReportRow[] {
 }
 
 /** Rows per path: prompt-driven against code-driven (routed runs on the path they were given), and shadow. */
-export function byPath(runs: ReadRun[], prices?: TokenPrices): PathRow[] {
+export function byPath(runs: ReadRun[], prices?: TokenPrices, outcomes?: OutcomeSource): PathRow[] {
   return groupBy(runs, pathOf)
-    .map(([path, group]) => ({ path, ...figuresOf(group, prices) }))
+    .map(([path, group]) => {
+      const figures = figuresOf(group, prices);
+      return { path, ...figures, ...outcomesOf(group, figures, outcomes) };
+    })
     .sort((a, b) => a.path.localeCompare(b.path));
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { scoreStore } from './langfuseScores';
 
 /**
  * The datasets part of the Langfuse-compatible test server, with Langfuse's rules: a dataset is named (creating
  * it again updates it), an item is upserted by its id and needs its dataset, a dataset run is created by its
- * first run item (with that item's description and metadata) and lists newest first, a score needs a value and a
- * name. Paths and shapes as Langfuse's public API: /api/public/v2/datasets, /dataset-items, /dataset-run-items,
+ * first run item (with that item's description and metadata) and lists newest first, scores and score configs are in
+ * langfuseScores.ts. Paths and shapes as Langfuse's public API: /api/public/v2/datasets, /dataset-items, /dataset-run-items,
  * /datasets/{name}/runs, /scores.
  */
 
@@ -47,14 +48,7 @@ export interface StoredRunItem {
   createdAt: string;
   updatedAt: string;
 }
-export interface StoredScore {
-  id: string;
-  traceId: string | null;
-  name: string;
-  value: unknown;
-  dataType: string | null;
-  comment: string | null;
-}
+export type { StoredScore, StoredScoreConfig } from './langfuseScores';
 
 export type DatasetError = { status: number; error: string; message: string };
 
@@ -63,7 +57,7 @@ export function datasetStore() {
   const items: StoredItem[] = [];
   const runs: StoredRun[] = [];
   const runItems: StoredRunItem[] = [];
-  const scores: StoredScore[] = [];
+  const scoreRoutes = scoreStore();
   const now = () => new Date().toISOString();
   const fail = (status: number, error: string, message: string): never => {
     throw Object.assign(new Error(message), { status, error });
@@ -166,22 +160,19 @@ export function datasetStore() {
         },
       ];
     }
-    if (path === '/api/public/scores' && method === 'POST') {
-      if (typeof body.name !== 'string' || body.value === undefined)
-        fail(400, 'InvalidRequestError', 'name and value are required');
-      const score: StoredScore = {
-        id: typeof body.id === 'string' ? body.id : randomUUID(),
-        traceId: typeof body.traceId === 'string' ? body.traceId : null,
-        name: body.name as string,
-        value: body.value,
-        dataType: typeof body.dataType === 'string' ? body.dataType : null,
-        comment: typeof body.comment === 'string' ? body.comment : null,
-      };
-      scores.push(score);
-      return [200, { id: score.id }];
-    }
+    const scored = scoreRoutes.route(method, url, body);
+    if (scored) return scored;
     return undefined;
   }
 
-  return { datasets, items, runs, runItems, scores, route };
+  return {
+    datasets,
+    items,
+    runs,
+    runItems,
+    scores: scoreRoutes.scores,
+    scoresById: scoreRoutes.scoresById,
+    scoreConfigs: scoreRoutes.configs,
+    route,
+  };
 }

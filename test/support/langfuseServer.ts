@@ -48,11 +48,27 @@ export interface LangfuseTestServer {
   traceBodies: string[];
   /** Datasets, their items and runs, and scores (an eval recorded in Langfuse): see langfuseDatasets.ts. */
   datasets: ReturnType<typeof datasetStore>;
-  /** Every request, for assertions on what the SDK called. */
-  requests: { method: string; path: string }[];
+  /**
+   * Every request, for assertions on what the SDK called (and how often: a retried send is one more), with its
+   * JSON body for the public API's calls (not for trace exports, whose bodies are in traceBodies).
+   */
+  requests: ReceivedRequest[];
   /** Down: 503 to everything (Langfuse unreachable, as a load balancer would say); 'prompts': only the prompt API. */
   setDown(down: boolean | 'prompts'): void;
+  /**
+   * The next `times` requests to `method path` are handled (stored) and then answered 500, as when a response
+   * is lost after Langfuse wrote: the client sees a failure and sends again.
+   */
+  failAfterStoring(method: string, path: string, times?: number): void;
   close(): Promise<void>;
+}
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  body?: unknown;
+  /** The status it was answered with. */
+  status?: number;
 }
 
 const LATEST = 'latest';
@@ -77,8 +93,9 @@ export async function startLangfuseServer(
   const spans: ReceivedSpan[] = [];
   const traceBodies: string[] = [];
   const datasets = datasetStore();
-  const requests: { method: string; path: string }[] = [];
+  const requests: ReceivedRequest[] = [];
   let down: boolean | 'prompts' = false;
+  const failAfter: { method: string; path: string; times: number }[] = [];
 
   const versionsOf = (name: string) => prompts.filter((p) => p.name === name).sort((a, b) => a.version - b.version);
   const takeLabels = (name: string, labels: string[]) => {
@@ -88,7 +105,10 @@ export async function startLangfuseServer(
   const handle = async (req: http.IncomingMessage, body: string): Promise<[number, unknown]> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
-    requests.push({ method, path: url.pathname + url.search });
+    const received: ReceivedRequest = { method, path: url.pathname + url.search };
+    if (url.pathname !== '/api/public/otel/v1/traces' && body) received.body = parseBody(body);
+    requests.push(received);
+    (req as http.IncomingMessage & { received?: ReceivedRequest }).received = received;
     if (down === true || (down === 'prompts' && url.pathname.startsWith('/api/public/v2/prompts')))
       throw new HttpError(503, 'ServiceUnavailableError', 'Service Unavailable');
     const auth = req.headers.authorization ?? '';
@@ -231,7 +251,13 @@ export async function startLangfuseServer(
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       handle(req, Buffer.concat(chunks).toString('utf8'))
-        .then(([status, payload]) => send(res, status, payload))
+        .then(([status, payload]) => {
+          const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+          const rule = failAfter.find((f) => f.method === req.method && f.path === path && f.times > 0);
+          if (!rule) return send(res, status, payload);
+          rule.times -= 1;
+          send(res, 500, { message: 'Internal Server Error (after storing)', error: 'InternalServerError' });
+        })
         .catch((err: unknown) => {
           if (err instanceof HttpError) send(res, err.status, { message: err.message, error: err.kind });
           else if (err instanceof Error && 'status' in err)
@@ -258,6 +284,9 @@ export async function startLangfuseServer(
     setDown: (d) => {
       down = d;
     },
+    failAfterStoring: (method, path, times = 1) => {
+      failAfter.push({ method, path, times });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -266,7 +295,17 @@ export async function startLangfuseServer(
   };
 }
 
+function parseBody(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return body;
+  }
+}
+
 function send(res: http.ServerResponse, status: number, payload: unknown): void {
+  const last = (res.req as { received?: ReceivedRequest } | undefined)?.received;
+  if (last) last.status = status;
   const text = JSON.stringify(payload);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
