@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config';
 import type { Escalation, EscalationStatus, Offer } from './domain/outcomes';
 import { SchedulingStore } from './domain/store';
-import { answerOffer, rateVisit } from './temporal/followUps';
+import { answerOffer, rateVisit, type FollowUpLookup } from './temporal/followUps';
 import type { AnswerAccepted, OfferAnswerRequest, RatingRequest } from './workflows/contract/outcomes';
 
 /**
@@ -20,11 +20,16 @@ export class OutcomeDesk {
   ) {}
 
   answer(appointmentId: string, req: OfferAnswerRequest): Promise<AnswerAccepted> {
-    return answerOffer(this.temporal, appointmentId, req);
+    return answerOffer(this.temporal, this.lookup(), appointmentId, req);
   }
 
   rate(appointmentId: string, req: RatingRequest): Promise<{ appointment_id: string; score: number }> {
-    return rateVisit(this.temporal, appointmentId, req);
+    return rateVisit(this.temporal, this.lookup(), appointmentId, req);
+  }
+
+  /** Finds an appointment's follow-up from its latest offer in the database (opened for the lookup only). */
+  private lookup(): FollowUpLookup {
+    return { latestOffer: (id) => this.withStore((store) => store.latestOffer(id)) };
   }
 
   /** The appointment's offers and its satisfaction score, or undefined for an unknown appointment. */

@@ -41,3 +41,16 @@ export function batchWorkflowId(runId: string, batch: number): string {
 export function runIdOf(workflowId: string): string {
   return workflowId.replace(/-batch-\d{4,}$/, '');
 }
+
+/**
+ * A patient's follow-up: one per appointment and reassignment, `follow-up-<appointment>-<8 hex of the run's id>`
+ * (an appointment id is no patient data). A re-offer run (`<follow-up id>-reoffer-<n>`) belongs to the follow-up
+ * that started it, so its offer is followed by the same workflow.
+ */
+export function followUpWorkflowId(appointmentId: string, runId: string): string {
+  const reoffer = /^(follow-up-.+)-reoffer-\d+$/.exec(runId);
+  if (reoffer) return reoffer[1]!;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < runId.length; i++) h = Math.imul(h ^ runId.charCodeAt(i), 0x01000193);
+  return `follow-up-${appointmentId}-${(h >>> 0).toString(16).padStart(8, '0')}`;
+}

@@ -3,7 +3,6 @@ import type { PathRow, ReportRow } from '../src/cli/report';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { demoDataset } from '../src/domain/demoData';
 import { answerOffer, rateVisit } from '../src/temporal/followUps';
-import { followUpWorkflowId } from '../src/workflows/contract/outcomes';
 import { approveSignal } from '../src/workflows/contract/signals';
 import { startHarness, untilVisible, waitForProgress, type Harness } from './support/harness';
 import { cliJson, runCli } from './support/processes';
@@ -70,11 +69,11 @@ describe('report on outcomes', () => {
     await handle.result();
     const [a1, a2] = [id('A001'), id('A002')];
 
-    await answerOffer(h.client, a1, { answer: 'accepted', by: 'gateway-sms' });
-    await rateVisit(h.client, a1, { score: 4, by: 'front-desk' });
-    await answerOffer(h.client, a2, { answer: 'declined', by: 'front-desk' });
+    await answerOffer(h.client, h.store, a1, { answer: 'accepted', by: 'gateway-sms' });
+    await rateVisit(h.client, h.store, a1, { score: 4, by: 'front-desk' });
+    await answerOffer(h.client, h.store, a2, { answer: 'declined', by: 'front-desk' });
     // The re-offer run (a reassignment run with the first run's pinned prompts) decides A002 again.
-    const reofferId = `${followUpWorkflowId(a2)}-reoffer-1`;
+    const reofferId = `${h.store.offers(a2)[0]!.follow_up_id}-reoffer-1`;
     await waitForProgress(h.client.workflow.getHandle(reofferId), (p) => p.pending_approvals.length > 0, 60_000);
     await h.client.workflow.getHandle(reofferId).signal(approveSignal, { appointmentId: a2, by: 'dr-lead' });
     const reoffer = await resultOf(h, reofferId);

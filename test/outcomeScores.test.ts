@@ -5,7 +5,6 @@ import { demoDataset } from '../src/domain/demoData';
 import type { Dataset } from '../src/domain/model';
 import { answerOffer, FollowUpRefusal, rateVisit } from '../src/temporal/followUps';
 import { approveSignal } from '../src/workflows/contract/signals';
-import { followUpWorkflowId } from '../src/workflows/contract/outcomes';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { seedInput } from './support/seed';
@@ -94,12 +93,15 @@ describe('outcome scores in Langfuse', () => {
     const runId = await seedRun(h, id);
     const [a1, a2] = [id('A001'), id('A002')];
 
-    await answerOffer(h.client, a1, { answer: 'accepted', by: 'gateway-sms' });
-    expect(await rateVisit(h.client, a1, { score: 5, by: 'front-desk' })).toEqual({ appointment_id: a1, score: 5 });
-    await answerOffer(h.client, a2, { answer: 'declined', reason: 'too far', by: 'front-desk' });
+    await answerOffer(h.client, h.store, a1, { answer: 'accepted', by: 'gateway-sms' });
+    expect(await rateVisit(h.client, h.store, a1, { score: 5, by: 'front-desk' })).toEqual({
+      appointment_id: a1,
+      score: 5,
+    });
+    await answerOffer(h.client, h.store, a2, { answer: 'declined', reason: 'too far', by: 'front-desk' });
     // The re-offer run (a reassignment run, not the follow-up: querying it is safe) offers P004, a good match
     // that waits for an approval; the patient declines that too: escalated, and (MAX_OFFERS=1) waitlisted.
-    const reofferId = `${followUpWorkflowId(a2)}-reoffer-1`;
+    const reofferId = `${h.store.offers(a2)[0]!.follow_up_id}-reoffer-1`;
     const reoffer = h.client.workflow.getHandle(reofferId);
     await waitForProgress(reoffer, (p) => p.pending_approvals.length > 0, 60_000);
     await reoffer.signal(approveSignal, { appointmentId: a2, by: 'dr-lead' });
@@ -112,7 +114,7 @@ describe('outcome scores in Langfuse', () => {
     // The patient is told before the re-offer run ends; the follow-up takes the answer once it has read the offer.
     for (let attempt = 0; ; attempt++) {
       try {
-        await answerOffer(h.client, a2, { answer: 'declined', offer: 2, by: 'front-desk' });
+        await answerOffer(h.client, h.store, a2, { answer: 'declined', offer: 2, by: 'front-desk' });
         break;
       } catch (err) {
         if (!(err instanceof FollowUpRefusal && /new offer is being prepared/.test(err.message)) || attempt > 150)
@@ -169,8 +171,10 @@ describe('outcome scores in Langfuse', () => {
       traceId: trace,
       stringValue: 'decline',
       value: 0,
-      comment: 'too far',
     });
+    // The patient's reason is free text: it stays in the database, never in Langfuse.
+    expect(score(ids.declined)!.comment ?? null).toBeNull();
+    expect(JSON.stringify(lf.datasets.scores)).not.toContain('too far');
     // The second offer was decided by the re-offer run: its answer and the escalations are on that run's trace.
     const reofferTrace = await createTraceId(reofferId);
     expect(reofferTrace).not.toBe(trace);
@@ -219,7 +223,7 @@ describe('outcome scores in Langfuse', () => {
     // Langfuse stores the score and the response is lost, three times: the SDK's own two retries, then the
     // activity fails and Temporal runs it again.
     lf.failAfterStoring('POST', SCORES, 3);
-    await answerOffer(h.client, a1, { answer: 'accepted', by: 'gateway-sms' });
+    await answerOffer(h.client, h.store, a1, { answer: 'accepted', by: 'gateway-sms' });
     await until(
       'a send that succeeds',
       () => sendsOf(lf, scoreId).map((r) => r.status),
@@ -253,7 +257,11 @@ describe('outcome scores in Langfuse', () => {
     const scoreId = outcomeScoreId({ appointmentId: a1, kind: 'offer_answer', ref: '1' });
     lf.setDown(true);
     try {
-      const answered = await answerOffer(h.client, a1, { answer: 'declined', reason: 'on holiday', by: 'front-desk' });
+      const answered = await answerOffer(h.client, h.store, a1, {
+        answer: 'declined',
+        reason: 'on holiday',
+        by: 'front-desk',
+      });
       expect(answered).toMatchObject({ answer: 'declined' });
       expect(h.store.offers(a1)[0]).toMatchObject({ status: 'declined', reason: 'on holiday' });
       // Temporal retries the activity: at least two attempts of the SDK's three sends each are refused.

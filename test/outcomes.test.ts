@@ -7,7 +7,7 @@ import { SchedulingStore } from '../src/domain/store';
 import { dataConverterFor } from '../src/temporal/dataConverter';
 import { answerOffer, rateVisit, FollowUpRefusal } from '../src/temporal/followUps';
 import { reassignmentWorkflowId } from '../src/workflowIds';
-import { followUpWorkflowId, type FollowUpState } from '../src/workflows/contract/outcomes';
+import type { FollowUpState } from '../src/workflows/contract/outcomes';
 import { approveSignal, rejectSignal } from '../src/workflows/contract/signals';
 import {
   auditStore,
@@ -85,7 +85,7 @@ describe('patient follow-ups', () => {
     expect(h.store.latestOffer('A002')).toMatchObject({ offer_no: 1, provider_id: 'P001', status: 'open' });
     expect(h.store.latestOffer('A001')).toMatchObject({ offer_no: 1, provider_id: 'P001', status: 'open' });
     expect(h.store.latestOffer('A003')).toBeUndefined();
-    const answered = await answerOffer(h.client, 'A002', { answer: 'accepted', by: 'gateway-sms' });
+    const answered = await answerOffer(h.client, h.store, 'A002', { answer: 'accepted', by: 'gateway-sms' });
     expect(answered).toEqual({
       appointment_id: 'A002',
       offer_no: 1,
@@ -95,21 +95,23 @@ describe('patient follow-ups', () => {
     });
     expect(h.store.latestOffer('A002')).toMatchObject({ status: 'accepted', answered_by: 'gateway-sms' });
     // A second answer, a score out of range: refused in one line, nothing written.
-    expect((await refusal(answerOffer(h.client, 'A002', { answer: 'declined', by: 'x' }))).message).toMatch(
+    expect((await refusal(answerOffer(h.client, h.store, 'A002', { answer: 'declined', by: 'x' }))).message).toMatch(
       /A002 has no open offer to answer \(the offer was accepted\)/,
     );
-    expect((await refusal(rateVisit(h.client, 'A002', { score: 9, by: 'x' }))).message).toMatch(/invalid score/);
-    expect(await rateVisit(h.client, 'A002', { score: 4, by: 'front-desk' })).toEqual({
+    expect((await refusal(rateVisit(h.client, h.store, 'A002', { score: 9, by: 'x' }))).message).toMatch(
+      /invalid score/,
+    );
+    expect(await rateVisit(h.client, h.store, 'A002', { score: 4, by: 'front-desk' })).toEqual({
       appointment_id: 'A002',
       score: 4,
     });
     expect(h.store.satisfactionOf('A002')).toMatchObject({ score: 4, offer_no: 1 });
-    const done = (await h.client.workflow.getHandle(followUpWorkflowId('A002')).result()) as FollowUpState;
+    const done = (await h.client.workflow.getHandle(h.store.offers('A002')[0]!.follow_up_id).result()) as FollowUpState;
     expect(done).toMatchObject({ phase: 'finished', outcome: 'accepted', satisfaction: 4 });
-    expect((await refusal(rateVisit(h.client, 'A002', { score: 5, by: 'x' }))).message).toMatch(/is over/);
+    expect((await refusal(rateVisit(h.client, h.store, 'A002', { score: 5, by: 'x' }))).message).toMatch(/is over/);
     expect(h.store.satisfactionOf('A002')?.score).toBe(4);
     // An appointment nobody was offered a slot for has no follow-up.
-    expect(await refusal(answerOffer(h.client, 'A003', { answer: 'accepted', by: 'x' }))).toMatchObject({
+    expect(await refusal(answerOffer(h.client, h.store, 'A003', { answer: 'accepted', by: 'x' }))).toMatchObject({
       kind: 'not_found',
     });
     expect(auditStore(h.store)).toEqual([]);
@@ -117,7 +119,7 @@ describe('patient follow-ups', () => {
 
   test('a declined slot is released and re-offered to the next best provider with the same prompts, never the declined one', async () => {
     const first = await seedRun(h.client, h.taskQueue);
-    const answered = await answerOffer(h.client, 'A001', {
+    const answered = await answerOffer(h.client, h.store, 'A001', {
       answer: 'declined',
       reason: 'too far',
       offer: 1,
@@ -130,7 +132,7 @@ describe('patient follow-ups', () => {
     expect(h.store.appointment('A001')).toMatchObject({ provider_id: 'P004', status: 'scheduled' });
     // The re-offer is a run limited to A001, with the prompt versions the first decision used.
     const reoffer = offers[1]!.run_id;
-    expect(reoffer).toBe(`${followUpWorkflowId('A001')}-reoffer-1`);
+    expect(reoffer).toBe(`${h.store.offers('A001')[0]!.follow_up_id}-reoffer-1`);
     const pinned = (id: string) =>
       h.store.runPrompts(id)!.bundle as { orchestrator: { version: number }; scoring: { version: number } };
     expect(pinned(reoffer).orchestrator.version).toBe(pinned(first).orchestrator.version);
@@ -140,10 +142,10 @@ describe('patient follow-ups', () => {
       'T001->P004',
     ]);
     // The stale offer number is refused; the open one is answered.
-    expect((await refusal(answerOffer(h.client, 'A001', { answer: 'accepted', offer: 1, by: 'x' }))).message).toMatch(
-      /offer 1 of A001 is closed/,
-    );
-    expect(await answerOffer(h.client, 'A001', { answer: 'accepted', by: 'front-desk' })).toMatchObject({
+    expect(
+      (await refusal(answerOffer(h.client, h.store, 'A001', { answer: 'accepted', offer: 1, by: 'x' }))).message,
+    ).toMatch(/offer 1 of A001 is closed/);
+    expect(await answerOffer(h.client, h.store, 'A001', { answer: 'accepted', by: 'front-desk' })).toMatchObject({
       offer_no: 2,
       provider_id: 'P004',
       next: 'visit',
@@ -187,7 +189,9 @@ describe('no answer by the deadline, and refusals until the waitlist', () => {
 
   test('an unanswered offer is released and re-offered; the second refusal is escalated and the last one waitlists', async () => {
     await seedRun(h.client, h.taskQueue);
-    const result = (await h.client.workflow.getHandle(followUpWorkflowId('A001')).result()) as FollowUpState;
+    const result = (await h.client.workflow
+      .getHandle(h.store.offers('A001')[0]!.follow_up_id)
+      .result()) as FollowUpState;
     expect(result).toMatchObject({ outcome: 'waitlisted', reoffers: 1 });
     expect(h.store.offers('A001').map((o) => [o.offer_no, o.provider_id, o.status, o.answered_by])).toEqual([
       [1, 'P001', 'no_answer', 'deadline'],
@@ -326,7 +330,7 @@ describe('a worker killed between a decline and its re-offer', () => {
     try {
       await seedRun(client, env.TASK_QUEUE);
       await offerWhen(store, 'A001', 1);
-      const answering = answerOffer(client, 'A001', { answer: 'declined', by: 'front-desk' });
+      const answering = answerOffer(client, store, 'A001', { answer: 'declined', by: 'front-desk' });
       // Killed the moment the answer (and the released slot) is written, before the re-offer starts.
       await worker.waitFor((e) => e.e === 'end' && e.type === 'recordAnswer', 60_000);
       await worker.kill();

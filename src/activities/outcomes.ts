@@ -6,7 +6,7 @@ import { DomainRefusal, type SchedulingStore } from '../domain/store';
 import type { OfferAnswer } from '../domain/outcomes';
 import { ErrorType } from '../errorTypes';
 import type { OutcomeScore, OutcomeScorer } from '../langfuse/outcomeScores';
-import { followUpWorkflowId, type FollowUpInput, type OfferView } from '../workflows/contract/outcomes';
+import type { FollowUpInput, OfferView } from '../workflows/contract/outcomes';
 
 /**
  * The follow-up's activities: what a patient answered (and the slot released with it), satisfaction, the
@@ -53,7 +53,7 @@ export async function startFollowUp(deps: OutcomeDeps, appointmentId: string): P
     taskQueue: deps.outcomes.taskQueue,
   };
   await Context.current().client.workflow.start('patientFollowUp', {
-    workflowId: followUpWorkflowId(appointmentId),
+    workflowId: offer.follow_up_id,
     taskQueue: deps.outcomes.taskQueue,
     args: [input],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
@@ -111,7 +111,7 @@ export function outcomeActivities(deps: OutcomeDeps) {
      * sees it. Written under the follow-up's id; keys make it happen once.
      */
     async waitlistAfterOffers(input: { appointmentId: string; runId: string; offers: number }) {
-      const followUpId = followUpWorkflowId(input.appointmentId);
+      const followUpId = Context.current().info.workflowExecution?.workflowId ?? `follow-up-${input.appointmentId}`;
       const pinned = store.runPrompts(input.runId);
       if (!pinned)
         throw ApplicationFailure.nonRetryable(

@@ -82,6 +82,8 @@ CREATE TABLE IF NOT EXISTS offers (
   appointment_id TEXT NOT NULL REFERENCES appointments(id), offer_no INTEGER NOT NULL CHECK (offer_no >= 1),
   provider_id TEXT NOT NULL, from_provider_id TEXT NOT NULL, score INTEGER NOT NULL, band TEXT NOT NULL,
   run_id TEXT NOT NULL, decided_by TEXT NOT NULL, assignment_key TEXT NOT NULL UNIQUE,
+  -- The follow-up workflow that waits for the answer.
+  follow_up_id TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','accepted','declined','no_answer')),
   reason TEXT, answered_by TEXT, answered_at TEXT,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),

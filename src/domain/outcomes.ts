@@ -1,5 +1,6 @@
 import { LabelRouteRecords } from './labelRoutes';
 import { DomainRefusal } from './refusals';
+import { followUpWorkflowId } from '../workflowIds';
 
 /**
  * What happened after a decision: the offers patients were told about and their answers, satisfaction scores,
@@ -19,6 +20,8 @@ export interface Offer {
   band: string;
   run_id: string;
   decided_by: string;
+  /** The follow-up workflow that waits for the answer. */
+  follow_up_id: string;
   status: OfferStatus;
   reason: string | null;
   answered_by: string | null;
@@ -146,7 +149,7 @@ export class OutcomeRecords extends LabelRouteRecords {
       .run(now(), appointmentId);
     this.db
       .prepare(
-        'INSERT OR IGNORE INTO offers (appointment_id, offer_no, provider_id, from_provider_id, score, band, run_id, decided_by, assignment_key) VALUES (?,?,?,?,?,?,?,?,?)',
+        'INSERT OR IGNORE INTO offers (appointment_id, offer_no, provider_id, from_provider_id, score, band, run_id, decided_by, assignment_key, follow_up_id) VALUES (?,?,?,?,?,?,?,?,?,?)',
       )
       .run(
         appointmentId,
@@ -158,6 +161,7 @@ export class OutcomeRecords extends LabelRouteRecords {
         assignment.run_id,
         assignment.decided_by,
         assignment.idempotency_key,
+        followUpWorkflowId(appointmentId, assignment.run_id),
       );
   }
 

@@ -1,8 +1,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import {
   answerOfferUpdate,
+  FOLLOW_UP_BUSY,
   FOLLOW_UP_STARTING,
-  followUpWorkflowId,
   rateVisitUpdate,
   type AnswerAccepted,
   type OfferAnswerRequest,
@@ -25,7 +25,7 @@ export class FollowUpRefusal extends Error {
 }
 
 async function update<R>(client: Client, appointmentId: string, send: () => Promise<R>): Promise<R> {
-  // A follow-up that has just started has not read its offer yet: asked again for up to 5 s.
+  // A follow-up that has just started has not read its offer yet, or is preparing a new one: asked again (20 s at most).
   for (let attempt = 0; ; attempt++) {
     try {
       return await send();
@@ -37,7 +37,7 @@ async function update<R>(client: Client, appointmentId: string, send: () => Prom
         );
       if (err instanceof WorkflowUpdateFailedError) {
         const reason = err.cause instanceof Error ? err.cause.message : err.message;
-        if (reason.includes(FOLLOW_UP_STARTING) && attempt < 25) {
+        if ((reason.includes(FOLLOW_UP_STARTING) || reason.includes(FOLLOW_UP_BUSY)) && attempt < 100) {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
@@ -54,17 +54,38 @@ async function update<R>(client: Client, appointmentId: string, send: () => Prom
   }
 }
 
-export function answerOffer(client: Client, appointmentId: string, req: OfferAnswerRequest): Promise<AnswerAccepted> {
-  const handle = client.workflow.getHandle(followUpWorkflowId(appointmentId));
+/** Where an appointment's follow-up is found: the store's latest offer names it. */
+export interface FollowUpLookup {
+  latestOffer(appointmentId: string): { follow_up_id: string } | undefined;
+}
+
+function followUpOf(offers: FollowUpLookup, appointmentId: string): string {
+  const offer = offers.latestOffer(appointmentId);
+  if (!offer)
+    throw new FollowUpRefusal(
+      `appointment ${appointmentId} has no follow-up (no slot was offered to its patient)`,
+      'not_found',
+    );
+  return offer.follow_up_id;
+}
+
+export async function answerOffer(
+  client: Client,
+  offers: FollowUpLookup,
+  appointmentId: string,
+  req: OfferAnswerRequest,
+): Promise<AnswerAccepted> {
+  const handle = client.workflow.getHandle(followUpOf(offers, appointmentId));
   return update(client, appointmentId, () => handle.executeUpdate(answerOfferUpdate, { args: [req] }));
 }
 
-export function rateVisit(
+export async function rateVisit(
   client: Client,
+  offers: FollowUpLookup,
   appointmentId: string,
   req: RatingRequest,
 ): Promise<{ appointment_id: string; score: number }> {
-  const handle = client.workflow.getHandle(followUpWorkflowId(appointmentId));
+  const handle = client.workflow.getHandle(followUpOf(offers, appointmentId));
   return update(client, appointmentId, () => handle.executeUpdate(rateVisitUpdate, { args: [req] }));
 }
 

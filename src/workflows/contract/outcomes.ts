@@ -6,8 +6,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
  * rating Updates (the HTTP API, our CLI and the Temporal CLI send them) and its state query. Pure.
  */
 
-/** One follow-up per appointment: `follow-up-<appointment id>` (an appointment id is no patient data). */
-export const followUpWorkflowId = (appointmentId: string) => `follow-up-${appointmentId}`;
+export { followUpWorkflowId } from '../../workflowIds';
 
 export interface FollowUpInput {
   appointmentId: string;
@@ -70,6 +69,9 @@ export interface FollowUpState {
 
 /** The refusal a caller may retry: the follow-up has not read its offer yet (it just started). */
 export const FOLLOW_UP_STARTING = 'is starting';
+
+/** The refusal a caller may retry too: a re-offer is being prepared (the new offer is not read yet). */
+export const FOLLOW_UP_BUSY = 'a new offer is being prepared';
 
 export const answerOfferUpdate = defineUpdate<AnswerAccepted, [OfferAnswerRequest]>('answer');
 export const rateVisitUpdate = defineUpdate<{ appointment_id: string; score: number }, [RatingRequest]>('rate');

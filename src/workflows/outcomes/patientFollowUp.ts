@@ -12,6 +12,7 @@ import { ErrorType } from '../../errorTypes';
 import { describeZodError } from '../../zodIssue';
 import {
   answerOfferUpdate,
+  FOLLOW_UP_BUSY,
   FOLLOW_UP_STARTING,
   followUpStateQuery,
   offerAnswerSchema,
@@ -138,7 +139,6 @@ export async function patientFollowUp(input: FollowUpInput): Promise<FollowUpSta
       kind: 'offer_answer',
       ref: String(offer.offer_no),
       value: recorded.answer === 'accepted' ? 'accept' : recorded.answer === 'declined' ? 'decline' : 'none',
-      ...(answer?.reason ? { comment: answer.reason } : {}),
     });
     if (recorded.escalated) score({ runId: offer.run_id, kind: 'escalated', ref: 'second_decline', value: 1 });
     const next: AnswerAccepted['next'] =
@@ -221,7 +221,7 @@ function describePhase(s: FollowUpState): string {
     case 'awaiting_answer':
       return `offer ${s.offer?.offer_no} is being answered`;
     case 'reoffering':
-      return 'a new offer is being prepared';
+      return FOLLOW_UP_BUSY;
     case 'awaiting_rating':
       return 'the offer was accepted';
     case 'finished':
