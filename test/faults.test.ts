@@ -23,6 +23,7 @@ interface Observed {
   notifications: number;
   audit: string[];
   arrivals: number[];
+  escalations: string[];
 }
 
 async function runWith(options: HarnessOptions): Promise<Observed> {
@@ -42,6 +43,7 @@ async function runWith(options: HarnessOptions): Promise<Observed> {
       notifications: h.store.counts().notifications!,
       audit: auditStore(h.store),
       arrivals: h.model.arrivals(),
+      escalations: h.store.escalations({}).map((e) => e.kind),
     };
   } finally {
     await h.close();
@@ -101,6 +103,8 @@ describe('bad calls go back to the model as tool errors, and it recovers', () =>
     expect(o.result.llm.invalid_tool_calls).toBe(invalid);
     expect(o.notifications).toBe(3);
     expect(o.audit).toEqual([]);
+    // The fallback decided all three: a head of department sees it (beside the waitlisted A003, whose date is past).
+    expect(o.escalations.sort()).toEqual(['fallback_majority', 'waitlisted_soon']);
   });
 });
 

@@ -150,6 +150,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
         status: summary.status,
         undecided: summary.undecided_appointments ?? [],
       });
+      escalateFallbackMajority(input.runId, summary);
       await trace((t) =>
         t.span({
           runId: input.runId,
@@ -198,6 +199,20 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
       );
     },
   };
+
+  /** A prompt-driven run whose appointments were mostly decided by the code-driven fallback: a head of department sees it. */
+  function escalateFallbackMajority(runId: string, summary: RunSummary): void {
+    const fallbacks = (summary.fallbacks ?? []) as { appointments: string[]; reason?: string }[];
+    const total = Number(summary.total_affected ?? 0);
+    const byFallback = fallbacks.reduce((n, f) => n + f.appointments.length, 0);
+    if (summary.mode !== 'prompt' || total === 0 || byFallback * 2 <= total) return;
+    store.raiseEscalation({
+      kind: 'fallback_majority',
+      ref: runId,
+      runId,
+      reason: `the code-driven fallback decided ${byFallback} of the ${total} appointments of ${runId} (${fallbacks.map((f) => f.reason).filter(Boolean)[0] ?? 'the model failed'})`.slice(0, 500),
+    });
+  }
 
   /** One tool call and its trace. */
   async function callOne(input: ToolCallInput): Promise<ToolOutcome> {
