@@ -34,8 +34,8 @@ export function writeOutcomes(dbFile: string, rows: OutcomeRow[]): void {
           "INSERT INTO run_prompts (run_id, mode, prompt_name, prompt_label, prompt_version, scoring_label, scoring_version, bundle_json) VALUES (?, 'prompt', 'healthcare-orchestrator', 'production', 1, ?, 1, '{}')",
         ).run(runId, r.scoringLabel);
         db.prepare(
-          "INSERT INTO offers (appointment_id, offer_no, provider_id, from_provider_id, score, band, run_id, decided_by, assignment_key, status, answered_by, answered_at) VALUES (?, 1, 'P001', 'T001', 150, 'good', ?, 'prompt', ?, ?, 'test', strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
-        ).run(id, runId, `key-${id}`, r.answer);
+          "INSERT INTO offers (appointment_id, offer_no, provider_id, from_provider_id, score, band, run_id, decided_by, assignment_key, follow_up_id, status, answered_by, answered_at) VALUES (?, 1, 'P001', 'T001', 150, 'good', ?, 'prompt', ?, ?, ?, 'test', strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+        ).run(id, runId, `key-${id}`, `follow-up-${id}`, r.answer);
         if (r.satisfaction !== undefined)
           db.prepare(
             "INSERT INTO satisfaction (appointment_id, offer_no, score, run_id, recorded_by) VALUES (?, 1, ?, ?, 'test')",
