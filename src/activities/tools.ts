@@ -210,7 +210,11 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
       kind: 'fallback_majority',
       ref: runId,
       runId,
-      reason: `the code-driven fallback decided ${byFallback} of the ${total} appointments of ${runId} (${fallbacks.map((f) => f.reason).filter(Boolean)[0] ?? 'the model failed'})`.slice(0, 500),
+      reason:
+        `the code-driven fallback decided ${byFallback} of the ${total} appointments of ${runId} (${fallbacks.map((f) => f.reason).filter(Boolean)[0] ?? 'the model failed'})`.slice(
+          0,
+          500,
+        ),
     });
   }
 

@@ -24,17 +24,38 @@ export class FollowUpRefusal extends Error {
   }
 }
 
-async function update<R>(client: Client, appointmentId: string, send: () => Promise<R>): Promise<R> {
+async function update<R>(
+  appointmentId: string,
+  send: () => Promise<R>,
+  describe: () => Promise<{ status: { name: string } }>,
+): Promise<R> {
   // A follow-up that has just started has not read its offer yet, or is preparing a new one: asked again (20 s at most).
   for (let attempt = 0; ; attempt++) {
     try {
       return await send();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
+      // An Update to a closed workflow: the server says "not found ... already completed".
+      if (/already completed/i.test(err instanceof Error ? err.message : String(err)))
+        throw new FollowUpRefusal(
+          `the follow-up of ${appointmentId} is over: it takes no more answers or scores`,
+          'conflict',
+        );
+      if (err instanceof WorkflowNotFoundError) {
+        // The follow-up may exist and be closed: then it is over, not missing.
+        const closed = await describe().then(
+          (d) => d.status.name !== 'RUNNING',
+          () => false,
+        );
+        if (closed)
+          throw new FollowUpRefusal(
+            `the follow-up of ${appointmentId} is over: it takes no more answers or scores`,
+            'conflict',
+          );
         throw new FollowUpRefusal(
           `appointment ${appointmentId} has no follow-up (no slot was offered to its patient)`,
           'not_found',
         );
+      }
       if (err instanceof WorkflowUpdateFailedError) {
         const reason = err.cause instanceof Error ? err.cause.message : err.message;
         if ((reason.includes(FOLLOW_UP_STARTING) || reason.includes(FOLLOW_UP_BUSY)) && attempt < 100) {
@@ -43,12 +64,6 @@ async function update<R>(client: Client, appointmentId: string, send: () => Prom
         }
         throw new FollowUpRefusal(reason, 'conflict');
       }
-      const message = err instanceof Error ? err.message : String(err);
-      if (/workflow execution already completed/i.test(message))
-        throw new FollowUpRefusal(
-          `the follow-up of ${appointmentId} is over: it takes no more answers or scores`,
-          'conflict',
-        );
       throw err;
     }
   }
@@ -76,7 +91,11 @@ export async function answerOffer(
   req: OfferAnswerRequest,
 ): Promise<AnswerAccepted> {
   const handle = client.workflow.getHandle(followUpOf(offers, appointmentId));
-  return update(client, appointmentId, () => handle.executeUpdate(answerOfferUpdate, { args: [req] }));
+  return update(
+    appointmentId,
+    () => handle.executeUpdate(answerOfferUpdate, { args: [req] }),
+    () => handle.describe(),
+  );
 }
 
 export async function rateVisit(
@@ -86,7 +105,11 @@ export async function rateVisit(
   req: RatingRequest,
 ): Promise<{ appointment_id: string; score: number }> {
   const handle = client.workflow.getHandle(followUpOf(offers, appointmentId));
-  return update(client, appointmentId, () => handle.executeUpdate(rateVisitUpdate, { args: [req] }));
+  return update(
+    appointmentId,
+    () => handle.executeUpdate(rateVisitUpdate, { args: [req] }),
+    () => handle.describe(),
+  );
 }
 
 /**
