@@ -3,7 +3,16 @@
  * them alone in seconds. `integration`: every other test file, against one real Temporal dev server started by
  * the global setup. `npm test` runs both.
  */
-const unitTests = ['docs', 'domain', 'lint', 'mcpSource', 'outcomeFigures', 'payloadCodec', 'toolCalling', 'workflowPieces'];
+const unitTests = [
+  'docs',
+  'domain',
+  'lint',
+  'mcpSource',
+  'outcomeFigures',
+  'payloadCodec',
+  'toolCalling',
+  'workflowPieces',
+];
 
 const common = {
   testEnvironment: 'node',

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
 import { outcomesDemoDataset } from '../src/domain/demoData';
-import { SchedulingStore } from '../src/domain/store';
+import { type SchedulingStore } from '../src/domain/store';
 import { answerOffer, rateVisit, FollowUpRefusal } from '../src/temporal/followUps';
 import { reassignmentWorkflowId } from '../src/workflowIds';
 import type { FollowUpState } from '../src/workflows/contract/outcomes';
