@@ -251,7 +251,13 @@ describe('the HTTP API', () => {
   test('the OpenAPI document describes every endpoint', async () => {
     const doc = (await call('/openapi.json', { key: null })).body as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/appointments/{appointmentId}/answer',
+      '/api/appointments/{appointmentId}/offers',
+      '/api/appointments/{appointmentId}/satisfaction',
       '/api/approvals',
+      '/api/escalations',
+      '/api/escalations/{id}/acknowledge',
+      '/api/escalations/{id}/resolve',
       '/api/me',
       '/api/reassignments',
       '/api/reassignments/{id}',
