@@ -103,8 +103,8 @@ describe('bad calls go back to the model as tool errors, and it recovers', () =>
     expect(o.result.llm.invalid_tool_calls).toBe(invalid);
     expect(o.notifications).toBe(3);
     expect(o.audit).toEqual([]);
-    // The fallback decided all three: a head of department sees it (beside the waitlisted A003, whose date is past).
-    expect(o.escalations.sort()).toEqual(['fallback_majority', 'waitlisted_soon']);
+    // The model decided: no fallback escalation (A003, waitlisted after its date, is escalated as imminent).
+    expect(o.escalations).toEqual(['waitlisted_soon']);
   });
 });
 
@@ -124,6 +124,8 @@ describe('a model that cannot finish hands its batch to the code-driven fallback
     expect(o.decisions).toEqual(ORACLE);
     expect(o.notifications).toBe(3);
     expect(o.audit).toEqual([]);
+    // The fallback decided all three: a head of department sees it (beside the waitlisted A003, whose date is past).
+    expect(o.escalations.sort()).toEqual(['fallback_majority', 'waitlisted_soon']);
   });
 
   test('a reply cut off at max_tokens: no second try the same way, the fallback says why', async () => {

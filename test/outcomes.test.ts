@@ -1,19 +1,30 @@
-import type { Client } from '@temporalio/client';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { startApi, type RunningApi } from '../src/api/main';
-import { loadConfig } from '../src/config';
+import { loadConfig, projectRoot } from '../src/config';
 import { outcomesDemoDataset } from '../src/domain/demoData';
-import { type SchedulingStore } from '../src/domain/store';
+import { SchedulingStore } from '../src/domain/store';
+import { dataConverterFor } from '../src/temporal/dataConverter';
 import { answerOffer, rateVisit, FollowUpRefusal } from '../src/temporal/followUps';
 import { reassignmentWorkflowId } from '../src/workflowIds';
 import type { FollowUpState } from '../src/workflows/contract/outcomes';
 import { approveSignal, rejectSignal } from '../src/workflows/contract/signals';
-import { auditStore, encryptionEnv, startHarness, uniqueName, waitForProgress, type Harness } from './support/harness';
+import {
+  auditStore,
+  encryptionEnv,
+  startHarness,
+  tempDir,
+  uniqueName,
+  waitForProgress,
+  type Harness,
+} from './support/harness';
 import { seedInput } from './support/seed';
+import { WorkerProcess } from './support/workerProcess';
 
 /**
  * Patients answer the slots they are offered: accept, decline (released and re-offered), no answer by the
  * deadline, repeated refusals (waitlist and escalation), visit scores, escalations; through Temporal, the HTTP
- * API.
+ * API, and across a worker killed between a decline and its re-offer.
  *
  * The tests read a follow-up's state from the store, never by querying the workflow: a query to a workflow the
  * worker has not cached arrives as a "legacy query", and the SDK fails the worker that gets one in the same task
@@ -289,4 +300,59 @@ describe('the HTTP API for answers, scores and escalations', () => {
     expect((await call(`/api/escalations/${id}/resolve`, keys.operator, {})).status).toBe(409);
     expect((await call('/api/escalations/999999/resolve', keys.operator, {})).status).toBe(404);
   });
+});
+
+describe('a worker killed between a decline and its re-offer', () => {
+  test('the patient is re-offered exactly once, nothing lost, audit clean', async () => {
+    const dbFile = path.join(tempDir('kill'), 'scheduling.db');
+    const seed = new SchedulingStore(dbFile);
+    seed.load(outcomesDemoDataset());
+    seed.close();
+    const env = {
+      ...process.env,
+      ...encryptionEnv(),
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+      TASK_QUEUE: uniqueName('kill-tq'),
+      DB_PATH: dbFile,
+      PROMPTS_DIR: path.join(projectRoot, 'prompts'),
+      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
+      PATIENT_FOLLOW_UP: 'on',
+      PATIENT_RESPONSE_HOURS: '1',
+      LOG_LEVEL: 'ERROR',
+    };
+    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+    const client = new Client({
+      connection,
+      dataConverter: dataConverterFor(loadConfig(env as Record<string, string>)),
+    });
+    let worker = await WorkerProcess.start(env);
+    const store = new SchedulingStore(dbFile);
+    try {
+      await seedRun(client, env.TASK_QUEUE);
+      await offerWhen(store, 'A001', 1);
+      const answering = answerOffer(client, store, 'A001', { answer: 'declined', by: 'front-desk' });
+      // Killed the moment the answer (and the released slot) is written, before the re-offer starts.
+      await worker.waitFor((e) => e.e === 'end' && e.type === 'recordAnswer', 60_000);
+      await worker.kill();
+      expect(store.offers('A001').map((o) => o.status)).toEqual(['declined']);
+      expect(store.appointment('A001')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+      worker = await WorkerProcess.start(env);
+      expect(await answering).toMatchObject({ answer: 'declined', next: 'reoffer' });
+      const offers = await offerWhen(store, 'A001', 2);
+      expect(offers.map((o) => [o.provider_id, o.status])).toEqual([
+        ['P001', 'declined'],
+        ['P004', 'open'],
+      ]);
+      expect(store.appointmentRecord('A001').notifications.map((n) => n.change_ref)).toEqual([
+        'T001->P001',
+        'T001->P004',
+      ]);
+      expect(store.appointment('A001')).toMatchObject({ provider_id: 'P004', status: 'scheduled' });
+      expect(auditStore(store)).toEqual([]);
+    } finally {
+      await worker.stop();
+      store.close();
+      await connection.close();
+    }
+  }, 300_000);
 });

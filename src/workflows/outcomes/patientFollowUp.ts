@@ -69,8 +69,11 @@ export async function patientFollowUp(input: FollowUpInput): Promise<FollowUpSta
   setHandler(followUpStateQuery, () => state);
   setHandler(
     answerOfferUpdate,
-    async () => {
-      const offerNo = pending!.offer_no;
+    // The handler takes the answer; the validator only judges it. Validators do not run on replay, so a validator
+    // that changed state would leave a replaying worker without the answer (and the run stuck on its history).
+    async (req) => {
+      const offerNo = state.offer!.offer_no;
+      pending = { ...offerAnswerSchema.parse(req), offer_no: offerNo };
       await condition(() => settled.has(offerNo));
       return settled.get(offerNo)!;
     },
@@ -85,13 +88,13 @@ export async function patientFollowUp(input: FollowUpInput): Promise<FollowUpSta
           throw new Error(
             `offer ${parsed.data.offer} of ${input.appointmentId} is closed; the open offer is ${offer.offer_no}`,
           );
-        pending = { ...parsed.data, offer_no: offer.offer_no };
       },
     },
   );
   setHandler(
     rateVisitUpdate,
-    async () => {
+    async (req) => {
+      rating = ratingSchema.parse(req);
       await condition(() => rated !== undefined);
       return rated!;
     },
@@ -105,7 +108,6 @@ export async function patientFollowUp(input: FollowUpInput): Promise<FollowUpSta
               ? `appointment ${input.appointmentId} already has a satisfaction score`
               : `appointment ${input.appointmentId} has no accepted offer to score (${describePhase(state)})`,
           );
-        rating = parsed.data;
       },
     },
   );
