@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type ConnectionOptions } from '@temporalio/client';
 import { loadConfig, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { describeError } from './errors';
@@ -65,9 +65,8 @@ function checkAgainstStore(config: AppConfig, providerId: string, date: string, 
   const store = new SchedulingStore(config.DB_PATH);
   try {
     if (store.counts().providers === 0)
-      throw new LaunchRefused(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
-    if (!store.provider(providerId))
-      throw new LaunchRefused(`unknown provider ${providerId} in ${config.DB_PATH}`, 'not_found');
+      throw new LaunchRefused('the scheduling database is empty: load data first (npm run seed)');
+    if (!store.provider(providerId)) throw new LaunchRefused(`unknown provider ${providerId}`, 'not_found');
     if (until !== undefined) {
       if (store.appointmentCount(providerId, date, until) === 0)
         throw new LaunchRefused(
@@ -136,14 +135,18 @@ export class ReassignmentClient {
   /** Connects to TEMPORAL_ADDRESS (namespace TEMPORAL_NAMESPACE); refuses in one line when nobody answers. */
   static async connect(
     config: AppConfig = loadConfig(),
-    options: { address?: string; connectTimeoutMs?: number } = {},
+    options: { address?: string; connectTimeoutMs?: number; interceptors?: ConnectionOptions['interceptors'] } = {},
   ): Promise<ReassignmentClient> {
     const address = options.address ?? config.TEMPORAL_ADDRESS;
     // The keyring first: a bad PAYLOAD_KEYS is told as such, whether or not a server answers.
     const dataConverter = dataConverterFor(config);
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ address, connectTimeout: options.connectTimeoutMs ?? 3000 });
+      connection = await Connection.connect({
+        address,
+        connectTimeout: options.connectTimeoutMs ?? 3000,
+        ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+      });
       await connection.workflowService.getSystemInfo({});
     } catch {
       await connection?.close().catch(() => undefined);

@@ -251,6 +251,7 @@ describe('the HTTP API', () => {
   test('the OpenAPI document describes every endpoint', async () => {
     const doc = (await call('/openapi.json', { key: null })).body as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/access-log',
       '/api/approvals',
       '/api/me',
       '/api/reassignments',

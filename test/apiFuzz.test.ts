@@ -58,6 +58,9 @@ describe('the API against its own OpenAPI document (schemathesis)', () => {
         API_PORT: '0',
         API_HOST: '127.0.0.1',
         API_KEYS: JSON.stringify([{ name: 'fuzzer', key: OPERATOR, role: 'operator' }]),
+        // Thousands of requests a minute, many without a key on purpose: the limits are tested in apiSecurity.test.ts.
+        API_RATE_LIMIT: '0',
+        API_AUTH_FAILURE_LIMIT: '100000',
         ...encryptionEnv(),
       }),
       () => undefined,

@@ -7,10 +7,11 @@ import { describeZodError } from '../zodIssue';
 /**
  * Who may use the API: API keys from the configuration (API_KEYS), each with a name and a role. A viewer reads
  * runs and approvals; an operator may also start, approve, reject and cancel. Every decision records the name.
+ * An auditor reads what a viewer reads, and the access log (who did what, when, with what outcome); no one else does.
  * With no keys configured there is one implicit operator, and the server binds to loopback only.
  */
 
-export const roleSchema = z.enum(['viewer', 'operator']);
+export const roleSchema = z.enum(['viewer', 'operator', 'auditor']);
 export type Role = z.infer<typeof roleSchema>;
 
 const apiKeySchema = z
@@ -88,4 +89,4 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
   return typeof key === 'string' && key.trim() !== '' ? key.trim() : undefined;
 }
 
-export const roleAllows = (have: Role, need: Role) => need === 'viewer' || have === 'operator';
+export const roleAllows = (have: Role, need: Role) => need === 'viewer' || have === need;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { roleSchema } from './auth';
 import { appointmentIdSchema, isoDateSchema, providerIdSchema } from '../domain/model';
 import { labelSchema } from '../prompts/schema';
 import { runFiltersSchema, runSummarySchema as runListEntrySchema } from '../temporal/runList';
@@ -95,5 +96,5 @@ export const inboxSchema = z.object({
   approvals: z.array(pendingApprovalSchema.extend({ workflow_id: z.string(), provider_of_run: z.string().nullable() })),
 });
 
-export const meSchema = z.object({ name: z.string(), role: z.enum(['viewer', 'operator']), auth: z.boolean() });
+export const meSchema = z.object({ name: z.string(), role: roleSchema, auth: z.boolean() });
 export const healthSchema = z.object({ ok: z.boolean(), temporal: z.string() });

@@ -13,12 +13,24 @@ import {
   healthSchema,
 } from '../schemas';
 import type { ApiDeps } from '../deps';
+import type { TemporalWatch } from '../temporalWatch';
 
 /** The approvals inbox and its decisions, and who the caller is. */
 
-const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
+const refusals = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  429: errorSchema,
+  503: errorSchema,
+};
 
-export function registerApprovalRoutes(fastify: FastifyInstance, { config, client }: ApiDeps): void {
+export function registerApprovalRoutes(
+  fastify: FastifyInstance,
+  { config, client }: ApiDeps,
+  watch: TemporalWatch,
+): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -103,12 +115,6 @@ export function registerApprovalRoutes(fastify: FastifyInstance, { config, clien
         response: { 200: healthSchema },
       },
     },
-    async () => {
-      const temporal = await client.temporal.connection.workflowService
-        .getSystemInfo({})
-        .then(() => 'reachable')
-        .catch(() => 'unreachable');
-      return { ok: true, temporal };
-    },
+    async () => ({ ok: true, temporal: (await watch.reachable()) ? 'reachable' : 'unreachable' }),
   );
 }

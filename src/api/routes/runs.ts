@@ -21,7 +21,14 @@ import type { ApiDeps } from '../deps';
 
 /** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
 
-const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
+const refusals = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  429: errorSchema,
+  503: errorSchema,
+};
 
 export function registerRunRoutes(fastify: FastifyInstance, { config, client }: ApiDeps): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -105,6 +112,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
       const withPatients = request.query.include === 'patients';
       if (withPatients && request.principal.role !== 'operator')
         throw new ApiError(403, 'patient names are for the operator role only');
+      request.patientData = withPatients;
       return detailOf(client.temporal, config, request.params.id, withPatients);
     },
   );
