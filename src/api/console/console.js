@@ -2,8 +2,11 @@
 // Every value from the server is shown with textContent, never as HTML.
 'use strict';
 
+// The key lives in this tab's session storage only (gone when the tab closes), and only once the server took it.
+// Earlier versions kept it in local storage: that copy is removed.
+localStorage.removeItem('reassign.apiKey');
 const state = {
-  key: localStorage.getItem('reassign.apiKey') || '',
+  key: sessionStorage.getItem('reassign.apiKey') || '',
   role: 'viewer',
   selected: null,
   names: false,
@@ -57,12 +60,17 @@ async function whoAmI() {
     state.role = me.role;
     $('who').textContent = `${me.name} · ${me.role}${me.auth ? '' : ' (no authentication: loopback only)'}`;
     $('key-form').hidden = !me.auth;
+    $('sign-out').hidden = !me.auth;
     document.body.className = me.role;
     return true;
   } catch (err) {
     $('who').textContent = 'not signed in';
     $('key-form').hidden = false;
-    notice(err.status === 401 ? 'Enter an API key to see the runs.' : err.message);
+    $('sign-out').hidden = true;
+    document.body.className = 'signed-out';
+    state.role = null;
+    if (err.status !== 401) notice(err.message);
+    else notice(state.key ? `${err.message}: enter another API key` : 'Enter an API key to see the runs.');
     return false;
   }
 }
@@ -270,11 +278,25 @@ async function refresh() {
 $('key-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   state.key = $('key').value.trim();
-  localStorage.setItem('reassign.apiKey', state.key);
+  $('key').value = '';
   if (await whoAmI()) {
+    sessionStorage.setItem('reassign.apiKey', state.key);
     notice('');
     refresh();
+  } else {
+    // A refused key is forgotten at once: never stored, never sent again.
+    state.key = '';
+    sessionStorage.removeItem('reassign.apiKey');
   }
+});
+$('sign-out').addEventListener('click', () => {
+  state.key = '';
+  sessionStorage.removeItem('reassign.apiKey');
+  if (state.stream) state.stream.abort();
+  state.selected = null;
+  for (const id of ['approvals', 'runs', 'decisions']) $(id).replaceChildren();
+  $('run-section').hidden = true;
+  whoAmI().then(() => notice('Signed out.', true));
 });
 $('start-form').addEventListener('submit', start);
 $('show-names').addEventListener('click', () => {
