@@ -63,8 +63,8 @@ const configSchema = z.object({
   /** API keys and their roles: JSON or @file, e.g. [{"name":"alice","key":"...","role":"operator"}] (src/api/auth.ts). */
   API_KEYS: optionalString,
   /**
-   * Host names the API answers to (the Host header, without its port), comma-separated, or * for any; unset:
-   * localhost, 127.0.0.1, ::1 and API_HOST when it names one. A page on another name (DNS rebinding) gets a 421.
+   * Host names the API answers to besides the loopback names and API_HOST (the Host header, without its port),
+   * comma-separated, or * for any. A request for another name (DNS rebinding) gets a 421.
    */
   API_ALLOWED_HOSTS: optionalString,
   /** PEM files: with both set the API serves HTTPS only (src/api/main.ts). */

@@ -11,12 +11,19 @@ import type { AppConfig } from '../config';
  * authentications. Each refusal is a one-line JSON error like every other.
  */
 
-/** The names the server answers to: API_ALLOWED_HOSTS, else the loopback names (and API_HOST when it names one). */
+/**
+ * The names the server answers to: the loopback names always (a rebinding attack needs a name of its own), API_HOST
+ * when it names one, and API_ALLOWED_HOSTS; `*` there turns the check off.
+ */
 export function allowedHosts(config: AppConfig): Set<string> | 'any' {
   if (config.API_ALLOWED_HOSTS?.trim() === '*') return 'any';
-  const names = config.API_ALLOWED_HOSTS
-    ? config.API_ALLOWED_HOSTS.split(',')
-    : ['localhost', '127.0.0.1', '::1', ...(['0.0.0.0', '::'].includes(config.API_HOST) ? [] : [config.API_HOST])];
+  const names = [
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    ...(['0.0.0.0', '::'].includes(config.API_HOST) ? [] : [config.API_HOST]),
+    ...(config.API_ALLOWED_HOSTS?.split(',') ?? []),
+  ];
   return new Set(
     names
       .map((n) =>
