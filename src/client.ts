@@ -67,13 +67,14 @@ function checkAgainstStore(config: AppConfig, providerId: string, date: string, 
     if (store.counts().providers === 0)
       throw new LaunchRefused('the scheduling database is empty: load data first (npm run seed)');
     if (!store.provider(providerId)) throw new LaunchRefused(`unknown provider ${providerId}`, 'not_found');
-    if (until !== undefined) {
-      if (store.appointmentCount(providerId, date, until) === 0)
-        throw new LaunchRefused(
-          `provider ${providerId} has no appointments from ${date} through ${until}: nothing to reassign`,
-        );
-    } else if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date))
-      throw new LaunchRefused(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
+    const when = until !== undefined ? `from ${date} through ${until}` : `on ${date}`;
+    if (store.appointmentCount(providerId, date, until) === 0)
+      throw new LaunchRefused(`provider ${providerId} has no appointments ${when}: nothing to reassign`);
+    // A repeated request: every appointment was moved or waitlisted already (each by the run that decided it).
+    if (store.scheduledCount(providerId, date, until) === 0)
+      throw new LaunchRefused(
+        `provider ${providerId} has nothing left to reassign ${when}: every appointment was already moved or waitlisted`,
+      );
   } finally {
     store.close();
   }

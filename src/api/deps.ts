@@ -1,6 +1,8 @@
 import type { ReassignmentClient } from '../client';
 import type { AppConfig } from '../config';
 import type { ApiKeys } from './auth';
+import type { LiveDecisions } from './liveProgress';
+import type { StartDedup } from './startDedup';
 
 /** What the API's routes need: the configuration, the product's client (src/client.ts), and the keys (when auth is on). */
 export interface ApiDeps {
@@ -8,4 +10,8 @@ export interface ApiDeps {
   client: ReassignmentClient;
   /** Absent: no authentication, one implicit operator (the server then listens on loopback only). */
   keys?: ApiKeys;
+  /** Decisions as the scheduling database holds them, for live progress (built by buildApiServer). */
+  live?: LiveDecisions;
+  /** One run per request (Idempotency-Key, identical concurrent starts); built by buildApiServer. */
+  dedup?: StartDedup;
 }

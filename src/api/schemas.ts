@@ -43,6 +43,15 @@ export const triggerBodySchema = z
   })
   .strict();
 
+/** A client's name for one request: a retry with the same key gets the same run, never a second one. */
+export const triggerHeadersSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,200}$/, '1 to 200 printable ASCII characters, no spaces')
+    .optional()
+    .describe('the same key with the same request answers with the first run (200, Idempotent-Replayed: true)'),
+});
+
 const linksSchema = z.object({ self: z.string(), events: z.string(), temporal_ui: z.string() });
 
 export const triggerResponseSchema = z.object({

@@ -11,6 +11,8 @@ import {
 import { describeError } from '../errors';
 import { LaunchRefused } from '../client';
 import { AccessLog } from './accessLog';
+import { LiveDecisions } from './liveProgress';
+import { StartDedup } from './startDedup';
 import { LOCAL_OPERATOR, presentedKey, roleAllows, type Principal, type Role } from './auth';
 import { registerConsole } from './console';
 import type { ApiDeps } from './deps';
@@ -55,10 +57,26 @@ export async function buildApiServer(
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('patientData', false);
+  // An empty JSON body is no body (POST …/cancel with the content type and nothing else); anything else is parsed
+  // by Fastify's own parser (prototype poisoning refused).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return json(request, text, done);
+  });
   await registerSecurity(app, deps.config, options.https !== undefined);
   const lockout = new AuthLockout(deps.config.API_AUTH_FAILURE_LIMIT);
   const accessLog = new AccessLog(deps.config.DB_PATH);
-  app.addHook('onClose', async () => accessLog.close());
+  const live = new LiveDecisions(deps.config.DB_PATH);
+  const dedup = new StartDedup(deps.config.DB_PATH);
+  app.addHook('onClose', async () => {
+    accessLog.close();
+    live.close();
+    dedup.close();
+  });
+  deps = { ...deps, live, dedup };
   const watch = new TemporalWatch(deps.client.temporal.connection, deps.config.TEMPORAL_ADDRESS);
   app.addHook('onClose', () => watch.settled());
 

@@ -146,6 +146,17 @@ export class SchedulingReads {
     ).n;
   }
 
+  /** Appointments still booked with a provider on a date (or from date through until): what a run could move. */
+  scheduledCount(providerId: string, date: string, until: string = date): number {
+    return (
+      this.db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ? AND status = 'scheduled'",
+        )
+        .get(providerId, date, until) as { n: number }
+    ).n;
+  }
+
   isBooked(providerId: string, date: string, time: string): boolean {
     return (
       this.db

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { searchAttributes } from '../../workflows/contract/searchAttributes';
 import { listQuery } from '../../temporal/runList';
-import { fromTemporal } from '../runViews';
+import { describeReassignment, fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,
   decisionBodySchema,
@@ -48,6 +48,8 @@ export function registerApprovalRoutes(
     },
     async (request) => {
       const { id, appointmentId } = request.params;
+      // As GET and cancel answer: a batch's id (or any other workflow's) is not a run the API decides in.
+      await describeReassignment(client.temporal, id);
       // An Update with a validator: an unknown or already decided appointment is refused before anything is written.
       return client
         .decide(id, {

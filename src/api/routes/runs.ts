@@ -4,7 +4,7 @@ import { progressQuery } from '../../workflows/contract/signals';
 import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/contract/types';
 import { describeZodError } from '../../zodIssue';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
-import { detailOf, fromTemporal, linksOf, ApiError } from '../runViews';
+import { describeReassignment, detailOf, fromTemporal, linksOf, ApiError } from '../runViews';
 import {
   cancelBodySchema,
   cancelResponseSchema,
@@ -15,8 +15,10 @@ import {
   runDetailSchema,
   runParamsSchema,
   triggerBodySchema,
+  triggerHeadersSchema,
   triggerResponseSchema,
 } from '../schemas';
+import { fingerprintOf, KeyReused, StartDedup } from '../startDedup';
 import type { ApiDeps } from '../deps';
 
 /** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
@@ -30,7 +32,7 @@ const refusals = {
   503: errorSchema,
 };
 
-export function registerRunRoutes(fastify: FastifyInstance, { config, client }: ApiDeps): void {
+export function registerRunRoutes(fastify: FastifyInstance, { config, client, live, dedup }: ApiDeps): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -41,7 +43,14 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
         summary: 'Start reassigning the appointments of an unavailable provider',
         tags: ['runs'],
         body: triggerBodySchema,
-        response: { 201: triggerResponseSchema, ...refusals, 409: errorSchema, 422: errorSchema },
+        headers: triggerHeadersSchema,
+        response: {
+          200: triggerResponseSchema.describe('a retry of an earlier request: the run it started'),
+          201: triggerResponseSchema,
+          ...refusals,
+          409: errorSchema,
+          422: errorSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -64,12 +73,34 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
           400,
           `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
         );
-      const started = await client.start({ input: candidate, mode }).catch((err: unknown) => {
-        if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
-          throw new ApiError(409, 'a run with that workflow id is already running');
+      const key = request.headers['idempotency-key'];
+      const who = request.principal.name;
+      const workflowId = key ? StartDedup.workflowIdFor(who, key, b.provider_id, b.date) : undefined;
+      const launch = async () => {
+        const s = await client
+          .start({ input: candidate, mode, ...(workflowId ? { workflowId } : {}) })
+          .catch((err: unknown) => {
+            if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
+              throw new ApiError(409, 'a run with that workflow id is already running');
+            throw err;
+          });
+        return { ...s, mode };
+      };
+      const existing = async (id: string) => {
+        const d = await client.temporal.workflow.getHandle(id).describe();
+        return { workflowId: id, runId: d.runId, type: d.type, mode };
+      };
+      const isRunning = async (id: string) =>
+        (await client.temporal.workflow.getHandle(id).describe()).status.name === 'RUNNING';
+      const request_ = { who, fingerprint: fingerprintOf({ ...candidate, mode }), ...(key ? { key, workflowId } : {}) };
+      const started = await (
+        dedup ? dedup.start(request_, launch, isRunning, existing) : launch().then((s) => ({ ...s, replayed: false }))
+      ).catch((err: unknown) => {
+        if (err instanceof KeyReused) throw new ApiError(422, err.message);
         throw err;
       });
-      return reply.code(201).send({
+      if (started.replayed) void reply.header('idempotent-replayed', 'true');
+      return reply.code(started.replayed ? 200 : 201).send({
         workflow_id: started.workflowId,
         run_id: started.runId,
         type: started.type,
@@ -113,7 +144,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
       if (withPatients && request.principal.role !== 'operator')
         throw new ApiError(403, 'patient names are for the operator role only');
       request.patientData = withPatients;
-      return detailOf(client.temporal, config, request.params.id, withPatients);
+      return detailOf(client.temporal, config, request.params.id, withPatients, live);
     },
   );
 
@@ -138,7 +169,8 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
       while (reply.sse.isConnected) {
         const { status } = await handle.describe();
         if (status.name !== 'RUNNING') break;
-        const progress: Progress | undefined = await handle.query(progressQuery).catch(() => undefined);
+        const queried: Progress | undefined = await handle.query(progressQuery).catch(() => undefined);
+        const progress = queried && live ? live.overlay(queried) : queried;
         const text = JSON.stringify(progress);
         if (progress && text !== last) {
           last = text;
@@ -147,7 +179,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
         await new Promise((r) => setTimeout(r, 500));
       }
       if (!reply.sse.isConnected) return;
-      const detail = await detailOf(client.temporal, config, id, false);
+      const detail = await detailOf(client.temporal, config, id, false, live);
       if (detail.result) await reply.sse.send({ event: 'result', data: detail.result satisfies ReassignmentResult });
       else await reply.sse.send({ event: 'failure', data: { error: detail.failure ?? detail.execution_status } });
     },
@@ -157,6 +189,11 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
     '/api/reassignments/:id/cancel',
     {
       config: { role: 'operator' },
+      // No body at all is an empty one (Fastify's validator would see null); a JSON null is still refused.
+      preValidation: async (request) => {
+        const sent = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'];
+        if ((request.body === undefined || request.body === null) && !sent) request.body = {};
+      },
       schema: {
         summary: 'Stop a run after the step in flight; what is done stays done',
         tags: ['runs'],
@@ -167,9 +204,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client }: 
     },
     async (request, reply) => {
       const { id } = request.params;
-      const handle = client.temporal.workflow.getHandle(id);
-      const described = await handle.describe().catch((err: unknown) => fromTemporal(err, id));
-      if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${id} is not a reassignment`);
+      const described = await describeReassignment(client.temporal, id);
       if (described.status.name !== 'RUNNING') throw new ApiError(409, `${id} has finished (${described.status.name})`);
       const reason = request.body?.reason ?? `cancelled by ${request.principal.name} through the API`;
       await client.cancel(id, { reason }).catch((err: unknown) => fromTemporal(err, id));
