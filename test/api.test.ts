@@ -103,7 +103,7 @@ describe('the HTTP API', () => {
     expect(listed.find((r) => r.workflow_id === id)).toMatchObject({ mode: 'shadow', shadow_agreement: 'agree' });
     const refused = await trigger({ mode: 'prompt', shadow_writer: 'code' });
     expect(refused).toMatchObject({
-      status: 400,
+      status: 422,
       body: { error: 'invalid body: shadow_writer goes with mode shadow only' },
     });
   });
@@ -216,7 +216,7 @@ describe('the HTTP API', () => {
     [
       'a range that ends before it starts',
       { body: { provider_id: 'T001', date: '2025-11-21', until: '2025-11-20' } },
-      400,
+      422,
       /until must be on or after date 2025-11-21/,
     ],
     ['an unknown provider', { body: { provider_id: 'T999', date: '2025-11-21' } }, 404, /unknown provider T999/],

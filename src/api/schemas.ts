@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { roleSchema } from './auth';
-import { appointmentIdSchema, isoDateSchema, providerIdSchema } from '../domain/model';
+import { appointmentIdSchema, calendarDateSchema, providerIdSchema } from '../domain/model';
 import { labelSchema } from '../prompts/schema';
 import { runFiltersSchema, runSummarySchema as runListEntrySchema } from '../temporal/runList';
 import {
@@ -18,6 +18,12 @@ import {
 /** Every refusal: one line a person can act on. */
 export const errorSchema = z.object({ error: z.string() });
 
+/**
+ * Free text as the document states it: 1 to max characters, not all blank. (Not trimmed here: a schema that trims
+ * before it counts would accept what the document refuses; the handlers trim.)
+ */
+const textSchema = (max: number) => z.string().min(1).max(max).regex(/\S/, 'must not be blank');
+
 /** A workflow id as our tools and the Temporal CLI write them (letters, digits and . _ : @ -). */
 const workflowIdSchema = z.string().regex(/^[\w.:@-]{1,200}$/, 'a workflow id such as reassign-T001-2025-11-21-a');
 
@@ -29,10 +35,10 @@ const requestedModeSchema = z.enum(['prompt', 'code', 'auto', 'shadow']);
 /** POST /api/trigger-workflow-dynamic: named as in the design this product comes from. */
 export const triggerBodySchema = z
   .object({
-    provider_id: providerIdSchema,
-    date: isoDateSchema,
-    until: isoDateSchema.optional().describe('last day of a range, inclusive (at most 31 days)'),
-    reason: z.string().trim().min(1).max(200).optional(),
+    provider_id: providerIdSchema.meta({ examples: ['T001'] }),
+    date: calendarDateSchema.meta({ examples: ['2025-11-21'] }),
+    until: calendarDateSchema.optional().describe('last day of a range, inclusive (at most 31 days)'),
+    reason: textSchema(200).optional(),
     mode: requestedModeSchema
       .optional()
       .describe(
@@ -98,7 +104,7 @@ export const decisionResponseSchema = z.object({
   by: z.string(),
 });
 
-export const cancelBodySchema = z.object({ reason: z.string().trim().min(1).max(300).optional() }).strict();
+export const cancelBodySchema = z.object({ reason: textSchema(300).optional() }).strict();
 export const cancelResponseSchema = z.object({ workflow_id: z.string(), cancellation: z.literal('requested') });
 
 export const inboxSchema = z.object({

@@ -1,6 +1,6 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
-import { isoDateSchema, providerIdSchema } from '../domain/model';
+import { calendarDateSchema, providerIdSchema } from '../domain/model';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
 import { runModeSchema, runStatusSchema } from '../workflows/contract/resultSchema';
 import { searchAttributes } from '../workflows/contract/searchAttributes';
@@ -15,7 +15,7 @@ export const runFiltersSchema = z
     // One enum rather than a union, so that a bad value is answered with the list of good ones.
     status: z.enum([...runStatusSchema.options, 'running']).optional(),
     provider: providerIdSchema.optional(),
-    date: isoDateSchema.optional(),
+    date: calendarDateSchema.optional(),
     mode: runModeSchema.optional(),
     shadow: z.enum(['agree', 'disagree']).optional().describe('shadow runs that agreed or disagreed'),
     limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -12,6 +12,7 @@ export function registerAccessLogRoutes(fastify: FastifyInstance, accessLog: Acc
     {
       config: { role: 'auditor' },
       schema: {
+        operationId: 'readAccessLog',
         summary: 'Who did what through the API, when, and with what outcome (auditor role only)',
         tags: ['audit'],
         querystring: accessLogQuerySchema,

@@ -38,6 +38,7 @@ export function registerApprovalRoutes(
     {
       config: { role: 'operator' },
       schema: {
+        operationId: 'decideApproval',
         summary:
           'Approve or reject the assignment an appointment waits on (answered at once: accepted, or 409 and why)',
         tags: ['approvals'],
@@ -67,6 +68,7 @@ export function registerApprovalRoutes(
     {
       config: { role: 'viewer' },
       schema: {
+        operationId: 'listApprovals',
         summary: 'Every approval awaited by a running reassignment, with its deadline',
         tags: ['approvals'],
         response: { 200: inboxSchema, ...refusals },
@@ -95,6 +97,7 @@ export function registerApprovalRoutes(
     {
       config: { role: 'viewer' },
       schema: {
+        operationId: 'whoAmI',
         summary: 'Who the caller is, and with which role',
         tags: ['session'],
         response: { 200: meSchema, 401: errorSchema },
@@ -111,6 +114,7 @@ export function registerApprovalRoutes(
     '/healthz',
     {
       schema: {
+        operationId: 'health',
         summary: 'Liveness, and whether Temporal answers (no authentication)',
         tags: ['session'],
         security: [],

@@ -39,7 +39,16 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
     '/api/trigger-workflow-dynamic',
     {
       config: { role: 'operator' },
+      // The stateful fuzzer (and any reader of the document) follows a started run to its other operations.
+      links: {
+        201: {
+          ReadRun: { operationId: 'readRun', parameters: { id: '$response.body#/workflow_id' } },
+          CancelRun: { operationId: 'cancelRun', parameters: { id: '$response.body#/workflow_id' } },
+          DecideApproval: { operationId: 'decideApproval', parameters: { id: '$response.body#/workflow_id' } },
+        },
+      },
       schema: {
+        operationId: 'startRun',
         summary: 'Start reassigning the appointments of an unavailable provider',
         tags: ['runs'],
         body: triggerBodySchema,
@@ -57,20 +66,21 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
       const b = request.body;
       const mode = b.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
       if (b.shadow_writer && mode !== 'shadow')
-        throw new ApiError(400, 'invalid body: shadow_writer goes with mode shadow only');
+        throw new ApiError(422, 'invalid body: shadow_writer goes with mode shadow only');
       const candidate = {
         providerId: b.provider_id,
         date: b.date,
         ...(b.until !== undefined ? { until: b.until } : {}),
-        reason: b.reason ?? 'unavailable',
+        reason: b.reason?.trim() ?? 'unavailable',
         promptLabel: b.label ?? config.PROMPT_LABEL,
         ...(b.shadow_writer ? { shadowWriter: b.shadow_writer } : {}),
       };
-      // The workflow's own schema has the last word (date ranges), in the API's field names.
+      // The workflow's own schema has the last word (date ranges), in the API's field names: a request of the
+      // documented shape that asks for what cannot be done is a 422.
       const parsed = reassignmentInputSchema.safeParse(candidate);
       if (!parsed.success)
         throw new ApiError(
-          400,
+          422,
           `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
         );
       const key = request.headers['idempotency-key'];
@@ -115,6 +125,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
     {
       config: { role: 'viewer' },
       schema: {
+        operationId: 'listRuns',
         summary: 'Reassignment runs, newest first, from Temporal visibility',
         tags: ['runs'],
         querystring: listQuerySchema,
@@ -132,6 +143,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
     {
       config: { role: 'viewer' },
       schema: {
+        operationId: 'readRun',
         summary: "A run's progress while it runs, its result (or failure) once it is over",
         tags: ['runs'],
         params: runParamsSchema,
@@ -154,6 +166,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
       config: { role: 'viewer' },
       sse: { kind: 'only' },
       schema: {
+        operationId: 'followRun',
         summary: 'Server-sent events: `progress` whenever it changes, then `result` (or `failure`), then the end',
         tags: ['runs'],
         params: runParamsSchema,
@@ -195,6 +208,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
         if ((request.body === undefined || request.body === null) && !sent) request.body = {};
       },
       schema: {
+        operationId: 'cancelRun',
         summary: 'Stop a run after the step in flight; what is done stays done',
         tags: ['runs'],
         params: runParamsSchema,
@@ -206,7 +220,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
       const { id } = request.params;
       const described = await describeReassignment(client.temporal, id);
       if (described.status.name !== 'RUNNING') throw new ApiError(409, `${id} has finished (${described.status.name})`);
-      const reason = request.body?.reason ?? `cancelled by ${request.principal.name} through the API`;
+      const reason = request.body?.reason?.trim() ?? `cancelled by ${request.principal.name} through the API`;
       await client.cancel(id, { reason }).catch((err: unknown) => fromTemporal(err, id));
       return reply.code(202).send({ workflow_id: id, cancellation: 'requested' as const });
     },
