@@ -72,6 +72,8 @@ const configSchema = z.object({
   API_TLS_KEY: optionalString,
   /** Requests per minute per caller (API key, or address when none); 0 turns the limit off (benchmarks). */
   API_RATE_LIMIT: z.coerce.number().int().min(0).max(10_000_000).default(600),
+  /** How long the API reuses a list it read (the runs, the approvals inbox); 0 reads anew for every request. */
+  API_LIST_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Failed authentications per address in 15 minutes before that address is refused (429) until the window passes. */
   API_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
   /** Where people open the Temporal Web UI (links in the API and console). */

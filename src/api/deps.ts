@@ -1,6 +1,7 @@
 import type { ReassignmentClient } from '../client';
 import type { AppConfig } from '../config';
 import type { ApiKeys } from './auth';
+import type { ListCache } from './listCache';
 import type { LiveDecisions } from './liveProgress';
 import type { StartDedup } from './startDedup';
 
@@ -14,4 +15,6 @@ export interface ApiDeps {
   live?: LiveDecisions;
   /** One run per request (Idempotency-Key, identical concurrent starts); built by buildApiServer. */
   dedup?: StartDedup;
+  /** The lists consoles poll, reused for API_LIST_CACHE_MS; built by buildApiServer. */
+  lists?: ListCache<unknown>;
 }

@@ -11,6 +11,7 @@ import {
 import { describeError } from '../errors';
 import { LaunchRefused } from '../client';
 import { AccessLog } from './accessLog';
+import { ListCache } from './listCache';
 import { LiveDecisions } from './liveProgress';
 import { StartDedup } from './startDedup';
 import { LOCAL_OPERATOR, presentedKey, roleAllows, type Principal, type Role } from './auth';
@@ -76,7 +77,8 @@ export async function buildApiServer(
     live.close();
     dedup.close();
   });
-  deps = { ...deps, live, dedup };
+  const lists = new ListCache<unknown>(deps.config.API_LIST_CACHE_MS);
+  deps = { ...deps, live, dedup, lists };
   const watch = new TemporalWatch(deps.client.temporal.connection, deps.config.TEMPORAL_ADDRESS);
   app.addHook('onClose', () => watch.settled());
 
@@ -132,6 +134,11 @@ export async function buildApiServer(
     request.principal = principal;
     if (!roleAllows(principal.role, need))
       return reply.code(403).send({ error: `the ${principal.role} role may not do this: it needs the ${need} role` });
+  });
+
+  // A change through the API (or an attempt at one) makes the next poll read the lists anew.
+  app.addHook('onResponse', async (request) => {
+    if (request.method === 'POST') lists.clear();
   });
 
   // The access log: every change, every refusal of who the caller is, every view of patient data (accessLog.ts).

@@ -28,7 +28,7 @@ const refusals = {
 
 export function registerApprovalRoutes(
   fastify: FastifyInstance,
-  { config, client }: ApiDeps,
+  { config, client, lists }: ApiDeps,
   watch: TemporalWatch,
 ): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -75,20 +75,26 @@ export function registerApprovalRoutes(
       },
     },
     async () => {
-      const approvals = [];
-      for await (const e of client.temporal.workflow.list({
-        query: listQuery(config.TASK_QUEUE, { status: 'running' }),
-      })) {
-        if (e.status.name !== 'RUNNING') continue;
-        const progress = await client.progress(e.workflowId).catch(() => undefined);
-        for (const p of progress?.pending_approvals ?? [])
-          approvals.push({
+      const read = async () => {
+        const running = [];
+        for await (const e of client.temporal.workflow.list({
+          query: listQuery(config.TASK_QUEUE, { status: 'running' }),
+        }))
+          if (e.status.name === 'RUNNING') running.push(e);
+        // The runs' progress queries side by side, not one after the other.
+        const answers = await Promise.all(
+          running.map(async (e) => ({ e, progress: await client.progress(e.workflowId).catch(() => undefined) })),
+        );
+        const approvals = answers.flatMap(({ e, progress }) =>
+          (progress?.pending_approvals ?? []).map((p) => ({
             ...p,
             workflow_id: e.workflowId,
             provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
-          });
-      }
-      return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
+          })),
+        );
+        return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
+      };
+      return lists ? (lists.get('approvals', read) as ReturnType<typeof read>) : read();
     },
   );
 

@@ -32,7 +32,7 @@ const refusals = {
   503: errorSchema,
 };
 
-export function registerRunRoutes(fastify: FastifyInstance, { config, client, live, dedup }: ApiDeps): void {
+export function registerRunRoutes(fastify: FastifyInstance, { config, client, live, dedup, lists }: ApiDeps): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -133,8 +133,11 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
       },
     },
     async (request) => {
-      const runs = await client.list(request.query);
-      return { runs: runs.map((run) => ({ ...run, links: linksOf(config, run.workflow_id) })) };
+      const read = async () => {
+        const runs = await client.list(request.query);
+        return { runs: runs.map((run) => ({ ...run, links: linksOf(config, run.workflow_id) })) };
+      };
+      return lists ? (lists.get(`runs:${JSON.stringify(request.query)}`, read) as ReturnType<typeof read>) : read();
     },
   );
 
