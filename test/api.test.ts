@@ -254,6 +254,8 @@ describe('the HTTP API', () => {
       '/api/access-log',
       '/api/approvals',
       '/api/me',
+      '/api/needs-attention',
+      '/api/preview',
       '/api/reassignments',
       '/api/reassignments/{id}',
       '/api/reassignments/{id}/approvals/{appointmentId}',

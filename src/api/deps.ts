@@ -3,6 +3,7 @@ import type { AppConfig } from '../config';
 import type { ApiKeys } from './auth';
 import type { ListCache } from './listCache';
 import type { LiveDecisions } from './liveProgress';
+import type { SchedulerViews } from './schedulerViews';
 import type { StartDedup } from './startDedup';
 
 /** What the API's routes need: the configuration, the product's client (src/client.ts), and the keys (when auth is on). */
@@ -17,4 +18,6 @@ export interface ApiDeps {
   dedup?: StartDedup;
   /** The lists consoles poll, reused for API_LIST_CACHE_MS; built by buildApiServer. */
   lists?: ListCache<unknown>;
+  /** Approvals explained, needs attention, previews; built by buildApiServer. */
+  views?: SchedulerViews;
 }

@@ -67,7 +67,7 @@ export async function detailOf(
   workflowId: string,
   withPatients: boolean,
   live?: LiveDecisions,
-): Promise<z.infer<typeof runDetailSchema>> {
+): Promise<Omit<z.infer<typeof runDetailSchema>, 'started_by'>> {
   const handle = client.workflow.getHandle(workflowId);
   let status: string;
   try {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { roleSchema } from './auth';
+import { approvalDetailsSchema } from './schedulerViews';
 import { appointmentIdSchema, calendarDateSchema, providerIdSchema } from '../domain/model';
 import { labelSchema } from '../prompts/schema';
 import { runFiltersSchema, runSummarySchema as runListEntrySchema } from '../temporal/runList';
@@ -69,7 +70,10 @@ export const triggerResponseSchema = z.object({
 });
 
 /** A run as Temporal's visibility lists it, with our search attributes, and its links. */
-export const runSummarySchema = runListEntrySchema.extend({ links: linksSchema });
+export const runSummarySchema = runListEntrySchema.extend({
+  started_by: z.string().nullable().describe('who started it through the API (null: started elsewhere)'),
+  links: linksSchema,
+});
 
 /** GET /api/reassignments: the same filters as the CLI's `list`. */
 export const listQuerySchema = runFiltersSchema;
@@ -89,6 +93,7 @@ export const runDetailSchema = z.object({
   result: reassignmentResultSchema.nullable(),
   failure: z.string().nullable().describe('why the run failed, when it did'),
   patients: z.record(z.string(), z.string()).optional().describe('patient name by appointment id (include=patients)'),
+  started_by: z.string().nullable().describe('who started it through the API (null: started elsewhere)'),
   links: linksSchema,
 });
 
@@ -108,7 +113,15 @@ export const cancelBodySchema = z.object({ reason: textSchema(300).optional() })
 export const cancelResponseSchema = z.object({ workflow_id: z.string(), cancellation: z.literal('requested') });
 
 export const inboxSchema = z.object({
-  approvals: z.array(pendingApprovalSchema.extend({ workflow_id: z.string(), provider_of_run: z.string().nullable() })),
+  approvals: z.array(
+    pendingApprovalSchema.extend({
+      workflow_id: z.string(),
+      provider_of_run: z.string().nullable(),
+      details: approvalDetailsSchema
+        .nullable()
+        .describe('the appointment and the decision explained (null: not at hand)'),
+    }),
+  ),
 });
 
 export const meSchema = z.object({ name: z.string(), role: roleSchema, auth: z.boolean() });

@@ -13,6 +13,7 @@ import { LaunchRefused } from '../client';
 import { AccessLog } from './accessLog';
 import { ListCache } from './listCache';
 import { LiveDecisions } from './liveProgress';
+import { SchedulerViews } from './schedulerViews';
 import { StartDedup } from './startDedup';
 import { LOCAL_OPERATOR, presentedKey, roleAllows, type Principal, type Role } from './auth';
 import { registerConsole } from './console';
@@ -21,6 +22,7 @@ import { ApiError } from './runViews';
 import { registerApprovalRoutes } from './routes/approvals';
 import { registerAccessLogRoutes } from './routes/accessLog';
 import { registerRunRoutes } from './routes/runs';
+import { registerSchedulerRoutes } from './routes/scheduler';
 import { AuthLockout, clientErrorHandler, frameworkErrors, registerSecurity } from './security';
 import { TemporalWatch } from './temporalWatch';
 
@@ -78,7 +80,7 @@ export async function buildApiServer(
     dedup.close();
   });
   const lists = new ListCache<unknown>(deps.config.API_LIST_CACHE_MS);
-  deps = { ...deps, live, dedup, lists };
+  deps = { ...deps, live, dedup, lists, views: new SchedulerViews(deps.config) };
   const watch = new TemporalWatch(deps.client.temporal.connection, deps.config.TEMPORAL_ADDRESS);
   app.addHook('onClose', () => watch.settled());
 
@@ -88,8 +90,9 @@ export async function buildApiServer(
   app.addHook('onRoute', (route) => {
     const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+')}$`);
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ pattern, method });
-    // Every route that reads Temporal answers 503 within about two seconds when it does not answer.
-    if (route.config?.role) {
+    // Every route that reads Temporal answers 503 within about two seconds when it does not answer. Not an event
+    // stream: its headers are sent at once, so it ends (when Temporal fails it) rather than answer 503.
+    if (route.config?.role && !(route as { sse?: unknown }).sse) {
       const handler = route.handler;
       route.handler = function (this: FastifyInstance, request, reply) {
         return watch.guard(async () => {
@@ -212,6 +215,7 @@ export async function buildApiServer(
   registerRunRoutes(app, deps);
   registerApprovalRoutes(app, deps, watch);
   registerAccessLogRoutes(app, accessLog);
+  registerSchedulerRoutes(app, deps);
   registerConsole(app);
   await app.ready();
   return app;

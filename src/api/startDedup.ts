@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS api_idempotency_keys (
   who TEXT NOT NULL, key_sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL, workflow_id TEXT NOT NULL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
   PRIMARY KEY (who, key_sha256));
+-- Who started each run through the API (the console shows it; runs started elsewhere have no row).
+CREATE TABLE IF NOT EXISTS api_starts (
+  workflow_id TEXT PRIMARY KEY, started_by TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
 `;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -124,6 +128,21 @@ export class StartDedup {
     } finally {
       this.inFlight.delete(`key:${keyHash}`);
     }
+  }
+
+  recordStarter(workflowId: string, who: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO api_starts (workflow_id, started_by) VALUES (?,?)').run(workflowId, who);
+  }
+
+  /** Who started these runs through the API, by workflow id. */
+  starters(workflowIds: string[]): Map<string, string> {
+    if (workflowIds.length === 0) return new Map();
+    const rows = this.db
+      .prepare(
+        `SELECT workflow_id, started_by FROM api_starts WHERE workflow_id IN (${workflowIds.map(() => '?').join(',')})`,
+      )
+      .all(...workflowIds) as { workflow_id: string; started_by: string }[];
+    return new Map(rows.map((r) => [r.workflow_id, r.started_by]));
   }
 
   close(): void {

@@ -16,8 +16,8 @@ import { ApiError } from './runViews';
  * dropped), and for the next second new requests are answered 503 without waiting.
  */
 
-const PROBE_AFTER_MS = 400;
-const PROBE_DEADLINE_MS = 800;
+const PROBE_AFTER_MS = 300;
+const PROBE_DEADLINE_MS = 1200;
 const REMEMBER_MS = 1000;
 
 /** The abort signal of the API request a Temporal call is made for (set by TemporalWatch.guard). */

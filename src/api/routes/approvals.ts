@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { searchAttributes } from '../../workflows/contract/searchAttributes';
 import { listQuery } from '../../temporal/runList';
-import { describeReassignment, fromTemporal } from '../runViews';
+import { ApiError, describeReassignment, fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,
+  detailQuerySchema,
   decisionBodySchema,
   decisionResponseSchema,
   errorSchema,
@@ -28,7 +29,7 @@ const refusals = {
 
 export function registerApprovalRoutes(
   fastify: FastifyInstance,
-  { config, client, lists }: ApiDeps,
+  { config, client, lists, views }: ApiDeps,
   watch: TemporalWatch,
 ): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -69,12 +70,18 @@ export function registerApprovalRoutes(
       config: { role: 'viewer' },
       schema: {
         operationId: 'listApprovals',
-        summary: 'Every approval awaited by a running reassignment, with its deadline',
+        summary:
+          'Every approval awaited by a running reassignment, with its deadline and the decision explained; `?include=patients` adds the patient (operator)',
         tags: ['approvals'],
+        querystring: detailQuerySchema,
         response: { 200: inboxSchema, ...refusals },
       },
     },
-    async () => {
+    async (request) => {
+      const withPatients = request.query.include === 'patients';
+      if (withPatients && request.principal.role !== 'operator')
+        throw new ApiError(403, 'patient names are for the operator role only');
+      request.patientData = withPatients;
       const read = async () => {
         const running = [];
         for await (const e of client.temporal.workflow.list({
@@ -85,16 +92,29 @@ export function registerApprovalRoutes(
         const answers = await Promise.all(
           running.map(async (e) => ({ e, progress: await client.progress(e.workflowId).catch(() => undefined) })),
         );
-        const approvals = answers.flatMap(({ e, progress }) =>
-          (progress?.pending_approvals ?? []).map((p) => ({
-            ...p,
-            workflow_id: e.workflowId,
-            provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
-          })),
+        const approvals = await Promise.all(
+          answers.flatMap(({ e, progress }) =>
+            (progress?.pending_approvals ?? []).map(async (p) => ({
+              ...p,
+              workflow_id: e.workflowId,
+              provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
+              label: progress?.prompt?.label ?? config.PROMPT_LABEL,
+              details: (await views?.approvalDetails(p, progress?.prompt?.label ?? config.PROMPT_LABEL, false)) ?? null,
+            })),
+          ),
         );
         return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
       };
-      return lists ? (lists.get('approvals', read) as ReturnType<typeof read>) : read();
+      const inbox = await (lists ? (lists.get('approvals', read) as ReturnType<typeof read>) : read());
+      // Patient names never go into the shared cache: added for this operator's answer only.
+      const approvals = await Promise.all(
+        inbox.approvals.map(async ({ label, ...a }) =>
+          withPatients && a.details
+            ? { ...a, details: (await views?.approvalDetails(a, label, true)) ?? a.details }
+            : a,
+        ),
+      );
+      return { approvals };
     },
   );
 

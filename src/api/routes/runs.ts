@@ -110,6 +110,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
         throw err;
       });
       if (started.replayed) void reply.header('idempotent-replayed', 'true');
+      else dedup?.recordStarter(started.workflowId, who);
       return reply.code(started.replayed ? 200 : 201).send({
         workflow_id: started.workflowId,
         run_id: started.runId,
@@ -135,7 +136,14 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
     async (request) => {
       const read = async () => {
         const runs = await client.list(request.query);
-        return { runs: runs.map((run) => ({ ...run, links: linksOf(config, run.workflow_id) })) };
+        const starters = dedup?.starters(runs.map((r) => r.workflow_id)) ?? new Map<string, string>();
+        return {
+          runs: runs.map((run) => ({
+            ...run,
+            started_by: starters.get(run.workflow_id) ?? null,
+            links: linksOf(config, run.workflow_id),
+          })),
+        };
       };
       return lists ? (lists.get(`runs:${JSON.stringify(request.query)}`, read) as ReturnType<typeof read>) : read();
     },
@@ -159,7 +167,8 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
       if (withPatients && request.principal.role !== 'operator')
         throw new ApiError(403, 'patient names are for the operator role only');
       request.patientData = withPatients;
-      return detailOf(client.temporal, config, request.params.id, withPatients, live);
+      const detail = await detailOf(client.temporal, config, request.params.id, withPatients, live);
+      return { ...detail, started_by: dedup?.starters([request.params.id]).get(request.params.id) ?? null };
     },
   );
 
