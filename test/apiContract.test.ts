@@ -78,6 +78,11 @@ describe('the API contract', () => {
   test('progress counts each decision as it is written, while the batch still waits for an approval', async () => {
     const id = (await trigger()).body.workflow_id as string;
     await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
+    // The model's reason for the move that waits: with patient data only (free text that may name the patient).
+    const plain = (await call('/api/approvals')).body.approvals as Record<string, unknown>[];
+    const named = (await call('/api/approvals?include=patients')).body.approvals as Record<string, unknown>[];
+    expect(plain.find((a) => a.workflow_id === id)).not.toHaveProperty('rationale');
+    expect(named.find((a) => a.workflow_id === id)).toMatchObject({ rationale: 'good match, score 129' });
     const written = () => h.store.counts();
     // The batch has written decisions already (A001 moved, A003 waitlisted) while it waits for A002.
     expect(written().assignments + written().waitlist).toBeGreaterThan(0);

@@ -82,6 +82,9 @@ describe("the scheduler's console in Chromium", () => {
     await page.getByTestId('inbox-names').click();
     const name = h.store.patient(a002.patient_id)!.name;
     await page.getByTestId('approval-A002').filter({ hasText: name }).waitFor();
+    // The model's stated reason: free text that may name the patient, so shown with the names only.
+    expect(text).not.toMatch(/model: /);
+    expect(await page.getByTestId('approval-A002').textContent()).toMatch(/model: “good match, score 129”/);
     // Who started it.
     await page.getByTestId(`run-${id}`).filter({ hasText: 'local operator' }).waitFor();
     await fetch(`${api.url}/api/reassignments/${id}/cancel`, { method: 'POST' });

@@ -50,6 +50,11 @@ export function fromTemporal(err: unknown, workflowId: string): never {
   throw err;
 }
 
+/** The model's stated reasons are free text that may name a patient: shown with patient data only. */
+export function withoutRationale(progress: Progress): Progress {
+  return { ...progress, pending_approvals: progress.pending_approvals.map(({ rationale: _r, ...p }) => p) };
+}
+
 /** Describes a run, or refuses: 404 for an unknown id and for the id of anything but a reassignment (a batch's, say). */
 export async function describeReassignment(client: Client, workflowId: string) {
   const described = await client.workflow
@@ -84,6 +89,7 @@ export async function detailOf(
   if (status === 'RUNNING') {
     progress = await handle.query(progressQuery).catch(() => null);
     if (progress && live) progress = live.overlay(progress);
+    if (progress && !withPatients) progress = withoutRationale(progress);
   } else
     try {
       result = (await handle.result()) as ReassignmentResult;

@@ -194,7 +194,11 @@ async function refreshApprovals() {
       cell(appointment),
       cell(patient),
       cell(move),
-      cell(d ? factorsText(d.factors) : null, 'factors'),
+      cell(
+        [d ? factorsText(d.factors) : '', a.rationale ? `model: “${a.rationale}”` : ''].filter(Boolean).join(' — ') ||
+          null,
+        'factors',
+      ),
       cell(alternatives),
       deadline,
     );

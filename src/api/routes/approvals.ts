@@ -108,9 +108,13 @@ export function registerApprovalRoutes(
       const inbox = await (lists ? (lists.get('approvals', read) as ReturnType<typeof read>) : read());
       // Patient names never go into the shared cache: added for this operator's answer only.
       const approvals = await Promise.all(
-        inbox.approvals.map(async ({ label, ...a }) =>
-          withPatients && a.details
-            ? { ...a, details: (await views?.approvalDetails(a, label, true)) ?? a.details }
+        inbox.approvals.map(async ({ label, rationale, ...a }) =>
+          withPatients
+            ? {
+                ...a,
+                ...(rationale !== undefined ? { rationale } : {}),
+                details: a.details && ((await views?.approvalDetails(a, label, true)) ?? a.details),
+              }
             : a,
         ),
       );

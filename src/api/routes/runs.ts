@@ -4,7 +4,7 @@ import { progressQuery } from '../../workflows/contract/signals';
 import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/contract/types';
 import { describeZodError } from '../../zodIssue';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
-import { describeReassignment, detailOf, fromTemporal, linksOf, ApiError } from '../runViews';
+import { describeReassignment, detailOf, fromTemporal, linksOf, withoutRationale, ApiError } from '../runViews';
 import {
   cancelBodySchema,
   cancelResponseSchema,
@@ -195,7 +195,7 @@ export function registerRunRoutes(fastify: FastifyInstance, { config, client, li
         const { status } = await handle.describe();
         if (status.name !== 'RUNNING') break;
         const queried: Progress | undefined = await handle.query(progressQuery).catch(() => undefined);
-        const progress = queried && live ? live.overlay(queried) : queried;
+        const progress = queried && withoutRationale(live ? live.overlay(queried) : queried);
         const text = JSON.stringify(progress);
         if (progress && text !== last) {
           last = text;
