@@ -22,6 +22,8 @@ const REMEMBER_MS = 1000;
 
 /** The abort signal of the API request a Temporal call is made for (set by TemporalWatch.guard). */
 const requestSignal = new AsyncLocalStorage<AbortSignal>();
+/** A probe's calls are not retried (abortableRetryInterceptor retries nothing under an aborted signal). */
+const NO_RETRY = AbortSignal.abort();
 
 /**
  * The SDK's retry of unavailable calls, except for a request already answered 503: its calls stop retrying, so
@@ -51,8 +53,13 @@ export class TemporalWatch {
   /** Does the server answer now (at most PROBE_DEADLINE_MS to find out; one probe at a time, remembered a second)? */
   reachable(): Promise<boolean> {
     if (this.last && Date.now() - this.last.at < REMEMBER_MS) return Promise.resolve(this.last.reachable);
-    this.probing ??= this.connection
-      .withDeadline(Date.now() + PROBE_DEADLINE_MS, () => this.connection.workflowService.getSystemInfo({}))
+    // One attempt, not the SDK's retries: a refused connection is an answer at once, not after the deadline.
+    this.probing ??= requestSignal
+      .run(NO_RETRY, () =>
+        this.connection.withDeadline(Date.now() + PROBE_DEADLINE_MS, () =>
+          this.connection.workflowService.getSystemInfo({}),
+        ),
+      )
       .then(
         () => true,
         () => false,
