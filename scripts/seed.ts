@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../src/config';
-import { demoDataset } from '../src/domain/demoData';
+import { DEMO_DATE, demoDataset } from '../src/domain/demoData';
+import { isoDateSchema, providerIdSchema } from '../src/domain/model';
 import { SchedulingStore } from '../src/domain/store';
 import {
   syntheticDataset,
@@ -10,7 +11,26 @@ import {
 } from '../src/domain/syntheticData';
 import { describeError } from '../src/errors';
 
-/** Loads a data set into the scheduling database (replacing its content): the demo, or a synthetic one. */
+/**
+ * Loads a data set into the scheduling database (replacing its content): the demo, or a synthetic one; and, with
+ * --unavailable, records providers as unavailable on a day (several at once: a multi-provider day), so that each
+ * one's run finds its appointments and no run moves a patient to any of them.
+ */
+
+/** Provider ids, comma-separated: each checked before anything is written. */
+function providerList(v: string): string[] {
+  const ids = [...new Set(v.split(',').map((x) => x.trim().toUpperCase()))].filter(Boolean);
+  if (ids.length === 0) throw new InvalidArgumentError('name at least one provider, e.g. T001,P003');
+  for (const id of ids)
+    if (!providerIdSchema.safeParse(id).success) throw new InvalidArgumentError(`${id} is not a provider id (T001)`);
+  return ids;
+}
+
+function dateOption(v: string): string {
+  if (!isoDateSchema.safeParse(v).success) throw new InvalidArgumentError('must be a calendar date, YYYY-MM-DD');
+  return v;
+}
+
 const program = new Command('seed')
   .option(
     '--synthetic <n>',
@@ -23,11 +43,28 @@ const program = new Command('seed')
     },
   )
   .option('--seed <n>', 'random seed of the synthetic data set', (v) => Number(v), 42)
-  .action((opts: { synthetic?: number; seed: number }) => {
+  .option(
+    '--unavailable <ids>',
+    'record these providers as unavailable (comma-separated, e.g. T001,P003)',
+    providerList,
+  )
+  .option('--date <date>', `the day they are unavailable (with --unavailable; default ${DEMO_DATE})`, dateOption)
+  .option('--reason <text>', 'why they are unavailable (with --unavailable)', 'unavailable')
+  .action((opts: { synthetic?: number; seed: number; unavailable?: string[]; date?: string; reason: string }) => {
     const config = loadConfig();
+    const data = opts.synthetic ? syntheticDataset({ appointments: opts.synthetic, seed: opts.seed }) : demoDataset();
+    // Every id is checked against the data set before the database is touched: a mistake writes nothing.
+    const known = new Set(data.providers.map((p) => p.id));
+    const unknown = (opts.unavailable ?? []).filter((id) => !known.has(id));
+    if (unknown.length > 0)
+      throw new InvalidArgumentError(
+        `unknown provider ${unknown.join(', ')}: this data set has ${[...known].sort().join(', ')}`,
+      );
+    if (opts.date && !opts.unavailable) throw new InvalidArgumentError('--date goes with --unavailable');
+    const date = opts.date ?? DEMO_DATE;
     const store = new SchedulingStore(config.DB_PATH);
     try {
-      store.load(opts.synthetic ? syntheticDataset({ appointments: opts.synthetic, seed: opts.seed }) : demoDataset());
+      store.load(data);
       const c = store.counts();
       let what = 'the demo data set';
       if (opts.synthetic) {
@@ -38,6 +75,13 @@ const program = new Command('seed')
             : `a synthetic data set (${opts.synthetic} appointments of T001 from 2025-11-21 through ${until}: start with --date 2025-11-21 --until ${until})`;
       }
       console.log(`loaded ${what} into ${config.DB_PATH}: ${c.providers} providers, ${c.appointments} appointments`);
+      for (const id of opts.unavailable ?? []) {
+        store.markUnavailable(id, date, opts.reason);
+        const n = store.appointmentCount(id, date);
+        console.log(
+          `${id} is unavailable on ${date}: ${n} appointment(s)${n > 0 ? ` (npm run cli -- start -p ${id} -d ${date})` : ''}`,
+        );
+      }
     } finally {
       store.close();
     }

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type ConnectionOptions } from '@temporalio/client';
 import { loadConfig, type AppConfig } from './config';
 import { SchedulingStore } from './domain/store';
 import { OutcomeDesk } from './outcomeDesk';
@@ -66,16 +66,16 @@ function checkAgainstStore(config: AppConfig, providerId: string, date: string, 
   const store = new SchedulingStore(config.DB_PATH);
   try {
     if (store.counts().providers === 0)
-      throw new LaunchRefused(`the scheduling database ${config.DB_PATH} is empty: load data first (npm run seed)`);
-    if (!store.provider(providerId))
-      throw new LaunchRefused(`unknown provider ${providerId} in ${config.DB_PATH}`, 'not_found');
-    if (until !== undefined) {
-      if (store.appointmentCount(providerId, date, until) === 0)
-        throw new LaunchRefused(
-          `provider ${providerId} has no appointments from ${date} through ${until}: nothing to reassign`,
-        );
-    } else if (store.appointmentCount(providerId, date) === 0 && !store.unavailability(providerId, date))
-      throw new LaunchRefused(`provider ${providerId} has no appointments on ${date}: nothing to reassign`);
+      throw new LaunchRefused('the scheduling database is empty: load data first (npm run seed)');
+    if (!store.provider(providerId)) throw new LaunchRefused(`unknown provider ${providerId}`, 'not_found');
+    const when = until !== undefined ? `from ${date} through ${until}` : `on ${date}`;
+    if (store.appointmentCount(providerId, date, until) === 0)
+      throw new LaunchRefused(`provider ${providerId} has no appointments ${when}: nothing to reassign`);
+    // A repeated request: every appointment was moved or waitlisted already (each by the run that decided it).
+    if (store.scheduledCount(providerId, date, until) === 0)
+      throw new LaunchRefused(
+        `provider ${providerId} has nothing left to reassign ${when}: every appointment was already moved or waitlisted`,
+      );
   } finally {
     store.close();
   }
@@ -137,14 +137,18 @@ export class ReassignmentClient {
   /** Connects to TEMPORAL_ADDRESS (namespace TEMPORAL_NAMESPACE); refuses in one line when nobody answers. */
   static async connect(
     config: AppConfig = loadConfig(),
-    options: { address?: string; connectTimeoutMs?: number } = {},
+    options: { address?: string; connectTimeoutMs?: number; interceptors?: ConnectionOptions['interceptors'] } = {},
   ): Promise<ReassignmentClient> {
     const address = options.address ?? config.TEMPORAL_ADDRESS;
     // The keyring first: a bad PAYLOAD_KEYS is told as such, whether or not a server answers.
     const dataConverter = dataConverterFor(config);
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ address, connectTimeout: options.connectTimeoutMs ?? 3000 });
+      connection = await Connection.connect({
+        address,
+        connectTimeout: options.connectTimeoutMs ?? 3000,
+        ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+      });
       await connection.workflowService.getSystemInfo({});
     } catch {
       await connection?.close().catch(() => undefined);

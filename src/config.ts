@@ -76,6 +76,20 @@ const configSchema = z.object({
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
   /** API keys and their roles: JSON or @file, e.g. [{"name":"alice","key":"...","role":"operator"}] (src/api/auth.ts). */
   API_KEYS: optionalString,
+  /**
+   * Host names the API answers to besides the loopback names and API_HOST (the Host header, without its port),
+   * comma-separated, or * for any. A request for another name (DNS rebinding) gets a 421.
+   */
+  API_ALLOWED_HOSTS: optionalString,
+  /** PEM files: with both set the API serves HTTPS only (src/api/main.ts). */
+  API_TLS_CERT: optionalString,
+  API_TLS_KEY: optionalString,
+  /** Requests per minute per caller (API key, or address when none); 0 turns the limit off (benchmarks). */
+  API_RATE_LIMIT: z.coerce.number().int().min(0).max(10_000_000).default(600),
+  /** How long the API reuses a list it read (the runs, the approvals inbox); 0 reads anew for every request. */
+  API_LIST_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  /** Failed authentications per address in 15 minutes before that address is refused (429) until the window passes. */
+  API_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
   /** Where people open the Temporal Web UI (links in the API and console). */
   TEMPORAL_UI_URL: optionalString.pipe(z.url('must be a URL such as http://localhost:8233').optional()),
   /**

@@ -103,7 +103,7 @@ describe('the HTTP API', () => {
     expect(listed.find((r) => r.workflow_id === id)).toMatchObject({ mode: 'shadow', shadow_agreement: 'agree' });
     const refused = await trigger({ mode: 'prompt', shadow_writer: 'code' });
     expect(refused).toMatchObject({
-      status: 400,
+      status: 422,
       body: { error: 'invalid body: shadow_writer goes with mode shadow only' },
     });
   });
@@ -216,7 +216,7 @@ describe('the HTTP API', () => {
     [
       'a range that ends before it starts',
       { body: { provider_id: 'T001', date: '2025-11-21', until: '2025-11-20' } },
-      400,
+      422,
       /until must be on or after date 2025-11-21/,
     ],
     ['an unknown provider', { body: { provider_id: 'T999', date: '2025-11-21' } }, 404, /unknown provider T999/],
@@ -251,6 +251,7 @@ describe('the HTTP API', () => {
   test('the OpenAPI document describes every endpoint', async () => {
     const doc = (await call('/openapi.json', { key: null })).body as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/access-log',
       '/api/appointments/{appointmentId}/answer',
       '/api/appointments/{appointmentId}/offers',
       '/api/appointments/{appointmentId}/satisfaction',
@@ -259,6 +260,8 @@ describe('the HTTP API', () => {
       '/api/escalations/{id}/acknowledge',
       '/api/escalations/{id}/resolve',
       '/api/me',
+      '/api/needs-attention',
+      '/api/preview',
       '/api/reassignments',
       '/api/reassignments/{id}',
       '/api/reassignments/{id}/approvals/{appointmentId}',

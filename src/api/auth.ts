@@ -7,10 +7,11 @@ import { describeZodError } from '../zodIssue';
 /**
  * Who may use the API: API keys from the configuration (API_KEYS), each with a name and a role. A viewer reads
  * runs and approvals; an operator may also start, approve, reject and cancel. Every decision records the name.
+ * An auditor reads what a viewer reads, and the access log (who did what, when, with what outcome); no one else does.
  * With no keys configured there is one implicit operator, and the server binds to loopback only.
  */
 
-export const roleSchema = z.enum(['viewer', 'operator', 'gateway']);
+export const roleSchema = z.enum(['viewer', 'operator', 'gateway', 'auditor']);
 export type Role = z.infer<typeof roleSchema>;
 
 const apiKeySchema = z
@@ -89,8 +90,12 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
 }
 
 /**
- * viewer < operator; a gateway (a messaging service's webhook) may only pass on patients' answers and scores,
- * which an operator may key in too.
+ * viewer < operator; an auditor reads what a viewer reads and the access log; a gateway (a messaging service's
+ * webhook) may only pass on patients' answers and scores, which an operator may key in too.
  */
-export const roleAllows = (have: Role, need: Role) =>
-  have === 'gateway' ? need === 'gateway' : need === 'viewer' || have === 'operator';
+export const roleAllows = (have: Role, need: Role) => {
+  if (have === 'gateway') return need === 'gateway';
+  if (need === 'viewer') return true;
+  if (need === 'gateway') return have === 'operator';
+  return have === need;
+};

@@ -60,9 +60,11 @@ export async function listApprovals({ config, client }: ApiDeps): Promise<z.infe
   })) {
     if (e.status.name !== 'RUNNING') continue;
     const progress = await client.progress(e.workflowId).catch(() => undefined);
-    for (const p of progress?.pending_approvals ?? [])
+    // The model's stated reason is free text that may name the patient: it stays out of this list.
+    for (const { rationale: _rationale, ...p } of progress?.pending_approvals ?? [])
       approvals.push({
         ...p,
+        details: null,
         workflow_id: e.workflowId,
         provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
       });

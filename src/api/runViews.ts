@@ -7,6 +7,7 @@ import { DecisionRefused } from '../temporal/approvalDecision';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
 import { progressQuery } from '../workflows/contract/signals';
 import type { Progress, ReassignmentResult } from '../workflows/contract/types';
+import type { LiveDecisions } from './liveProgress';
 import type { runDetailSchema } from './schemas';
 import fs from 'node:fs';
 
@@ -49,13 +50,29 @@ export function fromTemporal(err: unknown, workflowId: string): never {
   throw err;
 }
 
+/** The model's stated reasons are free text that may name a patient: shown with patient data only. */
+export function withoutRationale(progress: Progress): Progress {
+  return { ...progress, pending_approvals: progress.pending_approvals.map(({ rationale: _r, ...p }) => p) };
+}
+
+/** Describes a run, or refuses: 404 for an unknown id and for the id of anything but a reassignment (a batch's, say). */
+export async function describeReassignment(client: Client, workflowId: string) {
+  const described = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((err: unknown) => fromTemporal(err, workflowId));
+  if (!REASSIGNMENT_TYPES.includes(described.type)) throw new ApiError(404, `${workflowId} is not a reassignment`);
+  return described;
+}
+
 /** A run now: its progress while it runs, its result (or why it failed) once it is over. */
 export async function detailOf(
   client: Client,
   config: AppConfig,
   workflowId: string,
   withPatients: boolean,
-): Promise<z.infer<typeof runDetailSchema>> {
+  live?: LiveDecisions,
+): Promise<Omit<z.infer<typeof runDetailSchema>, 'started_by'>> {
   const handle = client.workflow.getHandle(workflowId);
   let status: string;
   try {
@@ -69,8 +86,11 @@ export async function detailOf(
   let progress: Progress | null = null;
   let result: ReassignmentResult | null = null;
   let failure: string | null = null;
-  if (status === 'RUNNING') progress = await handle.query(progressQuery).catch(() => null);
-  else
+  if (status === 'RUNNING') {
+    progress = await handle.query(progressQuery).catch(() => null);
+    if (progress && live) progress = live.overlay(progress);
+    if (progress && !withPatients) progress = withoutRationale(progress);
+  } else
     try {
       result = (await handle.result()) as ReassignmentResult;
     } catch (err) {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { appointmentIdSchema, isoDateSchema, providerIdSchema } from '../domain/model';
+import { roleSchema } from './auth';
+import { approvalDetailsSchema } from './schedulerViews';
+import { appointmentIdSchema, calendarDateSchema, providerIdSchema } from '../domain/model';
 import { labelSchema } from '../prompts/schema';
 import { runFiltersSchema, runSummarySchema as runListEntrySchema } from '../temporal/runList';
 import {
@@ -17,6 +19,12 @@ import {
 /** Every refusal: one line a person can act on. */
 export const errorSchema = z.object({ error: z.string() });
 
+/**
+ * Free text as the document states it: 1 to max characters, not all blank. (Not trimmed here: a schema that trims
+ * before it counts would accept what the document refuses; the handlers trim.)
+ */
+const textSchema = (max: number) => z.string().min(1).max(max).regex(/\S/, 'must not be blank');
+
 /** A workflow id as our tools and the Temporal CLI write them (letters, digits and . _ : @ -). */
 const workflowIdSchema = z.string().regex(/^[\w.:@-]{1,200}$/, 'a workflow id such as reassign-T001-2025-11-21-a');
 
@@ -28,10 +36,10 @@ const requestedModeSchema = z.enum(['prompt', 'code', 'auto', 'shadow']);
 /** POST /api/trigger-workflow-dynamic: named as in the design this product comes from. */
 export const triggerBodySchema = z
   .object({
-    provider_id: providerIdSchema,
-    date: isoDateSchema,
-    until: isoDateSchema.optional().describe('last day of a range, inclusive (at most 31 days)'),
-    reason: z.string().trim().min(1).max(200).optional(),
+    provider_id: providerIdSchema.meta({ examples: ['T001'] }),
+    date: calendarDateSchema.meta({ examples: ['2025-11-21'] }),
+    until: calendarDateSchema.optional().describe('last day of a range, inclusive (at most 31 days)'),
+    reason: textSchema(200).optional(),
     mode: requestedModeSchema
       .optional()
       .describe(
@@ -41,6 +49,15 @@ export const triggerBodySchema = z
     label: labelSchema.optional().describe('prompt label to resolve (default: production)'),
   })
   .strict();
+
+/** A client's name for one request: a retry with the same key gets the same run, never a second one. */
+export const triggerHeadersSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,200}$/, '1 to 200 printable ASCII characters, no spaces')
+    .optional()
+    .describe('the same key with the same request answers with the first run (200, Idempotent-Replayed: true)'),
+});
 
 const linksSchema = z.object({ self: z.string(), events: z.string(), temporal_ui: z.string() });
 
@@ -53,7 +70,10 @@ export const triggerResponseSchema = z.object({
 });
 
 /** A run as Temporal's visibility lists it, with our search attributes, and its links. */
-export const runSummarySchema = runListEntrySchema.extend({ links: linksSchema });
+export const runSummarySchema = runListEntrySchema.extend({
+  started_by: z.string().nullable().describe('who started it through the API (null: started elsewhere)'),
+  links: linksSchema,
+});
 
 /** GET /api/reassignments: the same filters as the CLI's `list`. */
 export const listQuerySchema = runFiltersSchema;
@@ -73,6 +93,7 @@ export const runDetailSchema = z.object({
   result: reassignmentResultSchema.nullable(),
   failure: z.string().nullable().describe('why the run failed, when it did'),
   patients: z.record(z.string(), z.string()).optional().describe('patient name by appointment id (include=patients)'),
+  started_by: z.string().nullable().describe('who started it through the API (null: started elsewhere)'),
   links: linksSchema,
 });
 
@@ -88,16 +109,20 @@ export const decisionResponseSchema = z.object({
   by: z.string(),
 });
 
-export const cancelBodySchema = z.object({ reason: z.string().trim().min(1).max(300).optional() }).strict();
+export const cancelBodySchema = z.object({ reason: textSchema(300).optional() }).strict();
 export const cancelResponseSchema = z.object({ workflow_id: z.string(), cancellation: z.literal('requested') });
 
 export const inboxSchema = z.object({
-  approvals: z.array(pendingApprovalSchema.extend({ workflow_id: z.string(), provider_of_run: z.string().nullable() })),
+  approvals: z.array(
+    pendingApprovalSchema.extend({
+      workflow_id: z.string(),
+      provider_of_run: z.string().nullable(),
+      details: approvalDetailsSchema
+        .nullable()
+        .describe('the appointment and the decision explained (null: not at hand)'),
+    }),
+  ),
 });
 
-export const meSchema = z.object({
-  name: z.string(),
-  role: z.enum(['viewer', 'operator', 'gateway']),
-  auth: z.boolean(),
-});
+export const meSchema = z.object({ name: z.string(), role: roleSchema, auth: z.boolean() });
 export const healthSchema = z.object({ ok: z.boolean(), temporal: z.string() });

@@ -10,14 +10,23 @@ import {
 } from 'fastify-type-provider-zod';
 import { describeError } from '../errors';
 import { LaunchRefused } from '../client';
+import { AccessLog } from './accessLog';
+import { ListCache } from './listCache';
+import { LiveDecisions } from './liveProgress';
+import { SchedulerViews } from './schedulerViews';
+import { StartDedup } from './startDedup';
 import { LOCAL_OPERATOR, presentedKey, roleAllows, type Principal, type Role } from './auth';
 import { registerConsole } from './console';
 import type { ApiDeps } from './deps';
 import { ApiError } from './runViews';
 import { registerApprovalRoutes } from './routes/approvals';
+import { registerAccessLogRoutes } from './routes/accessLog';
 import { registerMcpRoute } from './routes/mcp';
-import { registerRunRoutes } from './routes/runs';
 import { registerOutcomeRoutes } from './routes/outcomes';
+import { registerRunRoutes } from './routes/runs';
+import { registerSchedulerRoutes } from './routes/scheduler';
+import { AuthLockout, clientErrorHandler, frameworkErrors, registerSecurity } from './security';
+import { TemporalWatch } from './temporalWatch';
 
 /**
  * The front door: an HTTP API (Fastify, zod schemas that also make the OpenAPI document) and the operator
@@ -27,6 +36,8 @@ import { registerOutcomeRoutes } from './routes/outcomes';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** The answer carries patient data: the access log records it whatever its outcome. */
+    patientData: boolean;
   }
   interface FastifyContextConfig {
     /** The least role a route needs; routes without it are public (the console page, the OpenAPI document). */
@@ -34,11 +45,46 @@ declare module 'fastify' {
   }
 }
 
-export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 }).withTypeProvider<ZodTypeProvider>();
+export async function buildApiServer(
+  deps: ApiDeps,
+  options: { https?: { cert: Buffer; key: Buffer } } = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    // Longer than any id the schemas accept (workflow ids up to 200), so that those get their own 400.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
+    clientErrorHandler,
+    ...(options.https ? { https: options.https } : {}),
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('patientData', false);
+  // An empty JSON body is no body (POST …/cancel with the content type and nothing else); anything else is parsed
+  // by Fastify's own parser (prototype poisoning refused).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return json(request, text, done);
+  });
+  await registerSecurity(app, deps.config, options.https !== undefined);
+  const lockout = new AuthLockout(deps.config.API_AUTH_FAILURE_LIMIT);
+  const accessLog = new AccessLog(deps.config.DB_PATH);
+  const live = new LiveDecisions(deps.config.DB_PATH);
+  const dedup = new StartDedup(deps.config.DB_PATH);
+  app.addHook('onClose', async () => {
+    accessLog.close();
+    live.close();
+    dedup.close();
+  });
+  const lists = new ListCache<unknown>(deps.config.API_LIST_CACHE_MS);
+  deps = { ...deps, live, dedup, lists, views: new SchedulerViews(deps.config) };
+  const watch = new TemporalWatch(deps.client.temporal.connection, deps.config.TEMPORAL_ADDRESS);
+  app.addHook('onClose', () => watch.settled());
 
   // A known path asked with a method it does not have is a 405 that names the methods it has (checked before
   // any body is read); an unknown path is a 404.
@@ -46,6 +92,17 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRoute', (route) => {
     const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+')}$`);
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ pattern, method });
+    // Every route that reads Temporal answers 503 within about two seconds when it does not answer. Not an event
+    // stream: its headers are sent at once, so it ends (when Temporal fails it) rather than answer 503.
+    if (route.config?.role && !(route as { sse?: unknown }).sse) {
+      const handler = route.handler;
+      route.handler = function (this: FastifyInstance, request, reply) {
+        return watch.guard(async () => {
+          const value: unknown = await handler.call(this, request, reply);
+          return value === reply ? undefined : value;
+        });
+      };
+    }
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.is404) return;
@@ -64,14 +121,56 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (!need) return;
     let principal: Principal | undefined = LOCAL_OPERATOR;
     if (deps.keys) {
+      const wait = lockout.lockedFor(request.ip);
+      if (wait > 0)
+        return reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ error: `too many failed authentications from this address: try again in ${wait} s` });
       const key = presentedKey(request.headers);
-      if (!key) return reply.code(401).send({ error: 'authentication needed: send Authorization: Bearer <API key>' });
-      principal = deps.keys.identify(key);
-      if (!principal) return reply.code(401).send({ error: 'unknown API key' });
+      principal = key ? deps.keys.identify(key) : undefined;
+      if (!principal) {
+        lockout.fail(request.ip);
+        return reply
+          .code(401)
+          .send({ error: key ? 'unknown API key' : 'authentication needed: send Authorization: Bearer <API key>' });
+      }
     }
+    request.principal = principal;
     if (!roleAllows(principal.role, need))
       return reply.code(403).send({ error: `the ${principal.role} role may not do this: it needs the ${need} role` });
-    request.principal = principal;
+  });
+
+  // A change through the API (or an attempt at one) makes the next poll read the lists anew.
+  app.addHook('onResponse', async (request) => {
+    if (request.method === 'POST') lists.clear();
+  });
+
+  // The access log: every change, every refusal of who the caller is, every view of patient data (accessLog.ts).
+  app.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode;
+    const path = request.url.split('?')[0]!;
+    const logged =
+      request.patientData ||
+      status === 401 ||
+      status === 403 ||
+      status === 429 ||
+      path === '/api/access-log' ||
+      (path.startsWith('/api/') && !['GET', 'HEAD', 'OPTIONS'].includes(request.method));
+    if (!logged) return;
+    try {
+      accessLog.record({
+        who: request.principal?.name ?? 'unauthenticated',
+        role: request.principal?.role ?? null,
+        address: request.ip,
+        method: request.method,
+        path: path.slice(0, 300),
+        patient_data: request.patientData,
+        status,
+      });
+    } catch (err) {
+      console.error(`api: the access log could not be written: ${describeError(err)}`);
+    }
   });
 
   app.setErrorHandler((err, request, reply) => {
@@ -89,9 +188,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (status && status >= 400 && status < 500) return reply.code(status).send({ error: describeError(err) });
     if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|Connection refused/i.test(String(err)))
       return reply.code(503).send({ error: `the Temporal server at ${deps.config.TEMPORAL_ADDRESS} does not answer` });
-    request.log.error(err);
-    console.error(`api: ${request.method} ${request.url}: ${describeError(err)}`);
-    return reply.code(500).send({ error: `internal error: ${describeError(err)}` });
+    // The details stay in the server's log: they can name files, and the caller cannot act on them.
+    console.error(`api: ${request.method} ${request.url.split('?')[0]}: ${describeError(err)}`);
+    return reply.code(500).send({ error: 'internal error: the server could not answer (its log says why)' });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }),
@@ -116,9 +215,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   registerRunRoutes(app, deps);
-  registerApprovalRoutes(app, deps);
+  registerApprovalRoutes(app, deps, watch);
   registerOutcomeRoutes(app, deps);
   registerMcpRoute(app, deps);
+  registerAccessLogRoutes(app, accessLog);
+  registerSchedulerRoutes(app, deps);
   registerConsole(app);
   await app.ready();
   return app;

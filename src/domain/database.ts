@@ -122,7 +122,11 @@ CREATE TABLE IF NOT EXISTS tool_calls (
 
 /** Opens (and creates, if need be) the scheduling database with the settings every process uses. */
 export function openSchedulingDatabase(file: string): Database.Database {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    // Patient data: readable by its owner only. SQLite gives its -wal and -shm files the same mode.
+    if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 10000');

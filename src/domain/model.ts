@@ -13,6 +13,16 @@ export const isoDateSchema = z
     const t = new Date(Date.UTC(y, m - 1, day));
     return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === day;
   }, 'not a calendar date');
+/**
+ * A calendar date (years 0100-9999, leap years included) as one regular expression, for documents that cannot
+ * carry isoDateSchema's check (the OpenAPI document): it accepts exactly the dates isoDateSchema accepts.
+ */
+export const CALENDAR_DATE_PATTERN =
+  /^(?:(?:[1-9]\d{3}|0[1-9]\d{2})-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))|(?:(?:[1-9]\d|0[1-9])(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29)$/;
+
+/** isoDateSchema, with the calendar written into its pattern too (what the API documents). */
+export const calendarDateSchema = isoDateSchema.regex(CALENDAR_DATE_PATTERN, 'not a calendar date');
+
 /** Longest date range one run may cover (date through until, inclusive). */
 export const MAX_RANGE_DAYS = 31;
 

@@ -146,6 +146,26 @@ export class SchedulingReads {
     ).n;
   }
 
+  /** The appointments still booked with a provider on a date, whether or not the absence is recorded yet. */
+  scheduledAppointments(providerId: string, date: string): Appointment[] {
+    return this.db
+      .prepare(
+        "SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id",
+      )
+      .all(providerId, date) as Appointment[];
+  }
+
+  /** Appointments still booked with a provider on a date (or from date through until): what a run could move. */
+  scheduledCount(providerId: string, date: string, until: string = date): number {
+    return (
+      this.db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ? AND status = 'scheduled'",
+        )
+        .get(providerId, date, until) as { n: number }
+    ).n;
+  }
+
   isBooked(providerId: string, date: string, time: string): boolean {
     return (
       this.db

@@ -1,6 +1,6 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
-import { isoDateSchema, providerIdSchema } from '../domain/model';
+import { calendarDateSchema, providerIdSchema } from '../domain/model';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
 import { runModeSchema, runStatusSchema } from '../workflows/contract/resultSchema';
 import { searchAttributes } from '../workflows/contract/searchAttributes';
@@ -15,7 +15,7 @@ export const runFiltersSchema = z
     // One enum rather than a union, so that a bad value is answered with the list of good ones.
     status: z.enum([...runStatusSchema.options, 'running']).optional(),
     provider: providerIdSchema.optional(),
-    date: isoDateSchema.optional(),
+    date: calendarDateSchema.optional(),
     mode: runModeSchema.optional(),
     shadow: z.enum(['agree', 'disagree']).optional().describe('shadow runs that agreed or disagreed'),
     limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -76,12 +76,21 @@ export function runSummaryOf(e: WorkflowExecutionInfo): RunSummary {
   };
 }
 
-/** Our runs on the task queue, newest first (visibility's order), at most `limit` of them. */
+/** How many runs a list reads at most before it sorts them (visibility's own order is not by start time). */
+export const LIST_SCAN_LIMIT = 10_000;
+
+/**
+ * Our runs on the task queue, newest first by start time, at most `limit` of them. Visibility lists running runs
+ * before closed ones, and closed ones by when they closed, so a run that started earlier but ended later came
+ * first: the list is read (up to LIST_SCAN_LIMIT runs) and sorted here.
+ */
 export async function listRuns(client: Client, taskQueue: string, filters: RunFilters): Promise<RunSummary[]> {
   const runs: RunSummary[] = [];
-  for await (const e of client.workflow.list({ query: listQuery(taskQueue, filters) })) {
+  for await (const e of client.workflow.list({ query: listQuery(taskQueue, filters), pageSize: 1000 })) {
     runs.push(runSummaryOf(e));
-    if (runs.length >= filters.limit) break;
+    if (runs.length >= LIST_SCAN_LIMIT) break;
   }
-  return runs;
+  return runs
+    .sort((a, b) => b.started_at.localeCompare(a.started_at) || b.workflow_id.localeCompare(a.workflow_id))
+    .slice(0, filters.limit);
 }

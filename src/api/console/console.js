@@ -2,12 +2,18 @@
 // Every value from the server is shown with textContent, never as HTML.
 'use strict';
 
+// The key lives in this tab's session storage only (gone when the tab closes), and only once the server took it.
+// Earlier versions kept it in local storage: that copy is removed.
+localStorage.removeItem('reassign.apiKey');
 const state = {
-  key: localStorage.getItem('reassign.apiKey') || '',
+  key: sessionStorage.getItem('reassign.apiKey') || '',
   role: 'viewer',
   selected: null,
   names: false,
   stream: null,
+  approvals: [],
+  shownApprovals: [],
+  selectedApprovals: new Set(),
 };
 
 const $ = (id) => document.getElementById(id);
@@ -57,23 +63,104 @@ async function whoAmI() {
     state.role = me.role;
     $('who').textContent = `${me.name} · ${me.role}${me.auth ? '' : ' (no authentication: loopback only)'}`;
     $('key-form').hidden = !me.auth;
+    $('sign-out').hidden = !me.auth;
     document.body.className = me.role;
     return true;
   } catch (err) {
     $('who').textContent = 'not signed in';
     $('key-form').hidden = false;
-    notice(err.status === 401 ? 'Enter an API key to see the runs.' : err.message);
+    $('sign-out').hidden = true;
+    document.body.className = 'signed-out';
+    state.role = null;
+    if (err.status !== 401) notice(err.message);
+    else notice(state.key ? `${err.message}: enter another API key` : 'Enter an API key to see the runs.');
     return false;
   }
 }
 
+const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+/** A deadline as the scheduler reads it: local time with its time zone, and how long is left. */
+function deadlineText(iso) {
+  const at = new Date(iso);
+  const local = at.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  });
+  return `${local} (${TZ})`;
+}
+
+function countdown(iso) {
+  const ms = new Date(iso).getTime() - Date.now();
+  if (ms <= 0) return 'passed';
+  const m = Math.floor(ms / 60000);
+  const h = Math.floor(m / 60);
+  const d = Math.floor(h / 24);
+  return d > 0
+    ? `in ${d} d ${h % 24} h`
+    : h > 0
+      ? `in ${h} h ${m % 60} min`
+      : `in ${m} min ${Math.floor(ms / 1000) % 60} s`;
+}
+
+const ON_TIMEOUT = {
+  waitlist: 'then the patient goes to the waitlist',
+  assign: 'then the move is made without a decision',
+};
+
+function factorsText(factors) {
+  return Object.entries(factors || {})
+    .map(([name, f]) => `${name} ${f.points}/${f.max}`)
+    .join(' · ');
+}
+
+function matchesFilter(a, filter) {
+  if (!filter) return true;
+  const hay = [
+    a.workflow_id,
+    a.appointment_id,
+    a.provider_id,
+    a.details && a.details.band,
+    a.details && a.details.specialty,
+  ]
+    .join(' ')
+    .toLowerCase();
+  return filter
+    .toLowerCase()
+    .split(/\s+/)
+    .every((w) => hay.includes(w));
+}
+
 async function refreshApprovals() {
-  const { approvals } = await api('/api/approvals');
+  const { approvals } = await api(
+    `/api/approvals${state.names && state.role === 'operator' ? '?include=patients' : ''}`,
+  );
+  state.approvals = approvals;
+  const filter = $('approvals-filter').value.trim();
   const body = $('approvals');
   body.replaceChildren();
-  for (const a of approvals) {
+  const shown = approvals.filter((a) => matchesFilter(a, filter));
+  for (const a of shown) {
+    const key = `${a.workflow_id}/${a.appointment_id}`;
+    const d = a.details;
     const tr = document.createElement('tr');
     tr.dataset.testid = `approval-${a.appointment_id}`;
+    const pick = document.createElement('td');
+    pick.className = 'operator-only';
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.dataset.testid = `select-${a.appointment_id}`;
+    box.checked = state.selectedApprovals.has(key);
+    box.addEventListener('change', () => {
+      if (box.checked) state.selectedApprovals.add(key);
+      else state.selectedApprovals.delete(key);
+      updateBulk();
+    });
+    pick.append(box);
     const run = document.createElement('td');
     const link = document.createElement('a');
     link.href = '#';
@@ -83,7 +170,38 @@ async function refreshApprovals() {
       select(a.workflow_id);
     });
     run.append(link);
-    tr.append(run, cell(a.appointment_id), cell(a.provider_id), cell(a.score), cell(when(a.deadline)));
+    const appointment = d ? `${a.appointment_id} · ${d.date} ${d.time} · ${d.specialty}` : a.appointment_id;
+    const patient = d && d.patient ? d.patient : state.names ? '–' : 'hidden';
+    const move = `${a.provider_id} · ${a.score}${d ? ` (${d.band})` : ''}`;
+    const alternatives = d
+      ? d.alternatives.map((x) => `${x.provider_id} ${x.score} (${x.band})`).join(', ') || 'none free'
+      : null;
+    const deadline = document.createElement('td');
+    deadline.dataset.testid = `deadline-${a.appointment_id}`;
+    const when = document.createElement('div');
+    when.textContent = deadlineText(a.deadline);
+    const left = document.createElement('div');
+    left.className = 'countdown';
+    left.dataset.deadline = a.deadline;
+    left.textContent = countdown(a.deadline);
+    const then = document.createElement('div');
+    then.className = 'hint';
+    then.textContent = d ? ON_TIMEOUT[d.on_timeout] : '';
+    deadline.append(when, left, then);
+    tr.append(
+      pick,
+      run,
+      cell(appointment),
+      cell(patient),
+      cell(move),
+      cell(
+        [d ? factorsText(d.factors) : '', a.rationale ? `model: “${a.rationale}”` : ''].filter(Boolean).join(' — ') ||
+          null,
+        'factors',
+      ),
+      cell(alternatives),
+      deadline,
+    );
     const actions = document.createElement('td');
     if (state.role === 'operator')
       actions.append(
@@ -93,6 +211,11 @@ async function refreshApprovals() {
     tr.append(actions);
     body.append(tr);
   }
+  // A selection of approvals no longer waiting is dropped.
+  const waiting = new Set(approvals.map((a) => `${a.workflow_id}/${a.appointment_id}`));
+  for (const key of [...state.selectedApprovals]) if (!waiting.has(key)) state.selectedApprovals.delete(key);
+  state.shownApprovals = shown;
+  updateBulk();
   $('approvals-count').textContent = approvals.length ? `(${approvals.length})` : '';
   $('no-approvals').hidden = approvals.length > 0;
 }
@@ -112,6 +235,81 @@ async function decide(a, decision) {
     notice(err.message);
   }
   await refreshApprovals().catch(() => undefined);
+}
+
+function updateBulk() {
+  const n = state.selectedApprovals.size;
+  $('approve-selected').disabled = n === 0;
+  $('approve-selected').textContent = n ? `Approve selected (${n})` : 'Approve selected';
+}
+
+/** Each selected approval is its own decision (one Update each), sent one after the other. */
+async function approveSelected() {
+  const chosen = state.approvals.filter((a) => state.selectedApprovals.has(`${a.workflow_id}/${a.appointment_id}`));
+  if (!chosen.length) return;
+  if (!confirm(`Approve ${chosen.length} move(s)? Each is recorded as your decision.`)) return;
+  const refused = [];
+  let approved = 0;
+  for (const a of chosen) {
+    try {
+      await api(
+        `/api/reassignments/${encodeURIComponent(a.workflow_id)}/approvals/${encodeURIComponent(a.appointment_id)}`,
+        { method: 'POST', body: JSON.stringify({ decision: 'approve' }) },
+      );
+      approved += 1;
+    } catch (err) {
+      refused.push(`${a.appointment_id}: ${err.message}`);
+    }
+    state.selectedApprovals.delete(`${a.workflow_id}/${a.appointment_id}`);
+  }
+  notice(
+    `approved ${approved} of ${chosen.length}${refused.length ? `; refused: ${refused.join('; ')}` : ''}`,
+    !refused.length,
+  );
+  await refreshApprovals().catch(() => undefined);
+}
+
+async function refreshAttention() {
+  const { appointments } = await api('/api/needs-attention');
+  const groups = new Map();
+  for (const a of appointments) {
+    const key = `${a.provider_id} ${a.date}`;
+    if (!groups.has(key)) groups.set(key, { provider_id: a.provider_id, date: a.date, items: [] });
+    groups.get(key).items.push(a);
+  }
+  const body = $('attention');
+  body.replaceChildren();
+  for (const g of groups.values()) {
+    const tr = document.createElement('tr');
+    tr.dataset.testid = `attention-${g.provider_id}-${g.date}`;
+    tr.append(
+      cell(g.provider_id),
+      cell(g.date),
+      cell(g.items.map((i) => `${i.appointment_id} ${i.time}`).join(', ')),
+      cell([...new Set(g.items.map((i) => `${i.run_id} (${i.run_status})`))].join(', ')),
+    );
+    const actions = document.createElement('td');
+    if (state.role === 'operator')
+      actions.append(
+        button('New run', 'start-again', `rerun-${g.provider_id}-${g.date}`, async () => {
+          try {
+            const r = await api('/api/trigger-workflow-dynamic', {
+              method: 'POST',
+              body: JSON.stringify({ provider_id: g.provider_id, date: g.date, reason: 'left undecided' }),
+            });
+            notice(`started ${r.workflow_id} for ${g.items.length} appointment(s)`, true);
+            await refreshRuns();
+            select(r.workflow_id);
+          } catch (err) {
+            notice(err.message);
+          }
+        }),
+      );
+    tr.append(actions);
+    body.append(tr);
+  }
+  $('attention-count').textContent = appointments.length ? `(${appointments.length})` : '';
+  $('no-attention').hidden = appointments.length > 0;
 }
 
 async function refreshRuns() {
@@ -139,7 +337,12 @@ async function refreshRuns() {
     a.textContent = 'Temporal UI';
     ui.append(a);
     tr.append(id, cell(status, `status-${status}`), cell(r.provider_id), cell(r.date), cell(r.mode));
-    tr.append(cell(r.prompt_version ? `v${r.prompt_version}` : null), cell(when(r.started_at)), ui);
+    tr.append(
+      cell(r.prompt_version ? `v${r.prompt_version}` : null),
+      cell(when(r.started_at)),
+      cell(r.started_by || 'elsewhere (CLI)'),
+      ui,
+    );
     body.append(tr);
   }
   $('no-runs').hidden = runs.length > 0;
@@ -154,6 +357,7 @@ function showDetail(d) {
   $('run-status').className = `status-${status}`;
   $('run-message').textContent = d.result ? d.result.message : d.failure || '';
   $('cancel-run').hidden = d.execution_status !== 'RUNNING';
+  $('run-started-by').textContent = d.started_by ? `started by ${d.started_by}` : '';
   const p = d.progress;
   $('run-progress').textContent = p
     ? `${p.decided}/${p.total_affected} decided · batches ${p.batches.done}/${p.batches.total} · LLM calls ${p.llm_calls}` +
@@ -259,9 +463,40 @@ async function start(event) {
   }
 }
 
+/** What a run would do, with nothing written: the code-driven decisions under the label's policy. */
+async function preview() {
+  const form = new FormData($('start-form'));
+  const body = {};
+  for (const k of ['provider_id', 'date', 'label']) {
+    const v = String(form.get(k) || '').trim();
+    if (v) body[k] = v;
+  }
+  try {
+    const p = await api('/api/preview', { method: 'POST', body: JSON.stringify(body) });
+    const counts = { assign: 0, ask_approval: 0, waitlist: 0 };
+    for (const a of p.appointments) counts[a.outcome] += 1;
+    $('preview-summary').textContent =
+      `Preview for ${p.provider_id} on ${p.date} (prompt ${p.prompt.label} v${p.prompt.version}), nothing written: ` +
+      `${p.appointments.length} appointment(s): ${counts.assign} moved at once, ${counts.ask_approval} waiting for ` +
+      `approval, ${counts.waitlist} to the waitlist.`;
+    const rows = $('preview-rows');
+    rows.replaceChildren();
+    for (const a of p.appointments) {
+      const tr = document.createElement('tr');
+      tr.dataset.testid = `preview-${a.appointment_id}`;
+      const would = { assign: 'move', ask_approval: 'ask approval', waitlist: 'waitlist' }[a.outcome];
+      tr.append(cell(a.appointment_id), cell(a.time), cell(would), cell(a.provider_id), cell(a.score), cell(a.band));
+      rows.append(tr);
+    }
+    $('preview').hidden = false;
+  } catch (err) {
+    notice(err.message);
+  }
+}
+
 async function refresh() {
   try {
-    await Promise.all([refreshApprovals(), refreshRuns()]);
+    await Promise.all([refreshApprovals(), refreshRuns(), refreshAttention()]);
   } catch (err) {
     notice(err.message);
   }
@@ -270,20 +505,52 @@ async function refresh() {
 $('key-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   state.key = $('key').value.trim();
-  localStorage.setItem('reassign.apiKey', state.key);
+  $('key').value = '';
   if (await whoAmI()) {
+    sessionStorage.setItem('reassign.apiKey', state.key);
     notice('');
     refresh();
+  } else {
+    // A refused key is forgotten at once: never stored, never sent again.
+    state.key = '';
+    sessionStorage.removeItem('reassign.apiKey');
   }
 });
-$('start-form').addEventListener('submit', start);
-$('show-names').addEventListener('click', () => {
-  state.names = !state.names;
-  $('show-names').textContent = state.names ? 'Hide patient names' : 'Show patient names';
-  if (state.selected) select(state.selected);
+$('sign-out').addEventListener('click', () => {
+  state.key = '';
+  sessionStorage.removeItem('reassign.apiKey');
+  if (state.stream) state.stream.abort();
+  state.selected = null;
+  for (const id of ['approvals', 'runs', 'decisions']) $(id).replaceChildren();
+  $('run-section').hidden = true;
+  whoAmI().then(() => notice('Signed out.', true));
 });
+$('start-form').addEventListener('submit', start);
+$('approvals-filter').addEventListener('input', () => refreshApprovals().catch((err) => notice(err.message)));
+$('select-shown').addEventListener('click', () => {
+  for (const a of state.shownApprovals) state.selectedApprovals.add(`${a.workflow_id}/${a.appointment_id}`);
+  refreshApprovals().catch((err) => notice(err.message));
+});
+$('approve-selected').addEventListener('click', approveSelected);
+$('preview-run').addEventListener('click', preview);
+setInterval(() => {
+  for (const el of document.querySelectorAll('.countdown')) el.textContent = countdown(el.dataset.deadline);
+}, 1000);
+function toggleNames() {
+  state.names = !state.names;
+  for (const id of ['show-names', 'inbox-names'])
+    $(id).textContent = state.names ? 'Hide patient names' : 'Show patient names';
+  if (state.selected) select(state.selected);
+  refreshApprovals().catch((err) => notice(err.message));
+}
+$('show-names').addEventListener('click', toggleNames);
+$('inbox-names').addEventListener('click', toggleNames);
 $('cancel-run').addEventListener('click', async () => {
   if (!state.selected) return;
+  const question =
+    `Cancel ${state.selected}? It stops after the step in flight: what is decided stays decided, ` +
+    'and the appointments not yet decided stay booked with the absent provider (listed under Needs attention).';
+  if (!confirm(question)) return;
   try {
     await api(`/api/reassignments/${encodeURIComponent(state.selected)}/cancel`, { method: 'POST', body: '{}' });
     notice(`cancellation requested for ${state.selected}`, true);

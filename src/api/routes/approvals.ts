@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { fromTemporal } from '../runViews';
+import { searchAttributes } from '../../workflows/contract/searchAttributes';
+import { listQuery } from '../../temporal/runList';
+import { ApiError, describeReassignment, fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,
+  detailQuerySchema,
   decisionBodySchema,
   decisionResponseSchema,
   errorSchema,
@@ -11,14 +14,24 @@ import {
   healthSchema,
 } from '../schemas';
 import type { ApiDeps } from '../deps';
-import { listApprovals } from '../operations';
+import type { TemporalWatch } from '../temporalWatch';
 
 /** The approvals inbox and its decisions, and who the caller is. */
 
-const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
+const refusals = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  429: errorSchema,
+  503: errorSchema,
+};
 
-export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps): void {
-  const { config, client } = deps;
+export function registerApprovalRoutes(
+  fastify: FastifyInstance,
+  { config, client, lists, views }: ApiDeps,
+  watch: TemporalWatch,
+): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -26,6 +39,7 @@ export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps):
     {
       config: { role: 'operator' },
       schema: {
+        operationId: 'decideApproval',
         summary:
           'Approve or reject the assignment an appointment waits on (answered at once: accepted, or 409 and why)',
         tags: ['approvals'],
@@ -36,6 +50,8 @@ export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps):
     },
     async (request) => {
       const { id, appointmentId } = request.params;
+      // As GET and cancel answer: a batch's id (or any other workflow's) is not a run the API decides in.
+      await describeReassignment(client.temporal, id);
       // An Update with a validator: an unknown or already decided appointment is refused before anything is written.
       return client
         .decide(id, {
@@ -53,12 +69,57 @@ export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps):
     {
       config: { role: 'viewer' },
       schema: {
-        summary: 'Every approval awaited by a running reassignment, with its deadline',
+        operationId: 'listApprovals',
+        summary:
+          'Every approval awaited by a running reassignment, with its deadline and the decision explained; `?include=patients` adds the patient (operator)',
         tags: ['approvals'],
+        querystring: detailQuerySchema,
         response: { 200: inboxSchema, ...refusals },
       },
     },
-    async () => listApprovals(deps),
+    async (request) => {
+      const withPatients = request.query.include === 'patients';
+      if (withPatients && request.principal.role !== 'operator')
+        throw new ApiError(403, 'patient names are for the operator role only');
+      request.patientData = withPatients;
+      const read = async () => {
+        const running = [];
+        for await (const e of client.temporal.workflow.list({
+          query: listQuery(config.TASK_QUEUE, { status: 'running' }),
+        }))
+          if (e.status.name === 'RUNNING') running.push(e);
+        // The runs' progress queries side by side, not one after the other.
+        const answers = await Promise.all(
+          running.map(async (e) => ({ e, progress: await client.progress(e.workflowId).catch(() => undefined) })),
+        );
+        const approvals = await Promise.all(
+          answers.flatMap(({ e, progress }) =>
+            (progress?.pending_approvals ?? []).map(async (p) => ({
+              ...p,
+              workflow_id: e.workflowId,
+              provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
+              label: progress?.prompt?.label ?? config.PROMPT_LABEL,
+              details: (await views?.approvalDetails(p, progress?.prompt?.label ?? config.PROMPT_LABEL, false)) ?? null,
+            })),
+          ),
+        );
+        return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
+      };
+      const inbox = await (lists ? (lists.get('approvals', read) as ReturnType<typeof read>) : read());
+      // Patient names never go into the shared cache: added for this operator's answer only.
+      const approvals = await Promise.all(
+        inbox.approvals.map(async ({ label, rationale, ...a }) =>
+          withPatients
+            ? {
+                ...a,
+                ...(rationale !== undefined ? { rationale } : {}),
+                details: a.details && ((await views?.approvalDetails(a, label, true)) ?? a.details),
+              }
+            : a,
+        ),
+      );
+      return { approvals };
+    },
   );
 
   app.get(
@@ -66,6 +127,7 @@ export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps):
     {
       config: { role: 'viewer' },
       schema: {
+        operationId: 'whoAmI',
         summary: 'Who the caller is, and with which role',
         tags: ['session'],
         response: { 200: meSchema, 401: errorSchema },
@@ -82,18 +144,13 @@ export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps):
     '/healthz',
     {
       schema: {
+        operationId: 'health',
         summary: 'Liveness, and whether Temporal answers (no authentication)',
         tags: ['session'],
         security: [],
         response: { 200: healthSchema },
       },
     },
-    async () => {
-      const temporal = await client.temporal.connection.workflowService
-        .getSystemInfo({})
-        .then(() => 'reachable')
-        .catch(() => 'unreachable');
-      return { ok: true, temporal };
-    },
+    async () => ({ ok: true, temporal: (await watch.reachable()) ? 'reachable' : 'unreachable' }),
   );
 }

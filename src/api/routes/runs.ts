@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { progressQuery } from '../../workflows/contract/signals';
-import type { Progress, ReassignmentResult } from '../../workflows/contract/types';
+import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/contract/types';
+import { describeZodError } from '../../zodIssue';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
-import { detailOf, fromTemporal, linksOf, ApiError } from '../runViews';
+import { detailOf, fromTemporal, linksOf, withoutRationale, ApiError } from '../runViews';
 import {
   cancelBodySchema,
   cancelResponseSchema,
@@ -14,31 +15,112 @@ import {
   runDetailSchema,
   runParamsSchema,
   triggerBodySchema,
+  triggerHeadersSchema,
   triggerResponseSchema,
 } from '../schemas';
+import { fingerprintOf, KeyReused, StartDedup } from '../startDedup';
 import type { ApiDeps } from '../deps';
-import { cancelReassignment, startReassignment } from '../operations';
+import { cancelReassignment } from '../operations';
 
 /** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
 
-const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
+const refusals = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  429: errorSchema,
+  503: errorSchema,
+};
 
 export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void {
-  const { config, client } = deps;
+  const { config, client, live, dedup, lists } = deps;
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
     '/api/trigger-workflow-dynamic',
     {
       config: { role: 'operator' },
+      // The stateful fuzzer (and any reader of the document) follows a started run to its other operations.
+      links: {
+        201: {
+          ReadRun: { operationId: 'readRun', parameters: { id: '$response.body#/workflow_id' } },
+          CancelRun: { operationId: 'cancelRun', parameters: { id: '$response.body#/workflow_id' } },
+          DecideApproval: { operationId: 'decideApproval', parameters: { id: '$response.body#/workflow_id' } },
+        },
+      },
       schema: {
+        operationId: 'startRun',
         summary: 'Start reassigning the appointments of an unavailable provider',
         tags: ['runs'],
         body: triggerBodySchema,
-        response: { 201: triggerResponseSchema, ...refusals, 409: errorSchema, 422: errorSchema },
+        headers: triggerHeadersSchema,
+        response: {
+          200: triggerResponseSchema.describe('a retry of an earlier request: the run it started'),
+          201: triggerResponseSchema,
+          ...refusals,
+          409: errorSchema,
+          422: errorSchema,
+        },
       },
     },
-    async (request, reply) => reply.code(201).send(await startReassignment(deps, request.body)),
+    async (request, reply) => {
+      const b = request.body;
+      const mode = b.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
+      if (b.shadow_writer && mode !== 'shadow')
+        throw new ApiError(422, 'invalid body: shadow_writer goes with mode shadow only');
+      const candidate = {
+        providerId: b.provider_id,
+        date: b.date,
+        ...(b.until !== undefined ? { until: b.until } : {}),
+        reason: b.reason?.trim() ?? 'unavailable',
+        promptLabel: b.label ?? config.PROMPT_LABEL,
+        ...(b.shadow_writer ? { shadowWriter: b.shadow_writer } : {}),
+      };
+      // The workflow's own schema has the last word (date ranges), in the API's field names: a request of the
+      // documented shape that asks for what cannot be done is a 422.
+      const parsed = reassignmentInputSchema.safeParse(candidate);
+      if (!parsed.success)
+        throw new ApiError(
+          422,
+          `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
+        );
+      const key = request.headers['idempotency-key'];
+      const who = request.principal.name;
+      const workflowId = key ? StartDedup.workflowIdFor(who, key, b.provider_id, b.date) : undefined;
+      const launch = async () => {
+        const s = await client
+          .start({ input: candidate, mode, ...(workflowId ? { workflowId } : {}) })
+          .catch((err: unknown) => {
+            if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
+              throw new ApiError(409, 'a run with that workflow id is already running');
+            throw err;
+          });
+        return { ...s, mode };
+      };
+      const existing = async (id: string) => {
+        const d = await client.temporal.workflow.getHandle(id).describe();
+        return { workflowId: id, runId: d.runId, type: d.type, mode };
+      };
+      const isRunning = async (id: string) =>
+        (await client.temporal.workflow.getHandle(id).describe()).status.name === 'RUNNING';
+      const request_ = { who, fingerprint: fingerprintOf({ ...candidate, mode }), ...(key ? { key, workflowId } : {}) };
+      const started = await (
+        dedup ? dedup.start(request_, launch, isRunning, existing) : launch().then((s) => ({ ...s, replayed: false }))
+      ).catch((err: unknown) => {
+        if (err instanceof KeyReused) throw new ApiError(422, err.message);
+        throw err;
+      });
+      if (started.replayed) void reply.header('idempotent-replayed', 'true');
+      else dedup?.recordStarter(started.workflowId, who);
+      return reply.code(started.replayed ? 200 : 201).send({
+        workflow_id: started.workflowId,
+        run_id: started.runId,
+        type: started.type,
+        mode,
+        links: linksOf(config, started.workflowId),
+      });
+    },
   );
 
   app.get(
@@ -46,6 +128,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
     {
       config: { role: 'viewer' },
       schema: {
+        operationId: 'listRuns',
         summary: 'Reassignment runs, newest first, from Temporal visibility',
         tags: ['runs'],
         querystring: listQuerySchema,
@@ -53,8 +136,18 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
       },
     },
     async (request) => {
-      const runs = await client.list(request.query);
-      return { runs: runs.map((run) => ({ ...run, links: linksOf(config, run.workflow_id) })) };
+      const read = async () => {
+        const runs = await client.list(request.query);
+        const starters = dedup?.starters(runs.map((r) => r.workflow_id)) ?? new Map<string, string>();
+        return {
+          runs: runs.map((run) => ({
+            ...run,
+            started_by: starters.get(run.workflow_id) ?? null,
+            links: linksOf(config, run.workflow_id),
+          })),
+        };
+      };
+      return lists ? (lists.get(`runs:${JSON.stringify(request.query)}`, read) as ReturnType<typeof read>) : read();
     },
   );
 
@@ -63,6 +156,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
     {
       config: { role: 'viewer' },
       schema: {
+        operationId: 'readRun',
         summary: "A run's progress while it runs, its result (or failure) once it is over",
         tags: ['runs'],
         params: runParamsSchema,
@@ -74,7 +168,9 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
       const withPatients = request.query.include === 'patients';
       if (withPatients && request.principal.role !== 'operator')
         throw new ApiError(403, 'patient names are for the operator role only');
-      return detailOf(client.temporal, config, request.params.id, withPatients);
+      request.patientData = withPatients;
+      const detail = await detailOf(client.temporal, config, request.params.id, withPatients, live);
+      return { ...detail, started_by: dedup?.starters([request.params.id]).get(request.params.id) ?? null };
     },
   );
 
@@ -84,6 +180,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
       config: { role: 'viewer' },
       sse: { kind: 'only' },
       schema: {
+        operationId: 'followRun',
         summary: 'Server-sent events: `progress` whenever it changes, then `result` (or `failure`), then the end',
         tags: ['runs'],
         params: runParamsSchema,
@@ -99,7 +196,8 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
       while (reply.sse.isConnected) {
         const { status } = await handle.describe();
         if (status.name !== 'RUNNING') break;
-        const progress: Progress | undefined = await handle.query(progressQuery).catch(() => undefined);
+        const queried: Progress | undefined = await handle.query(progressQuery).catch(() => undefined);
+        const progress = queried && withoutRationale(live ? live.overlay(queried) : queried);
         const text = JSON.stringify(progress);
         if (progress && text !== last) {
           last = text;
@@ -108,7 +206,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
         await new Promise((r) => setTimeout(r, 500));
       }
       if (!reply.sse.isConnected) return;
-      const detail = await detailOf(client.temporal, config, id, false);
+      const detail = await detailOf(client.temporal, config, id, false, live);
       if (detail.result) await reply.sse.send({ event: 'result', data: detail.result satisfies ReassignmentResult });
       else await reply.sse.send({ event: 'failure', data: { error: detail.failure ?? detail.execution_status } });
     },
@@ -118,7 +216,13 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
     '/api/reassignments/:id/cancel',
     {
       config: { role: 'operator' },
+      // No body at all is an empty one (Fastify's validator would see null); a JSON null is still refused.
+      preValidation: async (request) => {
+        const sent = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'];
+        if ((request.body === undefined || request.body === null) && !sent) request.body = {};
+      },
       schema: {
+        operationId: 'cancelRun',
         summary: 'Stop a run after the step in flight; what is done stays done',
         tags: ['runs'],
         params: runParamsSchema,
@@ -128,7 +232,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
     },
     async (request, reply) => {
       const { id } = request.params;
-      await cancelReassignment(deps, request.principal, id, request.body?.reason);
+      await cancelReassignment(deps, request.principal, id, request.body?.reason?.trim());
       return reply.code(202).send({ workflow_id: id, cancellation: 'requested' as const });
     },
   );

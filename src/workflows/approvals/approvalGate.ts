@@ -39,6 +39,8 @@ interface ApprovalHost {
 
 /** Marks the version of the gate that claims an approval across runs before asking (older histories did not). */
 const CLAIM_APPROVAL = 'claim-approval-across-runs';
+/** Marks the versions whose approval notice carries the model's stated reason (the inbox shows it). */
+const NOTICE_RATIONALE = 'approval-notice-rationale';
 
 type Decision = { decision: 'approved' | 'rejected'; by: string; note?: string };
 
@@ -106,7 +108,7 @@ export class ApprovalGate {
         error: `invalid arguments for request_approval: ${describeZodError(parsed.error, '(arguments)')}`,
       };
     }
-    const { appointment_id, provider_id } = parsed.data;
+    const { appointment_id, provider_id, rationale } = parsed.data;
     const earlier = this.settled.get(`${appointment_id}→${provider_id}`);
     if (earlier) return { ok: true, result: earlier };
     const scored = await this.host.tool('calculate_match_score', { appointment_id, provider_id });
@@ -176,6 +178,7 @@ export class ApprovalGate {
       batch: this.host.input.batch,
       child_workflow_id: workflowInfo().workflowId,
       deadline,
+      ...(rationale && patched(NOTICE_RATIONALE) ? { rationale } : {}),
     };
     this.pending.set(appointment_id, provider_id);
     this.host.outcome.approvals.requested += 1;

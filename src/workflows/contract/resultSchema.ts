@@ -158,6 +158,10 @@ export const pendingApprovalSchema = z.object({
   score: z.number(),
   batch: z.number().int(),
   deadline: z.string(),
+  rationale: z
+    .string()
+    .optional()
+    .describe("the model's stated reason (free text that may name the patient: shown with patient data only)"),
 });
 
 export const progressSchema = z.object({

@@ -191,6 +191,8 @@ export interface ApprovalNotice {
   batch: number;
   child_workflow_id: string;
   deadline: string;
+  /** The model's stated reason for the move (request_approval's rationale), when it gave one. */
+  rationale?: string;
   settled?: 'approved' | 'rejected' | 'timed_out' | 'cancelled';
 }
 

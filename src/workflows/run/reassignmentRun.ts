@@ -250,7 +250,15 @@ export class ReassignmentRun {
       return;
     }
     // A new request (after a rejection, another candidate may be asked about) starts undecided.
-    const { appointment_id, provider_id, score, batch, deadline, child_workflow_id } = notice;
-    this.pending.set(appointment_id, { appointment_id, provider_id, score, batch, deadline, child: child_workflow_id });
+    const { appointment_id, provider_id, score, batch, deadline, child_workflow_id, rationale } = notice;
+    this.pending.set(appointment_id, {
+      appointment_id,
+      provider_id,
+      score,
+      batch,
+      deadline,
+      child: child_workflow_id,
+      ...(rationale !== undefined ? { rationale } : {}),
+    });
   }
 }

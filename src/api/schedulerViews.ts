@@ -1,0 +1,184 @@
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import type { AppConfig } from '../config';
+import { calendarDateSchema, providerIdSchema } from '../domain/model';
+import { FACTORS, bandOf, type Policy } from '../domain/policy';
+import { labelSchema } from '../prompts/schema';
+import { ApiError } from './runViews';
+import { SchedulingStore } from '../domain/store';
+import { LocalPromptRegistry, resolvePromptBundle } from '../prompts/registry';
+
+/**
+ * What a scheduler needs beside the ids: for an approval, the appointment (date, time, specialty), the score's six
+ * factors, the band, the next-best colleagues and what happens when the deadline passes; the appointments that
+ * cancelled or failed runs left with the absent provider (needs attention); and a preview of what a run would do
+ * (the code-driven decision of each appointment under the prompt's policy), written nowhere. All read from the
+ * scheduling database when it is on this machine; nothing here writes.
+ */
+
+const factorSchema = z.object({ points: z.number(), max: z.number(), detail: z.string() });
+
+export const approvalDetailsSchema = z.object({
+  date: z.string(),
+  time: z.string(),
+  specialty: z.string(),
+  band: z.string().describe('excellent, good or poor, under the run prompt version policy'),
+  factors: z.record(z.string(), factorSchema).describe('the six factors the score adds up'),
+  alternatives: z
+    .array(z.object({ provider_id: z.string(), score: z.number(), band: z.string() }))
+    .describe('the next-best free colleagues at that slot, best first'),
+  on_timeout: z.enum(['waitlist', 'assign']).describe('what happens when nobody decides before the deadline'),
+  patient: z.string().optional().describe('the patient name (include=patients, operator role)'),
+});
+export type ApprovalDetails = z.infer<typeof approvalDetailsSchema>;
+
+export const attentionEntrySchema = z.object({
+  appointment_id: z.string(),
+  provider_id: z.string().describe('the unavailable provider the appointment is still booked with'),
+  date: z.string(),
+  time: z.string(),
+  specialty: z.string(),
+  run_id: z.string().describe('the run that left it undecided'),
+  run_status: z.string(),
+  reason: z.string(),
+});
+
+export const previewBodySchema = z
+  .object({
+    provider_id: providerIdSchema,
+    date: calendarDateSchema,
+    label: labelSchema.optional(),
+  })
+  .strict();
+
+export const previewSchema = z.object({
+  provider_id: z.string(),
+  date: z.string(),
+  prompt: z.object({ label: z.string(), version: z.number().int() }),
+  appointments: z.array(
+    z.object({
+      appointment_id: z.string(),
+      time: z.string(),
+      specialty: z.string(),
+      outcome: z.enum(['assign', 'ask_approval', 'waitlist']),
+      provider_id: z.string().nullable(),
+      score: z.number().nullable(),
+      band: z.string().nullable(),
+    }),
+  ),
+  written: z.literal(false),
+});
+
+export class SchedulerViews {
+  private readonly policies = new Map<string, { at: number; policy: Policy; version: number }>();
+
+  constructor(private readonly config: AppConfig) {}
+
+  private async policyOf(label: string): Promise<{ policy: Policy; version: number }> {
+    const hit = this.policies.get(label);
+    if (hit && Date.now() - hit.at < 10_000) return hit;
+    const bundle = await resolvePromptBundle(new LocalPromptRegistry(this.config.PROMPTS_DIR), label);
+    const entry = { at: Date.now(), policy: bundle.policy, version: bundle.orchestrator.version };
+    this.policies.set(label, entry);
+    return entry;
+  }
+
+  private withStore<T>(fn: (store: SchedulingStore) => T): T | undefined {
+    if (!fs.existsSync(this.config.DB_PATH)) return undefined;
+    const store = new SchedulingStore(this.config.DB_PATH);
+    try {
+      return fn(store);
+    } finally {
+      store.close();
+    }
+  }
+
+  /** An awaited approval, explained; undefined when the database or the prompt is not at hand. */
+  async approvalDetails(
+    a: { appointment_id: string; provider_id: string },
+    label: string,
+    withPatient: boolean,
+  ): Promise<ApprovalDetails | undefined> {
+    const resolved = await this.policyOf(label).catch(() => undefined);
+    if (!resolved) return undefined;
+    const { policy } = resolved;
+    return this.withStore((store) => {
+      const appointment = store.appointment(a.appointment_id);
+      if (!appointment) return undefined;
+      const match = store.score(a.appointment_id, a.provider_id, policy.weights);
+      const factors = Object.fromEntries(FACTORS.map((f) => [f, match.factors[f]]));
+      const { candidates } = store.rankCandidates(a.appointment_id, policy, 4);
+      const patient = withPatient ? store.patient(appointment.patient_id)?.name : undefined;
+      return {
+        date: appointment.date,
+        time: appointment.time,
+        specialty: appointment.specialty,
+        band: bandOf(match.score, policy.thresholds),
+        factors,
+        alternatives: candidates
+          .filter((c) => c.provider_id !== a.provider_id)
+          .slice(0, 3)
+          .map(({ provider_id, score, band }) => ({ provider_id, score, band })),
+        on_timeout: policy.approval.on_timeout,
+        ...(patient ? { patient } : {}),
+      };
+    });
+  }
+
+  /** Appointments that cancelled or failed runs left undecided and still booked with the absent provider. */
+  needsAttention(): z.infer<typeof attentionEntrySchema>[] {
+    if (!fs.existsSync(this.config.DB_PATH)) return [];
+    const db = new Database(this.config.DB_PATH, { readonly: true, fileMustExist: true });
+    try {
+      const rows = db
+        .prepare(
+          `SELECT ru.appointment_id, a.provider_id, a.date, a.time, a.specialty, r.run_id, r.status AS run_status,
+                  ru.reason, r.finished_at
+           FROM run_undecided ru JOIN runs r ON r.run_id = ru.run_id JOIN appointments a ON a.id = ru.appointment_id
+           WHERE r.status NOT IN ('running', 'completed') AND a.status = 'scheduled' AND a.provider_id = r.provider_id
+           ORDER BY a.date, a.time, a.id, r.finished_at DESC`,
+        )
+        .all() as (z.infer<typeof attentionEntrySchema> & { finished_at: string | null })[];
+      // One line per appointment: the latest run that left it.
+      const seen = new Set<string>();
+      return rows
+        .filter((r) => !seen.has(r.appointment_id) && seen.add(r.appointment_id))
+        .map(({ finished_at: _f, ...r }) => r);
+    } catch {
+      return []; // a database without the run tables yet
+    } finally {
+      db.close();
+    }
+  }
+
+  /** What a code-driven run would decide for each affected appointment, under the label's policy; nothing written. */
+  async preview(input: z.infer<typeof previewBodySchema>): Promise<z.infer<typeof previewSchema> | undefined> {
+    const label = input.label ?? this.config.PROMPT_LABEL;
+    const { policy, version } = await this.policyOf(label);
+    return this.withStore((store) => {
+      if (!store.provider(input.provider_id)) throw new ApiError(404, `unknown provider ${input.provider_id}`);
+      const appointments = store.scheduledAppointments(input.provider_id, input.date).map((appointment) => {
+        const { candidates } = store.rankCandidates(appointment.id, policy, 1);
+        const best = candidates[0];
+        const outcome = !best || best.band === 'poor' ? 'waitlist' : best.approval_required ? 'ask_approval' : 'assign';
+        return {
+          appointment_id: appointment.id,
+          time: appointment.time,
+          specialty: appointment.specialty,
+          outcome: outcome as 'assign' | 'ask_approval' | 'waitlist',
+          provider_id: best && outcome !== 'waitlist' ? best.provider_id : null,
+          score: best?.score ?? null,
+          band: best?.band ?? null,
+        };
+      });
+      return {
+        provider_id: input.provider_id,
+        date: input.date,
+        prompt: { label, version },
+        appointments,
+        written: false as const,
+      };
+    });
+  }
+}

@@ -1,0 +1,197 @@
+import { startApi, type RunningApi } from '../src/api/main';
+import { loadConfig } from '../src/config';
+import { batchWorkflowId } from '../src/workflowIds';
+import type { ReassignmentResult } from '../src/workflows/contract/types';
+import { encryptionEnv, startHarness, untilVisible, waitForProgress, type Harness } from './support/harness';
+
+/**
+ * The API's contract against the real Temporal dev server: progress that counts each decision as it is written,
+ * 422 for a repeated request with nothing left to do, one run per request (Idempotency-Key; identical concurrent
+ * starts), 404 for a batch's id on every route, cancel without a body, and the run list newest first.
+ */
+
+const OPERATOR = 'operator-key-0123456789';
+const keys = JSON.stringify([
+  { name: 'alice', key: OPERATOR, role: 'operator' },
+  { name: 'bob', key: 'other-operator-key-0123', role: 'operator' },
+]);
+
+describe('the API contract', () => {
+  let h: Harness;
+  let api: RunningApi;
+  const call = async (
+    path: string,
+    init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string>; key?: string } = {},
+  ) => {
+    const hasBody = init.body !== undefined || init.raw !== undefined;
+    const response = await fetch(`${api.url}${path}`, {
+      method: init.method ?? (hasBody ? 'POST' : 'GET'),
+      headers: {
+        authorization: `Bearer ${init.key ?? OPERATOR}`,
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...init.headers,
+      },
+      ...(init.raw !== undefined
+        ? { body: init.raw }
+        : init.body !== undefined
+          ? { body: JSON.stringify(init.body) }
+          : {}),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    };
+  };
+  const trigger = (body: Record<string, unknown> = {}, headers: Record<string, string> = {}, key?: string) =>
+    call('/api/trigger-workflow-dynamic', {
+      body: { provider_id: 'T001', date: '2025-11-21', reason: 'sick', ...body },
+      headers,
+      ...(key ? { key } : {}),
+    });
+  const handle = (id: string) => h.client.workflow.getHandle(id);
+
+  beforeAll(async () => {
+    h = await startHarness();
+    api = await startApi(
+      loadConfig({
+        TEMPORAL_ADDRESS: h.address,
+        TASK_QUEUE: h.taskQueue,
+        DB_PATH: h.store.file,
+        PROMPTS_DIR: h.promptsDir,
+        API_PORT: '0',
+        API_KEYS: keys,
+        API_RATE_LIMIT: '0',
+        LOG_LEVEL: 'ERROR',
+        ...encryptionEnv(),
+      }),
+      () => undefined,
+    );
+  });
+  afterAll(async () => {
+    await api?.close();
+    await h?.close();
+  });
+  beforeEach(() => h.reload());
+
+  test('progress counts each decision as it is written, while the batch still waits for an approval', async () => {
+    const id = (await trigger()).body.workflow_id as string;
+    await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
+    // The model's reason for the move that waits: with patient data only (free text that may name the patient).
+    const plain = (await call('/api/approvals')).body.approvals as Record<string, unknown>[];
+    const named = (await call('/api/approvals?include=patients')).body.approvals as Record<string, unknown>[];
+    expect(plain.find((a) => a.workflow_id === id)).not.toHaveProperty('rationale');
+    expect(named.find((a) => a.workflow_id === id)).toMatchObject({ rationale: 'good match, score 129' });
+    const written = () => h.store.counts();
+    // The batch has written decisions already (A001 moved, A003 waitlisted) while it waits for A002.
+    expect(written().assignments + written().waitlist).toBeGreaterThan(0);
+    const detail = await call(`/api/reassignments/${id}`);
+    expect(detail.body.execution_status).toBe('RUNNING');
+    const progress = detail.body.progress as { decided: number; assigned: number; waitlisted: number };
+    expect(progress.assigned).toBe(written().assignments);
+    expect(progress.waitlisted).toBe(written().waitlist);
+    expect(progress.decided).toBe(written().assignments + written().waitlist);
+    await call(`/api/reassignments/${id}/cancel`, { method: 'POST' });
+    await handle(id).result();
+  });
+
+  test('a repeated request with nothing left to reassign is 422, and starts nothing', async () => {
+    const first = await trigger({ label: 'staging' });
+    expect(first.status).toBe(201);
+    const result: ReassignmentResult = await handle(first.body.workflow_id as string).result();
+    expect(result.status).toBe('completed');
+    const again = await trigger({ label: 'staging' });
+    expect(again).toMatchObject({
+      status: 422,
+      body: { error: expect.stringMatching(/T001 has nothing left to reassign on 2025-11-21/) },
+    });
+  });
+
+  test('Idempotency-Key: a retry gets the first run (200, Idempotent-Replayed), another request with it is 422', async () => {
+    const first = await trigger({ label: 'staging' }, { 'idempotency-key': 'retry-me-1' });
+    expect(first.status).toBe(201);
+    const id = first.body.workflow_id as string;
+    await handle(id).result();
+    // The run has finished and done its work: the retry still answers with it, rather than a 422 or a new run.
+    const retry = await trigger({ label: 'staging' }, { 'idempotency-key': 'retry-me-1' });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.body).toMatchObject({ workflow_id: id, run_id: first.body.run_id });
+    const misuse = await trigger({ label: 'staging', reason: 'other' }, { 'idempotency-key': 'retry-me-1' });
+    expect(misuse).toMatchObject({
+      status: 422,
+      body: { error: expect.stringMatching(/already used for another request/) },
+    });
+    // Keys are per caller: bob's same key is his own request.
+    h.reload();
+    const bobs = await trigger({ label: 'staging' }, { 'idempotency-key': 'retry-me-1' }, 'other-operator-key-0123');
+    expect(bobs.status).toBe(201);
+    expect(bobs.body.workflow_id).not.toBe(id);
+    await handle(bobs.body.workflow_id as string).result();
+  });
+
+  test('ten identical concurrent starts make one run; the others are told which (200)', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => trigger()));
+    const ids = new Set(answers.map((a) => a.body.workflow_id));
+    expect(ids.size).toBe(1);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+    // Still running (it waits for A002): an identical start now gets the same run too.
+    const id = [...ids][0] as string;
+    await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
+    const later = await trigger();
+    expect(later).toMatchObject({ status: 200, body: { workflow_id: id } });
+    await call(`/api/reassignments/${id}/cancel`, { method: 'POST' });
+    await handle(id).result();
+  });
+
+  test("a batch's id is 404 on every route: read, approve, cancel", async () => {
+    const id = (await trigger()).body.workflow_id as string;
+    await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
+    const batch = batchWorkflowId(id, 1);
+    expect((await handle(batch).describe()).status.name).toBe('RUNNING');
+    expect((await call(`/api/reassignments/${batch}`)).status).toBe(404);
+    const approve = await call(`/api/reassignments/${batch}/approvals/A002`, { body: { decision: 'approve' } });
+    expect(approve).toMatchObject({ status: 404, body: { error: `${batch} is not a reassignment` } });
+    expect((await call(`/api/reassignments/${batch}/cancel`, { method: 'POST' })).status).toBe(404);
+    expect((await call(`/api/reassignments/${id}/cancel`, { method: 'POST' })).status).toBe(202);
+    await handle(id).result();
+  });
+
+  test('cancel needs no body: none at all, or an empty one with the JSON content type', async () => {
+    for (const send of [
+      { method: 'POST' },
+      { method: 'POST', raw: '', headers: { 'content-type': 'application/json' } },
+    ]) {
+      h.reload();
+      const id = (await trigger()).body.workflow_id as string;
+      await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
+      expect((await call(`/api/reassignments/${id}/cancel`, send)).status).toBe(202);
+      expect(((await handle(id).result()) as ReassignmentResult).status).toBe('cancelled');
+    }
+  });
+
+  test('the run list is newest first by start time, a running older run after a newer finished one', async () => {
+    const older = (await trigger()).body.workflow_id as string;
+    await waitForProgress(handle(older), (p) => p.pending_approvals.length > 0);
+    // A newer run that ends at once (an unknown provider fails it): visibility lists running runs first.
+    const newer = await h.start('promptDrivenReassignment', { providerId: 'T999', date: '2025-11-21', reason: 'x' });
+    await newer.result().catch(() => undefined);
+    const runs = await untilVisible(
+      async () =>
+        (await call('/api/reassignments?limit=200')).body.runs as {
+          workflow_id: string;
+          started_at: string;
+          execution_status: string;
+        }[],
+      (list) => list.some((r) => r.workflow_id === newer.workflowId && r.execution_status !== 'RUNNING'),
+    );
+    const started = runs.map((r) => r.started_at);
+    expect(started).toEqual([...started].sort().reverse());
+    expect(runs.findIndex((r) => r.workflow_id === newer.workflowId)).toBeLessThan(
+      runs.findIndex((r) => r.workflow_id === older),
+    );
+    await call(`/api/reassignments/${older}/cancel`, { method: 'POST' });
+    await handle(older).result();
+  });
+});
