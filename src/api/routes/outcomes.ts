@@ -19,6 +19,7 @@ const refusals = {
   403: errorSchema,
   404: errorSchema,
   409: errorSchema,
+  429: errorSchema,
   503: errorSchema,
 };
 
