@@ -157,4 +157,26 @@ describe("the scheduler's console in Chromium", () => {
     expect(h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0 });
     expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
   });
+
+  test('the escalations inbox: a rejected approval is listed, acknowledged, then resolved, with who', async () => {
+    const id = await start();
+    await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
+    await handle(id).signal('reject', { appointmentId: 'A002', by: 'dr-lead' });
+    await handle(id).result();
+    const rejected = h.store.escalations({}).find((e) => e.kind === 'approval_rejected')!;
+    await page.goto(api.url);
+    const row = page.getByTestId(`escalation-${rejected.id}`);
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/approval rejected.*dr-lead rejected moving A002 to P001.*open/);
+    await page.getByTestId(`acknowledge-${rejected.id}`).click();
+    await page.getByText(`escalation #${rejected.id} acknowledged`).waitFor();
+    expect(h.store.escalation(rejected.id)).toMatchObject({
+      status: 'acknowledged',
+      acknowledged_by: 'local operator',
+    });
+    await page.getByTestId(`resolve-${rejected.id}`).click();
+    await page.getByText(`escalation #${rejected.id} resolved`).waitFor();
+    expect(h.store.escalation(rejected.id)).toMatchObject({ status: 'resolved', resolved_by: 'local operator' });
+    await row.waitFor({ state: 'detached' });
+  });
 });

@@ -312,6 +312,40 @@ async function refreshAttention() {
   $('no-attention').hidden = appointments.length > 0;
 }
 
+/** The escalations still open or acknowledged; an operator acknowledges or resolves them (who and when are recorded). */
+async function refreshEscalations() {
+  const { escalations } = await api('/api/escalations?limit=100');
+  const shown = escalations.filter((e) => e.status !== 'resolved');
+  const body = $('escalations');
+  body.replaceChildren();
+  for (const e of shown) {
+    const tr = document.createElement('tr');
+    tr.dataset.testid = `escalation-${e.id}`;
+    const status =
+      e.status === 'acknowledged' ? `acknowledged by ${e.acknowledged_by} (${when(e.acknowledged_at)})` : e.status;
+    tr.append(cell(e.id), cell(e.kind.replace(/_/g, ' ')), cell(e.reason), cell(status), cell(when(e.created_at)));
+    const actions = document.createElement('td');
+    if (state.role === 'operator') {
+      const act = (action, label) =>
+        button(label, action, `${action}-${e.id}`, async () => {
+          try {
+            const done = await api(`/api/escalations/${e.id}/${action}`, { method: 'POST', body: '{}' });
+            notice(`escalation #${done.id} ${done.status}`, true);
+            await refreshEscalations();
+          } catch (err) {
+            notice(err.message);
+          }
+        });
+      if (e.status === 'open') actions.append(act('acknowledge', 'Acknowledge'));
+      actions.append(act('resolve', 'Resolve'));
+    }
+    tr.append(actions);
+    body.append(tr);
+  }
+  $('escalations-count').textContent = shown.length ? `(${shown.length})` : '';
+  $('no-escalations').hidden = shown.length > 0;
+}
+
 async function refreshRuns() {
   const { runs } = await api('/api/reassignments?limit=25');
   const body = $('runs');
@@ -496,7 +530,7 @@ async function preview() {
 
 async function refresh() {
   try {
-    await Promise.all([refreshApprovals(), refreshRuns(), refreshAttention()]);
+    await Promise.all([refreshApprovals(), refreshRuns(), refreshAttention(), refreshEscalations()]);
   } catch (err) {
     notice(err.message);
   }
@@ -521,7 +555,7 @@ $('sign-out').addEventListener('click', () => {
   sessionStorage.removeItem('reassign.apiKey');
   if (state.stream) state.stream.abort();
   state.selected = null;
-  for (const id of ['approvals', 'runs', 'decisions']) $(id).replaceChildren();
+  for (const id of ['approvals', 'runs', 'decisions', 'escalations']) $(id).replaceChildren();
   $('run-section').hidden = true;
   whoAmI().then(() => notice('Signed out.', true));
 });
