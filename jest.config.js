@@ -9,6 +9,7 @@ const unitTests = [
   'lint',
   'mcpSource',
   'outcomeFigures',
+  'patientSimulator',
   'payloadCodec',
   'toolCalling',
   'workflowPieces',
