@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { runEval, type EvalReport } from '../src/eval/runner';
-import { scenarios } from '../src/eval/scenarios';
+import { outcomeScenarios, scenarios, type Scenario } from '../src/eval/scenarios';
 import { createLangfuseClient } from '../src/langfuse/client';
 import { PromptOps } from '../src/langfuse/promptOps';
 import {
@@ -29,7 +29,7 @@ describe('the eval suite', () => {
   let connection: Connection;
   let native: NativeConnection;
   let promptsDir: string;
-  const evalWith = async (label: string, only?: string[]): Promise<EvalReport> =>
+  const evalWith = async (label: string, only?: string[], set: Scenario[] = scenarios): Promise<EvalReport> =>
     runEval({
       config: loadConfig({
         TEMPORAL_ADDRESS: address(),
@@ -41,7 +41,7 @@ describe('the eval suite', () => {
       connection: native,
       bundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
       label,
-      scenarios: only ? scenarios.filter((s) => only.includes(s.name)) : scenarios,
+      scenarios: only ? set.filter((s) => only.includes(s.name)) : set,
     });
 
   beforeAll(async () => {
@@ -83,6 +83,23 @@ describe('the eval suite', () => {
     expect(byName['ties']).toEqual({ A001: 'P001' });
     expect(byName['approval-bands']!.A003).toBe('waitlist');
     expect(Object.keys(byName['two-providers-competing']!)).toHaveLength(5);
+  }, 300_000);
+
+  test('where simulated patients decline or stay silent, both paths re-offer alike and end in the same place', async () => {
+    const report = await evalWith('production', undefined, outcomeScenarios);
+    const byName = Object.fromEntries(report.scenarios.map((s) => [s.name, s]));
+    for (const s of report.scenarios)
+      expect({ name: s.name, disagreements: s.disagreements }).toEqual({ name: s.name, disagreements: [] });
+    // Declined, or not answered by the deadline: re-offered to the next best provider, P004, and accepted there.
+    expect(byName['patient-declines']!.decisions.oracle).toEqual({ A001: 'P004', A002: 'P001', A003: 'waitlist' });
+    expect(byName['patient-never-answers']!.decisions.candidate).toEqual({
+      A001: 'P004',
+      A002: 'P001',
+      A003: 'waitlist',
+    });
+    // Declined twice: nobody good is left for A001.
+    expect(byName['patient-declines-twice']!.decisions.candidate.A001).toBe('waitlist');
+    expect(report.total.agreement).toBe(1);
   }, 300_000);
 
   test('a deliberately worse prompt agrees less, says where, and may not be promoted', async () => {

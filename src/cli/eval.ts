@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { loadConfig, type AppConfig } from '../config';
 import { writeEvalReport } from '../eval/records';
 import { runEval, type EvalReport } from '../eval/runner';
-import { scenarioNamed, scenarios as allScenarios, type Scenario } from '../eval/scenarios';
+import { outcomeScenarios, scenarioNamed, scenarios as allScenarios, type Scenario } from '../eval/scenarios';
 import { createLangfuseClient, configureLangfuseLogging } from '../langfuse/client';
 import { recordEvalInLangfuse } from '../langfuse/evalDataset';
 import { PromptError, resolvePromptBundle } from '../prompts/registry';
@@ -31,7 +31,11 @@ export function addEvalCommand(program: Command): void {
       parseWith(labelSchema, 'label'),
     )
     .option('--model <name>', "model name for the prompt-driven runs (default: LLM_MODEL, or the prompt config's)")
-    .option('--scenario <names...>', `only these scenarios (${allScenarios.map((s) => s.name).join(', ')})`)
+    .option(
+      '--scenario <names...>',
+      `only these scenarios (${[...allScenarios, ...outcomeScenarios].map((s) => s.name).join(', ')})`,
+    )
+    .option('--outcomes', 'add the scenarios where simulated patients answer their slots (docs/outcomes.md)')
     .option('--out <file>', 'also write the JSON report here (it always goes into EVAL_DIR)')
     .option('--check', 'exit with 1 when the agreement is below the promotion bar')
     .option('--json', 'print the JSON report')
@@ -40,13 +44,14 @@ export function addEvalCommand(program: Command): void {
         label?: string;
         model?: string;
         scenario?: string[];
+        outcomes?: boolean;
         out?: string;
         check?: boolean;
         json?: boolean;
       }) => {
         const config = loadConfig();
         const label = opts.label ?? config.PROMPT_LABEL;
-        const chosen = pickScenarios(opts.scenario);
+        const chosen = [...pickScenarios(opts.scenario), ...(opts.outcomes ? outcomeScenarios : [])];
         const say = opts.json ? () => undefined : (line: string) => console.log(line);
         await checkLabel(config, label);
         const report = await withTemporal(config, say, async (client, connection) => {
@@ -86,7 +91,10 @@ function pickScenarios(names: string[] | undefined): Scenario[] {
   if (!names) return allScenarios;
   return names.map((n) => {
     const s = scenarioNamed(n);
-    if (!s) throw new UserError(`unknown scenario "${n}" (known: ${allScenarios.map((x) => x.name).join(', ')})`);
+    if (!s)
+      throw new UserError(
+        `unknown scenario "${n}" (known: ${[...allScenarios, ...outcomeScenarios].map((x) => x.name).join(', ')})`,
+      );
     return s;
   });
 }

@@ -12,6 +12,7 @@ import { createReassignmentWorker } from '../worker';
 import { idStamp, reassignmentWorkflowId } from '../workflowIds';
 import type { ReassignmentResult } from '../workflows/contract/types';
 import type { Scenario } from './scenarios';
+import { PatientSimulator, SIMULATED_BY } from '../outcomes/patientSimulator';
 
 /**
  * Runs the eval suite: each scenario twice on fresh copies of its data, once by the code-driven oracle and once
@@ -111,6 +112,8 @@ export async function runEval(options: EvalOptions): Promise<EvalReport> {
 interface PathOutcome {
   results: ReassignmentResult[];
   seconds: number;
+  /** With patients: where each appointment ended up, in the database, after the answers and re-offers. */
+  final?: Record<string, string>;
 }
 
 /** One scenario on one path: a fresh copy of its data, a worker of its own, its runs in order. */
@@ -122,7 +125,15 @@ async function runScenario(options: EvalOptions, scenario: Scenario, which: Path
   const model = which === 'candidate' ? (options.model ?? config.LLM_MODEL) : config.LLM_MODEL;
   const worker = await createReassignmentWorker({
     connection,
-    config: { ...config, TASK_QUEUE: taskQueue, ...(model ? { LLM_MODEL: model } : {}) },
+    config: {
+      ...config,
+      TASK_QUEUE: taskQueue,
+      ...(model ? { LLM_MODEL: model } : {}),
+      // Patients answer only in the scenarios that have them; 3.6 s to answer stands for "no answer by the deadline".
+      ...(scenario.patients
+        ? { PATIENT_FOLLOW_UP: 'on' as const, PATIENT_RESPONSE_HOURS: 0.001 }
+        : { PATIENT_FOLLOW_UP: 'off' as const }),
+    },
     store,
     workflowBundle: bundle,
     say: () => undefined,
@@ -146,7 +157,8 @@ async function runScenario(options: EvalOptions, scenario: Scenario, which: Path
       });
       results.push(await answerApprovals(runs, workflowId, scenario.approvals ?? {}));
     }
-    return { results, seconds: (Date.now() - began) / 1000 };
+    const final = scenario.patients ? await playPatients(runs, store, scenario.patients) : undefined;
+    return { results, seconds: (Date.now() - began) / 1000, ...(final ? { final } : {}) };
   } finally {
     worker.shutdown();
     await running;
@@ -185,6 +197,45 @@ async function answerApprovals(
   return result;
 }
 
+/**
+ * Plays the scenario's patients (SIMULATED, recorded as such): answers each open offer as scripted (unlisted
+ * patients accept; "none" lets the deadline pass), until every offered appointment is settled: its offer accepted,
+ * or the appointment on the waitlist. Returns where each offered appointment ended up.
+ */
+async function playPatients(
+  client: ReassignmentClient,
+  store: SchedulingStore,
+  script: Record<string, ('accepted' | 'declined' | 'none')[]>,
+): Promise<Record<string, string>> {
+  const sim = new PatientSimulator(0, script);
+  const answered = new Set<string>();
+  const offered = () => [...new Set(store.openOffers().map((o) => o.appointment_id))];
+  const seen = new Set<string>(offered());
+  const settled = (id: string) =>
+    store.appointment(id)?.status === 'waitlisted' || store.latestOffer(id)?.status === 'accepted';
+  for (const end = Date.now() + 120_000; Date.now() < end;) {
+    for (const o of store.openOffers()) {
+      seen.add(o.appointment_id);
+      const key = `${o.appointment_id}:${o.offer_no}`;
+      if (answered.has(key)) continue;
+      const a = sim.answer(o);
+      answered.add(key);
+      if (a.answer === 'none') continue;
+      await client.outcomes
+        .answer(o.appointment_id, { answer: a.answer, by: SIMULATED_BY, ...(a.reason ? { reason: a.reason } : {}) })
+        .catch(() => undefined); // closed meanwhile (its deadline passed): the follow-up goes on without it
+    }
+    if ([...seen].every(settled)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const final: Record<string, string> = {};
+  for (const id of seen) {
+    const a = store.appointment(id)!;
+    final[id] = a.status === 'waitlisted' ? 'waitlist' : settled(id) ? a.provider_id : 'undecided';
+  }
+  return final;
+}
+
 function decisionsOfAll(results: ReassignmentResult[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const r of results) {
@@ -195,8 +246,8 @@ function decisionsOfAll(results: ReassignmentResult[]): Record<string, string> {
 }
 
 function compare(config: AppConfig, scenario: Scenario, oracle: PathOutcome, candidate: PathOutcome): ScenarioReport {
-  const expected = decisionsOfAll(oracle.results);
-  const got = decisionsOfAll(candidate.results);
+  const expected = { ...decisionsOfAll(oracle.results), ...oracle.final };
+  const got = { ...decisionsOfAll(candidate.results), ...candidate.final };
   const ids = [...new Set([...Object.keys(expected), ...Object.keys(got)])].sort();
   const disagreements = ids
     .filter((id) => expected[id] !== got[id])

@@ -1,4 +1,4 @@
-import { demoDataset } from '../domain/demoData';
+import { demoDataset, outcomesDemoDataset } from '../domain/demoData';
 import type { Dataset } from '../domain/model';
 import { syntheticDataset } from '../domain/syntheticData';
 
@@ -16,6 +16,12 @@ export interface Scenario {
   runs: { providerId: string; date: string; until?: string }[];
   /** The human's answer per appointment when asked; unlisted appointments are approved. */
   approvals?: Record<string, 'approve' | 'reject'>;
+  /**
+   * Patients who answer their offers, offer by offer (simulated: src/outcomes/patientSimulator.ts); unlisted
+   * patients accept. With it, the follow-ups run (a short deadline stands for no answer), and the decisions compared
+   * are the final ones in the database, re-offers included.
+   */
+  patients?: Record<string, ('accepted' | 'declined' | 'none')[]>;
 }
 
 const DATE = '2025-11-21';
@@ -224,6 +230,34 @@ export const scenarios: Scenario[] = [
   },
 ];
 
+/**
+ * Scenarios where the outcome matters: what patients do with their slots decides where they end up. Both paths
+ * re-offer on their own terms (the code-driven oracle's re-offers are code-driven), so they must still agree.
+ */
+export const outcomeScenarios: Scenario[] = [
+  {
+    name: 'patient-declines',
+    description: "A001's patient declines P001: the re-offer goes to the next best provider, P004",
+    data: outcomesDemoDataset,
+    runs: [{ providerId: 'T001', date: DATE }],
+    patients: { A001: ['declined', 'accepted'] },
+  },
+  {
+    name: 'patient-never-answers',
+    description: "A001's patient does not answer P001 by the deadline: released and re-offered, P004 accepted",
+    data: outcomesDemoDataset,
+    runs: [{ providerId: 'T001', date: DATE }],
+    patients: { A001: ['none', 'accepted'] },
+  },
+  {
+    name: 'patient-declines-twice',
+    description: "A001's patient declines P001, then P004: nobody good is left, so the waitlist (and an escalation)",
+    data: outcomesDemoDataset,
+    runs: [{ providerId: 'T001', date: DATE }],
+    patients: { A001: ['declined', 'declined'] },
+  },
+];
+
 export function scenarioNamed(name: string): Scenario | undefined {
-  return scenarios.find((s) => s.name === name);
+  return [...scenarios, ...outcomeScenarios].find((s) => s.name === name);
 }
