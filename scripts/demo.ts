@@ -4,6 +4,7 @@ import { ReassignmentClient, type LaunchRequest } from '../src/client';
 import { loadConfig, projectRoot } from '../src/config';
 import { outcomesDemoDataset as demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_REASON } from '../src/domain/demoData';
 import { endFollowUps } from '../src/temporal/followUps';
+import { outcomeFiguresOf } from '../src/report/outcomeFigures';
 import { PatientSimulator, SIMULATED_BY, SIMULATION_NOTICE } from '../src/outcomes/patientSimulator';
 import { SchedulingStore } from '../src/domain/store';
 import { describeError } from '../src/errors';
@@ -196,12 +197,21 @@ async function patientsAnswer(client: ReassignmentClient, store: SchedulingStore
   }
   const offers = ['A001', 'A002', 'A003'].flatMap((id) => store.offers(id));
   const runs = [...new Set(offers.map((o) => o.run_id))];
-  const c = store.outcomeCounts(runs);
-  const answeredCount = c.accepted + c.declined + c.no_answer;
+  // The report's outcome figures for the run and its re-offers (npm run cli -- report shows them per prompt version).
+  const f = outcomeFiguresOf(store.outcomeCounts(runs), 3);
+  const pct = (x: number | null) => (x === null ? '–' : `${Math.round(x * 100)}%`);
+  console.log('  Outcome report (the run and its re-offer runs):');
   console.log(
-    `  Outcomes: ${c.offers} offers to ${c.offered_appointments} patients, ${c.accepted}/${answeredCount} accepted, ` +
-      `satisfaction ${c.satisfaction_count > 0 ? (c.satisfaction_sum / c.satisfaction_count).toFixed(1) : '–'}/5 (n=${c.satisfaction_count}), ` +
-      `${store.escalations({}).length} escalation(s) (npm run cli -- escalations; report: npm run cli -- report)`,
+    `    offers ${f.offers} to ${f.offered_appointments} patients · accepted ${f.accepted}/${f.answered} = ${pct(f.acceptance_rate)}` +
+      (f.acceptance_ci95
+        ? ` (95% interval ${pct(f.acceptance_ci95[0])}–${pct(f.acceptance_ci95[1])}, a small sample)`
+        : ''),
+  );
+  console.log(
+    `    satisfaction ${f.satisfaction_mean?.toFixed(1) ?? '–'}/5 (n=${f.satisfaction_count}) · escalations ${f.escalations} · offers per offered patient ${f.offers_per_offered_appointment?.toFixed(2) ?? '–'}`,
+  );
+  console.log(
+    '    npm run cli -- escalations · npm run cli -- report (per prompt version, with outcomes) · npm run cli -- offers A001',
   );
 }
 
