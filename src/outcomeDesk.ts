@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config';
 import type { Escalation, EscalationStatus, Offer } from './domain/outcomes';
-import { SchedulingStore } from './domain/store';
+import { withSchedulingStore, type SchedulingStore } from './domain/store';
 import { answerOffer, rateVisit, type FollowUpLookup } from './temporal/followUps';
 import type { AnswerAccepted, OfferAnswerRequest, RatingRequest } from './workflows/contract/outcomes';
 
@@ -49,12 +48,6 @@ export class OutcomeDesk {
   }
 
   private withStore<T>(fn: (store: SchedulingStore) => T): T | undefined {
-    if (!fs.existsSync(this.config.DB_PATH)) return undefined;
-    const store = new SchedulingStore(this.config.DB_PATH);
-    try {
-      return fn(store);
-    } finally {
-      store.close();
-    }
+    return withSchedulingStore(this.config.DB_PATH, fn);
   }
 }

@@ -6,7 +6,7 @@ import { calendarDateSchema, providerIdSchema } from '../domain/model';
 import { FACTORS, bandOf, type Policy } from '../domain/policy';
 import { labelSchema } from '../prompts/schema';
 import { ApiError } from './runViews';
-import { SchedulingStore } from '../domain/store';
+import { withSchedulingStore, type SchedulingStore } from '../domain/store';
 import { LocalPromptRegistry, resolvePromptBundle } from '../prompts/registry';
 
 /**
@@ -85,13 +85,7 @@ export class SchedulerViews {
   }
 
   private withStore<T>(fn: (store: SchedulingStore) => T): T | undefined {
-    if (!fs.existsSync(this.config.DB_PATH)) return undefined;
-    const store = new SchedulingStore(this.config.DB_PATH);
-    try {
-      return fn(store);
-    } finally {
-      store.close();
-    }
+    return withSchedulingStore(this.config.DB_PATH, fn);
   }
 
   /** An awaited approval, explained; undefined when the database or the prompt is not at hand. */

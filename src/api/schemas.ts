@@ -19,6 +19,16 @@ import {
 /** Every refusal: one line a person can act on. */
 export const errorSchema = z.object({ error: z.string() });
 
+/** The refusals every route may answer with, in the one-line format (a route adds its own, e.g. 409). */
+export const refusalResponses = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  429: errorSchema,
+  503: errorSchema,
+};
+
 /**
  * Free text as the document states it: 1 to max characters, not all blank. (Not trimmed here: a schema that trims
  * before it counts would accept what the document refuses; the handlers trim.)

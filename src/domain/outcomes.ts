@@ -29,6 +29,17 @@ export interface Offer {
   created_at: string;
 }
 
+/** An appointment's live (not released) assignment, as an offer is opened from it. */
+export interface LiveAssignment {
+  to_provider_id: string;
+  from_provider_id: string;
+  idempotency_key: string;
+  score: number;
+  band: string;
+  run_id: string;
+  decided_by: string;
+}
+
 export const escalationKinds = [
   'approval_rejected',
   'approval_timed_out',
@@ -123,18 +134,7 @@ export class OutcomeRecords extends LabelRouteRecords {
    * Opens an offer for the appointment's live assignment, in the transaction that tells the patient (called by
    * `notify`). The offer is numbered after the appointment's earlier ones.
    */
-  protected openOfferFor(
-    appointmentId: string,
-    assignment: {
-      to_provider_id: string;
-      from_provider_id: string;
-      idempotency_key: string;
-      score: number;
-      band: string;
-      run_id: string;
-      decided_by: string;
-    },
-  ): void {
+  protected openOfferFor(appointmentId: string, assignment: LiveAssignment): void {
     const n = (
       this.db
         .prepare('SELECT COALESCE(MAX(offer_no), 0) AS n FROM offers WHERE appointment_id = ?')

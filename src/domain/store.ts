@@ -1,7 +1,8 @@
+import fs from 'node:fs';
 import { datesInRange, type Appointment, type Dataset } from './model';
 import { approvalRequired, bandOf, type Policy } from './policy';
 import { loadDataset } from './database';
-import { OutcomeRecords } from './outcomes';
+import { OutcomeRecords, type LiveAssignment } from './outcomes';
 import { DomainRefusal } from './refusals';
 import type { AssignmentResult, NotificationResult, WaitlistResult } from './results';
 import { scoreMatch } from './scoring';
@@ -20,6 +21,20 @@ export interface ActionContext {
   idempotencyKey: string;
   policy: Policy;
   decidedBy: 'prompt' | 'code';
+}
+
+/**
+ * Runs fn on the scheduling database at file, opened for that call only; undefined when the file does not exist
+ * (the API and the CLI may run where the database is not).
+ */
+export function withSchedulingStore<T>(file: string, fn: (store: SchedulingStore) => T): T | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const store = new SchedulingStore(file);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
 }
 
 export class SchedulingStore extends OutcomeRecords {
@@ -229,23 +244,13 @@ export class SchedulingStore extends OutcomeRecords {
       const a = this.requireAppointment(appointmentId);
       let changeRef: string;
       let message: string;
-      let offerFrom: Parameters<typeof this.openOfferFor>[1] | undefined;
+      let offerFrom: LiveAssignment | undefined;
       if (kind === 'reassigned') {
         const row = this.db
           .prepare(
             'SELECT to_provider_id, from_provider_id, idempotency_key, score, band, run_id, decided_by FROM assignments WHERE appointment_id = ? AND released_at IS NULL ORDER BY created_at DESC LIMIT 1',
           )
-          .get(appointmentId) as
-          | {
-              to_provider_id: string;
-              from_provider_id: string;
-              idempotency_key: string;
-              score: number;
-              band: string;
-              run_id: string;
-              decided_by: string;
-            }
-          | undefined;
+          .get(appointmentId) as LiveAssignment | undefined;
         if (!row)
           throw new DomainRefusal(
             `appointment ${appointmentId} has not been reassigned: nothing to notify`,

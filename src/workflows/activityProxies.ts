@@ -55,7 +55,7 @@ export const modelCheckProxy = proxyActivities<Pick<Activities, 'checkModel'>>({
 });
 
 /** Tool calls and the other store activities: a local SQLite transaction each, retried often and quickly. */
-const TOOL_OPTIONS = {
+export const TOOL_OPTIONS = {
   startToCloseTimeout: '10 seconds',
   retry: {
     initialInterval: '200 milliseconds',

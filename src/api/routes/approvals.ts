@@ -9,6 +9,7 @@ import {
   decisionBodySchema,
   decisionResponseSchema,
   errorSchema,
+  refusalResponses,
   inboxSchema,
   meSchema,
   healthSchema,
@@ -18,14 +19,7 @@ import type { TemporalWatch } from '../temporalWatch';
 
 /** The approvals inbox and its decisions, and who the caller is. */
 
-const refusals = {
-  400: errorSchema,
-  401: errorSchema,
-  403: errorSchema,
-  404: errorSchema,
-  429: errorSchema,
-  503: errorSchema,
-};
+const refusals = refusalResponses;
 
 export function registerApprovalRoutes(
   fastify: FastifyInstance,

@@ -5,7 +5,7 @@ import { appointmentIdSchema } from '../../domain/model';
 import { DomainRefusal } from '../../domain/refusals';
 import { FollowUpRefusal } from '../../temporal/followUps';
 import { ApiError } from '../runViews';
-import { errorSchema } from '../schemas';
+import { errorSchema, refusalResponses } from '../schemas';
 import type { ApiDeps } from '../deps';
 
 /**
@@ -13,15 +13,7 @@ import type { ApiDeps } from '../deps';
  * a messaging gateway's webhook with the gateway role), the offers of an appointment, and the escalations inbox.
  */
 
-const refusals = {
-  400: errorSchema,
-  401: errorSchema,
-  403: errorSchema,
-  404: errorSchema,
-  409: errorSchema,
-  429: errorSchema,
-  503: errorSchema,
-};
+const refusals = { ...refusalResponses, 409: errorSchema };
 
 const appointmentParams = z.object({ appointmentId: appointmentIdSchema });
 const answerBody = z

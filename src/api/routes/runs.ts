@@ -10,6 +10,7 @@ import {
   cancelResponseSchema,
   detailQuerySchema,
   errorSchema,
+  refusalResponses,
   listQuerySchema,
   listResponseSchema,
   runDetailSchema,
@@ -24,14 +25,7 @@ import { cancelReassignment } from '../operations';
 
 /** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
 
-const refusals = {
-  400: errorSchema,
-  401: errorSchema,
-  403: errorSchema,
-  404: errorSchema,
-  429: errorSchema,
-  503: errorSchema,
-};
+const refusals = refusalResponses;
 
 export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void {
   const { config, client, live, dedup, lists } = deps;

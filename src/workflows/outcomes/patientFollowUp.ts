@@ -8,7 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { ErrorType } from '../../errorTypes';
+import { TOOL_OPTIONS } from '../activityProxies';
 import { describeZodError } from '../../zodIssue';
 import {
   answerOfferUpdate,
@@ -38,18 +38,11 @@ import type { OutcomeScore } from '../../langfuse/outcomeScores';
  * finish without waiting for patients; each outcome is also a Langfuse score on the deciding run's trace.
  */
 
-const outcomes = proxyActivities<
-  Pick<Activities, 'openOffer' | 'recordAnswer' | 'waitlistAfterOffers' | 'recordSatisfaction'>
->({
-  startToCloseTimeout: '10 seconds',
-  retry: {
-    initialInterval: '200 milliseconds',
-    backoffCoefficient: 2,
-    maximumInterval: '5 seconds',
-    maximumAttempts: 20,
-    nonRetryableErrorTypes: [ErrorType.invalidInput],
-  },
-});
+/** Store transactions like the tool calls: retried often and quickly, a refusal never. */
+const outcomes =
+  proxyActivities<Pick<Activities, 'openOffer' | 'recordAnswer' | 'waitlistAfterOffers' | 'recordSatisfaction'>>(
+    TOOL_OPTIONS,
+  );
 
 /** Langfuse may be down for a while: retried for up to a day, without holding the follow-up. */
 const scores = proxyActivities<Pick<Activities, 'publishOutcomeScore'>>({
