@@ -174,6 +174,12 @@ export async function buildApiServer(
   });
 
   app.setErrorHandler((err, request, reply) => {
+    // A stream whose client went away (server-sent events): its headers are out, nothing can be answered any more,
+    // and trying would throw out of the server.
+    if (reply.sent || reply.raw.headersSent) {
+      if (!reply.raw.writableEnded) reply.raw.end();
+      return;
+    }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const first = err.validation[0];
       const where = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : '';
