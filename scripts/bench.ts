@@ -180,9 +180,9 @@ async function main(opts: Options): Promise<number> {
     const runs: Measurement[] = [];
     const measure = async (mode: Mode, n: number, latencyMs = 0, encryption = true) => {
       const dbFile = path.join(dir, `${mode}-${n}-${latencyMs}${encryption ? '' : '-plain'}.db`);
-      const store = new SchedulingStore(dbFile);
-      store.load(syntheticDataset({ appointments: n, seed: opts.seed }));
-      store.close();
+      const store = await SchedulingStore.open(dbFile);
+      await store.load(syntheticDataset({ appointments: n, seed: opts.seed }));
+      await store.close();
       const { days, until } = syntheticDays({ appointments: n });
       const worker = await startWorker(dbFile, latencyMs, encryption ? {} : { PAYLOAD_ENCRYPTION: 'off' });
       try {

@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'ERROR',
   };
   const config = loadConfig(env);
-  const store = new SchedulingStore(config.DB_PATH);
+  const store = await SchedulingStore.open(config.DB_PATH);
   const native = await NativeConnection.connect({ address: server.address });
   const worker = await createReassignmentWorker({
     connection: native,
@@ -101,10 +101,10 @@ async function main(): Promise<void> {
   const apis: ChildProcess[] = [];
   try {
     for (let i = 0; i < 20; i++) {
-      store.load(demoDataset());
+      await store.load(demoDataset());
       await (await start('staging')).result();
     }
-    store.load(demoDataset());
+    await store.load(demoDataset());
     const waiting = await start('production');
     for (let i = 0; i < 300; i++) {
       const p = await waiting.query(progressQuery).catch(() => undefined);
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     await running;
     await native.close();
     await connection.close();
-    store.close();
+    await store.close();
     await server.stop();
   }
 }

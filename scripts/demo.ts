@@ -6,6 +6,7 @@ import { outcomesDemoDataset as demoDataset, DEMO_DATE, DEMO_PROVIDER_ID, DEMO_R
 import { endFollowUps } from '../src/temporal/followUps';
 import { outcomeFiguresOf } from '../src/report/outcomeFigures';
 import { PatientSimulator, SIMULATED_BY, SIMULATION_NOTICE } from '../src/outcomes/patientSimulator';
+import { describeTarget, targetOf } from '../src/db/open';
 import { SchedulingStore } from '../src/domain/store';
 import { describeError } from '../src/errors';
 import { decisionsOf, formatProgress, formatResult } from '../src/cli/format';
@@ -47,13 +48,13 @@ async function main(): Promise<void> {
   const client = await ReassignmentClient.connect(config);
   if (client.connection) await ensureSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
 
-  const store = new SchedulingStore(config.DB_PATH);
+  const store = await SchedulingStore.open(targetOf(config), config);
   // Follow-ups of an earlier demo wait on offers this reload removes: they end first.
   const ended = await endFollowUps(client.temporal, config.TASK_QUEUE, 'the demo reloaded its data');
   if (ended > 0) console.log(`Ended ${ended} patient follow-up(s) left by an earlier demo.`);
-  store.load(demoDataset());
+  await store.load(demoDataset());
   console.log(
-    `Loaded the demo data into ${path.relative(process.cwd(), config.DB_PATH)}: provider ${DEMO_PROVIDER_ID} is ${DEMO_REASON} on ${DEMO_DATE}.`,
+    `Loaded the demo data into ${store.target.kind === 'sqlite' ? path.relative(process.cwd(), config.DB_PATH) : describeTarget(store.target)}: provider ${DEMO_PROVIDER_ID} is ${DEMO_REASON} on ${DEMO_DATE}.`,
   );
 
   const native = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
 
     console.log('\n▶ Code-driven baseline on a fresh copy of the same data');
     await endFollowUps(client.temporal, config.TASK_QUEUE, 'the demo reloaded its data');
-    store.load(demoDataset());
+    await store.load(demoDataset());
     const codeRun = await runAndWatch(
       client,
       'code',
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
     await running.catch(() => undefined);
     await native.close();
     await client.close();
-    store.close();
+    await store.close();
     await server?.stop();
   }
 }
@@ -139,16 +140,16 @@ async function main(): Promise<void> {
 async function patientsAnswer(client: ReassignmentClient, store: SchedulingStore): Promise<void> {
   console.log(`\n▶ Patients answer their new slots (${SIMULATION_NOTICE})`);
   const sim = new PatientSimulator(7, { A001: ['declined', 'accepted'] });
-  const waitFor = async <T>(read: () => T | undefined, ms = 60_000): Promise<T | undefined> => {
+  const waitFor = async <T>(read: () => Promise<T | undefined>, ms = 60_000): Promise<T | undefined> => {
     for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
-      const v = read();
+      const v = await read();
       if (v !== undefined) return v;
     }
     return undefined;
   };
   const answered = new Set<string>();
   for (let round = 0; round < 4; round++) {
-    const open = store.openOffers().filter((o) => !answered.has(`${o.appointment_id}:${o.offer_no}`));
+    const open = (await store.openOffers()).filter((o) => !answered.has(`${o.appointment_id}:${o.offer_no}`));
     if (open.length === 0) break;
     for (const offer of open) {
       answered.add(`${offer.appointment_id}:${offer.offer_no}`);
@@ -172,11 +173,11 @@ async function patientsAnswer(client: ReassignmentClient, store: SchedulingStore
         `  ${done.appointment_id}: offer ${done.offer_no} (${done.provider_id}, ${offer.band}) ${done.answer} → ${next}`,
       );
       if (done.next === 'reoffer') {
-        const again = await waitFor(() => {
-          const o = store.latestOffer(offer.appointment_id);
+        const again = await waitFor(async () => {
+          const o = await store.latestOffer(offer.appointment_id);
           return o && o.offer_no > offer.offer_no
             ? o
-            : store.appointment(offer.appointment_id)?.status === 'waitlisted'
+            : (await store.appointment(offer.appointment_id))?.status === 'waitlisted'
               ? o
               : undefined;
         });
@@ -189,16 +190,16 @@ async function patientsAnswer(client: ReassignmentClient, store: SchedulingStore
     }
   }
   for (const id of ['A001', 'A002', 'A003']) {
-    const accepted = store.offers(id).find((o) => o.status === 'accepted');
+    const accepted = (await store.offers(id)).find((o) => o.status === 'accepted');
     if (!accepted) continue;
     const score = sim.satisfaction(accepted);
     const rated = await client.outcomes.rate(id, { score, by: SIMULATED_BY }).catch(() => undefined);
     if (rated) console.log(`  ${id}: the visit with ${accepted.provider_id} scored ${rated.score}/5`);
   }
-  const offers = ['A001', 'A002', 'A003'].flatMap((id) => store.offers(id));
+  const offers = (await Promise.all(['A001', 'A002', 'A003'].map((id) => store.offers(id)))).flat();
   const runs = [...new Set(offers.map((o) => o.run_id))];
   // The report's outcome figures for the run and its re-offers (npm run cli -- report shows them per prompt version).
-  const f = outcomeFiguresOf(store.outcomeCounts(runs), 3);
+  const f = outcomeFiguresOf(await store.outcomeCounts(runs), 3);
   const pct = (x: number | null) => (x === null ? '–' : `${Math.round(x * 100)}%`);
   console.log('  Outcome report (the run and its re-offer runs):');
   console.log(

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../src/config';
 import { DEMO_DATE, demoDataset } from '../src/domain/demoData';
 import { isoDateSchema, providerIdSchema } from '../src/domain/model';
+import { describeTarget, targetOf } from '../src/db/open';
 import { SchedulingStore } from '../src/domain/store';
 import {
   syntheticDataset,
@@ -50,7 +51,7 @@ const program = new Command('seed')
   )
   .option('--date <date>', `the day they are unavailable (with --unavailable; default ${DEMO_DATE})`, dateOption)
   .option('--reason <text>', 'why they are unavailable (with --unavailable)', 'unavailable')
-  .action((opts: { synthetic?: number; seed: number; unavailable?: string[]; date?: string; reason: string }) => {
+  .action(async (opts: { synthetic?: number; seed: number; unavailable?: string[]; date?: string; reason: string }) => {
     const config = loadConfig();
     const data = opts.synthetic ? syntheticDataset({ appointments: opts.synthetic, seed: opts.seed }) : demoDataset();
     // Every id is checked against the data set before the database is touched: a mistake writes nothing.
@@ -62,10 +63,10 @@ const program = new Command('seed')
       );
     if (opts.date && !opts.unavailable) throw new InvalidArgumentError('--date goes with --unavailable');
     const date = opts.date ?? DEMO_DATE;
-    const store = new SchedulingStore(config.DB_PATH);
+    const store = await SchedulingStore.open(targetOf(config), config);
     try {
-      store.load(data);
-      const c = store.counts();
+      await store.load(data);
+      const c = await store.counts();
       let what = 'the demo data set';
       if (opts.synthetic) {
         const { days, until } = syntheticDays({ appointments: opts.synthetic });
@@ -74,16 +75,18 @@ const program = new Command('seed')
             ? `a synthetic data set (${opts.synthetic} appointments of T001 on 2025-11-21)`
             : `a synthetic data set (${opts.synthetic} appointments of T001 from 2025-11-21 through ${until}: start with --date 2025-11-21 --until ${until})`;
       }
-      console.log(`loaded ${what} into ${config.DB_PATH}: ${c.providers} providers, ${c.appointments} appointments`);
+      console.log(
+        `loaded ${what} into ${describeTarget(store.target)}: ${c.providers} providers, ${c.appointments} appointments`,
+      );
       for (const id of opts.unavailable ?? []) {
-        store.markUnavailable(id, date, opts.reason);
-        const n = store.appointmentCount(id, date);
+        await store.markUnavailable(id, date, opts.reason);
+        const n = await store.appointmentCount(id, date);
         console.log(
           `${id} is unavailable on ${date}: ${n} appointment(s)${n > 0 ? ` (npm run cli -- start -p ${id} -d ${date})` : ''}`,
         );
       }
     } finally {
-      store.close();
+      await store.close();
     }
   });
 program.parseAsync(process.argv).catch((err) => {

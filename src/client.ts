@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import { Client, Connection, WorkflowFailedError, type ConnectionOptions } from '@temporalio/client';
 import { loadConfig, type AppConfig } from './config';
-import { SchedulingStore } from './domain/store';
+import { targetOf } from './db/open';
+import { withSchedulingStore } from './domain/store';
 import { OutcomeDesk } from './outcomeDesk';
 import { describeError } from './errors';
 import { LocalPromptRegistry, PromptError, resolvePromptBundle } from './prompts/registry';
@@ -60,25 +60,25 @@ export class LaunchRefused extends Error {
 const workflowTypeOf = (mode: RequestedMode) =>
   mode === 'prompt' ? 'promptDrivenReassignment' : mode === 'code' ? 'codeDrivenReassignment' : 'reassignment';
 
-/** When the scheduling database is on this machine, check the provider and dates before starting a run. */
-function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): void {
-  if (!fs.existsSync(config.DB_PATH)) return;
-  const store = new SchedulingStore(config.DB_PATH);
-  try {
-    if (store.counts().providers === 0)
-      throw new LaunchRefused('the scheduling database is empty: load data first (npm run seed)');
-    if (!store.provider(providerId)) throw new LaunchRefused(`unknown provider ${providerId}`, 'not_found');
-    const when = until !== undefined ? `from ${date} through ${until}` : `on ${date}`;
-    if (store.appointmentCount(providerId, date, until) === 0)
-      throw new LaunchRefused(`provider ${providerId} has no appointments ${when}: nothing to reassign`);
-    // A repeated request: every appointment was moved or waitlisted already (each by the run that decided it).
-    if (store.scheduledCount(providerId, date, until) === 0)
-      throw new LaunchRefused(
-        `provider ${providerId} has nothing left to reassign ${when}: every appointment was already moved or waitlisted`,
-      );
-  } finally {
-    store.close();
-  }
+/** When the scheduling database is at hand, check the provider and dates before starting a run. */
+async function checkAgainstStore(config: AppConfig, providerId: string, date: string, until?: string): Promise<void> {
+  await withSchedulingStore(
+    targetOf(config),
+    async (store) => {
+      if ((await store.counts()).providers === 0)
+        throw new LaunchRefused('the scheduling database is empty: load data first (npm run seed)');
+      if (!(await store.provider(providerId))) throw new LaunchRefused(`unknown provider ${providerId}`, 'not_found');
+      const when = until !== undefined ? `from ${date} through ${until}` : `on ${date}`;
+      if ((await store.appointmentCount(providerId, date, until)) === 0)
+        throw new LaunchRefused(`provider ${providerId} has no appointments ${when}: nothing to reassign`);
+      // A repeated request: every appointment was moved or waitlisted already (each by the run that decided it).
+      if ((await store.scheduledCount(providerId, date, until)) === 0)
+        throw new LaunchRefused(
+          `provider ${providerId} has nothing left to reassign ${when}: every appointment was already moved or waitlisted`,
+        );
+    },
+    config,
+  );
 }
 
 /** The local prompt files are read here too, so that a file that does not parse or a missing label is one line now. */
@@ -104,7 +104,7 @@ export interface LaunchRequest {
  * it before it even connects, so that a mistake is told as such when no server answers either.
  */
 export async function preflight(config: AppConfig, input: LaunchRequest['input']): Promise<void> {
-  checkAgainstStore(config, input.providerId, input.date, input.until);
+  await checkAgainstStore(config, input.providerId, input.date, input.until);
   await checkPrompts(config, input.promptLabel);
 }
 

@@ -31,6 +31,25 @@ const configSchema = z.object({
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   TEMPORAL_DB_PATH: z.string().default(path.join(projectRoot, 'data', 'temporal.db')),
   DB_PATH: z.string().default(path.join(projectRoot, 'data', 'scheduling.db')),
+  /**
+   * The scheduling data in PostgreSQL (postgres://user:password@host:port/database), shared by several workers on
+   * several hosts (docs/deployment.md). Unset: the SQLite file at DB_PATH.
+   */
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^postgres(ql)?:\/\/[^\s]+$/,
+        'must be a PostgreSQL URL such as postgres://user:password@host:5432/reassign',
+      )
+      .optional(),
+  ),
+  /** Connections each process keeps to PostgreSQL at most. */
+  PG_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** A query that runs longer is cancelled by PostgreSQL (the activity that made it fails, and is retried). */
+  PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** The name PostgreSQL shows for this process's connections (pg_stat_activity). */
+  PG_APPLICATION_NAME: z.string().min(1).max(63).default('reassignment'),
   PROMPTS_DIR: z.string().default(path.join(projectRoot, 'prompts')),
   PROMPT_LABEL: z.string().min(1).default('production'),
   OPENAI_BASE_URL: optionalString.pipe(z.url('must be a URL such as https://api.openai.com/v1').optional()),

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config';
 import type { Escalation, EscalationStatus, Offer } from './domain/outcomes';
+import { targetOf } from './db/open';
 import { withSchedulingStore, type SchedulingStore } from './domain/store';
 import { answerOffer, rateVisit, type FollowUpLookup } from './temporal/followUps';
 import type { AnswerAccepted, OfferAnswerRequest, RatingRequest } from './workflows/contract/outcomes';
@@ -32,22 +33,25 @@ export class OutcomeDesk {
   }
 
   /** The appointment's offers and its satisfaction score, or undefined for an unknown appointment. */
-  offers(appointmentId: string): { offers: Offer[]; satisfaction: number | null } | undefined {
-    return this.withStore((store) => {
-      if (!store.appointment(appointmentId)) return undefined;
-      return { offers: store.offers(appointmentId), satisfaction: store.satisfactionOf(appointmentId)?.score ?? null };
+  offers(appointmentId: string): Promise<{ offers: Offer[]; satisfaction: number | null } | undefined> {
+    return this.withStore(async (store) => {
+      if (!(await store.appointment(appointmentId))) return undefined;
+      return {
+        offers: await store.offers(appointmentId),
+        satisfaction: (await store.satisfactionOf(appointmentId))?.score ?? null,
+      };
     });
   }
 
-  escalations(filter: { status?: EscalationStatus; limit?: number }): Escalation[] {
-    return this.withStore((store) => store.escalations(filter)) ?? [];
+  async escalations(filter: { status?: EscalationStatus; limit?: number }): Promise<Escalation[]> {
+    return (await this.withStore((store) => store.escalations(filter))) ?? [];
   }
 
-  moveEscalation(id: number, to: 'acknowledged' | 'resolved', by: string, note?: string): Escalation {
-    return this.withStore((store) => store.moveEscalation(id, to, by, note))!;
+  async moveEscalation(id: number, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<Escalation> {
+    return (await this.withStore((store) => store.moveEscalation(id, to, by, note)))!;
   }
 
-  private withStore<T>(fn: (store: SchedulingStore) => T): T | undefined {
-    return withSchedulingStore(this.config.DB_PATH, fn);
+  private withStore<T>(fn: (store: SchedulingStore) => Promise<T>): Promise<T | undefined> {
+    return withSchedulingStore(targetOf(this.config), fn, this.config);
   }
 }

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, usesOfflineModel, type AppConfig } from './config';
+import { describeTarget, targetOf } from './db/open';
 import { SchedulingStore } from './domain/store';
 import { checkModelEndpoint, createOpenAiClient } from './llm/chatClient';
 import { LlmRateLimiter } from './llm/rateLimit';
@@ -58,7 +59,7 @@ export interface WorkerOptions {
 export async function createReassignmentWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const { config } = options;
   const say = options.say ?? ((l: string) => console.log(l));
-  const store = options.store ?? new SchedulingStore(config.DB_PATH);
+  const store = options.store ?? (await SchedulingStore.open(targetOf(config), config));
   let offlineModel: OfflineModelServer | undefined;
   let baseURL = config.OPENAI_BASE_URL;
   if (usesOfflineModel(config)) {
@@ -142,7 +143,7 @@ export async function createReassignmentWorker(options: WorkerOptions): Promise<
       } finally {
         await tracer?.shutdown().catch((err: unknown) => say(`could not flush the traces: ${String(err)}`));
         await offlineModel?.close();
-        if (ownsStore) store.close();
+        if (ownsStore) await store.close();
       }
     },
     shutdown: () => {
@@ -184,8 +185,11 @@ async function main(): Promise<void> {
       );
   }
   const handle = await createReassignmentWorker({ connection, config });
-  if (handle.store.counts().appointments === 0)
-    console.log(`note: the scheduling database ${config.DB_PATH} is empty; load the demo data with \`npm run seed\``);
+  if ((await handle.store.counts()).appointments === 0)
+    console.log(
+      `note: the scheduling database ${handle.store.location} is empty; load the demo data with \`npm run seed\``,
+    );
+  console.log(`scheduling data: ${describeTarget(handle.store.target)}`);
   console.log(
     `worker polling task queue "${config.TASK_QUEUE}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}, ${encryption}); Ctrl-C stops it`,
   );

@@ -8,7 +8,7 @@ import {
   type AdaptInput,
   type AdaptResult,
 } from '../src/workflows/adapt/adaptVerdict';
-import { startHarness, uniqueName, waitForProgress, type Harness } from './support/harness';
+import { startHarness, storeEnv, uniqueName, waitForProgress, type Harness } from './support/harness';
 import { scored, writeOutcomes, type OutcomeRow } from './support/outcomeRows';
 import { expectOneLineError, runCli } from './support/processes';
 import { seedInput } from './support/seed';
@@ -93,7 +93,7 @@ describe('the adaptation policy against Temporal and the store', () => {
   const env = () => ({
     TEMPORAL_ADDRESS: h.address,
     TASK_QUEUE: taskQueue,
-    DB_PATH: h.store.file,
+    ...storeEnv(h.store),
     PROMPTS_DIR: h.promptsDir,
   });
   const cli = (args: string[]) => runCli(args, env());
@@ -107,7 +107,7 @@ describe('the adaptation policy against Temporal and the store', () => {
     })) as AdaptResult;
     return { ...r, workflowId };
   };
-  const outcomes = (rows: OutcomeRow[]) => writeOutcomes(h.store.file, rows);
+  const outcomes = (rows: OutcomeRow[]) => writeOutcomes(h.store, rows);
   const route = () => h.store.labelRoute(SCORING_PROMPT, 'production');
 
   beforeAll(async () => {
@@ -126,7 +126,7 @@ describe('the adaptation policy against Temporal and the store', () => {
   }
 
   test('with fewer answered offers than --min-outcomes, nothing is judged or moved', async () => {
-    outcomes(scored('production', 1, 9));
+    await outcomes(scored('production', 1, 9));
     const r = await policy();
     expect(r.figures).toMatchObject({ follows: 'production', answered: 9, satisfaction_count: 9, satisfaction: 0.2 });
     expect(r.verdict).toEqual({
@@ -134,11 +134,14 @@ describe('the adaptation policy against Temporal and the store', () => {
       reasons: [expect.stringMatching(/^production follows production: 9 answered offer\(s\) since .*fewer than 10/)],
     });
     expect(r.moved).toBeNull();
-    expect(route()).toBeUndefined();
+    expect(await route()).toBeUndefined();
   });
 
   test('a dry run reports the move it would make and moves nothing', async () => {
-    outcomes([...scored('production', 2, 6), { scoringLabel: 'production', answer: 'declined', escalated: true }]);
+    await outcomes([
+      ...scored('production', 2, 6),
+      { scoringLabel: 'production', answer: 'declined', escalated: true },
+    ]);
     const r = await policy({ dryRun: true });
     expect(r.figures).toMatchObject({ answered: 16, satisfaction_count: 15, escalations: 1 });
     expect(r.figures.satisfaction).toBeCloseTo((9 + 12) / 15 / 5);
@@ -146,8 +149,8 @@ describe('the adaptation policy against Temporal and the store', () => {
     expect(r.verdict.move_to).toBe('conservative');
     expect(r.verdict.reasons.at(-1)).toBe('dry run: production would move from production to conservative');
     expect(r.moved).toBeNull();
-    expect(route()).toBeUndefined();
-    expect(h.store.labelRouteMoves(SCORING_PROMPT, 'production')).toEqual([]);
+    expect(await route()).toBeUndefined();
+    expect(await h.store.labelRouteMoves(SCORING_PROMPT, 'production')).toEqual([]);
   });
 
   test('the scheduled policy moves production to conservative on bad outcomes; new runs pin the conservative scoring version', async () => {
@@ -167,8 +170,8 @@ describe('the adaptation policy against Temporal and the store', () => {
     expect(g.moved).toMatchObject({ from: 'production', to: 'conservative' });
 
     // In the store: the route and its move, by the policy's workflow id; in the policy run's memo, for the Web UI.
-    expect(route()).toMatchObject({ follows: 'conservative', pinned_by: null });
-    const [move] = h.store.labelRouteMoves(SCORING_PROMPT, 'production');
+    expect(await route()).toMatchObject({ follows: 'conservative', pinned_by: null });
+    const [move] = await h.store.labelRouteMoves(SCORING_PROMPT, 'production');
     expect(move).toMatchObject({ from_label: 'production', to_label: 'conservative', moved_by: g.workflowId });
     expect(move!.figures).toMatchObject({ answered: 16 });
     const d = await h.client.workflow.getHandle(g.workflowId).describe();
@@ -188,7 +191,7 @@ describe('the adaptation policy against Temporal and the store', () => {
     );
   });
 
-  test('a retried move (same policy run) moves once', () => {
+  test('a retried move (same policy run) moves once', async () => {
     const once = {
       prompt: SCORING_PROMPT,
       label: 'production',
@@ -198,33 +201,35 @@ describe('the adaptation policy against Temporal and the store', () => {
       by: 'p',
       key: 'adapt:same-run',
     };
-    const first = h.store.moveLabelRoute(once);
-    const again = h.store.moveLabelRoute(once);
+    const first = await h.store.moveLabelRoute(once);
+    const again = await h.store.moveLabelRoute(once);
     expect(again).toEqual(first);
-    expect(h.store.labelRouteMoves(SCORING_PROMPT, 'production').filter((m) => m.moved_by === 'p')).toHaveLength(1);
+    expect(
+      (await h.store.labelRouteMoves(SCORING_PROMPT, 'production')).filter((m) => m.moved_by === 'p'),
+    ).toHaveLength(1);
   });
 
   test('it does not flap: inside the hysteresis band it stays, recovered it waits for the cooldown, then moves back', async () => {
     // Outcomes of the conservative strategy: satisfaction 0.82, above 0.8 but below the 0.85 margin.
-    outcomes([...scored('conservative', 4, 9), ...scored('conservative', 5, 1)]);
+    await outcomes([...scored('conservative', 4, 9), ...scored('conservative', 5, 1)]);
     const band = await policy();
     expect(band.figures).toMatchObject({ follows: 'conservative', answered: 10, satisfaction_count: 10 });
     expect(band.figures.satisfaction).toBeCloseTo(0.82);
     expect(band.verdict.move_to).toBeNull();
     expect(band.verdict.reasons[0]).toMatch(/not recovered over 10 answered offers: satisfaction 0\.82/);
 
-    outcomes(scored('conservative', 5, 10));
+    await outcomes(scored('conservative', 5, 10));
     const cooling = await policy();
     expect(cooling.figures.satisfaction).toBeCloseTo(0.91);
     expect(cooling.verdict.move_to).toBeNull();
     expect(cooling.verdict.reasons[0]).toMatch(/recovered .* within the 1440 min cooldown$/);
-    expect(route()!.follows).toBe('conservative');
+    expect((await route())!.follows).toBe('conservative');
 
     // Bad outcomes of the aggressive strategy from before it comes back (runs that asked for it by name).
-    outcomes(scored('aggressive', 1, 12));
+    await outcomes(scored('aggressive', 1, 12));
     const back = await policy({ cooldownMinutes: 0 });
     expect(back.moved).toMatchObject({ from: 'conservative', to: 'aggressive' });
-    expect(route()!.follows).toBe('aggressive');
+    expect((await route())!.follows).toBe('aggressive');
     // Judged from the move on: the aggressive strategy's old bad outcomes do not send it straight back.
     const next = await policy({ cooldownMinutes: 0 });
     expect(next.figures).toMatchObject({ follows: 'aggressive', answered: 0, since: back.moved!.at });
@@ -246,12 +251,12 @@ describe('the adaptation policy against Temporal and the store', () => {
     ]);
     expect(pinned.stderr).toBe('');
     expect(pinned.stdout.trim()).toBe('scoring-strategy: production → conservative, pinned by alice');
-    outcomes(scored('conservative', 5, 12));
+    await outcomes(scored('conservative', 5, 12));
     const held = await policy({ cooldownMinutes: 0 });
     expect(held.figures).toMatchObject({ follows: 'conservative', pinned_by: 'alice', answered: 12 });
     expect(held.verdict.move_to).toBeNull();
     expect(held.verdict.reasons.at(-1)).toMatch(/^pinned by alice at \S+: not moved$/);
-    expect(route()).toMatchObject({ follows: 'conservative', pinned_by: 'alice' });
+    expect(await route()).toMatchObject({ follows: 'conservative', pinned_by: 'alice' });
 
     const status = await cli(['adapt', 'status']);
     expect(status.stdout).toMatch(/^scoring-strategy {2}production → conservative {2}pinned by alice at /);
@@ -260,7 +265,7 @@ describe('the adaptation policy against Temporal and the store', () => {
     expect((await cli(['adapt', 'unpin', 'scoring-strategy', 'production', '--by', 'bob'])).stdout.trim()).toBe(
       'scoring-strategy: production → conservative, unpinned by bob',
     );
-    outcomes(scored('conservative', 5, 12));
+    await outcomes(scored('conservative', 5, 12));
     const freed = await policy({ cooldownMinutes: 0 });
     expect(freed.moved).toMatchObject({ from: 'conservative', to: 'aggressive' });
   });

@@ -1,7 +1,7 @@
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { auditStore, encryptionEnv, startHarness, waitForProgress, type Harness } from './support/harness';
+import { auditStore, encryptionEnv, startHarness, storeEnv, waitForProgress, type Harness } from './support/harness';
 
 /** The HTTP API against the real Temporal dev server: start, follow, decide, cancel; roles; bad input. */
 
@@ -47,7 +47,7 @@ describe('the HTTP API', () => {
     const config = loadConfig({
       TEMPORAL_ADDRESS: h.address,
       TASK_QUEUE: h.taskQueue,
-      DB_PATH: h.store.file,
+      ...storeEnv(h.store),
       PROMPTS_DIR: h.promptsDir,
       API_PORT: '0',
       API_KEYS: keys,
@@ -134,12 +134,12 @@ describe('the HTTP API', () => {
       new_provider_id: 'P001',
       approved_by: 'alice',
     });
-    expect(h.store.appointmentRecord('A002').approvals).toEqual([
+    expect((await h.store.appointmentRecord('A002')).approvals).toEqual([
       expect.objectContaining({ decision: 'approved', decided_by: 'alice', note: 'fine' }),
     ]);
     const finished = await call(`/api/reassignments/${id}/approvals/A002`, { body: { decision: 'approve' } });
     expect(finished.status).toBe(409);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test('reject: the patient goes to the waitlist, and the decision records who made it', async () => {
@@ -149,7 +149,10 @@ describe('the HTTP API', () => {
     expect(rejected.body).toMatchObject({ decision: 'rejected', by: 'alice' });
     const result: ReassignmentResult = await runHandle(id).result();
     expect(result.waitlisted.map((w) => w.appointment_id)).toContain('A002');
-    expect(h.store.appointmentRecord('A002').approvals[0]).toMatchObject({ decision: 'rejected', decided_by: 'alice' });
+    expect((await h.store.appointmentRecord('A002')).approvals[0]).toMatchObject({
+      decision: 'rejected',
+      decided_by: 'alice',
+    });
   });
 
   test('cancel: the run stops with status cancelled; a finished run cannot be cancelled (409); an unknown one is 404', async () => {
@@ -281,7 +284,7 @@ describe('without API keys', () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         API_PORT: '0',
         API_HOST: '0.0.0.0',
         ...encryptionEnv(),

@@ -2,7 +2,7 @@ import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
 import { batchWorkflowId } from '../src/workflowIds';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { encryptionEnv, startHarness, untilVisible, waitForProgress, type Harness } from './support/harness';
+import { encryptionEnv, startHarness, storeEnv, untilVisible, waitForProgress, type Harness } from './support/harness';
 
 /**
  * The API's contract against the real Temporal dev server: progress that counts each decision as it is written,
@@ -58,7 +58,7 @@ describe('the API contract', () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         PROMPTS_DIR: h.promptsDir,
         API_PORT: '0',
         API_KEYS: keys,
@@ -83,15 +83,16 @@ describe('the API contract', () => {
     const named = (await call('/api/approvals?include=patients')).body.approvals as Record<string, unknown>[];
     expect(plain.find((a) => a.workflow_id === id)).not.toHaveProperty('rationale');
     expect(named.find((a) => a.workflow_id === id)).toMatchObject({ rationale: 'good match, score 129' });
-    const written = () => h.store.counts();
+    const before = await h.store.counts();
     // The batch has written decisions already (A001 moved, A003 waitlisted) while it waits for A002.
-    expect(written().assignments + written().waitlist).toBeGreaterThan(0);
+    expect(before.assignments + before.waitlist).toBeGreaterThan(0);
     const detail = await call(`/api/reassignments/${id}`);
     expect(detail.body.execution_status).toBe('RUNNING');
     const progress = detail.body.progress as { decided: number; assigned: number; waitlisted: number };
-    expect(progress.assigned).toBe(written().assignments);
-    expect(progress.waitlisted).toBe(written().waitlist);
-    expect(progress.decided).toBe(written().assignments + written().waitlist);
+    const written = await h.store.counts();
+    expect(progress.assigned).toBe(written.assignments);
+    expect(progress.waitlisted).toBe(written.waitlist);
+    expect(progress.decided).toBe(written.assignments + written.waitlist);
     await call(`/api/reassignments/${id}/cancel`, { method: 'POST' });
     await handle(id).result();
   });
@@ -124,7 +125,7 @@ describe('the API contract', () => {
       body: { error: expect.stringMatching(/already used for another request/) },
     });
     // Keys are per caller: bob's same key is his own request.
-    h.reload();
+    await h.reload();
     const bobs = await trigger({ label: 'staging' }, { 'idempotency-key': 'retry-me-1' }, 'other-operator-key-0123');
     expect(bobs.status).toBe(201);
     expect(bobs.body.workflow_id).not.toBe(id);
@@ -163,7 +164,7 @@ describe('the API contract', () => {
       { method: 'POST' },
       { method: 'POST', raw: '', headers: { 'content-type': 'application/json' } },
     ]) {
-      h.reload();
+      await h.reload();
       const id = (await trigger()).body.workflow_id as string;
       await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
       expect((await call(`/api/reassignments/${id}/cancel`, send)).status).toBe(202);

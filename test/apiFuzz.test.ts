@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
-import { encryptionEnv, startHarness, type Harness } from './support/harness';
+import { encryptionEnv, startHarness, storeEnv, type Harness } from './support/harness';
 
 /**
  * The API fuzzed from its own OpenAPI document with schemathesis (PyPI; .ci/run installs it into .cache/venv):
@@ -57,7 +57,7 @@ describe('the API against its own OpenAPI document (schemathesis)', () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         PROMPTS_DIR: h.promptsDir,
         API_PORT: '0',
         API_HOST: '127.0.0.1',

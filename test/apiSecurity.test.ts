@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
-import { openSchedulingDatabase } from '../src/domain/database';
+import { SchedulingStore } from '../src/domain/store';
 import { freePort, startDevServer } from '../src/temporal/devServer';
-import { encryptionEnv, startHarness, tempDir, type Harness } from './support/harness';
+import { encryptionEnv, queryRows, startHarness, storeEnv, tempDir, type Harness } from './support/harness';
 
 /**
  * The API's front-door controls against the real Temporal dev server: the Host allow-list (DNS rebinding),
@@ -82,7 +81,7 @@ describe('the API front door', () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         PROMPTS_DIR: h.promptsDir,
         API_PORT: '0',
         LOG_LEVEL: 'ERROR',
@@ -220,9 +219,7 @@ describe('the API front door', () => {
     expect(onlyPatients.every((e) => e.patient_data === true)).toBe(true);
 
     // Nothing secret, nothing about patients, in the table itself.
-    const db = new Database(h.store.file, { readonly: true });
-    const dump = JSON.stringify(db.prepare('SELECT * FROM access_log').all());
-    db.close();
+    const dump = JSON.stringify(await queryRows(h.store, 'SELECT * FROM access_log'));
     for (const secret of [OPERATOR, VIEWER, AUDITOR, 'wrong-key-0123456789abcdef', ...names])
       expect(dump).not.toContain(secret);
     expect(dump).not.toContain('include=patients');
@@ -236,7 +233,7 @@ describe('the API front door', () => {
       body: JSON.stringify({ provider_id: 'T999', date: '2025-11-21' }),
     });
     expectOneLine(unknown, 404, /^unknown provider T999$/);
-    expect(unknown.text).not.toContain(path.basename(h.store.file));
+    expect(unknown.text).not.toContain(path.basename(h.store.location));
     const long = `x${'y'.repeat(300)}`;
     const tooLong = await request(`${api.url}/api/reassignments/${long}`);
     expectOneLine(tooLong, 414, /the URL is too long/);
@@ -248,14 +245,17 @@ describe('the API front door', () => {
     expectOneLine(accepted, 404, /no reassignment with workflow id/);
   });
 
-  test('the scheduling database is created readable by its owner only (0600)', () => {
+  test('the scheduling database is created readable by its owner only (0600)', async () => {
     const file = path.join(tempDir('mode'), 'scheduling.db');
-    const db = openSchedulingDatabase(file);
-    db.prepare('SELECT COUNT(*) FROM providers').get();
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    for (const side of ['-wal', '-shm'])
-      if (fs.existsSync(file + side)) expect(fs.statSync(file + side).mode & 0o777).toBe(0o600);
-    db.close();
+    const store = await SchedulingStore.open(file);
+    try {
+      await store.counts();
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      for (const side of ['-wal', '-shm'])
+        if (fs.existsSync(file + side)) expect(fs.statSync(file + side).mode & 0o777).toBe(0o600);
+    } finally {
+      await store.close();
+    }
   });
 
   test('TLS: with API_TLS_CERT and API_TLS_KEY the API serves HTTPS (and not plain HTTP), with HSTS', async () => {

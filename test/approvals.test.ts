@@ -46,8 +46,8 @@ describe('approvals and cancellation', () => {
     const r: ReassignmentResult = await handle.result();
     expect(r.approvals).toMatchObject({ requested: 1, rejected: 1, approved: 0 });
     expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
-    expect(h.store.appointment('A002')?.status).toBe('waitlisted');
-    const { decision, decided_by, note } = h.store.appointmentRecord('A002').approvals[0]!;
+    expect((await h.store.appointment('A002'))?.status).toBe('waitlisted');
+    const { decision, decided_by, note } = (await h.store.appointmentRecord('A002')).approvals[0]!;
     expect({ decision, decided_by, note }).toEqual({
       decision: 'rejected',
       decided_by: 'dr-house',
@@ -114,9 +114,9 @@ describe('approvals and cancellation', () => {
     expect(r.assignments.map((a) => a.appointment_id)).toEqual(['A001']);
     expect(r.undecided.map((u) => u.appointment_id)).toContain('A002');
     // A002 was never touched: still booked with the sick provider, no approval written.
-    expect(h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
-    expect(h.store.appointment('A001')?.provider_id).toBe('P001');
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+    expect((await h.store.appointment('A001'))?.provider_id).toBe('P001');
+    expect(await auditStore(h.store)).toEqual([]);
     const description = await handle.describe();
     expect((description.searchAttributes as Record<string, unknown[]>).ReassignStatus).toEqual(['cancelled']);
   });
@@ -144,7 +144,7 @@ describe('approvals and cancellation', () => {
     const r: ReassignmentResult = await handle.result();
     expect(r.status).toBe('completed');
     expect(r.assignments.find((a) => a.appointment_id === 'A002')?.new_provider_id).toBe('P001');
-    expect(h.store.appointment('A002')?.provider_id).toBe('P001');
+    expect((await h.store.appointment('A002'))?.provider_id).toBe('P001');
   });
 
   test('a cancel signal with no payload at all (Temporal CLI without --input) cancels the run', async () => {
@@ -161,7 +161,7 @@ describe('approvals and cancellation', () => {
     expect(sent.code).toBe(0);
     const r: ReassignmentResult = await handle.result();
     expect(r.status).toBe('cancelled');
-    expect(h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+    expect(await h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
   });
 
   test("Temporal's own cancellation behaves like the cancel signal", async () => {
@@ -172,7 +172,7 @@ describe('approvals and cancellation', () => {
     expect(r.status).toBe('cancelled');
     expect(r.assignments.map((a) => a.appointment_id)).toEqual(['A001']);
     expect(r.undecided.map((u) => u.appointment_id)).toContain('A002');
-    expect(h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+    expect(await h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
   });
 });
 
@@ -188,7 +188,7 @@ describe('approval deadline from the prompt config', () => {
       const r = await h.run('promptDrivenReassignment', input);
       expect(r.approvals).toMatchObject({ requested: 1, timed_out: 1 });
       expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
-      expect(h.store.appointmentRecord('A002').approvals.map((a) => a.decision)).toEqual(['timed_out']);
+      expect((await h.store.appointmentRecord('A002')).approvals.map((a) => a.decision)).toEqual(['timed_out']);
     } finally {
       await h.close();
     }

@@ -60,7 +60,7 @@ describe('approvals across competing runs', () => {
   afterAll(() => h.close());
 
   test("T001 twice and T002, approvals on, the second T001 run starting as the first run's approvals are granted: each appointment is put to a person by one run only", async () => {
-    h.reload(data);
+    await h.reload(data);
     const start = (providerId: string, tag: string) =>
       h.start(
         'promptDrivenReassignment',
@@ -82,14 +82,14 @@ describe('approvals across competing runs', () => {
     const results = await approveEverythingUntilDone(handles);
     expect(results.map((r) => r.status)).not.toContain('cancelled');
 
-    const requests = h.store.approvalRequestRuns();
+    const requests = await h.store.approvalRequestRuns();
     // Approvals were asked for (the test would prove nothing otherwise)...
     expect(requests.length).toBeGreaterThan(0);
     // ...and never by two runs about one appointment.
     expect(requests.filter((r) => r.runs.length > 1)).toEqual([]);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
     // Every affected appointment ended in one state: decided by one of the runs.
-    const c = h.store.counts();
+    const c = await h.store.counts();
     expect(c.assignments! + c.waitlist!).toBe(2 * PER_PROVIDER);
   });
 });
@@ -102,7 +102,7 @@ describe('a rejection stands across runs', () => {
   afterAll(() => h.close());
 
   test('a human rejected A002 → P001 in a run that was then cancelled: the next run does not ask again and waitlists it', async () => {
-    h.reload();
+    await h.reload();
     const first = await h.start('promptDrivenReassignment', seedInput);
     await waitForProgress(first, (p) => p.pending_approvals.length > 0);
     // Rejected, and the run cancelled before it wrote the waitlist entry: A002 stays with the sick provider. Both
@@ -116,7 +116,7 @@ describe('a rejection stands across runs', () => {
     const stopped = (await first.result()) as ReassignmentResult;
     expect(stopped.status).toBe('cancelled');
     expect(stopped.undecided.map((u) => u.appointment_id)).toContain('A002');
-    expect(h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+    expect(await h.store.appointment('A002')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
 
     // The next run for the same day finds the rejection and follows it without asking anybody.
     const second = await h.start('promptDrivenReassignment', seedInput);
@@ -125,8 +125,8 @@ describe('a rejection stands across runs', () => {
     expect(r.approvals.requested).toBe(0);
     expect(r.waitlisted.map((w) => w.appointment_id)).toContain('A002');
     expect(r.assignments.map((a) => a.appointment_id)).not.toContain('A002');
-    expect(h.store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: [first.workflowId] }]);
-    expect(h.store.appointment('A002')?.status).toBe('waitlisted');
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await h.store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: [first.workflowId] }]);
+    expect((await h.store.appointment('A002'))?.status).toBe('waitlisted');
+    expect(await auditStore(h.store)).toEqual([]);
   });
 });

@@ -40,7 +40,7 @@ describe('bench guard: the costs that do not depend on machine speed stay within
   test.each(SIZES)(
     `prompt-driven at N=%i: ≤ ${TARGETS.llmCallsPerAppointment} LLM calls and ≤ ${TARGETS.inputTokensPerAppointment} input tokens per appointment, no history over ${TARGETS.historyEvents} events or 4 MB`,
     async (n) => {
-      h.reload(syntheticDataset({ appointments: n }));
+      await h.reload(syntheticDataset({ appointments: n }));
       const m = await measureReassignment({
         client: h.client,
         taskQueue: h.taskQueue,

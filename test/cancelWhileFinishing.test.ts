@@ -22,15 +22,15 @@ describe('cancelling a 200-appointment run while its batches finish', () => {
   afterAll(() => h.close());
   beforeEach(() => h.reload(data));
 
-  const decidedRows = () => {
-    const c = h.store.counts();
+  const decidedRows = async () => {
+    const c = await h.store.counts();
     return c.assignments! + c.waitlist!;
   };
 
   async function untilDecided(atLeast: number): Promise<void> {
     const deadline = Date.now() + 60_000;
-    while (decidedRows() < atLeast) {
-      if (Date.now() > deadline) throw new Error(`only ${decidedRows()} decided after 60 s`);
+    while ((await decidedRows()) < atLeast) {
+      if (Date.now() > deadline) throw new Error(`only ${await decidedRows()} decided after 60 s`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -51,16 +51,16 @@ describe('cancelling a 200-appointment run while its batches finish', () => {
     const result = (await handle.result()) as ReassignmentResult;
     expect((await handle.describe()).status.name).toBe('COMPLETED');
     expect(result.status).toBe('cancelled');
-    const run = h.store.runRecord(handle.workflowId);
+    const run = await h.store.runRecord(handle.workflowId);
     expect(run?.status).toBe('cancelled');
     expect(run?.finished_at).toBeTruthy();
     // Every affected appointment is decided (and told once: the audit) or listed as undecided, in the result and the store.
     const decided = new Set([...result.assignments, ...result.waitlisted].map((d) => d.appointment_id));
     const undecided = result.undecided.map((u) => u.appointment_id);
     expect(decided.size + undecided.length).toBe(APPOINTMENTS);
-    expect(h.store.runUndecided(handle.workflowId).sort()).toEqual([...undecided].sort());
-    expect(decided.size).toBe(decidedRows());
-    expect(auditStore(h.store)).toEqual([]);
+    expect((await h.store.runUndecided(handle.workflowId)).sort()).toEqual([...undecided].sort());
+    expect(decided.size).toBe(await decidedRows());
+    expect(await auditStore(h.store)).toEqual([]);
   }
 
   test('Temporal cancellation (temporal workflow cancel) ends the run cancelled', async () => {

@@ -4,14 +4,22 @@ import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { SchedulingStore } from '../src/domain/store';
 import { startOfflineModel } from '../src/llm/offline/server';
 import { progressQuery } from '../src/workflows/contract/signals';
-import { promptsCopy, startHarness, tempDir, untilVisible, waitForProgress, type Harness } from './support/harness';
+import {
+  promptsCopy,
+  startHarness,
+  storeEnv,
+  tempDir,
+  untilVisible,
+  waitForProgress,
+  type Harness,
+} from './support/harness';
 import { cliJson, expectOneLineError, runCli, runScript, scripts, type ProcessResult } from './support/processes';
 
 /** Our CLI as a user runs it, and prompts as data: a file edit changes the next run, not a code change. */
 
 /** The environment that points the CLI at a harness's Temporal server, task queue and database. */
 function env(h: Harness | undefined): Record<string, string> {
-  return h ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file } : {};
+  return h ? { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, ...storeEnv(h.store) } : {};
 }
 
 function cli(h: Harness | undefined, args: string[], more: Record<string, string> = {}): Promise<ProcessResult> {
@@ -149,7 +157,7 @@ describe('the client CLI', () => {
       await cli(h, ['reject', id, 'A002', '--by', 'someone-else']),
       new RegExp(`^error: ${id} has finished: it awaits no decision$`),
     );
-    expect(h.store.appointmentRecord('A002').approvals).toEqual([
+    expect((await h.store.appointmentRecord('A002')).approvals).toEqual([
       expect.objectContaining({ decision: 'approved', decided_by: 'nurse-jo' }),
     ]);
   });
@@ -194,7 +202,7 @@ describe('the client CLI', () => {
     const clean = await cli(h, ['audit']);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toMatch(/2 assignments, 1 waitlisted, 3 notifications; 0 violation\(s\)/);
-    h.store.unsafeExecute("UPDATE appointments SET provider_id = 'T001' WHERE id = 'A001'");
+    await h.store.unsafeExecute("UPDATE appointments SET provider_id = 'T001' WHERE id = 'A001'");
     const broken = await cli(h, ['audit']);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/violation: assignment not reflected in the appointment: .*A001/);
@@ -214,7 +222,7 @@ describe('the client CLI', () => {
 
   test('audit: a run recorded as running whose workflow still runs (awaiting approval) is not flagged', async () => {
     const id = await startSeedExample('audit-live');
-    expect(h.store.runsMarkedRunning().map((run) => run.run_id)).toEqual([id]);
+    expect((await h.store.runsMarkedRunning()).map((run) => run.run_id)).toEqual([id]);
     const r = await cli(h, ['audit']);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toMatch(/^violation:/m);
@@ -223,7 +231,7 @@ describe('the client CLI', () => {
   });
 
   test('audit without a reachable Temporal server: a note that running runs went unchecked; the exit code judges the database alone', async () => {
-    h.store.recordRunStart({ runId: 'audit-unreachable-run', providerId: 'T001', date: '2025-11-21' });
+    await h.store.recordRunStart({ runId: 'audit-unreachable-run', providerId: 'T001', date: '2025-11-21' });
     const r = await cli(h, ['audit'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(r.stdout).toMatch(/^note: 1 run\(s\) recorded as running were not checked: .*127\.0\.0\.1:1/m);
     expect(r.stdout).toMatch(/; 0 violation\(s\)/);
@@ -232,7 +240,7 @@ describe('the client CLI', () => {
 
   test('an empty scheduling database: one clear line', async () => {
     const empty = path.join(tempDir('empty'), 'scheduling.db');
-    new SchedulingStore(empty).close();
+    await (await SchedulingStore.open(empty)).close();
     expectOneLineError(
       await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21'], { DB_PATH: empty }),
       /scheduling database is empty: load data first \(npm run seed\)/,
@@ -253,7 +261,7 @@ describe('the client CLI', () => {
       await cli(h, ['start', '-p', 'T001', '-d', '2025-11-21', '--label', 'nosuch']),
       /prompt "healthcare-orchestrator" has no version labelled "nosuch"/,
     );
-    expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
+    expect(await h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
   });
 
   test('a worker whose API key the model endpoint refuses: one clear line and a non-zero exit', async () => {
@@ -322,7 +330,7 @@ describe('prompts as data', () => {
       const firstResult: ReassignmentResult = await first.result();
       expect(firstResult.prompt.orchestrator.version).toBe(3);
       expect(firstResult.approvals.requested).toBe(1);
-      h.reload();
+      await h.reload();
       const second = await h.run('promptDrivenReassignment', { providerId: 'T001', date: '2025-11-21' });
       expect(second.prompt.orchestrator).toMatchObject({ version: 2, label: 'production' });
       expect(second.approvals.requested).toBe(0);

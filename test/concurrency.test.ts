@@ -98,8 +98,8 @@ describe('two reassignments at once', () => {
         expect(new Set(slots).size).toBe(slots.length);
         expect(slots.length).toBeLessThanOrEqual(13);
         expect(a.waitlist_entries + b.waitlist_entries).toBeGreaterThanOrEqual(3);
-        expect(auditStore(h.store)).toEqual([]);
-        expect(h.store.counts().notifications).toBe(16);
+        expect(await auditStore(h.store)).toEqual([]);
+        expect((await h.store.counts()).notifications).toBe(16);
       } finally {
         await h.close();
       }
@@ -127,8 +127,8 @@ describe('two reassignments at once', () => {
       // Each run accounts for every appointment it listed: its own decisions plus those the other run made first.
       for (const r of [a, b])
         expect(r.successful_assignments + r.waitlist_entries + r.decided_elsewhere.length).toBe(r.total_affected);
-      expect(auditStore(h.store)).toEqual([]);
-      expect(h.store.counts().notifications).toBe(t001.length);
+      expect(await auditStore(h.store)).toEqual([]);
+      expect((await h.store.counts()).notifications).toBe(t001.length);
     } finally {
       await h.close();
     }
@@ -166,10 +166,10 @@ describe('two reassignments at once', () => {
       expect(result.assignments.find((x) => x.appointment_id === 'A002')).toMatchObject({
         approved_by: 'the one operator',
       });
-      expect(h.store.appointmentRecord('A002').approvals).toHaveLength(1);
+      expect((await h.store.appointmentRecord('A002')).approvals).toHaveLength(1);
       // Approval requests per appointment across runs: one run each.
-      expect(h.store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: [waiting.workflowId] }]);
-      expect(auditStore(h.store)).toEqual([]);
+      expect(await h.store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: [waiting.workflowId] }]);
+      expect(await auditStore(h.store)).toEqual([]);
     } finally {
       await h.close();
     }

@@ -4,7 +4,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { encryptionEnv, startHarness, waitForProgress, type Harness } from './support/harness';
+import { encryptionEnv, startHarness, storeEnv, waitForProgress, type Harness } from './support/harness';
 
 /**
  * The operator console in a real browser (Debian's Chromium, driven by playwright-core): the seed example's
@@ -28,7 +28,7 @@ describe('the operator console in Chromium', () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         API_PORT: '0',
         ...encryptionEnv(),
       }),

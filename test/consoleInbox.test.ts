@@ -3,7 +3,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { encryptionEnv, startHarness, waitForProgress, type Harness } from './support/harness';
+import { encryptionEnv, startHarness, storeEnv, waitForProgress, type Harness } from './support/harness';
 
 /**
  * The scheduler's inbox and run page in Chromium: what an approval is about (the appointment, the patient for an
@@ -39,7 +39,7 @@ describe("the scheduler's console in Chromium", () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         PROMPTS_DIR: h.promptsDir,
         API_PORT: '0',
         ...encryptionEnv(),
@@ -52,7 +52,7 @@ describe("the scheduler's console in Chromium", () => {
     });
   });
   beforeEach(async () => {
-    h.reload();
+    await h.reload();
     page = await browser.newPage({ timezoneId: 'Europe/Berlin' });
   });
   afterEach(async () => page?.close());
@@ -69,7 +69,7 @@ describe("the scheduler's console in Chromium", () => {
     const row = page.getByTestId('approval-A002');
     await row.waitFor();
     const text = (await row.textContent()) ?? '';
-    const a002 = h.store.appointment('A002')!;
+    const a002 = (await h.store.appointment('A002'))!;
     expect(text).toContain(`A002 · ${a002.date} ${a002.time} · ${a002.specialty}`);
     expect(text).toMatch(/P001 · 129 \(good\)/);
     for (const factor of ['specialty', 'gender', 'language', 'distance', 'continuity', 'experience'])
@@ -80,7 +80,7 @@ describe("the scheduler's console in Chromium", () => {
     expect(deadline).toMatch(/in \d+ h \d+ min/);
     expect(deadline).toMatch(/then the patient goes to the waitlist/);
     await page.getByTestId('inbox-names').click();
-    const name = h.store.patient(a002.patient_id)!.name;
+    const name = (await h.store.patient(a002.patient_id))!.name;
     await page.getByTestId('approval-A002').filter({ hasText: name }).waitFor();
     // The model's stated reason: free text that may name the patient, so shown with the names only.
     expect(text).not.toMatch(/model: /);
@@ -106,7 +106,7 @@ describe("the scheduler's console in Chromium", () => {
     expect(result.assignments.find((a) => a.appointment_id === 'A002')).toMatchObject({
       approved_by: 'local operator',
     });
-    expect(h.store.appointmentRecord('A002').approvals).toEqual([
+    expect((await h.store.appointmentRecord('A002')).approvals).toEqual([
       expect.objectContaining({ decision: 'approved', decided_by: 'local operator' }),
     ]);
   });
@@ -154,8 +154,8 @@ describe("the scheduler's console in Chromium", () => {
       /3 appointment\(s\): 1 moved at once, 1 waiting for approval, 1 to the waitlist/,
     );
     expect(await page.getByTestId('preview-A002').textContent()).toMatch(/ask approval.*P001.*129.*good/);
-    expect(h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0 });
-    expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
+    expect(await h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0 });
+    expect(await h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
   });
 
   test('the escalations inbox: a rejected approval is listed, acknowledged, then resolved, with who', async () => {
@@ -163,20 +163,20 @@ describe("the scheduler's console in Chromium", () => {
     await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
     await handle(id).signal('reject', { appointmentId: 'A002', by: 'dr-lead' });
     await handle(id).result();
-    const rejected = h.store.escalations({}).find((e) => e.kind === 'approval_rejected')!;
+    const rejected = (await h.store.escalations({})).find((e) => e.kind === 'approval_rejected')!;
     await page.goto(api.url);
     const row = page.getByTestId(`escalation-${rejected.id}`);
     await row.waitFor();
     expect(await row.textContent()).toMatch(/approval rejected.*dr-lead rejected moving A002 to P001.*open/);
     await page.getByTestId(`acknowledge-${rejected.id}`).click();
     await page.getByText(`escalation #${rejected.id} acknowledged`).waitFor();
-    expect(h.store.escalation(rejected.id)).toMatchObject({
+    expect(await h.store.escalation(rejected.id)).toMatchObject({
       status: 'acknowledged',
       acknowledged_by: 'local operator',
     });
     await page.getByTestId(`resolve-${rejected.id}`).click();
     await page.getByText(`escalation #${rejected.id} resolved`).waitFor();
-    expect(h.store.escalation(rejected.id)).toMatchObject({ status: 'resolved', resolved_by: 'local operator' });
+    expect(await h.store.escalation(rejected.id)).toMatchObject({ status: 'resolved', resolved_by: 'local operator' });
     await row.waitFor({ state: 'detached' });
   });
 });

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
-import { encryptionEnv, startHarness, type Harness } from './support/harness';
+import { encryptionEnv, startHarness, storeEnv, type Harness } from './support/harness';
 
 /**
  * The console's own protections in a real browser (Debian's Chromium, driven by playwright-core): no page on
@@ -31,7 +31,7 @@ describe('the console in Chromium: framing and the API key', () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         API_PORT: '0',
         ...encryptionEnv(),
         ...env,

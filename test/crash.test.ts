@@ -73,14 +73,14 @@ const datasets: Record<TrialSpec['data'], () => Dataset> = {
 const DEMO_DECISIONS: Decisions = { A001: 'P001', A002: 'P001', A003: 'waitlist' };
 
 /** What the database says about each appointment of the sick provider that day. */
-function inspect(store: SchedulingStore, data: Dataset) {
+async function inspect(store: SchedulingStore, data: Dataset) {
   const affected = data.appointments.filter((a) => a.provider_id === 'T001' && a.date === DATE).map((a) => a.id);
   const decisions: Decisions = {};
   const lost: string[] = [];
   const duplicates: string[] = [];
   for (const id of affected) {
-    const a = store.appointment(id)!;
-    const record = store.appointmentRecord(id);
+    const a = (await store.appointment(id))!;
+    const record = await store.appointmentRecord(id);
     const assignments = record.assignments.length;
     const waitlisted = record.waitlist.length;
     const notified = record.notifications.length;
@@ -103,9 +103,9 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
   const dir = tempDir('crash');
   const data = datasets[spec.data]();
   const dbFile = path.join(dir, 'scheduling.db');
-  const seedStore = new SchedulingStore(dbFile);
-  seedStore.load(data);
-  seedStore.close();
+  const seedStore = await SchedulingStore.open(dbFile);
+  await seedStore.load(data);
+  await seedStore.close();
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
@@ -149,9 +149,9 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
     }
     const result = (await handle.result()) as ReassignmentResult;
     await worker.stop();
-    const store = new SchedulingStore(dbFile);
+    const store = await SchedulingStore.open(dbFile);
     try {
-      const seen = inspect(store, data);
+      const seen = await inspect(store, data);
       const expected = spec.data === 'demo' ? DEMO_DECISIONS : reference;
       return {
         name: spec.name,
@@ -161,14 +161,14 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
         affected: seen.affected.length,
         lost: seen.lost,
         duplicates: seen.duplicates,
-        violations: auditStore(store),
+        violations: await auditStore(store),
         mismatches: [
           ...diff(decisionsOf(result), seen.decisions, 'result vs database'),
           ...(expected ? diff(seen.decisions, expected, 'database vs uninterrupted run') : []),
         ],
       };
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     await worker.stop();
@@ -322,9 +322,9 @@ async function runTrialCountingEvents(): Promise<{ decisions: Decisions; events:
   const dir = tempDir('crash-ref');
   const data = datasets.synthetic();
   const dbFile = path.join(dir, 'scheduling.db');
-  const s = new SchedulingStore(dbFile);
-  s.load(data);
-  s.close();
+  const s = await SchedulingStore.open(dbFile);
+  await s.load(data);
+  await s.close();
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
@@ -348,11 +348,14 @@ async function runTrialCountingEvents(): Promise<{ decisions: Decisions; events:
     });
     const result = (await handle.result()) as ReassignmentResult;
     expect(result.status).toBe('completed');
-    const store = new SchedulingStore(dbFile);
+    const store = await SchedulingStore.open(dbFile);
     try {
-      return { decisions: inspect(store, data).decisions, events: worker.events.filter((e) => e.e !== 'ready').length };
+      return {
+        decisions: (await inspect(store, data)).decisions,
+        events: worker.events.filter((e) => e.e !== 'ready').length,
+      };
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     await worker.stop();
@@ -377,11 +380,11 @@ test('a run survives a restart of the Temporal server in the middle of its LLM c
     await server.stop();
     server = await startDevServer({ dbFile, port });
     const result: ReassignmentResult = await handle.result();
-    const seen = inspect(h.store, data);
+    const seen = await inspect(h.store, data);
     expect(result.status).toBe('completed');
     expect(seen.lost).toEqual([]);
     expect(seen.duplicates).toEqual([]);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
     expect(diff(decisionsOf(result), seen.decisions, 'result vs database')).toEqual([]);
     expect(result.total_affected).toBe(SYNTHETIC);
   } finally {

@@ -57,14 +57,14 @@ describe(`cancel trials (seed ${SEED})`, () => {
   let h: Harness;
   const data = syntheticDataset({ appointments: APPOINTMENTS, seed: 17 });
 
-  const decidedRows = () => {
-    const c = h.store.counts();
+  const decidedRows = async () => {
+    const c = await h.store.counts();
     return c.assignments! + c.waitlist!;
   };
 
-  async function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  async function until(done: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (!done()) {
+    while (!(await done())) {
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -82,7 +82,7 @@ describe(`cancel trials (seed ${SEED})`, () => {
   }
 
   async function runTrial(trial: number, spec: ReturnType<typeof plan>[number]): Promise<TrialReport> {
-    h.reload(data);
+    await h.reload(data);
     const label = spec.point === 'while an approval waits' ? 'production' : 'staging';
     const handle = await h.start('promptDrivenReassignment', {
       providerId: 'T001',
@@ -90,11 +90,11 @@ describe(`cancel trials (seed ${SEED})`, () => {
       reason: 'cancel trial',
       promptLabel: label,
     });
-    if (spec.point === 'while batches finish') await until(() => decidedRows() >= spec.threshold, 60_000);
-    if (spec.point === 'after the last batch') await until(() => decidedRows() >= APPOINTMENTS, 60_000);
+    if (spec.point === 'while batches finish') await until(async () => (await decidedRows()) >= spec.threshold, 60_000);
+    if (spec.point === 'after the last batch') await until(async () => (await decidedRows()) >= APPOINTMENTS, 60_000);
     if (spec.point === 'while an approval waits')
       await waitForProgress(handle, (p) => p.pending_approvals.length > 0, 60_000);
-    const decidedAtCancel = decidedRows();
+    const decidedAtCancel = await decidedRows();
     const sent = Date.now();
     const delivered = await cancel(handle, spec.path);
     const problems: string[] = [];
@@ -119,10 +119,10 @@ describe(`cancel trials (seed ${SEED})`, () => {
     // Every decided appointment once, told once; every other one listed as undecided, in the result and the store.
     const affected = data.appointments.map((a) => a.id);
     const listed = new Set(result.undecided.map((u) => u.appointment_id));
-    const stored = new Set(h.store.runUndecided(handle.workflowId));
+    const stored = new Set(await h.store.runUndecided(handle.workflowId));
     let decided = 0;
     for (const id of affected) {
-      const record = h.store.appointmentRecord(id);
+      const record = await h.store.appointmentRecord(id);
       const outcomes = record.assignments.length + record.waitlist.length;
       if (outcomes > 1) problems.push(`${id}: ${outcomes} outcomes`);
       if (outcomes === 1) {
@@ -135,12 +135,12 @@ describe(`cancel trials (seed ${SEED})`, () => {
     }
     const decidedInResult = result.assignments.length + result.waitlisted.length;
     if (decidedInResult !== decided) problems.push(`result says ${decidedInResult} decided, the store ${decided}`);
-    const run = h.store.runRecord(handle.workflowId);
+    const run = await h.store.runRecord(handle.workflowId);
     if (!run || run.status === 'running' || !run.finished_at) problems.push(`run record ${JSON.stringify(run)}`);
     else if (run.status !== result.status) problems.push(`run record ${run.status}, result ${result.status}`);
-    const open = h.store.openApprovalRequests(handle.workflowId);
+    const open = await h.store.openApprovalRequests(handle.workflowId);
     if (open !== 0) problems.push(`${open} approval request(s) still open`);
-    problems.push(...auditStore(h.store));
+    problems.push(...(await auditStore(h.store)));
     return report(
       trial,
       spec,

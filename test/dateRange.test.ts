@@ -19,7 +19,7 @@ describe('a reassignment over a date range', () => {
   test.each(['promptDrivenReassignment', 'codeDrivenReassignment'] as const)(
     '%s over 3 days decides the appointments of all 3 days',
     async (type) => {
-      h.reload(data());
+      await h.reload(data());
       const r = await h.run(type, {
         providerId: 'T001',
         date: '2025-11-21',
@@ -39,13 +39,13 @@ describe('a reassignment over a date range', () => {
       );
       expect([...days].sort()).toEqual(['2025-11-21', '2025-11-22', '2025-11-23']);
       for (const day of ['2025-11-21', '2025-11-22', '2025-11-23'])
-        expect(h.store.unavailability('T001', day)).toBeDefined();
-      expect(auditStore(h.store)).toEqual([]);
+        expect(await h.store.unavailability('T001', day)).toBeDefined();
+      expect(await auditStore(h.store)).toEqual([]);
     },
   );
 
   test('without until, a run covers its one day only', async () => {
-    h.reload(data());
+    await h.reload(data());
     const r = await h.run('codeDrivenReassignment', {
       providerId: 'T001',
       date: '2025-11-22',
@@ -54,8 +54,8 @@ describe('a reassignment over a date range', () => {
     });
     expect(r.total_affected).toBe(10);
     expect(r.until).toBeUndefined();
-    expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
-    expect(h.store.affectedAppointments('T001', '2025-11-23')).toEqual([]);
+    expect(await h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
+    expect(await h.store.affectedAppointments('T001', '2025-11-23')).toEqual([]);
   });
 
   test.each([

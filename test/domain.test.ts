@@ -64,26 +64,26 @@ describe('the store guards its invariants', () => {
 
   beforeEach(async () => {
     policy = (await production()).policy;
-    store = new SchedulingStore(path.join(tempDir('store'), 'db.sqlite'));
-    store.load(demoDataset());
-    store.markUnavailable('T001', '2025-11-21', 'sick');
+    store = await SchedulingStore.open(path.join(tempDir('store'), 'db.sqlite'));
+    await store.load(demoDataset());
+    await store.markUnavailable('T001', '2025-11-21', 'sick');
   });
   afterEach(() => store.close());
 
-  test("only the sick provider's appointments of that day are affected", () => {
-    expect(store.affectedAppointments('T001', '2025-11-21').map((a) => a.id)).toEqual(['A001', 'A002', 'A003']);
-    expect(store.affectedAppointments('T001', '2025-11-22')).toEqual([]);
+  test("only the sick provider's appointments of that day are affected", async () => {
+    expect((await store.affectedAppointments('T001', '2025-11-21')).map((a) => a.id)).toEqual(['A001', 'A002', 'A003']);
+    expect(await store.affectedAppointments('T001', '2025-11-22')).toEqual([]);
   });
 
-  test('a retried assignment returns the first result and writes nothing new', () => {
-    const first = store.assign('A001', 'P001', ctx('k1'));
-    const before = store.counts();
-    expect(store.assign('A001', 'P001', ctx('k1'))).toEqual(first);
-    expect(store.counts()).toEqual(before);
+  test('a retried assignment returns the first result and writes nothing new', async () => {
+    const first = await store.assign('A001', 'P001', ctx('k1'));
+    const before = await store.counts();
+    expect(await store.assign('A001', 'P001', ctx('k1'))).toEqual(first);
+    expect(await store.counts()).toEqual(before);
   });
 
-  test('refusals write nothing', () => {
-    const before = store.counts();
+  test('refusals write nothing', async () => {
+    const before = await store.counts();
     const refusals: [string, string, string][] = [
       ['A003', 'P001', 'slot_taken'],
       ['A003', 'P003', 'below_threshold'],
@@ -94,58 +94,58 @@ describe('the store guards its invariants', () => {
       ['A404', 'P001', 'unknown_appointment'],
     ];
     for (const [appointment, provider, code] of refusals) {
-      expect(() => store.assign(appointment, provider, ctx(`k-${appointment}-${provider}`))).toThrow(
+      await expect(store.assign(appointment, provider, ctx(`k-${appointment}-${provider}`))).rejects.toThrow(
         expect.objectContaining({ code }),
       );
     }
-    expect(store.counts()).toEqual(before);
+    expect(await store.counts()).toEqual(before);
   });
 
-  test('an approval recorded for the run lets the good match through; a rejection does not', () => {
-    store.recordApproval('A002', 'P001', 'rejected', 'ops', undefined, 'run-1');
-    expect(() => store.assign('A002', 'P001', ctx('k2'))).toThrow(DomainRefusal);
-    store.recordApproval('A002', 'P001', 'approved', 'ops', undefined, 'run-2');
-    expect(store.assign('A002', 'P001', { ...ctx('k3'), runId: 'run-2' })).toMatchObject({
+  test('an approval recorded for the run lets the good match through; a rejection does not', async () => {
+    await store.recordApproval('A002', 'P001', 'rejected', 'ops', undefined, 'run-1');
+    await expect(store.assign('A002', 'P001', ctx('k2'))).rejects.toThrow(DomainRefusal);
+    await store.recordApproval('A002', 'P001', 'approved', 'ops', undefined, 'run-2');
+    expect(await store.assign('A002', 'P001', { ...ctx('k3'), runId: 'run-2' })).toMatchObject({
       new_provider_id: 'P001',
       approved_by: 'ops',
     });
   });
 
-  test('one notification per change, whatever the keys', () => {
-    store.assign('A001', 'P001', ctx('a'));
-    store.notify('A001', 'reassigned', ctx('n1'));
-    expect(() => store.notify('A001', 'reassigned', ctx('n2'))).toThrow(
+  test('one notification per change, whatever the keys', async () => {
+    await store.assign('A001', 'P001', ctx('a'));
+    await store.notify('A001', 'reassigned', ctx('n1'));
+    await expect(store.notify('A001', 'reassigned', ctx('n2'))).rejects.toThrow(
       expect.objectContaining({ code: 'already_notified' }),
     );
-    expect(() => store.notify('A002', 'reassigned', ctx('n3'))).toThrow(
+    await expect(store.notify('A002', 'reassigned', ctx('n3'))).rejects.toThrow(
       expect.objectContaining({ code: 'nothing_to_notify' }),
     );
-    expect(store.counts().notifications).toBe(1);
+    expect((await store.counts()).notifications).toBe(1);
   });
 
-  test('the database itself refuses a double booking', () => {
-    expect(() => store.unsafeExecute("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'")).toThrow(
+  test('the database itself refuses a double booking', async () => {
+    await expect(store.unsafeExecute("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'")).rejects.toThrow(
       /UNIQUE/,
     );
   });
 
-  test('the synthetic generator is deterministic and loads', () => {
+  test('the synthetic generator is deterministic and loads', async () => {
     const a = syntheticDataset({ appointments: 200, seed: 3 });
     expect(syntheticDataset({ appointments: 200, seed: 3 })).toEqual(a);
-    store.load(a);
-    store.markUnavailable('T001', '2025-11-21', 'leave');
-    expect(store.affectedAppointments('T001', '2025-11-21')).toHaveLength(200);
+    await store.load(a);
+    await store.markUnavailable('T001', '2025-11-21', 'leave');
+    expect(await store.affectedAppointments('T001', '2025-11-21')).toHaveLength(200);
     expect(() => syntheticDataset({ appointments: 40_000 })).toThrow(RangeError);
   });
 
-  test('past a full day, synthetic appointments spread over the following days', () => {
+  test('past a full day, synthetic appointments spread over the following days', async () => {
     const data = syntheticDataset({ appointments: 25, perDay: 10, seed: 3 });
     expect(syntheticDays({ appointments: 25, perDay: 10 })).toEqual({ days: 3, until: '2025-11-23' });
     expect([...new Set(data.appointments.map((a) => a.date))]).toEqual(['2025-11-21', '2025-11-22', '2025-11-23']);
-    store.load(data);
-    store.markUnavailableRange('T001', '2025-11-21', '2025-11-23', 'leave');
-    expect(store.affectedAppointments('T001', '2025-11-21', '2025-11-23')).toHaveLength(25);
-    expect(store.affectedAppointments('T001', '2025-11-22')).toHaveLength(10);
+    await store.load(data);
+    await store.markUnavailableRange('T001', '2025-11-21', '2025-11-23', 'leave');
+    expect(await store.affectedAppointments('T001', '2025-11-21', '2025-11-23')).toHaveLength(25);
+    expect(await store.affectedAppointments('T001', '2025-11-22')).toHaveLength(10);
     expect(datesInRange('2025-11-30', '2025-12-02')).toEqual(['2025-11-30', '2025-12-01', '2025-12-02']);
   });
 });
@@ -160,67 +160,70 @@ describe('approval claims across runs: one appointment is put to one person once
 
   beforeEach(async () => {
     policy = (await production()).policy;
-    store = new SchedulingStore(path.join(tempDir('claims'), 'db.sqlite'));
-    store.load(demoDataset());
-    store.markUnavailable('T001', '2025-11-21', 'sick');
+    store = await SchedulingStore.open(path.join(tempDir('claims'), 'db.sqlite'));
+    await store.load(demoDataset());
+    await store.markUnavailable('T001', '2025-11-21', 'sick');
   });
   afterEach(() => store.close());
 
-  test("a second run's claim is refused while the first run's request is open, naming the first run", () => {
-    expect(claim('run-1')).toEqual({ claimed: true });
-    const refused = claim('run-2');
+  test("a second run's claim is refused while the first run's request is open, naming the first run", async () => {
+    expect(await claim('run-1')).toEqual({ claimed: true });
+    const refused = await claim('run-2');
     expect(refused).toEqual({ claimed: false, run_id: 'run-1', deadline: expect.any(String) });
-    expect(store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: ['run-1'] }]);
+    expect(await store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: ['run-1'] }]);
   });
 
-  test('after the human approved in the first run, the claim stays refused until that run writes the assignment; then it is refused as decided', () => {
-    claim('run-1');
-    store.recordApproval('A002', 'P001', 'approved', 'nurse-jo', undefined, 'run-1');
-    expect(claim('run-2')).toMatchObject({ claimed: false, run_id: 'run-1' });
-    expect(store.assign('A002', 'P001', ctx('run-1', 'assign-A002'))).toMatchObject({
+  test('after the human approved in the first run, the claim stays refused until that run writes the assignment; then it is refused as decided', async () => {
+    await claim('run-1');
+    await store.recordApproval('A002', 'P001', 'approved', 'nurse-jo', undefined, 'run-1');
+    expect(await claim('run-2')).toMatchObject({ claimed: false, run_id: 'run-1' });
+    expect(await store.assign('A002', 'P001', ctx('run-1', 'assign-A002'))).toMatchObject({
       new_provider_id: 'P001',
       approved_by: 'nurse-jo',
     });
-    expect(claim('run-2')).toEqual({ claimed: false, decided: { run_id: 'run-1', outcome: 'reassigned to P001' } });
+    expect(await claim('run-2')).toEqual({
+      claimed: false,
+      decided: { run_id: 'run-1', outcome: 'reassigned to P001' },
+    });
   });
 
-  test("a rejection in one run stands for the same move in another run, even after the first run's request closed", () => {
-    claim('run-1');
-    store.recordApproval('A002', 'P001', 'rejected', 'dr-house', 'continuity', 'run-1');
-    store.closeApprovalRequest('A002', 'run-1');
-    expect(claim('run-2')).toEqual({ claimed: false, rejected: { run_id: 'run-1', decided_by: 'dr-house' } });
+  test("a rejection in one run stands for the same move in another run, even after the first run's request closed", async () => {
+    await claim('run-1');
+    await store.recordApproval('A002', 'P001', 'rejected', 'dr-house', 'continuity', 'run-1');
+    await store.closeApprovalRequest('A002', 'run-1');
+    expect(await claim('run-2')).toEqual({ claimed: false, rejected: { run_id: 'run-1', decided_by: 'dr-house' } });
   });
 
-  test('a rejection of one provider does not refuse a claim for another provider for the same appointment', () => {
-    claim('run-1');
-    store.recordApproval('A002', 'P001', 'rejected', 'dr-house', undefined, 'run-1');
-    store.closeApprovalRequest('A002', 'run-1');
-    expect(claim('run-2', 'P003')).toEqual({ claimed: true });
+  test('a rejection of one provider does not refuse a claim for another provider for the same appointment', async () => {
+    await claim('run-1');
+    await store.recordApproval('A002', 'P001', 'rejected', 'dr-house', undefined, 'run-1');
+    await store.closeApprovalRequest('A002', 'run-1');
+    expect(await claim('run-2', 'P003')).toEqual({ claimed: true });
   });
 
-  test("recording a run's outcome closes its open requests, so another run may claim", () => {
-    claim('run-1');
-    store.recordRunOutcome({
+  test("recording a run's outcome closes its open requests, so another run may claim", async () => {
+    await claim('run-1');
+    await store.recordRunOutcome({
       runId: 'run-1',
       providerId: 'T001',
       date: '2025-11-21',
       status: 'cancelled',
       undecided: [{ appointment_id: 'A002', reason: 'cancelled' }],
     });
-    expect(claim('run-2')).toEqual({ claimed: true });
+    expect(await claim('run-2')).toEqual({ claimed: true });
   });
 
-  test('the run that holds a claim may claim again (a retry, a replay), and other runs stay refused', () => {
-    expect(claim('run-1')).toEqual({ claimed: true });
-    expect(claim('run-1')).toEqual({ claimed: true });
-    expect(store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: ['run-1'] }]);
-    expect(claim('run-2')).toMatchObject({ claimed: false, run_id: 'run-1' });
+  test('the run that holds a claim may claim again (a retry, a replay), and other runs stay refused', async () => {
+    expect(await claim('run-1')).toEqual({ claimed: true });
+    expect(await claim('run-1')).toEqual({ claimed: true });
+    expect(await store.approvalRequestRuns()).toEqual([{ appointment_id: 'A002', runs: ['run-1'] }]);
+    expect(await claim('run-2')).toMatchObject({ claimed: false, run_id: 'run-1' });
   });
 
-  test('the run that holds a claim may claim again for another provider', () => {
-    claim('run-1');
-    expect(claim('run-1', 'P003')).toEqual({ claimed: true });
-    expect(claim('run-2', 'P003')).toMatchObject({ claimed: false, run_id: 'run-1' });
+  test('the run that holds a claim may claim again for another provider', async () => {
+    await claim('run-1');
+    expect(await claim('run-1', 'P003')).toEqual({ claimed: true });
+    expect(await claim('run-2', 'P003')).toMatchObject({ claimed: false, run_id: 'run-1' });
   });
 });
 
@@ -327,51 +330,47 @@ describe('the offline stand-in model follows the prompt', () => {
 describe('audit', () => {
   test('a store changed only through its operations has no violation; tampering is found', async () => {
     const { policy } = await production();
-    const store = new SchedulingStore(path.join(tempDir('audit'), 'db.sqlite'));
+    const store = await SchedulingStore.open(path.join(tempDir('audit'), 'db.sqlite'));
     try {
-      store.load(demoDataset());
-      store.markUnavailable('T001', '2025-11-21', 'sick');
+      await store.load(demoDataset());
+      await store.markUnavailable('T001', '2025-11-21', 'sick');
       const ctx = (key: string) => ({ runId: 'r', idempotencyKey: key, policy, decidedBy: 'code' as const });
-      store.assign('A001', 'P001', ctx('a1'));
-      store.notify('A001', 'reassigned', ctx('n1'));
-      store.waitlist('A003', 'no match', ctx('w3'));
-      store.notify('A003', 'waitlisted', ctx('n3'));
+      await store.assign('A001', 'P001', ctx('a1'));
+      await store.notify('A001', 'reassigned', ctx('n1'));
+      await store.waitlist('A003', 'no match', ctx('w3'));
+      await store.notify('A003', 'waitlisted', ctx('n3'));
       const { checkInvariants } = await import('../src/domain/audit');
-      expect(checkInvariants(store)).toEqual([]);
-      store.unsafeExecute("UPDATE appointments SET provider_id = 'P003' WHERE id = 'A001'");
-      store.unsafeExecute("UPDATE appointments SET status = 'scheduled' WHERE id = 'A003'");
-      store.unsafeExecute('DELETE FROM tool_calls');
-      expect(
-        checkInvariants(store)
-          .map((v) => v.rule)
-          .sort(),
-      ).toEqual([
+      expect(await checkInvariants(store)).toEqual([]);
+      await store.unsafeExecute("UPDATE appointments SET provider_id = 'P003' WHERE id = 'A001'");
+      await store.unsafeExecute("UPDATE appointments SET status = 'scheduled' WHERE id = 'A003'");
+      await store.unsafeExecute('DELETE FROM tool_calls');
+      expect((await checkInvariants(store)).map((v) => v.rule).sort()).toEqual([
         'assignment not reflected in the appointment',
         'assignment without a recorded call',
         'waitlist entry not reflected in the appointment',
       ]);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
   /** The seed example after a run that assigned A001 and waitlisted A003, telling whom `tell` names. */
   async function afterRun(tell: string[]) {
     const { policy } = await production();
-    const store = new SchedulingStore(path.join(tempDir('audit'), 'db.sqlite'));
-    store.load(demoDataset());
-    store.markUnavailable('T001', '2025-11-21', 'sick');
-    store.recordRunStart({ runId: 'r1', providerId: 'T001', date: '2025-11-21' });
+    const store = await SchedulingStore.open(path.join(tempDir('audit'), 'db.sqlite'));
+    await store.load(demoDataset());
+    await store.markUnavailable('T001', '2025-11-21', 'sick');
+    await store.recordRunStart({ runId: 'r1', providerId: 'T001', date: '2025-11-21' });
     const ctx = (key: string) => ({ runId: 'r1', idempotencyKey: key, policy, decidedBy: 'prompt' as const });
-    store.assign('A001', 'P001', ctx('a1'));
-    store.waitlist('A003', 'no match', ctx('w3'));
-    if (tell.includes('A001')) store.notify('A001', 'reassigned', ctx('n1'));
-    if (tell.includes('A003')) store.notify('A003', 'waitlisted', ctx('n3'));
+    await store.assign('A001', 'P001', ctx('a1'));
+    await store.waitlist('A003', 'no match', ctx('w3'));
+    if (tell.includes('A001')) await store.notify('A001', 'reassigned', ctx('n1'));
+    if (tell.includes('A003')) await store.notify('A003', 'waitlisted', ctx('n3'));
     return store;
   }
   const rules = async (store: SchedulingStore) => {
     const { checkInvariants } = await import('../src/domain/audit');
-    return checkInvariants(store).map((v) => `${v.rule}: ${JSON.parse(v.detail).appointment_id}`);
+    return (await checkInvariants(store)).map((v) => `${v.rule}: ${JSON.parse(v.detail).appointment_id}`);
   };
   const finish = (store: SchedulingStore, status: string, undecided: string[] = []) =>
     store.recordRunOutcome({
@@ -386,10 +385,10 @@ describe('audit', () => {
     const store = await afterRun(['A001']);
     try {
       expect(await rules(store)).toEqual([]); // the run is still going: it may tell A003 a moment later
-      finish(store, 'cancelled', ['A002']);
+      await finish(store, 'cancelled', ['A002']);
       expect(await rules(store)).toEqual(['decided without exactly one notification of its kind: A003']);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -398,10 +397,10 @@ describe('audit', () => {
     async (status) => {
       const store = await afterRun(['A001', 'A003']);
       try {
-        finish(store, status);
+        await finish(store, status);
         expect(await rules(store)).toEqual(['left on the unavailable provider after its run completed: A002']);
       } finally {
-        store.close();
+        await store.close();
       }
     },
   );
@@ -410,10 +409,10 @@ describe('audit', () => {
     for (const status of ['completed_with_issues', 'cancelled']) {
       const store = await afterRun(['A001', 'A003']);
       try {
-        finish(store, status, ['A002']);
+        await finish(store, status, ['A002']);
         expect(await rules(store)).toEqual([]);
       } finally {
-        store.close();
+        await store.close();
       }
     }
   });

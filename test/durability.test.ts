@@ -28,8 +28,8 @@ test('a reassignment waiting for approval survives a restart of the Temporal ser
     expect(r.status).toBe('completed');
     expect(r.successful_assignments).toBe(2);
     expect(r.assignments.find((a) => a.appointment_id === 'A002')?.approved_by).toBe('after-restart');
-    expect(h.store.counts().assignments).toBe(2);
-    expect(auditStore(h.store)).toEqual([]);
+    expect((await h.store.counts()).assignments).toBe(2);
+    expect(await auditStore(h.store)).toEqual([]);
   } finally {
     await h.close();
     await server.stop();

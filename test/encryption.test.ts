@@ -76,7 +76,7 @@ async function shownHits(address: string, workflowId: string): Promise<string[]>
 async function seedExample(h: Harness): Promise<string[]> {
   const ids: string[] = [];
   for (const type of ['promptDrivenReassignment', 'codeDrivenReassignment'] as const) {
-    h.reload();
+    await h.reload();
     const handle = await h.start(type, seedInput);
     await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
     await handle.signal(approveSignal, { appointmentId: 'A002', by: 'test' });
@@ -210,7 +210,7 @@ describe('key rotation and a missing key', () => {
         old.workflowId,
       );
 
-      after.reload();
+      await after.reload();
       const next = await after.start('promptDrivenReassignment', input);
       expect(decisionsOf((await next.result()) as ReassignmentResult)).toEqual({
         A001: 'P001',

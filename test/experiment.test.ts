@@ -126,7 +126,7 @@ describe('an A/B experiment on a worker', () => {
     const results: ReassignmentResult[] = [];
     for (const [arm, list] of Object.entries(ids)) {
       for (const id of list) {
-        h.reload();
+        await h.reload();
         const handle = await h.start('promptDrivenReassignment', input, id);
         if (arm === 'production') {
           await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
@@ -147,7 +147,7 @@ describe('an A/B experiment on a worker', () => {
       }
     }
     // A run asking for another label than production is not in the experiment.
-    h.reload();
+    await h.reload();
     const outside = await h.run('promptDrivenReassignment', { ...input, promptLabel: 'staging' });
     expect(outside.prompt.experiment).toBeUndefined();
 

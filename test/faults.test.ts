@@ -32,7 +32,7 @@ async function runWith(options: HarnessOptions): Promise<Observed> {
     const result = await h.run('promptDrivenReassignment', input);
     const db: Record<string, string> = {};
     for (const id of Object.keys(ORACLE)) {
-      const a = h.store.appointment(id)!;
+      const a = (await h.store.appointment(id))!;
       db[id] = a.status === 'waitlisted' ? 'waitlist' : a.provider_id;
     }
     // The result must say what the database holds.
@@ -40,10 +40,10 @@ async function runWith(options: HarnessOptions): Promise<Observed> {
     return {
       result,
       decisions: db,
-      notifications: h.store.counts().notifications!,
-      audit: auditStore(h.store),
+      notifications: (await h.store.counts()).notifications!,
+      audit: await auditStore(h.store),
       arrivals: h.model.arrivals(),
-      escalations: h.store.escalations({}).map((e) => e.kind),
+      escalations: (await h.store.escalations({})).map((e) => e.kind),
     };
   } finally {
     await h.close();
@@ -233,10 +233,13 @@ test('a refused API key fails the run before anything is written', async () => {
     expect(description.status.name).toBe('FAILED');
     const failure = await handle.result().catch((e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
     expect(failure).toMatch(/refused the API key \(401\)/);
-    expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
-    expect(h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0, notifications: 0, tool_calls: 0 });
+    expect(await h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
+    expect(await h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0, notifications: 0, tool_calls: 0 });
     // The failed run's record is closed, not left 'running' for the audit to skip.
-    expect(h.store.runRecord(handle.workflowId)).toMatchObject({ status: 'failed', finished_at: expect.any(String) });
+    expect(await h.store.runRecord(handle.workflowId)).toMatchObject({
+      status: 'failed',
+      finished_at: expect.any(String),
+    });
   } finally {
     await h.close();
   }

@@ -94,10 +94,10 @@ describe('a misbehaving model changes nothing the invariants forbid', () => {
     const h = await startHarness({ agent: script, editPrompts: noFallback });
     try {
       result = await h.run('promptDrivenReassignment', input);
-      counts = h.store.counts();
-      audit = auditStore(h.store);
-      a002 = h.store.appointment('A002');
-      a003 = h.store.appointment('A003');
+      counts = await h.store.counts();
+      audit = await auditStore(h.store);
+      a002 = await h.store.appointment('A002');
+      a003 = await h.store.appointment('A003');
     } finally {
       await h.close();
     }
@@ -153,7 +153,7 @@ describe('budgets end a runaway loop with a clear status', () => {
       expect(r.llm.calls).toBe(12);
       expect(r.undecided).toHaveLength(3);
       expect(r.undecided[0]!.reason).toMatch(/turn budget of 12/);
-      expect(h.store.counts().assignments).toBe(0);
+      expect((await h.store.counts()).assignments).toBe(0);
     } finally {
       await h.close();
     }
@@ -234,10 +234,10 @@ describe('prompt injection in patient notes', () => {
       const r = await h.run('promptDrivenReassignment', input);
       // Wrong specialty, approval skipped, below the threshold: each refused by the store.
       expect(seenInjection.sort()).toEqual(['approval_required', 'below_threshold', 'wrong_specialty']);
-      expect(h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0, notifications: 0 });
+      expect(await h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0, notifications: 0 });
       expect(r.successful_assignments).toBe(0);
       expect(r.discrepancies.join('\n')).toMatch(/reported A003 → P003, the tools record no assignment/);
-      expect(auditStore(h.store)).toEqual([]);
+      expect(await auditStore(h.store)).toEqual([]);
     } finally {
       await h.close();
     }

@@ -118,7 +118,7 @@ describe('prompts from Langfuse', () => {
     expect(during.prompt.orchestrator).toMatchObject({ version: 1, label: 'production', source: 'langfuse' });
     expect(during.approvals.requested).toBe(1);
 
-    h.reload();
+    await h.reload();
     const after = await h.run('promptDrivenReassignment', input);
     expect(after.prompt.orchestrator).toMatchObject({ version: 2, label: 'production', source: 'langfuse' });
     expect(after.approvals.requested).toBe(0); // v2 assigns good matches without asking
@@ -127,7 +127,7 @@ describe('prompts from Langfuse', () => {
     const rolledBack = await cli(lf, ['prompts', 'rollback', 'healthcare-orchestrator', 'production']);
     expect(rolledBack.stdout.trim()).toBe('healthcare-orchestrator: production rolled back v2 → v1');
     expect(labelsOf(lf, 'healthcare-orchestrator')).toEqual({ 1: ['production'], 2: ['latest', 'staging'] });
-    h.reload();
+    await h.reload();
     const handle = await h.start('promptDrivenReassignment', input);
     await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
     expect((await handle.describe()).searchAttributes).toMatchObject({ PromptVersion: [1] });
@@ -264,7 +264,7 @@ describe('prompts from Langfuse', () => {
       config: { ...(good.config as object), thresholds: { excellent: 100, good: 'high' } },
       labels: ['broken'],
     });
-    const before = h.store.counts();
+    const before = await h.store.counts();
     const handle = await h.start('promptDrivenReassignment', { ...input, promptLabel: 'broken' });
     const failure = await handle
       .result()
@@ -273,7 +273,7 @@ describe('prompts from Langfuse', () => {
           e.cause?.cause?.message ?? e.cause?.message,
       );
     expect(failure).toMatch(/Langfuse prompt "healthcare-orchestrator" v3 has an invalid config at thresholds.good/);
-    expect(h.store.counts()).toEqual(before);
-    expect(h.store.unavailability('T001', '2025-11-21')).toBeFalsy();
+    expect(await h.store.counts()).toEqual(before);
+    expect(await h.store.unavailability('T001', '2025-11-21')).toBeFalsy();
   });
 });

@@ -34,7 +34,7 @@ async function spansOf(lf: LangfuseTestServer, h: Harness, runId: string): Promi
 }
 
 async function approvedRun(h: Harness, promptLabel = 'production'): Promise<ReassignmentResult> {
-  h.reload();
+  await h.reload();
   const handle = await h.start('promptDrivenReassignment', { ...input, promptLabel });
   await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
   await handle.signal(approveSignal, { appointmentId: 'A002', by: 'nurse-jo' });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { auditStore, encryptionEnv, startHarness, tempDir, type Harness } from './support/harness';
+import { auditStore, encryptionEnv, startHarness, storeEnv, tempDir, type Harness } from './support/harness';
 
 /**
  * The product as an MCP server, driven by the official SDK's own Client (a real MCP client not written here):
@@ -113,7 +113,7 @@ describe('the MCP server', () => {
     env = {
       TEMPORAL_ADDRESS: h.address,
       TASK_QUEUE: h.taskQueue,
-      DB_PATH: h.store.file,
+      ...storeEnv(h.store),
       PROMPTS_DIR: h.promptsDir,
       LOG_LEVEL: 'ERROR',
       ...encryptionEnv(),
@@ -152,14 +152,14 @@ describe('the MCP server', () => {
       new_provider_id: 'P001',
       approved_by: 'alice',
     });
-    expect(h.store.appointmentRecord('A002').approvals).toEqual([
+    expect((await h.store.appointmentRecord('A002')).approvals).toEqual([
       expect.objectContaining({ decision: 'approved', decided_by: 'alice' }),
     ]);
     const listed = json<{ runs: { workflow_id: string }[] }>(
       await caller(client)('list_reassignments', { provider: 'T001' }),
     );
     expect(listed.runs.map((r) => r.workflow_id)).toContain(id);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test('over streamable HTTP, a viewer reads but is refused decide_approval, start_reassignment and patient names, in one line', async () => {
@@ -176,7 +176,7 @@ describe('the MCP server', () => {
     const refused = await viewer('decide_approval', { workflow_id: id, appointment_id: 'A002', decision: 'approve' });
     expect(refused).toMatchObject({ isError: true });
     expect(text(refused)).toBe('the viewer role may not do this: it needs the operator role');
-    expect(h.store.appointmentRecord('A002').approvals).toEqual([]);
+    expect((await h.store.appointmentRecord('A002')).approvals).toEqual([]);
     expect((await viewer('start_reassignment', { provider_id: 'T001', date: '2025-11-21' })).isError).toBe(true);
     const names = await viewer('get_reassignment', { workflow_id: id, include_patients: true });
     expect(text(names)).toBe('patient names are for the operator role only');
@@ -206,7 +206,7 @@ describe('the MCP server', () => {
 
   test('bad input: an unknown tool or a malformed argument is an MCP error in one line, and nothing is started or written', async () => {
     const call = caller(await overHttp(OPERATOR));
-    const before = h.store.counts();
+    const before = await h.store.counts();
     const unknown = call('start_reasignment', { provider_id: 'T001', date: '2025-11-21' });
     await expect(unknown).rejects.toThrow(
       /^MCP error -32602: unknown tool start_reasignment: use one of start_reassignment, /,
@@ -219,8 +219,8 @@ describe('the MCP server', () => {
     const notStarted = await call('start_reassignment', { provider_id: 'T999', date: '2025-11-21' });
     expect(notStarted).toMatchObject({ isError: true });
     expect(text(notStarted)).toMatch(/^unknown provider T999/);
-    expect(h.store.counts()).toEqual(before);
-    expect(h.store.unavailability('T001', '2025-11-21')).toBeFalsy();
+    expect(await h.store.counts()).toEqual(before);
+    expect(await h.store.unavailability('T001', '2025-11-21')).toBeFalsy();
     const runs = [];
     for await (const e of h.client.workflow.list({ query: `TaskQueue = '${h.taskQueue}'` })) runs.push(e.workflowId);
     expect(runs.filter((r) => r.includes('T999'))).toEqual([]);

@@ -202,9 +202,9 @@ describe('an MCP server as a tool source', () => {
   test('the model calls the EHR tool the prompt names; the worker is killed mid-call; the run completes, replays, and the EHR acted once per key', async () => {
     const dir = tempDir('mcp-source');
     const dbFile = path.join(dir, 'scheduling.db');
-    const seed = new SchedulingStore(dbFile);
-    seed.load(demoDataset());
-    seed.close();
+    const seed = await SchedulingStore.open(dbFile);
+    await seed.load(demoDataset());
+    await seed.close();
     const env = {
       ...process.env,
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
@@ -288,11 +288,11 @@ describe('an MCP server as a tool source', () => {
           ]);
           fs.writeFileSync(path.join(__dirname, 'fixtures', 'histories', `${id}.json`), shown.stdout);
         }
-      const store = new SchedulingStore(dbFile);
+      const store = await SchedulingStore.open(dbFile);
       try {
-        expect(auditStore(store)).toEqual([]);
+        expect(await auditStore(store)).toEqual([]);
       } finally {
-        store.close();
+        await store.close();
       }
     } finally {
       gate.release();
@@ -357,7 +357,7 @@ describe('an MCP server as a tool source', () => {
       ]);
       // 3 calls, each tried 8 times (the retry policy) before the batch gave the server up.
       expect(ehr.refusedCalls).toBe(3 * 8);
-      expect(auditStore(h.store)).toEqual([]);
+      expect(await auditStore(h.store)).toEqual([]);
     } finally {
       ehr.failCalls = false;
       await h.close();
@@ -390,7 +390,7 @@ describe('an MCP server as a tool source', () => {
         ['A001', 'code'],
         ['A002', 'code'],
       ]);
-      expect(auditStore(h.store)).toEqual([]);
+      expect(await auditStore(h.store)).toEqual([]);
     } finally {
       await h.close();
     }

@@ -32,20 +32,22 @@ async function runApproving(h: Harness, input: ReassignmentInput, id = idFor('ru
 }
 
 /** What the store holds for the seed's three appointments, without the run ids. */
-const recordsOf = (h: Harness) =>
+const recordsOf = async (h: Harness) =>
   Object.fromEntries(
-    ['A001', 'A002', 'A003'].map((id) => {
-      const r = h.store.appointmentRecord(id);
-      return [
-        id,
-        {
-          assignments: r.assignments.map((a) => [a.to_provider_id, a.decided_by]),
-          waitlist: r.waitlist.map((w) => w.decided_by),
-          notifications: r.notifications.map((n) => n.kind),
-          approvals: r.approvals.map((a) => [a.provider_id, a.decision]),
-        },
-      ];
-    }),
+    await Promise.all(
+      ['A001', 'A002', 'A003'].map(async (id) => {
+        const r = await h.store.appointmentRecord(id);
+        return [
+          id,
+          {
+            assignments: r.assignments.map((a) => [a.to_provider_id, a.decided_by]),
+            waitlist: r.waitlist.map((w) => w.decided_by),
+            notifications: r.notifications.map((n) => n.kind),
+            approvals: r.approvals.map((a) => [a.provider_id, a.decision]),
+          },
+        ] as const;
+      }),
+    ),
   );
 
 describe('shadow runs', () => {
@@ -56,7 +58,7 @@ describe('shadow runs', () => {
   afterAll(() => h.close());
 
   test('on the seed example both paths agree, and the writer writes once', async () => {
-    h.reload();
+    await h.reload();
     const id = idFor('shadow');
     const r = await runApproving(h, { ...seedInput, mode: 'shadow' }, id);
     expect(r.status).toBe('completed');
@@ -75,7 +77,7 @@ describe('shadow runs', () => {
     expect(r.shadow!.llm.calls).toBeGreaterThan(0);
     expect(r.llm.calls).toBe(r.shadow!.llm.calls);
     // Written once, by the code-driven writer: one assignment or waitlist entry and one notification each.
-    expect(recordsOf(h)).toEqual({
+    expect(await recordsOf(h)).toEqual({
       A001: { assignments: [['P001', 'code']], waitlist: [], notifications: ['reassigned'], approvals: [] },
       A002: {
         assignments: [['P001', 'code']],
@@ -85,8 +87,8 @@ describe('shadow runs', () => {
       },
       A003: { assignments: [], waitlist: ['code'], notifications: ['waitlisted'], approvals: [] },
     });
-    expect(h.store.counts()).toMatchObject({ assignments: 2, waitlist: 1, notifications: 3 });
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await h.store.counts()).toMatchObject({ assignments: 2, waitlist: 1, notifications: 3 });
+    expect(await auditStore(h.store)).toEqual([]);
     const d = await h.client.workflow.getHandle(id).describe();
     expect(d.searchAttributes).toMatchObject({ ReassignMode: ['shadow'], ShadowAgreement: ['agree'] });
     expect(d.memo?.shadow).toEqual({ writer: 'code' });
@@ -94,16 +96,16 @@ describe('shadow runs', () => {
 
   test('a prompt version made to disagree is reported per appointment, and the shadow writes nothing', async () => {
     // What the code-driven path alone writes on this data: the shadow run must leave exactly that.
-    h.reload();
+    await h.reload();
     const codeOnly = await runApproving(h, { ...seedInput, mode: 'code', promptLabel: 'worse' });
-    const expected = recordsOf(h);
+    const expected = await recordsOf(h);
 
-    h.reload();
+    await h.reload();
     const id = idFor('shadow-worse');
     const r = await runApproving(h, { ...seedInput, mode: 'shadow', promptLabel: 'worse' }, id);
     expect(decisionsOf(r)).toEqual(decisionsOf(codeOnly));
-    expect(recordsOf(h)).toEqual(expected);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await recordsOf(h)).toEqual(expected);
+    expect(await auditStore(h.store)).toEqual([]);
 
     const s = r.shadow!;
     expect(s.agreed).toBeLessThan(s.appointments);
@@ -139,11 +141,11 @@ describe('shadow runs', () => {
   });
 
   test('the prompt path can write, with the code-driven path as its shadow', async () => {
-    h.reload();
+    await h.reload();
     const r = await runApproving(h, { ...seedInput, mode: 'shadow', shadowWriter: 'prompt' });
     expect(r.shadow).toMatchObject({ writer: 'prompt', shadow: 'code', agreed: 3 });
-    expect(recordsOf(h).A001!.assignments).toEqual([['P001', 'prompt']]);
-    expect(h.store.counts()).toMatchObject({ assignments: 2, waitlist: 1, notifications: 3 });
+    expect((await recordsOf(h)).A001!.assignments).toEqual([['P001', 'prompt']]);
+    expect(await h.store.counts()).toMatchObject({ assignments: 2, waitlist: 1, notifications: 3 });
   });
 });
 
@@ -183,13 +185,13 @@ describe('the rollout share', () => {
       }
       for (const [path, list] of Object.entries(ids)) {
         for (const id of list) {
-          h.reload();
+          await h.reload();
           const r = await runApproving(h, { ...seedInput, mode: 'auto' }, id);
           expect(r.mode).toBe(path);
           expect(r.rollout).toEqual(routeRun(id, 0.5));
           expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
           expect(r.llm.calls > 0).toBe(path === 'prompt');
-          expect(h.store.appointmentRecord('A001').assignments[0]!.decided_by).toBe(path);
+          expect((await h.store.appointmentRecord('A001')).assignments[0]!.decided_by).toBe(path);
           const d = await h.client.workflow.getHandle(id).describe();
           expect(d.type).toBe('reassignment');
           expect(d.searchAttributes).toMatchObject({ ReassignMode: [path] });

@@ -1,10 +1,11 @@
+import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { PathRow, ReportRow } from '../src/cli/report';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { demoDataset } from '../src/domain/demoData';
 import { answerOffer, rateVisit } from '../src/temporal/followUps';
 import { approveSignal } from '../src/workflows/contract/signals';
-import { startHarness, untilVisible, waitForProgress, type Harness } from './support/harness';
+import { startHarness, storeEnv, tempDir, untilVisible, waitForProgress, type Harness } from './support/harness';
 import { cliJson, runCli } from './support/processes';
 import { seedInput } from './support/seed';
 
@@ -14,13 +15,18 @@ import { seedInput } from './support/seed';
  * Never queries the follow-up workflow (see test/outcomes.test.ts): the re-offer run is a reassignment run.
  */
 
-async function until<T>(what: string, read: () => T, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last = read();
+  let last = await read();
   while (!ok(last)) {
     if (Date.now() > deadline) throw new Error(`${what} never happened; last: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));
-    last = read();
+    last = await read();
   }
   return last;
 }
@@ -58,7 +64,7 @@ describe('report on outcomes', () => {
     });
     for (const time of ['09:00', '10:00', '11:00', '12:00'])
       data.slots.push({ provider_id: 'P004', date: seedInput.date, time });
-    h.reload(data);
+    await h.reload(data);
   });
   afterAll(() => h?.close());
 
@@ -73,7 +79,7 @@ describe('report on outcomes', () => {
     await rateVisit(h.client, h.store, a1, { score: 4, by: 'front-desk' });
     await answerOffer(h.client, h.store, a2, { answer: 'declined', by: 'front-desk' });
     // The re-offer run (a reassignment run with the first run's pinned prompts) decides A002 again.
-    const reofferId = `${h.store.offers(a2)[0]!.follow_up_id}-reoffer-1`;
+    const reofferId = `${(await h.store.offers(a2))[0]!.follow_up_id}-reoffer-1`;
     await waitForProgress(h.client.workflow.getHandle(reofferId), (p) => p.pending_approvals.length > 0, 60_000);
     await h.client.workflow.getHandle(reofferId).signal(approveSignal, { appointmentId: a2, by: 'dr-lead' });
     const reoffer = await resultOf(h, reofferId);
@@ -84,7 +90,8 @@ describe('report on outcomes', () => {
       (s) => s !== undefined,
     );
 
-    const env = { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, DB_PATH: h.store.file };
+    const temporal = { TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue };
+    const env = { ...temporal, ...storeEnv(h.store) };
     const rows = await untilVisible(
       () => cliJson<ReportRow[]>(['report'], env),
       (found) => found.reduce((n, r) => n + r.runs, 0) === 2,
@@ -94,11 +101,11 @@ describe('report on outcomes', () => {
     const row = rows[0]!;
     expect(row).toMatchObject({ prompt: 'healthcare-orchestrator', runs: 2, appointments: 4 });
     // The seed run waitlisted A003, whose appointment is past: a head of department sees it.
-    expect(h.store.escalations().map((e) => [e.kind, e.appointment_id, e.run_id])).toEqual([
+    expect((await h.store.escalations()).map((e) => [e.kind, e.appointment_id, e.run_id])).toEqual([
       ['waitlisted_soon', id('A003'), handle.workflowId],
     ]);
     // A002's second offer (P004, by the re-offer run) is still open: not in the acceptance rate.
-    expect(h.store.offers(a2).map((o) => [o.provider_id, o.status, o.run_id])).toEqual([
+    expect((await h.store.offers(a2)).map((o) => [o.provider_id, o.status, o.run_id])).toEqual([
       ['P001', 'declined', handle.workflowId],
       ['P004', 'open', reofferId],
     ]);
@@ -135,7 +142,8 @@ describe('report on outcomes', () => {
     );
 
     // Without the database on this machine the report has the runs' figures only, and says nothing wrong.
-    const bare = await cliJson<ReportRow[]>(['report'], { ...env, DB_PATH: `${h.store.file}.absent` });
+    const absent = path.join(tempDir('absent'), 'scheduling.db');
+    const bare = await cliJson<ReportRow[]>(['report'], { ...temporal, DB_PATH: absent });
     expect(bare[0]).toMatchObject({ runs: 2, appointments: 4 });
     expect(bare[0]!.outcomes).toBeUndefined();
   });

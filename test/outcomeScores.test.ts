@@ -18,13 +18,18 @@ import { seedInput } from './support/seed';
 
 const SCORES = '/api/public/scores';
 
-async function until<T>(what: string, read: () => T, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last = read();
+  let last = await read();
   while (!ok(last)) {
     if (Date.now() > deadline) throw new Error(`${what} never happened; last: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));
-    last = read();
+    last = await read();
   }
   return last;
 }
@@ -89,7 +94,7 @@ describe('outcome scores in Langfuse', () => {
 
   test('accept, satisfaction, decline, a re-offer declined and its escalations are scores on the trace of the run that decided, with their configs', async () => {
     const { data, id } = seedData();
-    h.reload(data);
+    await h.reload(data);
     const runId = await seedRun(h, id);
     const [a1, a2] = [id('A001'), id('A002')];
 
@@ -101,7 +106,7 @@ describe('outcome scores in Langfuse', () => {
     await answerOffer(h.client, h.store, a2, { answer: 'declined', reason: 'too far', by: 'front-desk' });
     // The re-offer run (a reassignment run, not the follow-up: querying it is safe) offers P004, a good match
     // that waits for an approval; the patient declines that too: escalated, and (MAX_OFFERS=1) waitlisted.
-    const reofferId = `${h.store.offers(a2)[0]!.follow_up_id}-reoffer-1`;
+    const reofferId = `${(await h.store.offers(a2))[0]!.follow_up_id}-reoffer-1`;
     const reoffer = h.client.workflow.getHandle(reofferId);
     await waitForProgress(reoffer, (p) => p.pending_approvals.length > 0, 60_000);
     await reoffer.signal(approveSignal, { appointmentId: a2, by: 'dr-lead' });
@@ -196,14 +201,13 @@ describe('outcome scores in Langfuse', () => {
         .sort(),
     ).toEqual(Object.values(ids).sort());
     // The scores are the database's figures: what Langfuse got is what the store recorded.
-    expect(h.store.offers(a2).map((o) => [o.status, o.run_id])).toEqual([
+    expect((await h.store.offers(a2)).map((o) => [o.status, o.run_id])).toEqual([
       ['declined', runId],
       ['declined', reofferId],
     ]);
-    expect(h.store.appointment(a2)).toMatchObject({ status: 'waitlisted' });
+    expect(await h.store.appointment(a2)).toMatchObject({ status: 'waitlisted' });
     expect(
-      h.store
-        .escalations()
+      (await h.store.escalations())
         .filter((e) => e.appointment_id === a2)
         .map((e) => [e.kind, e.run_id])
         .sort(),
@@ -211,12 +215,12 @@ describe('outcome scores in Langfuse', () => {
       ['offers_exhausted', reofferId],
       ['second_decline', reofferId],
     ]);
-    expect(h.store.satisfactionOf(a1)).toMatchObject({ score: 5, run_id: runId });
+    expect(await h.store.satisfactionOf(a1)).toMatchObject({ score: 5, run_id: runId });
   });
 
   test('the same outcome sent again (a lost response, a retried activity) leaves one score per id', async () => {
     const { data, id } = seedData();
-    h.reload(data);
+    await h.reload(data);
     const runId = await seedRun(h, id);
     const a1 = id('A001');
     const scoreId = outcomeScoreId({ appointmentId: a1, kind: 'offer_answer', ref: '1' });
@@ -251,7 +255,7 @@ describe('outcome scores in Langfuse', () => {
 
   test('Langfuse down: the answer is recorded locally at once, the score arrives once Langfuse is back', async () => {
     const { data, id } = seedData();
-    h.reload(data);
+    await h.reload(data);
     const runId = await seedRun(h, id);
     const a1 = id('A001');
     const scoreId = outcomeScoreId({ appointmentId: a1, kind: 'offer_answer', ref: '1' });
@@ -263,7 +267,7 @@ describe('outcome scores in Langfuse', () => {
         by: 'front-desk',
       });
       expect(answered).toMatchObject({ answer: 'declined' });
-      expect(h.store.offers(a1)[0]).toMatchObject({ status: 'declined', reason: 'on holiday' });
+      expect((await h.store.offers(a1))[0]).toMatchObject({ status: 'declined', reason: 'on holiday' });
       // Temporal retries the activity: at least two attempts of the SDK's three sends each are refused.
       await until(
         'refused sends',

@@ -13,6 +13,7 @@ import {
   auditStore,
   encryptionEnv,
   startHarness,
+  storeEnv,
   tempDir,
   uniqueName,
   waitForProgress,
@@ -31,13 +32,18 @@ import { WorkerProcess } from './support/workerProcess';
  * as an Update (docs/outcomes.md).
  */
 
-async function until<T>(what: string, read: () => T, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last = read();
+  let last = await read();
   while (!ok(last)) {
     if (Date.now() > deadline) throw new Error(`${what} never happened; last: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));
-    last = read();
+    last = await read();
   }
   return last;
 }
@@ -82,9 +88,9 @@ describe('patient follow-ups', () => {
 
   test('each patient told of a new slot gets an open offer; accepting it and scoring the visit are recorded once', async () => {
     await seedRun(h.client, h.taskQueue);
-    expect(h.store.latestOffer('A002')).toMatchObject({ offer_no: 1, provider_id: 'P001', status: 'open' });
-    expect(h.store.latestOffer('A001')).toMatchObject({ offer_no: 1, provider_id: 'P001', status: 'open' });
-    expect(h.store.latestOffer('A003')).toBeUndefined();
+    expect(await h.store.latestOffer('A002')).toMatchObject({ offer_no: 1, provider_id: 'P001', status: 'open' });
+    expect(await h.store.latestOffer('A001')).toMatchObject({ offer_no: 1, provider_id: 'P001', status: 'open' });
+    expect(await h.store.latestOffer('A003')).toBeUndefined();
     const answered = await answerOffer(h.client, h.store, 'A002', { answer: 'accepted', by: 'gateway-sms' });
     expect(answered).toEqual({
       appointment_id: 'A002',
@@ -93,7 +99,7 @@ describe('patient follow-ups', () => {
       provider_id: 'P001',
       next: 'visit',
     });
-    expect(h.store.latestOffer('A002')).toMatchObject({ status: 'accepted', answered_by: 'gateway-sms' });
+    expect(await h.store.latestOffer('A002')).toMatchObject({ status: 'accepted', answered_by: 'gateway-sms' });
     // A second answer, a score out of range: refused in one line, nothing written.
     expect((await refusal(answerOffer(h.client, h.store, 'A002', { answer: 'declined', by: 'x' }))).message).toMatch(
       /A002 has no open offer to answer \(the offer was accepted\)/,
@@ -105,16 +111,18 @@ describe('patient follow-ups', () => {
       appointment_id: 'A002',
       score: 4,
     });
-    expect(h.store.satisfactionOf('A002')).toMatchObject({ score: 4, offer_no: 1 });
-    const done = (await h.client.workflow.getHandle(h.store.offers('A002')[0]!.follow_up_id).result()) as FollowUpState;
+    expect(await h.store.satisfactionOf('A002')).toMatchObject({ score: 4, offer_no: 1 });
+    const done = (await h.client.workflow
+      .getHandle((await h.store.offers('A002'))[0]!.follow_up_id)
+      .result()) as FollowUpState;
     expect(done).toMatchObject({ phase: 'finished', outcome: 'accepted', satisfaction: 4 });
     expect((await refusal(rateVisit(h.client, h.store, 'A002', { score: 5, by: 'x' }))).message).toMatch(/is over/);
-    expect(h.store.satisfactionOf('A002')?.score).toBe(4);
+    expect((await h.store.satisfactionOf('A002'))?.score).toBe(4);
     // An appointment nobody was offered a slot for has no follow-up.
     expect(await refusal(answerOffer(h.client, h.store, 'A003', { answer: 'accepted', by: 'x' }))).toMatchObject({
       kind: 'not_found',
     });
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test('a declined slot is released and re-offered to the next best provider with the same prompts, never the declined one', async () => {
@@ -129,15 +137,15 @@ describe('patient follow-ups', () => {
     const offers = await offerWhen(h.store, 'A001', 2);
     expect(offers[0]).toMatchObject({ offer_no: 1, provider_id: 'P001', status: 'declined', reason: 'too far' });
     expect(offers[1]).toMatchObject({ offer_no: 2, provider_id: 'P004', status: 'open' });
-    expect(h.store.appointment('A001')).toMatchObject({ provider_id: 'P004', status: 'scheduled' });
+    expect(await h.store.appointment('A001')).toMatchObject({ provider_id: 'P004', status: 'scheduled' });
     // The re-offer is a run limited to A001, with the prompt versions the first decision used.
     const reoffer = offers[1]!.run_id;
-    expect(reoffer).toBe(`${h.store.offers('A001')[0]!.follow_up_id}-reoffer-1`);
-    const pinned = (id: string) =>
-      h.store.runPrompts(id)!.bundle as { orchestrator: { version: number }; scoring: { version: number } };
-    expect(pinned(reoffer).orchestrator.version).toBe(pinned(first).orchestrator.version);
-    expect(pinned(reoffer).scoring.version).toBe(pinned(first).scoring.version);
-    expect(h.store.appointmentRecord('A001').notifications.map((n) => n.change_ref)).toEqual([
+    expect(reoffer).toBe(`${(await h.store.offers('A001'))[0]!.follow_up_id}-reoffer-1`);
+    const pinned = async (id: string) =>
+      (await h.store.runPrompts(id))!.bundle as { orchestrator: { version: number }; scoring: { version: number } };
+    expect((await pinned(reoffer)).orchestrator.version).toBe((await pinned(first)).orchestrator.version);
+    expect((await pinned(reoffer)).scoring.version).toBe((await pinned(first)).scoring.version);
+    expect((await h.store.appointmentRecord('A001')).notifications.map((n) => n.change_ref)).toEqual([
       'T001->P001',
       'T001->P004',
     ]);
@@ -150,12 +158,12 @@ describe('patient follow-ups', () => {
       provider_id: 'P004',
       next: 'visit',
     });
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test('a rejected approval and an imminent waitlist are escalations, acknowledged and resolved with who and when', async () => {
     const run = await seedRun(h.client, h.taskQueue, 'reject');
-    const open = h.store.escalations({ status: 'open' });
+    const open = await h.store.escalations({ status: 'open' });
     expect(open.map((e) => [e.kind, e.appointment_id, e.run_id]).sort()).toEqual([
       ['approval_rejected', 'A002', run],
       ['waitlisted_soon', 'A002', run],
@@ -163,16 +171,16 @@ describe('patient follow-ups', () => {
     ]);
     const rejected = open.find((e) => e.kind === 'approval_rejected')!;
     expect(rejected.reason).toMatch(/dr-lead rejected moving A002 to P001/);
-    expect(h.store.moveEscalation(rejected.id, 'acknowledged', 'hod-ana')).toMatchObject({
+    expect(await h.store.moveEscalation(rejected.id, 'acknowledged', 'hod-ana')).toMatchObject({
       status: 'acknowledged',
       acknowledged_by: 'hod-ana',
     });
-    expect(h.store.moveEscalation(rejected.id, 'resolved', 'hod-ana', 'called the patient')).toMatchObject({
+    expect(await h.store.moveEscalation(rejected.id, 'resolved', 'hod-ana', 'called the patient')).toMatchObject({
       status: 'resolved',
       resolved_by: 'hod-ana',
       note: 'called the patient',
     });
-    expect(() => h.store.moveEscalation(rejected.id, 'resolved', 'x')).toThrow(/already resolved/);
+    await expect(h.store.moveEscalation(rejected.id, 'resolved', 'x')).rejects.toThrow(/already resolved/);
   });
 });
 
@@ -190,26 +198,25 @@ describe('no answer by the deadline, and refusals until the waitlist', () => {
   test('an unanswered offer is released and re-offered; the second refusal is escalated and the last one waitlists', async () => {
     await seedRun(h.client, h.taskQueue);
     const result = (await h.client.workflow
-      .getHandle(h.store.offers('A001')[0]!.follow_up_id)
+      .getHandle((await h.store.offers('A001'))[0]!.follow_up_id)
       .result()) as FollowUpState;
     expect(result).toMatchObject({ outcome: 'waitlisted', reoffers: 1 });
-    expect(h.store.offers('A001').map((o) => [o.offer_no, o.provider_id, o.status, o.answered_by])).toEqual([
+    expect((await h.store.offers('A001')).map((o) => [o.offer_no, o.provider_id, o.status, o.answered_by])).toEqual([
       [1, 'P001', 'no_answer', 'deadline'],
       [2, 'P004', 'no_answer', 'deadline'],
     ]);
-    expect(h.store.appointment('A001')).toMatchObject({ status: 'waitlisted', provider_id: 'T001' });
-    expect(h.store.appointmentRecord('A001').notifications.map((n) => n.change_ref)).toEqual([
+    expect(await h.store.appointment('A001')).toMatchObject({ status: 'waitlisted', provider_id: 'T001' });
+    expect((await h.store.appointmentRecord('A001')).notifications.map((n) => n.change_ref)).toEqual([
       'T001->P001',
       'T001->P004',
       'T001->waitlist',
     ]);
-    const kinds = h.store
-      .escalations({})
+    const kinds = (await h.store.escalations({}))
       .filter((e) => e.appointment_id === 'A001')
       .map((e) => e.kind)
       .sort();
     expect(kinds).toEqual(['offers_exhausted', 'second_decline']);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 });
 
@@ -238,7 +245,7 @@ describe('the HTTP API for answers, scores and escalations', () => {
       loadConfig({
         TEMPORAL_ADDRESS: h.address,
         TASK_QUEUE: h.taskQueue,
-        DB_PATH: h.store.file,
+        ...storeEnv(h.store),
         PROMPTS_DIR: h.promptsDir,
         API_PORT: '0',
         API_KEYS: JSON.stringify(Object.entries(keys).map(([role, key]) => ({ name: `${role}-1`, key, role }))),
@@ -280,7 +287,7 @@ describe('the HTTP API for answers, scores and escalations', () => {
       satisfaction: 5,
       offers: [{ offer_no: 1, status: 'accepted', answered_by: 'gateway-1' }],
     });
-    expect(h.store.satisfactionOf('A002')).toMatchObject({ score: 5 });
+    expect(await h.store.satisfactionOf('A002')).toMatchObject({ score: 5 });
   });
 
   test('the escalations inbox: viewers read, operators acknowledge and resolve, an unknown one is 404', async () => {
@@ -305,9 +312,9 @@ describe('the HTTP API for answers, scores and escalations', () => {
 describe('a worker killed between a decline and its re-offer', () => {
   test('the patient is re-offered exactly once, nothing lost, audit clean', async () => {
     const dbFile = path.join(tempDir('kill'), 'scheduling.db');
-    const seed = new SchedulingStore(dbFile);
-    seed.load(outcomesDemoDataset());
-    seed.close();
+    const seed = await SchedulingStore.open(dbFile);
+    await seed.load(outcomesDemoDataset());
+    await seed.close();
     const env = {
       ...process.env,
       ...encryptionEnv(),
@@ -326,7 +333,7 @@ describe('a worker killed between a decline and its re-offer', () => {
       dataConverter: dataConverterFor(loadConfig(env as Record<string, string>)),
     });
     let worker = await WorkerProcess.start(env);
-    const store = new SchedulingStore(dbFile);
+    const store = await SchedulingStore.open(dbFile);
     try {
       await seedRun(client, env.TASK_QUEUE);
       await offerWhen(store, 'A001', 1);
@@ -334,8 +341,8 @@ describe('a worker killed between a decline and its re-offer', () => {
       // Killed the moment the answer (and the released slot) is written, before the re-offer starts.
       await worker.waitFor((e) => e.e === 'end' && e.type === 'recordAnswer', 60_000);
       await worker.kill();
-      expect(store.offers('A001').map((o) => o.status)).toEqual(['declined']);
-      expect(store.appointment('A001')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+      expect((await store.offers('A001')).map((o) => o.status)).toEqual(['declined']);
+      expect(await store.appointment('A001')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
       worker = await WorkerProcess.start(env);
       expect(await answering).toMatchObject({ answer: 'declined', next: 'reoffer' });
       const offers = await offerWhen(store, 'A001', 2);
@@ -343,15 +350,15 @@ describe('a worker killed between a decline and its re-offer', () => {
         ['P001', 'declined'],
         ['P004', 'open'],
       ]);
-      expect(store.appointmentRecord('A001').notifications.map((n) => n.change_ref)).toEqual([
+      expect((await store.appointmentRecord('A001')).notifications.map((n) => n.change_ref)).toEqual([
         'T001->P001',
         'T001->P004',
       ]);
-      expect(store.appointment('A001')).toMatchObject({ provider_id: 'P004', status: 'scheduled' });
-      expect(auditStore(store)).toEqual([]);
+      expect(await store.appointment('A001')).toMatchObject({ provider_id: 'P004', status: 'scheduled' });
+      expect(await auditStore(store)).toEqual([]);
     } finally {
       await worker.stop();
-      store.close();
+      await store.close();
       await connection.close();
     }
   }, 300_000);

@@ -170,7 +170,7 @@ describe(`patient data on a synthetic day of ${N} appointments`, () => {
 
     // The same day again, cancelled mid-way: the first three batches' approvals decided and those batches done,
     // the others' approvals waiting.
-    h.reload(data);
+    await h.reload(data);
     const second = await h.start('promptDrivenReassignment', input);
     await approvePending(second, { batches: 3, enough: (p) => p.batches.done >= 3 && p.pending_approvals.length > 0 });
     await second.signal(cancelSignal, { reason: 'provider back early' });
@@ -193,7 +193,7 @@ describe(`patient data on a synthetic day of ${N} appointments`, () => {
     await server?.stop();
   });
 
-  test('the runs took the approval, fallback and cancel paths', () => {
+  test('the runs took the approval, fallback and cancel paths', async () => {
     expect(completed.total_affected).toBe(N);
     expect(completed.successful_assignments + completed.waitlist_entries).toBe(N);
     expect(approved).toBeGreaterThan(0);
@@ -203,7 +203,7 @@ describe(`patient data on a synthetic day of ${N} appointments`, () => {
     expect(completed.decided_by.code).toBeGreaterThan(0);
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.successful_assignments + cancelled.waitlist_entries).toBeLessThan(N);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
     // Every kind of value the scan looks for is one the data holds, and the pattern knows each of them.
     expect([...sensitive].every((s) => hitsIn(s).length > 0)).toBe(true);
     expect(workflowIds.length).toBeGreaterThan(N / 10 + 2); // the first run and its batches, the second and some

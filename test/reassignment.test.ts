@@ -29,7 +29,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
   afterAll(() => h.close());
 
   test('prompt-driven: 3 affected, the excellent and the approved match assigned, the poor match waitlisted', async () => {
-    h.reload();
+    await h.reload();
     const r = await runApproving(h, 'promptDrivenReassignment');
     expect(r.status).toBe('completed');
     expect(r.total_affected).toBe(3);
@@ -41,16 +41,16 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
     expect(r.llm.calls).toBeGreaterThan(0);
     expect(r.discrepancies).toEqual([]);
     // The database agrees with the result.
-    expect(h.store.appointment('A001')?.provider_id).toBe('P001');
-    expect(h.store.appointment('A003')?.status).toBe('waitlisted');
-    expect(h.store.counts().notifications).toBe(3);
-    expect(auditStore(h.store)).toEqual([]);
+    expect((await h.store.appointment('A001'))?.provider_id).toBe('P001');
+    expect((await h.store.appointment('A003'))?.status).toBe('waitlisted');
+    expect((await h.store.counts()).notifications).toBe(3);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test('code-driven reaches the same decisions as prompt-driven on the same data', async () => {
-    h.reload();
+    await h.reload();
     const prompt = await runApproving(h, 'promptDrivenReassignment');
-    h.reload();
+    await h.reload();
     const code = await runApproving(h, 'codeDrivenReassignment');
     expect(code.mode).toBe('code');
     expect(code.llm.calls).toBe(0);
@@ -60,7 +60,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
   });
 
   test('the run pins its prompt: version and hash in the result, the memo and the search attributes', async () => {
-    h.reload();
+    await h.reload();
     const handle = await h.start('promptDrivenReassignment', input);
     await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
     await handle.signal(approveSignal, { appointmentId: 'A002' });
@@ -81,7 +81,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
   });
 
   test('another label is another version: staging assigns the good match without approval', async () => {
-    h.reload();
+    await h.reload();
     const r = await h.run('promptDrivenReassignment', { ...input, promptLabel: 'staging' });
     expect(r.prompt.orchestrator.version).toBe(2);
     expect(r.approvals.requested).toBe(0);
@@ -90,7 +90,7 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
   });
 
   test('a run started with the Temporal CLI works like one started from our client, and answers its CLI query (through the codec server) and signal', async () => {
-    h.reload();
+    await h.reload();
     const codec = await startCodecServer({ ...h.config, CODEC_PORT: 0 }, () => undefined);
     const id = `reassign-T001-2025-11-21-tcli-${Date.now()}`;
     const started = await temporalCli(h.address, [
@@ -141,8 +141,8 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
   });
 
   test('an unknown provider fails the run with a clear message and writes nothing', async () => {
-    h.reload();
-    const before = h.store.counts();
+    await h.reload();
+    const before = await h.store.counts();
     const handle = await h.start('promptDrivenReassignment', { providerId: 'T999', date: '2025-11-21' });
     const failure = await handle
       .result()
@@ -151,12 +151,12 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
           e.cause?.cause?.message ?? e.cause?.message,
       );
     expect(failure).toMatch(/unknown provider T999/);
-    expect(h.store.counts()).toEqual(before);
+    expect(await h.store.counts()).toEqual(before);
   });
 
   test('a prompt label that does not exist fails the run before anything is written', async () => {
-    h.reload();
-    const before = h.store.counts();
+    await h.reload();
+    const before = await h.store.counts();
     const handle = await h.start('promptDrivenReassignment', {
       providerId: 'T001',
       date: '2025-11-21',
@@ -169,12 +169,12 @@ describe('the seed example (T001 sick on 2025-11-21)', () => {
           e.cause?.cause?.message ?? e.cause?.message,
       );
     expect(failure).toMatch(/has no version labelled "no-such-label" \(labels: staging, production, latest\)/);
-    expect(h.store.counts()).toEqual(before);
-    expect(h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
+    expect(await h.store.counts()).toEqual(before);
+    expect(await h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
   });
 
   test('a date with no appointments completes at once and says there is nothing to do', async () => {
-    h.reload();
+    await h.reload();
     const r = await h.run('promptDrivenReassignment', { providerId: 'T001', date: '2026-01-05' });
     expect(r).toMatchObject({ status: 'completed', total_affected: 0, successful_assignments: 0, batches: 0 });
     expect(r.message).toMatch(/no appointment of T001 on 2026-01-05 is left to reassign/);

@@ -64,13 +64,13 @@ describe('replay', () => {
         });
     };
     for (const type of ['promptDrivenReassignment', 'codeDrivenReassignment'] as const) {
-      h.reload();
+      await h.reload();
       const approved = await h.start(type, input, `replay-${type}-approved-${Date.now()}`);
       await waitForProgress(approved, (p) => p.pending_approvals.length > 0);
       await approved.signal(approveSignal, { appointmentId: 'A002' });
       await approved.result();
       await capture(`${type}-approved`, approved.workflowId);
-      h.reload();
+      await h.reload();
       const cancelled = await h.start(type, input, `replay-${type}-cancelled-${Date.now()}`);
       await waitForProgress(cancelled, (p) => p.pending_approvals.length > 0);
       await cancelled.signal(cancelSignal, {});
@@ -78,7 +78,7 @@ describe('replay', () => {
       await capture(`${type}-cancelled`, cancelled.workflowId);
     }
     // A shadow run of the generic workflow (code-driven writes, prompt-driven decides in a dry run beside it).
-    h.reload();
+    await h.reload();
     const shadow = await h.start(
       'reassignment',
       { ...input, mode: 'shadow' },

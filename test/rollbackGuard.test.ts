@@ -75,7 +75,7 @@ describe('the rollback guard against Temporal and Langfuse', () => {
   });
 
   async function runSeed(h: Harness): Promise<ReassignmentResult> {
-    h.reload();
+    await h.reload();
     const handle = await h.start('promptDrivenReassignment', seedInput);
     // Production v1 asks a person about A002; v2 (staging) approves it by its own bands.
     const p = await waitForProgress(handle, (x) => x.pending_approvals.length > 0 || x.phase === 'finished');
@@ -173,7 +173,7 @@ describe('the rollback guard with local prompt files', () => {
 
   test('judges the runs, and says it cannot move a label in local files', async () => {
     for (let i = 0; i < 3; i++) {
-      h.reload();
+      await h.reload();
       const handle = await h.start('promptDrivenReassignment', seedInput);
       const p = await waitForProgress(handle, (x) => x.pending_approvals.length > 0 || x.phase === 'finished');
       if (p.pending_approvals.length > 0) await handle.signal(approveSignal, { appointmentId: 'A002' });

@@ -36,17 +36,17 @@ describe(`a reassignment of ${N} appointments`, () => {
   }, 15 * 60_000);
   afterAll(() => h.close());
 
-  test('completes with every appointment decided exactly once', () => {
+  test('completes with every appointment decided exactly once', async () => {
     expect(result.status).toBe('completed');
     expect(result.total_affected).toBe(N);
     expect(result.successful_assignments + result.waitlist_entries).toBe(N);
     expect(result.successful_assignments).toBeGreaterThan(0);
     expect(result.waitlist_entries).toBeGreaterThan(0);
     expect(result.discrepancies).toEqual([]);
-    const c = h.store.counts();
+    const c = await h.store.counts();
     expect(c.assignments + c.waitlist).toBe(N);
     expect(c.notifications).toBe(N);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test('the parent continued as new, carrying its exact state', () => {

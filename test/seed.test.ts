@@ -2,40 +2,44 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../src/config';
 import { SchedulingStore } from '../src/domain/store';
-import { auditStore, startHarness, tempDir } from './support/harness';
+import { auditStore, startHarness, storeEnv, tempDir } from './support/harness';
 import { expectOneLineError, runScript } from './support/processes';
 
 /** `npm run seed -- --unavailable T001,P001`: several providers off on one day, each with its run. */
 
-const seed = (args: string[], dbPath: string) =>
-  runScript(path.join(projectRoot, 'scripts', 'seed.ts'), args, { DB_PATH: dbPath });
+/** The seed script, on the database env names (DB_PATH, or DATABASE_URL). */
+const seed = (args: string[], env: Record<string, string>) =>
+  runScript(path.join(projectRoot, 'scripts', 'seed.ts'), args, env);
 
 test('seed --unavailable records each provider as unavailable on the day, and says what each has', async () => {
   const db = path.join(tempDir('seed'), 'scheduling.db');
-  const r = await seed(['--unavailable', 'T001,p001', '--reason', 'flu'], db);
+  const r = await seed(['--unavailable', 'T001,p001', '--reason', 'flu'], { DB_PATH: db });
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/T001 is unavailable on 2025-11-21: 3 appointment\(s\) \(npm run cli -- start -p T001/);
   expect(r.stdout).toMatch(/P001 is unavailable on 2025-11-21: 1 appointment\(s\)/);
-  const store = new SchedulingStore(db);
+  const store = await SchedulingStore.open(db);
   try {
-    expect(store.unavailability('T001', '2025-11-21')).toEqual({ reason: 'flu' });
-    expect(store.unavailability('P001', '2025-11-21')).toEqual({ reason: 'flu' });
-    expect(store.unavailability('P002', '2025-11-21')).toBeUndefined();
+    expect(await store.unavailability('T001', '2025-11-21')).toEqual({ reason: 'flu' });
+    expect(await store.unavailability('P001', '2025-11-21')).toEqual({ reason: 'flu' });
+    expect(await store.unavailability('P002', '2025-11-21')).toBeUndefined();
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
 test('an unknown provider is one line, and nothing is written', async () => {
   const db = path.join(tempDir('seed-bad'), 'scheduling.db');
-  expectOneLineError(await seed(['--unavailable', 'T001,X999'], db), /unknown provider X999: this data set has P001/);
+  expectOneLineError(
+    await seed(['--unavailable', 'T001,X999'], { DB_PATH: db }),
+    /unknown provider X999: this data set has P001/,
+  );
   expect(fs.existsSync(db)).toBe(false);
 });
 
 test('a multi-provider day: T001 and P001 off, each run moves its own patients, and never to the other', async () => {
   const h = await startHarness();
   try {
-    const r = await seed(['--unavailable', 'T001,P001'], h.store.file);
+    const r = await seed(['--unavailable', 'T001,P001'], storeEnv(h.store));
     expect(r.code).toBe(0);
     const [t001, p001] = await Promise.all([
       h.run('codeDrivenReassignment', { providerId: 'T001', date: '2025-11-21', reason: 'flu' }),
@@ -47,7 +51,7 @@ test('a multi-provider day: T001 and P001 off, each run moves its own patients, 
     }
     expect(t001.total_affected).toBe(3);
     expect(p001.total_affected).toBe(1);
-    expect(auditStore(h.store)).toEqual([]);
+    expect(await auditStore(h.store)).toEqual([]);
   } finally {
     await h.close();
   }

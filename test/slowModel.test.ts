@@ -24,14 +24,14 @@ async function startAndWaitForDecideTurn(h: Harness): Promise<WorkflowHandle> {
   return handle;
 }
 
-function expectEveryDecisionNotified(h: Harness, r: ReassignmentResult): void {
+async function expectEveryDecisionNotified(h: Harness, r: ReassignmentResult): Promise<void> {
   const decided = [
     ...r.assignments.map((a) => [a.appointment_id, 'reassigned'] as const),
     ...r.waitlisted.map((w) => [w.appointment_id, 'waitlisted'] as const),
   ];
   expect(decided.length).toBeGreaterThan(0);
   for (const [id, kind] of decided)
-    expect(h.store.appointmentRecord(id).notifications.map((n) => n.kind)).toEqual([kind]);
+    expect((await h.store.appointmentRecord(id)).notifications.map((n) => n.kind)).toEqual([kind]);
 }
 
 describe('cancelling while the model decides', () => {
@@ -48,8 +48,8 @@ describe('cancelling while the model decides', () => {
     await handle.signal(cancelSignal, { reason: 'test' });
     const r: ReassignmentResult = await handle.result();
     expect(r.status).toBe('cancelled');
-    expectEveryDecisionNotified(h, r);
-    expect(auditStore(h.store)).toEqual([]);
+    await expectEveryDecisionNotified(h, r);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test("by Temporal's cancellation: the same", async () => {
@@ -57,8 +57,8 @@ describe('cancelling while the model decides', () => {
     await handle.cancel();
     const r: ReassignmentResult = await handle.result();
     expect(r.status).toBe('cancelled');
-    expectEveryDecisionNotified(h, r);
-    expect(auditStore(h.store)).toEqual([]);
+    await expectEveryDecisionNotified(h, r);
+    expect(await auditStore(h.store)).toEqual([]);
   });
 
   test('progress counts the LLM calls of a batch still in flight', async () => {

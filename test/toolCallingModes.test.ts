@@ -44,14 +44,14 @@ async function harnessWith(
 }
 
 async function runSeed(h: Harness): Promise<ReassignmentResult> {
-  h.reload();
+  await h.reload();
   const handle = await h.start('promptDrivenReassignment', seedInput);
   await waitForProgress(handle, (p) => p.pending_approvals.some((a) => a.appointment_id === 'A002'));
   await handle.signal(approveSignal, { appointmentId: 'A002', by: 'test' });
   return handle.result();
 }
 
-function expectCleanOracleRun(r: ReassignmentResult, h: Harness): void {
+async function expectCleanOracleRun(r: ReassignmentResult, h: Harness): Promise<void> {
   expect(r.status).toBe('completed');
   expect(decisionsOf(r)).toEqual(ORACLE);
   expect(r.fallbacks).toEqual([]);
@@ -59,8 +59,8 @@ function expectCleanOracleRun(r: ReassignmentResult, h: Harness): void {
   expect(r.llm.invalid_tool_calls).toBe(0);
   expect(r.assignments.every((a) => a.decided_by === 'prompt')).toBe(true);
   // One notification per decision, whoever sent it.
-  expect(h.store.counts().notifications).toBe(3);
-  expect(auditStore(h.store)).toEqual([]);
+  expect((await h.store.counts()).notifications).toBe(3);
+  expect(await auditStore(h.store)).toEqual([]);
 }
 
 describe('json_schema mode', () => {
@@ -71,7 +71,7 @@ describe('json_schema mode', () => {
 
   test('every turn asks for a schema; the calls go through the same tools, guards and approvals', async () => {
     const r = await runSeed(h);
-    expectCleanOracleRun(r, h);
+    await expectCleanOracleRun(r, h);
     expect(r.llm.schema_turns).toBe(r.llm.calls);
     expect(seen.length).toBe(r.llm.calls);
     expect(seen.every((s) => s.schemaMode)).toBe(true);
@@ -89,7 +89,7 @@ describe('auto: native first, json_schema when the endpoint shows no tool suppor
     const { h, seen } = await harnessWith({ tool_calling: 'auto' }, [{ mode: 'text_only' }]);
     try {
       const r = await runSeed(h);
-      expectCleanOracleRun(r, h);
+      await expectCleanOracleRun(r, h);
       expect(r.llm.mode_switches).toBe(1);
       expect(seen[0]!.schemaMode).toBe(false);
       expect(seen.slice(1).every((s) => s.schemaMode)).toBe(true);
@@ -102,7 +102,7 @@ describe('auto: native first, json_schema when the endpoint shows no tool suppor
   test('native: the same endpoint ends in model_stuck with fallback off (the reason names the modes)', async () => {
     const { h } = await harnessWith({ tool_calling: 'native', fallback_to_code: false }, [{ mode: 'text_only' }]);
     try {
-      h.reload();
+      await h.reload();
       const r = await h.run('promptDrivenReassignment', seedInput);
       expect(r.status).toBe('model_stuck');
       expect(r.undecided.map((u) => u.reason).join(' ')).toMatch(/set tool_calling: json_schema or auto/);
@@ -118,7 +118,7 @@ describe('native mode: tool calls written as text', () => {
     const { h } = await harnessWith({ tool_calling: 'native' }, [{ mode: 'text_tool_calls' }]);
     try {
       const r = await runSeed(h);
-      expectCleanOracleRun(r, h);
+      await expectCleanOracleRun(r, h);
       // Every call of the run was written as text: A001, A002 (approval), A003, then A002's assignment.
       expect(r.llm.recovered_tool_calls).toBe(4);
     } finally {
@@ -148,7 +148,7 @@ describe('an endpoint that ignores response_format', () => {
       expect(r.status).toBe('completed_with_fallback');
       expect(r.fallbacks[0]!.reason).toMatch(/kept answering outside the JSON schema/);
       expect(decisionsOf(r)).toEqual(ORACLE);
-      expect(auditStore(h.store)).toEqual([]);
+      expect(await auditStore(h.store)).toEqual([]);
     } finally {
       await h.close();
     }
@@ -160,15 +160,15 @@ describe('the production prompt: candidates fetched before the first turn, patie
     const { h, seen } = await harnessWith({});
     try {
       const handle = await (async () => {
-        h.reload();
+        await h.reload();
         return h.start('promptDrivenReassignment', seedInput);
       })();
       await waitForProgress(handle, (p) => p.pending_approvals.some((a) => a.appointment_id === 'A002'));
       // While A002 waits for a person, A001's and A003's patients are told already.
-      expect(h.store.counts().notifications).toBe(2);
+      expect((await h.store.counts()).notifications).toBe(2);
       await handle.signal(approveSignal, { appointmentId: 'A002', by: 'test' });
       const r: ReassignmentResult = await handle.result();
-      expectCleanOracleRun(r, h);
+      await expectCleanOracleRun(r, h);
       expect(r.prompt.orchestrator.version).toBe(3);
       expect(r.llm.calls).toBe(3);
       expect(seen.every((s) => !s.offered!.includes('find_candidates') && !s.offered!.includes('notify_patient'))).toBe(

@@ -9,22 +9,22 @@ import type { AdaptFigures, AdaptMove } from '../workflows/adapt/adaptVerdict';
 export function adaptActivities(store: LabelRouteRecords) {
   return {
     /** Offers are counted from the window's start, or from the route's last move when that is later. */
-    adaptationFigures(input: { label: string; since: string }): Promise<AdaptFigures> {
-      const route = store.labelRoute(SCORING_PROMPT, input.label);
-      const last = store.labelRouteMoves(SCORING_PROMPT, input.label, 1)[0];
+    async adaptationFigures(input: { label: string; since: string }): Promise<AdaptFigures> {
+      const route = await store.labelRoute(SCORING_PROMPT, input.label);
+      const last = (await store.labelRouteMoves(SCORING_PROMPT, input.label, 1))[0];
       const since = last && last.created_at > input.since ? last.created_at : input.since;
-      const { label, ...f } = store.scoringOutcomeFigures(route?.follows ?? input.label, since);
-      return Promise.resolve({
+      const { label, ...f } = await store.scoringOutcomeFigures(route?.follows ?? input.label, since);
+      return {
         follows: label,
         pinned_by: route?.pinned_by ?? null,
         pinned_at: route?.pinned_at ?? null,
         last_move_at: last?.created_at ?? null,
         ...f,
-      });
+      };
     },
 
     /** Moves the route. A move that cannot be made as things stand (pinned, moved meanwhile) is an answer. */
-    moveLabelRoute(input: {
+    async moveLabelRoute(input: {
       label: string;
       from: string;
       to: string;
@@ -32,7 +32,7 @@ export function adaptActivities(store: LabelRouteRecords) {
       figures: AdaptFigures;
       policyId: string;
     }): Promise<{ moved: AdaptMove } | { refused: string }> {
-      const answer = store.moveLabelRoute({
+      const answer = await store.moveLabelRoute({
         prompt: SCORING_PROMPT,
         label: input.label,
         from: input.from,
@@ -42,11 +42,11 @@ export function adaptActivities(store: LabelRouteRecords) {
         by: input.policyId,
         key: `adapt:${input.policyId}`,
       });
-      if ('refused' in answer) return Promise.resolve(answer);
+      if ('refused' in answer) return answer;
       const m = answer.moved;
-      return Promise.resolve({
+      return {
         moved: { id: m.id, from: m.from_label ?? input.from, to: m.to_label, reason: m.reason, at: m.created_at },
-      });
+      };
     },
   };
 }

@@ -43,7 +43,7 @@ const refusal = (err: unknown): never => {
  */
 export async function startFollowUp(deps: OutcomeDeps, appointmentId: string): Promise<void> {
   if (!deps.outcomes.enabled) return;
-  const offer = deps.store.latestOffer(appointmentId);
+  const offer = await deps.store.latestOffer(appointmentId);
   if (!offer || offer.status !== 'open') return;
   const input: FollowUpInput = {
     appointmentId,
@@ -65,11 +65,11 @@ export function outcomeActivities(deps: OutcomeDeps) {
   return {
     /** The appointment's open offer, with its deadline; null when none is open (decided otherwise, or waitlisted). */
     async openOffer(input: { appointmentId: string; responseMs: number }): Promise<OfferView | null> {
-      const offer = store.latestOffer(input.appointmentId);
+      const offer = await store.latestOffer(input.appointmentId);
       if (!offer || offer.status !== 'open') return null;
       return {
         offer_no: offer.offer_no,
-        date: store.appointment(input.appointmentId)!.date,
+        date: (await store.appointment(input.appointmentId))!.date,
         provider_id: offer.provider_id,
         from_provider_id: offer.from_provider_id,
         run_id: offer.run_id,
@@ -90,10 +90,10 @@ export function outcomeActivities(deps: OutcomeDeps) {
       by: string;
     }) {
       try {
-        const recorded = store.answerOffer(input);
+        const recorded = await store.answerOffer(input);
         const escalate = recorded.answer !== 'accepted' && recorded.refused_offers === 2;
         if (escalate)
-          store.raiseEscalation({
+          await store.raiseEscalation({
             kind: 'second_decline',
             ref: input.appointmentId,
             appointmentId: input.appointmentId,
@@ -112,7 +112,7 @@ export function outcomeActivities(deps: OutcomeDeps) {
      */
     async waitlistAfterOffers(input: { appointmentId: string; runId: string; offers: number }) {
       const followUpId = Context.current().info.workflowExecution?.workflowId ?? `follow-up-${input.appointmentId}`;
-      const pinned = store.runPrompts(input.runId);
+      const pinned = await store.runPrompts(input.runId);
       if (!pinned)
         throw ApplicationFailure.nonRetryable(
           `run ${input.runId} has no pinned prompts on record`,
@@ -126,14 +126,17 @@ export function outcomeActivities(deps: OutcomeDeps) {
       };
       const reason = `turned down ${input.offers} offers`;
       try {
-        const appointment = store.appointment(input.appointmentId);
+        const appointment = await store.appointment(input.appointmentId);
         if (appointment?.status !== 'waitlisted')
-          store.waitlist(input.appointmentId, reason, { ...ctx, idempotencyKey: `${followUpId}:waitlist` });
-        store.notify(input.appointmentId, 'waitlisted', { ...ctx, idempotencyKey: `${followUpId}:notify-waitlisted` });
+          await store.waitlist(input.appointmentId, reason, { ...ctx, idempotencyKey: `${followUpId}:waitlist` });
+        await store.notify(input.appointmentId, 'waitlisted', {
+          ...ctx,
+          idempotencyKey: `${followUpId}:notify-waitlisted`,
+        });
       } catch (err) {
         if (!(err instanceof DomainRefusal && err.code === 'already_notified')) refusal(err);
       }
-      const { escalation } = store.raiseEscalation({
+      const { escalation } = await store.raiseEscalation({
         kind: 'offers_exhausted',
         ref: input.appointmentId,
         appointmentId: input.appointmentId,
@@ -145,7 +148,7 @@ export function outcomeActivities(deps: OutcomeDeps) {
 
     async recordSatisfaction(input: { appointmentId: string; score: number; by: string }) {
       try {
-        return store.recordSatisfaction(input);
+        return await store.recordSatisfaction(input);
       } catch (err) {
         return refusal(err);
       }

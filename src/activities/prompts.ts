@@ -45,14 +45,14 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
       pinFrom?: string;
     }): Promise<PromptBundle> {
       if (input.pinFrom !== undefined) {
-        const earlier = deps.store?.runPrompts(input.pinFrom);
+        const earlier = await deps.store?.runPrompts(input.pinFrom);
         if (!earlier)
           throw ApplicationFailure.nonRetryable(
             `run ${input.pinFrom} has no pinned prompts on record to reuse`,
             ErrorType.prompt,
           );
         const { rollout: _rollout, ...bundle } = earlier.bundle as PromptBundle;
-        recordPinned(deps, input, bundle);
+        await recordPinned(deps, input, bundle);
         return bundle;
       }
       const arm =
@@ -61,7 +61,7 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
           : undefined;
       try {
         const asked = arm?.arm ?? input.label;
-        const bundle = await resolvePromptBundle(deps.registry, asked, routesFor(deps, asked));
+        const bundle = await resolvePromptBundle(deps.registry, asked, await routesFor(deps, asked));
         const fallbacks = [bundle.orchestrator, bundle.scoring].filter((p) => p.fallback);
         for (const p of fallbacks)
           Context.current().log.warn('prompt from the local file instead of Langfuse', {
@@ -94,7 +94,7 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
           ...(arm ? { experiment: arm } : {}),
           ...(rollout ? { rollout } : {}),
         };
-        recordPinned(deps, input, pinned);
+        await recordPinned(deps, input, pinned);
         return pinned;
       } catch (err) {
         if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.prompt);
@@ -105,18 +105,22 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
 }
 
 /** Where label routes send the label asked for, per prompt (docs/adaptation.md): none without a store. */
-function routesFor(deps: PromptDeps, label: string): { orchestrator?: string; scoring?: string } {
+async function routesFor(deps: PromptDeps, label: string): Promise<{ orchestrator?: string; scoring?: string }> {
   if (!deps.store) return {};
-  const orchestrator = deps.store.labelRoute(ORCHESTRATOR_PROMPT, label)?.follows;
-  const scoring = deps.store.labelRoute(SCORING_PROMPT, label)?.follows;
+  const orchestrator = (await deps.store.labelRoute(ORCHESTRATOR_PROMPT, label))?.follows;
+  const scoring = (await deps.store.labelRoute(SCORING_PROMPT, label))?.follows;
   return { ...(orchestrator ? { orchestrator } : {}), ...(scoring ? { scoring } : {}) };
 }
 
 /** Records what the run pinned, under its workflow id, for the outcome figures (idempotent: a retry adds nothing). */
-function recordPinned(deps: PromptDeps, input: { workflowId?: string; mode?: string }, bundle: PromptBundle): void {
+async function recordPinned(
+  deps: PromptDeps,
+  input: { workflowId?: string; mode?: string },
+  bundle: PromptBundle,
+): Promise<void> {
   const runId = input.workflowId ?? Context.current().info.workflowExecution?.workflowId;
   if (!deps.store || !runId) return;
-  deps.store.recordRunPrompts({
+  await deps.store.recordRunPrompts({
     runId,
     mode: bundle.rollout?.path ?? input.mode ?? 'prompt',
     prompt: bundle.orchestrator,

@@ -69,9 +69,9 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
       try {
         const marked =
           input.until !== undefined
-            ? store.markUnavailableRange(input.providerId, input.date, input.until, input.reason)
-            : store.markUnavailable(input.providerId, input.date, input.reason);
-        if (input.runId) store.recordRunStart({ ...input, runId: input.runId });
+            ? await store.markUnavailableRange(input.providerId, input.date, input.until, input.reason)
+            : await store.markUnavailable(input.providerId, input.date, input.reason);
+        if (input.runId) await store.recordRunStart({ ...input, runId: input.runId });
         return marked;
       } catch (err) {
         if (err instanceof DomainRefusal) throw ApplicationFailure.nonRetryable(err.message, ErrorType.invalidInput);
@@ -107,7 +107,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
       note?: string;
       runId: string;
     }) {
-      const recorded = store.recordApproval(
+      const recorded = await store.recordApproval(
         input.appointmentId,
         input.providerId,
         input.decision,
@@ -133,7 +133,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
 
     /** The run stopped waiting without an answer (cancelled): another run may ask again. */
     async releaseApproval(input: { appointmentId: string; runId: string }): Promise<void> {
-      store.closeApprovalRequest(input.appointmentId, input.runId);
+      await store.closeApprovalRequest(input.appointmentId, input.runId);
     },
 
     /**
@@ -142,7 +142,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
      */
     async recordRunSummary(input: { runId: string; summary: RunSummary }): Promise<void> {
       const { summary } = input;
-      store.recordRunOutcome({
+      await store.recordRunOutcome({
         runId: input.runId,
         providerId: summary.provider_id,
         date: summary.date,
@@ -150,7 +150,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
         status: summary.status,
         undecided: summary.undecided_appointments ?? [],
       });
-      escalateFallbackMajority(input.runId, summary);
+      await escalateFallbackMajority(input.runId, summary);
       await trace((t) =>
         t.span({
           runId: input.runId,
@@ -187,7 +187,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
       error: string;
       undecided: { appointment_id: string; reason: string }[];
     }): Promise<void> {
-      store.recordRunOutcome({ ...input, status: 'failed' });
+      await store.recordRunOutcome({ ...input, status: 'failed' });
       await trace((t) =>
         t.span({
           runId: input.runId,
@@ -201,12 +201,12 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
   };
 
   /** A prompt-driven run whose appointments were mostly decided by the code-driven fallback: a head of department sees it. */
-  function escalateFallbackMajority(runId: string, summary: RunSummary): void {
+  async function escalateFallbackMajority(runId: string, summary: RunSummary): Promise<void> {
     const fallbacks = (summary.fallbacks ?? []) as { appointments: string[]; reason?: string }[];
     const total = Number(summary.total_affected ?? 0);
     const byFallback = fallbacks.reduce((n, f) => n + f.appointments.length, 0);
     if (summary.mode !== 'prompt' || total === 0 || byFallback * 2 <= total) return;
-    store.raiseEscalation({
+    await store.raiseEscalation({
       kind: 'fallback_majority',
       ref: runId,
       runId,
@@ -221,7 +221,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
   /** One tool call and its trace. */
   async function callOne(input: ToolCallInput): Promise<ToolOutcome> {
     const startTime = new Date();
-    const outcome = input.dryRun ? dryRun(input, input.dryRun.writes) : runTool(input);
+    const outcome = input.dryRun ? await dryRun(input, input.dryRun.writes) : await runTool(input);
     if (!input.dryRun) await afterWrite(input, outcome);
     await trace((t) =>
       t.tool({
@@ -250,10 +250,10 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
     if (input.name === 'notify_patient' && args.kind === 'reassigned' && done && hooks.onOffer)
       await hooks.onOffer(appointmentId);
     if (input.name === 'add_to_waitlist' && outcome.ok && hooks.escalateWaitlistDays !== undefined) {
-      const a = store.appointment(appointmentId);
+      const a = await store.appointment(appointmentId);
       const days = a ? (Date.parse(`${a.date}T00:00:00Z`) - Date.now()) / 86_400_000 : Infinity;
       if (a && days <= hooks.escalateWaitlistDays)
-        store.raiseEscalation({
+        await store.raiseEscalation({
           kind: 'waitlisted_soon',
           ref: appointmentId,
           appointmentId,
@@ -267,19 +267,19 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
    * The call as it would go after the shadow's earlier would-be writes, rolled back with them. A would-be write
    * that no longer applies (the writer or another run changed the data since) is skipped.
    */
-  function dryRun(input: ToolCallInput, writes: DryWrite[]): ToolOutcome {
-    return store.rolledBack(() => {
+  function dryRun(input: ToolCallInput, writes: DryWrite[]): Promise<ToolOutcome> {
+    return store.rolledBack(async () => {
       for (const w of writes) {
         if (w.kind === 'approval')
-          store.recordApproval(w.appointmentId, w.providerId, 'approved', w.decidedBy, undefined, input.runId);
-        else runTool({ ...input, name: w.name, args: w.args, idempotencyKey: w.idempotencyKey });
+          await store.recordApproval(w.appointmentId, w.providerId, 'approved', w.decidedBy, undefined, input.runId);
+        else await runTool({ ...input, name: w.name, args: w.args, idempotencyKey: w.idempotencyKey });
       }
       return runTool(input);
     });
   }
 
   /** The tool call itself (callTool adds its trace). */
-  function runTool(input: ToolCallInput): ToolOutcome {
+  async function runTool(input: ToolCallInput): Promise<ToolOutcome> {
     if (!isToolName(input.name) || !isActivityTool(input.name)) {
       return { ok: false, code: 'unknown_tool', error: `there is no tool named ${input.name}` };
     }
@@ -293,8 +293,8 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
       };
     }
     try {
-      const handler = toolHandlers[input.name] as (a: unknown, c: unknown) => unknown;
-      const result = handler(args.data, {
+      const handler = toolHandlers[input.name] as (a: unknown, c: unknown) => Promise<unknown>;
+      const result = await handler(args.data, {
         store,
         policy: input.policy,
         runId: input.runId,

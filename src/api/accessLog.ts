@@ -1,6 +1,5 @@
-import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { openSchedulingDatabase } from '../domain/database';
+import type { Sql } from '../db/sql';
 
 /**
  * The API's access log, kept in the scheduling database beside the decisions it explains: who asked, what, when,
@@ -9,15 +8,6 @@ import { openSchedulingDatabase } from '../domain/database';
  * no secret (never a key, only the name it belongs to) and no patient data (paths name workflow and appointment
  * ids; query strings are not kept). The `auditor` role reads it through GET /api/access-log.
  */
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS access_log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  who TEXT NOT NULL, role TEXT, address TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
-  patient_data INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL, outcome TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS access_log_by_time ON access_log(at);
-`;
 
 export const accessOutcomeSchema = z.enum(['ok', 'refused', 'failed authentication', 'forbidden', 'error']);
 
@@ -53,38 +43,28 @@ export function outcomeOf(status: number): AccessEntry['outcome'] {
 }
 
 export class AccessLog {
-  private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
+  /** On the scheduling database (its table is in the schema's migrations, src/db/schema.ts). */
+  constructor(private readonly db: Sql) {}
 
-  constructor(file: string) {
-    this.db = openSchedulingDatabase(file);
-    this.db.exec(SCHEMA);
-    this.insert = this.db.prepare(
+  async record(e: Omit<AccessEntry, 'id' | 'at' | 'outcome'>): Promise<void> {
+    await this.db.run(
       'INSERT INTO access_log (who, role, address, method, path, patient_data, status, outcome) VALUES (?,?,?,?,?,?,?,?)',
+      [e.who, e.role, e.address, e.method, e.path, e.patient_data ? 1 : 0, e.status, outcomeOf(e.status)],
     );
   }
 
-  record(e: Omit<AccessEntry, 'id' | 'at' | 'outcome'>): void {
-    this.insert.run(e.who, e.role, e.address, e.method, e.path, e.patient_data ? 1 : 0, e.status, outcomeOf(e.status));
-  }
-
   /** Newest first. */
-  entries(filter: z.infer<typeof accessLogQuerySchema>): AccessEntry[] {
+  async entries(filter: z.infer<typeof accessLogQuerySchema>): Promise<AccessEntry[]> {
     const conditions: [string, unknown][] = [];
     if (filter.who) conditions.push(['who = ?', filter.who]);
     if (filter.outcome) conditions.push(['outcome = ?', filter.outcome]);
     if (filter.patient_data) conditions.push(['patient_data = ?', filter.patient_data === 'true' ? 1 : 0]);
     const where = conditions.map(([c]) => c);
     const args = conditions.map(([, v]) => v);
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM access_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
-      )
-      .all(...args, filter.limit) as (Omit<AccessEntry, 'patient_data'> & { patient_data: number })[];
+    const rows = await this.db.all<Omit<AccessEntry, 'patient_data'> & { patient_data: number }>(
+      `SELECT * FROM access_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+      [...args, filter.limit],
+    );
     return rows.map((r) => ({ ...r, patient_data: r.patient_data === 1 }));
-  }
-
-  close(): void {
-    this.db.close();
   }
 }

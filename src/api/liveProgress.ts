@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import Database from 'better-sqlite3';
+import type { Sql } from '../db/sql';
 import type { Progress } from '../workflows/contract/types';
 
 /**
@@ -10,34 +9,25 @@ import type { Progress } from '../workflows/contract/types';
  * shows whichever is further along. Nothing in the workflow changes.
  */
 export class LiveDecisions {
-  private db: Database.Database | undefined;
+  /** On the scheduling database the workers write to (the API's own connection to it). */
+  constructor(private readonly db: Sql) {}
 
-  constructor(private readonly file: string) {}
-
-  private open(): Database.Database | undefined {
-    if (!this.db && this.file !== ':memory:' && fs.existsSync(this.file))
-      this.db = new Database(this.file, { readonly: true, fileMustExist: true });
-    return this.db;
-  }
-
-  /** The run's assignments and waitlist entries written so far; undefined without the database. */
-  counts(runId: string): { assigned: number; waitlisted: number } | undefined {
-    const db = this.open();
-    if (!db) return undefined;
+  /** The run's assignments and waitlist entries written so far; undefined when the database does not answer. */
+  async counts(runId: string): Promise<{ assigned: number; waitlisted: number } | undefined> {
     try {
-      const one = (sql: string) => (db.prepare(sql).get(runId) as { n: number }).n;
-      return {
-        assigned: one('SELECT COUNT(*) AS n FROM assignments WHERE run_id = ?'),
-        waitlisted: one('SELECT COUNT(*) AS n FROM waitlist WHERE run_id = ?'),
-      };
+      return await this.db.get<{ assigned: number; waitlisted: number }>(
+        `SELECT (SELECT COUNT(*) FROM assignments WHERE run_id = @run) AS assigned,
+                (SELECT COUNT(*) FROM waitlist WHERE run_id = @run) AS waitlisted`,
+        { run: runId },
+      );
     } catch {
-      return undefined; // a database without those tables yet: the query's figures stand
+      return undefined; // the query's figures stand
     }
   }
 
   /** The progress with the decisions the database already holds. */
-  overlay(progress: Progress): Progress {
-    const live = this.counts(progress.workflow_id);
+  async overlay(progress: Progress): Promise<Progress> {
+    const live = await this.counts(progress.workflow_id);
     if (!live) return progress;
     const assigned = Math.max(progress.assigned, live.assigned);
     const waitlisted = Math.max(progress.waitlisted, live.waitlisted);
@@ -48,9 +38,5 @@ export class LiveDecisions {
       waitlisted,
       decided,
     };
-  }
-
-  close(): void {
-    this.db?.close();
   }
 }

@@ -1,7 +1,8 @@
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { z } from 'zod';
 import type { AppConfig } from '../config';
-import { SchedulingStore } from '../domain/store';
+import { targetOf } from '../db/open';
+import { withSchedulingStore } from '../domain/store';
 import { describeError } from '../errors';
 import { DecisionRefused } from '../temporal/approvalDecision';
 import { REASSIGNMENT_TYPES } from '../workflowIds';
@@ -9,7 +10,6 @@ import { progressQuery } from '../workflows/contract/signals';
 import type { Progress, ReassignmentResult } from '../workflows/contract/types';
 import type { LiveDecisions } from './liveProgress';
 import type { runDetailSchema } from './schemas';
-import fs from 'node:fs';
 
 /**
  * How the API reads runs from Temporal: listed through visibility (src/temporal/runList.ts) with links, described,
@@ -88,7 +88,7 @@ export async function detailOf(
   let failure: string | null = null;
   if (status === 'RUNNING') {
     progress = await handle.query(progressQuery).catch(() => null);
-    if (progress && live) progress = live.overlay(progress);
+    if (progress && live) progress = await live.overlay(progress);
     if (progress && !withPatients) progress = withoutRationale(progress);
   } else
     try {
@@ -102,32 +102,34 @@ export async function detailOf(
     progress,
     result,
     failure,
-    ...(withPatients ? { patients: patientNames(config, progress, result) } : {}),
+    ...(withPatients ? { patients: await patientNames(config, progress, result) } : {}),
     links: linksOf(config, workflowId),
   };
 }
 
 /** Patient names of the run's appointments, from the scheduling database when it is on this machine. */
-function patientNames(
+async function patientNames(
   config: AppConfig,
   progress: Progress | null,
   result: ReassignmentResult | null,
-): Record<string, string> {
+): Promise<Record<string, string>> {
   const ids = new Set<string>([
     ...(progress?.pending_approvals ?? []).map((p) => p.appointment_id),
     ...(result ? [...result.assignments, ...result.waitlisted, ...result.undecided].map((a) => a.appointment_id) : []),
   ]);
-  if (ids.size === 0 || !fs.existsSync(config.DB_PATH)) return {};
-  const store = new SchedulingStore(config.DB_PATH);
-  try {
-    const names: Record<string, string> = {};
-    for (const id of ids) {
-      const appointment = store.appointment(id);
-      const patient = appointment && store.patient(appointment.patient_id);
-      if (patient) names[id] = patient.name;
-    }
-    return names;
-  } finally {
-    store.close();
-  }
+  if (ids.size === 0) return {};
+  const names = await withSchedulingStore(
+    targetOf(config),
+    async (store) => {
+      const found: Record<string, string> = {};
+      for (const id of ids) {
+        const appointment = await store.appointment(id);
+        const patient = appointment && (await store.patient(appointment.patient_id));
+        if (patient) found[id] = patient.name;
+      }
+      return found;
+    },
+    config,
+  );
+  return names ?? {};
 }

@@ -1,11 +1,10 @@
-import fs from 'node:fs';
-import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { AppConfig } from '../config';
 import { calendarDateSchema, providerIdSchema } from '../domain/model';
 import { FACTORS, bandOf, type Policy } from '../domain/policy';
 import { labelSchema } from '../prompts/schema';
 import { ApiError } from './runViews';
+import { targetOf } from '../db/open';
 import { withSchedulingStore, type SchedulingStore } from '../domain/store';
 import { LocalPromptRegistry, resolvePromptBundle } from '../prompts/registry';
 
@@ -84,8 +83,8 @@ export class SchedulerViews {
     return entry;
   }
 
-  private withStore<T>(fn: (store: SchedulingStore) => T): T | undefined {
-    return withSchedulingStore(this.config.DB_PATH, fn);
+  private withStore<T>(fn: (store: SchedulingStore) => Promise<T>): Promise<T | undefined> {
+    return withSchedulingStore(targetOf(this.config), fn, this.config);
   }
 
   /** An awaited approval, explained; undefined when the database or the prompt is not at hand. */
@@ -97,13 +96,13 @@ export class SchedulerViews {
     const resolved = await this.policyOf(label).catch(() => undefined);
     if (!resolved) return undefined;
     const { policy } = resolved;
-    return this.withStore((store) => {
-      const appointment = store.appointment(a.appointment_id);
+    return this.withStore(async (store) => {
+      const appointment = await store.appointment(a.appointment_id);
       if (!appointment) return undefined;
-      const match = store.score(a.appointment_id, a.provider_id, policy.weights);
+      const match = await store.score(a.appointment_id, a.provider_id, policy.weights);
       const factors = Object.fromEntries(FACTORS.map((f) => [f, match.factors[f]]));
-      const { candidates } = store.rankCandidates(a.appointment_id, policy, 4);
-      const patient = withPatient ? store.patient(appointment.patient_id)?.name : undefined;
+      const { candidates } = await store.rankCandidates(a.appointment_id, policy, 4);
+      const patient = withPatient ? (await store.patient(appointment.patient_id))?.name : undefined;
       return {
         date: appointment.date,
         time: appointment.time,
@@ -121,42 +120,23 @@ export class SchedulerViews {
   }
 
   /** Appointments that cancelled or failed runs left undecided and still booked with the absent provider. */
-  needsAttention(): z.infer<typeof attentionEntrySchema>[] {
-    if (!fs.existsSync(this.config.DB_PATH)) return [];
-    const db = new Database(this.config.DB_PATH, { readonly: true, fileMustExist: true });
-    try {
-      const rows = db
-        .prepare(
-          `SELECT ru.appointment_id, a.provider_id, a.date, a.time, a.specialty, r.run_id, r.status AS run_status,
-                  ru.reason, r.finished_at
-           FROM run_undecided ru JOIN runs r ON r.run_id = ru.run_id JOIN appointments a ON a.id = ru.appointment_id
-           WHERE r.status NOT IN ('running', 'completed') AND a.status = 'scheduled' AND a.provider_id = r.provider_id
-           ORDER BY a.date, a.time, a.id, r.finished_at DESC`,
-        )
-        .all() as (z.infer<typeof attentionEntrySchema> & { finished_at: string | null })[];
-      // One line per appointment: the latest run that left it.
-      const seen = new Set<string>();
-      return rows
-        .filter((r) => !seen.has(r.appointment_id) && seen.add(r.appointment_id))
-        .map(({ finished_at: _f, ...r }) => r);
-    } catch {
-      return []; // a database without the run tables yet
-    } finally {
-      db.close();
-    }
+  async needsAttention(): Promise<z.infer<typeof attentionEntrySchema>[]> {
+    const rows = await this.withStore((store) => store.leftUndecided()).catch(() => undefined);
+    return (rows ?? []) as z.infer<typeof attentionEntrySchema>[];
   }
 
   /** What a code-driven run would decide for each affected appointment, under the label's policy; nothing written. */
   async preview(input: z.infer<typeof previewBodySchema>): Promise<z.infer<typeof previewSchema> | undefined> {
     const label = input.label ?? this.config.PROMPT_LABEL;
     const { policy, version } = await this.policyOf(label);
-    return this.withStore((store) => {
-      if (!store.provider(input.provider_id)) throw new ApiError(404, `unknown provider ${input.provider_id}`);
-      const appointments = store.scheduledAppointments(input.provider_id, input.date).map((appointment) => {
-        const { candidates } = store.rankCandidates(appointment.id, policy, 1);
+    return this.withStore(async (store) => {
+      if (!(await store.provider(input.provider_id))) throw new ApiError(404, `unknown provider ${input.provider_id}`);
+      const appointments = [];
+      for (const appointment of await store.scheduledAppointments(input.provider_id, input.date)) {
+        const { candidates } = await store.rankCandidates(appointment.id, policy, 1);
         const best = candidates[0];
         const outcome = !best || best.band === 'poor' ? 'waitlist' : best.approval_required ? 'ask_approval' : 'assign';
-        return {
+        appointments.push({
           appointment_id: appointment.id,
           time: appointment.time,
           specialty: appointment.specialty,
@@ -164,8 +144,8 @@ export class SchedulerViews {
           provider_id: best && outcome !== 'waitlist' ? best.provider_id : null,
           score: best?.score ?? null,
           band: best?.band ?? null,
-        };
-      });
+        });
+      }
       return {
         provider_id: input.provider_id,
         date: input.date,

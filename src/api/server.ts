@@ -8,6 +8,8 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { openSql, targetOf } from '../db/open';
+import { closeSharedStores, sharedStore } from '../domain/store';
 import { describeError } from '../errors';
 import { LaunchRefused } from '../client';
 import { AccessLog } from './accessLog';
@@ -73,13 +75,20 @@ export async function buildApiServer(
   });
   await registerSecurity(app, deps.config, options.https !== undefined);
   const lockout = new AuthLockout(deps.config.API_AUTH_FAILURE_LIMIT);
-  const accessLog = new AccessLog(deps.config.DB_PATH);
-  const live = new LiveDecisions(deps.config.DB_PATH);
-  const dedup = new StartDedup(deps.config.DB_PATH);
+  // The scheduling database (created if it is a SQLite file not there yet): the access log, the idempotency keys
+  // and the live decision counts. It cannot be opened: one line at start, and the server does not start.
+  // On PostgreSQL it is the pool the API's other reads share (one pool per process).
+  const target = targetOf(deps.config);
+  const db =
+    target.kind === 'postgres'
+      ? (await sharedStore(target, deps.config)).connection
+      : await openSql(target, deps.config);
+  const accessLog = new AccessLog(db);
+  const live = new LiveDecisions(db);
+  const dedup = new StartDedup(db);
   app.addHook('onClose', async () => {
-    accessLog.close();
-    live.close();
-    dedup.close();
+    if (target.kind === 'sqlite') await db.close();
+    await closeSharedStores();
   });
   const lists = new ListCache<unknown>(deps.config.API_LIST_CACHE_MS);
   deps = { ...deps, live, dedup, lists, views: new SchedulerViews(deps.config) };
@@ -159,7 +168,7 @@ export async function buildApiServer(
       (path.startsWith('/api/') && !['GET', 'HEAD', 'OPTIONS'].includes(request.method));
     if (!logged) return;
     try {
-      accessLog.record({
+      await accessLog.record({
         who: request.principal?.name ?? 'unauthenticated',
         role: request.principal?.role ?? null,
         address: request.ip,

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type Database from 'better-sqlite3';
-import { openSchedulingDatabase } from '../domain/database';
+import type { Sql } from '../db/sql';
 
 /**
  * One request, one run. A POST that is retried (a timeout, a double click) must not start a second run:
@@ -13,17 +12,6 @@ import { openSchedulingDatabase } from '../domain/database';
  *   running, get that run (200) instead of a new one: ten identical concurrent starts make one run. (Within one
  *   API process; across several, send a key.)
  */
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS api_idempotency_keys (
-  who TEXT NOT NULL, key_sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL, workflow_id TEXT NOT NULL,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-  PRIMARY KEY (who, key_sha256));
--- Who started each run through the API (the console shows it; runs started elsewhere have no row).
-CREATE TABLE IF NOT EXISTS api_starts (
-  workflow_id TEXT PRIMARY KEY, started_by TEXT NOT NULL,
-  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
-`;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -50,15 +38,12 @@ export function fingerprintOf(request: Record<string, unknown>): string {
 export class KeyReused extends Error {}
 
 export class StartDedup {
-  private readonly db: Database.Database;
   private readonly inFlight = new Map<string, Promise<Started>>();
   /** The last run each fingerprint started here, to find it while it runs. */
   private readonly recent = new Map<string, Started>();
 
-  constructor(file: string) {
-    this.db = openSchedulingDatabase(file);
-    this.db.exec(SCHEMA);
-  }
+  /** On the scheduling database (its tables are in the schema's migrations, src/db/schema.ts). */
+  constructor(private readonly db: Sql) {}
 
   /** A workflow id that the key (and who sent it) always gives, whatever the attempt. */
   static workflowIdFor(who: string, key: string, providerId: string, date: string): string {
@@ -101,20 +86,20 @@ export class StartDedup {
     existing: (workflowId: string) => Promise<Started>,
   ): Promise<StartAnswer> {
     const keyHash = sha256(request.key);
-    const recorded = this.db
-      .prepare('SELECT fingerprint, workflow_id FROM api_idempotency_keys WHERE who = ? AND key_sha256 = ?')
-      .get(request.who, keyHash) as { fingerprint: string; workflow_id: string } | undefined;
+    const recorded = await this.db.get<{ fingerprint: string; workflow_id: string }>(
+      'SELECT fingerprint, workflow_id FROM api_idempotency_keys WHERE who = ? AND key_sha256 = ?',
+      [request.who, keyHash],
+    );
     if (recorded) {
       if (recorded.fingerprint !== request.fingerprint)
         throw new KeyReused('this Idempotency-Key was already used for another request: use a new key');
       const flight = this.inFlight.get(`key:${keyHash}`);
       return { ...(flight ? await flight : await existing(recorded.workflow_id)), replayed: true };
     }
-    const inserted = this.db
-      .prepare(
-        'INSERT OR IGNORE INTO api_idempotency_keys (who, key_sha256, fingerprint, workflow_id) VALUES (?,?,?,?)',
-      )
-      .run(request.who, keyHash, request.fingerprint, request.workflowId ?? '');
+    const inserted = await this.db.run(
+      'INSERT INTO api_idempotency_keys (who, key_sha256, fingerprint, workflow_id) VALUES (?,?,?,?) ON CONFLICT DO NOTHING',
+      [request.who, keyHash, request.fingerprint, request.workflowId ?? ''],
+    );
     // Another API process recorded the same key in between: its run answers this request.
     if (inserted.changes === 0) return this.startWithKey(request, start, existing);
     const started = start();
@@ -123,29 +108,27 @@ export class StartDedup {
       return { ...(await started), replayed: false };
     } catch (err) {
       // Nothing started: the key is free again for a corrected request.
-      this.db.prepare('DELETE FROM api_idempotency_keys WHERE who = ? AND key_sha256 = ?').run(request.who, keyHash);
+      await this.db.run('DELETE FROM api_idempotency_keys WHERE who = ? AND key_sha256 = ?', [request.who, keyHash]);
       throw err;
     } finally {
       this.inFlight.delete(`key:${keyHash}`);
     }
   }
 
-  recordStarter(workflowId: string, who: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO api_starts (workflow_id, started_by) VALUES (?,?)').run(workflowId, who);
+  async recordStarter(workflowId: string, who: string): Promise<void> {
+    await this.db.run('INSERT INTO api_starts (workflow_id, started_by) VALUES (?,?) ON CONFLICT DO NOTHING', [
+      workflowId,
+      who,
+    ]);
   }
 
   /** Who started these runs through the API, by workflow id. */
-  starters(workflowIds: string[]): Map<string, string> {
+  async starters(workflowIds: string[]): Promise<Map<string, string>> {
     if (workflowIds.length === 0) return new Map();
-    const rows = this.db
-      .prepare(
-        `SELECT workflow_id, started_by FROM api_starts WHERE workflow_id IN (${workflowIds.map(() => '?').join(',')})`,
-      )
-      .all(...workflowIds) as { workflow_id: string; started_by: string }[];
+    const rows = await this.db.all<{ workflow_id: string; started_by: string }>(
+      `SELECT workflow_id, started_by FROM api_starts WHERE workflow_id IN (${workflowIds.map(() => '?').join(',')})`,
+      workflowIds,
+    );
     return new Map(rows.map((r) => [r.workflow_id, r.started_by]));
-  }
-
-  close(): void {
-    this.db.close();
   }
 }

@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig, type AppConfig } from '../config';
 import { LabelRouteRefusal, type LabelRoute, type LabelRouteMove } from '../domain/labelRoutes';
+import { targetExists, targetOf } from '../db/open';
 import { SchedulingStore } from '../domain/store';
 import { PROMPT_NAMES, PromptError, SCORING_PROMPT } from '../prompts/registry';
 import { promptRegistryFor } from '../prompts/registryFromConfig';
@@ -159,17 +159,18 @@ export function formatMove(m: LabelRouteMove): string {
 }
 
 /** The scheduling database on this machine, where routes live (the embedded mode's, or the worker's shared file). */
-function withStore<T>(fn: (store: SchedulingStore) => T): T {
+async function withStore<T>(fn: (store: SchedulingStore) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  if (!fs.existsSync(config.DB_PATH)) throw new UserError(`no scheduling database at ${config.DB_PATH}`);
-  const store = new SchedulingStore(config.DB_PATH);
+  const target = targetOf(config);
+  if (!targetExists(target)) throw new UserError(`no scheduling database at ${config.DB_PATH}`);
+  const store = await SchedulingStore.open(target, config);
   try {
-    return fn(store);
+    return await fn(store);
   } catch (err) {
     if (err instanceof LabelRouteRefusal) throw new UserError(err.message);
     throw err;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -291,10 +292,10 @@ export function addAdaptCommands(program: Command): void {
     .option('-l, --label <label>', 'the label of scoring-strategy', label, 'production')
     .option('-n, --moves <n>', 'how many moves to show', parseWith(count, 'moves'), 10)
     .option('--json', 'print JSON')
-    .action((opts: { label: string; moves: number; json?: boolean }) => {
-      withStore((store) => {
-        const route = store.labelRoute(SCORING_PROMPT, opts.label);
-        const moves = store.labelRouteMoves(SCORING_PROMPT, opts.label, opts.moves);
+    .action(async (opts: { label: string; moves: number; json?: boolean }) => {
+      await withStore(async (store) => {
+        const route = await store.labelRoute(SCORING_PROMPT, opts.label);
+        const moves = await store.labelRouteMoves(SCORING_PROMPT, opts.label, opts.moves);
         print(
           {
             prompt: SCORING_PROMPT,
@@ -326,8 +327,8 @@ export function addAdaptCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (prompt: string, l: string, opts: { to?: string; by: string; reason?: string; json?: boolean }) => {
       if (opts.to !== undefined) await requireLabel(loadConfig(), prompt, opts.to);
-      withStore((store) => {
-        const move = store.pinLabelRoute({
+      await withStore(async (store) => {
+        const move = await store.pinLabelRoute({
           prompt,
           label: l,
           by: opts.by,
@@ -346,9 +347,9 @@ export function addAdaptCommands(program: Command): void {
     .option('--by <name>', 'who unpins', process.env.USER ?? 'operator')
     .option('--reason <text>', 'why, for the record')
     .option('--json', 'print JSON')
-    .action((prompt: string, l: string, opts: { by: string; reason?: string; json?: boolean }) => {
-      withStore((store) => {
-        const move = store.unpinLabelRoute({
+    .action(async (prompt: string, l: string, opts: { by: string; reason?: string; json?: boolean }) => {
+      await withStore(async (store) => {
+        const move = await store.unpinLabelRoute({
           prompt,
           label: l,
           by: opts.by,

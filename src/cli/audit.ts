@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
+import { describeTarget, targetExists, targetOf } from '../db/open';
 import { checkInvariants } from '../domain/audit';
 import { SchedulingStore } from '../domain/store';
 import { runsWithoutLiveWorkflow, type StaleRun } from '../temporal/staleRuns';
@@ -15,12 +15,13 @@ export function addAuditCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const config = loadConfig();
-      if (!fs.existsSync(config.DB_PATH)) throw new UserError(`no scheduling database at ${config.DB_PATH}`);
-      const store = new SchedulingStore(config.DB_PATH);
+      const target = targetOf(config);
+      if (!targetExists(target)) throw new UserError(`no scheduling database at ${config.DB_PATH}`);
+      const store = await SchedulingStore.open(target, config);
       try {
-        const violations = checkInvariants(store);
-        const counts = store.counts();
-        const running = store.runsMarkedRunning();
+        const violations = await checkInvariants(store);
+        const counts = await store.counts();
+        const running = await store.runsMarkedRunning();
         // Runs recorded as running are asked about in Temporal; without a server they cannot be judged.
         let unchecked: string | undefined;
         let stale: StaleRun[] = [];
@@ -43,12 +44,12 @@ export function addAuditCommand(program: Command): void {
           for (const v of violations) console.log(`violation: ${v.rule}: ${v.detail}`);
           if (unchecked) console.log(`note: ${unchecked}`);
           console.log(
-            `${config.DB_PATH}: ${counts.appointments} appointments, ${counts.assignments} assignments, ${counts.waitlist} waitlisted, ${counts.notifications} notifications; ${violations.length} violation(s)`,
+            `${describeTarget(target)}: ${counts.appointments} appointments, ${counts.assignments} assignments, ${counts.waitlist} waitlisted, ${counts.notifications} notifications; ${violations.length} violation(s)`,
           );
         }
         if (violations.length > 0) process.exitCode = 1;
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

@@ -3,6 +3,7 @@ import { addAdaptCommands } from './adapt';
 import { describeError } from '../errors';
 import { addApprovalCommands } from './approvals';
 import { addAuditCommand } from './audit';
+import { addDbCommands } from './db';
 import { addEvalCommand } from './eval';
 import { addGuardCommands } from './guard';
 import { addListCommand } from './list';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   addPseudonymCommand(program);
   addAdaptCommands(program);
   addOutcomeCommands(program);
+  addDbCommands(program);
   return program;
 }
 

@@ -78,7 +78,7 @@ export function addOutcomeCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (appointmentId: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
-        const found = client.outcomes.offers(appointmentId);
+        const found = await client.outcomes.offers(appointmentId);
         if (!found) throw new UserError(`unknown appointment ${appointmentId}`);
         if (opts.json) return console.log(JSON.stringify({ appointment_id: appointmentId, ...found }, null, 2));
         if (found.offers.length === 0) return console.log(`${appointmentId}: no slot was offered`);
@@ -101,7 +101,7 @@ export function addOutcomeCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { status?: 'open' | 'acknowledged' | 'resolved'; json?: boolean }) => {
       await withClient(async (client) => {
-        const list = client.outcomes.escalations(opts.status ? { status: opts.status } : {});
+        const list = await client.outcomes.escalations(opts.status ? { status: opts.status } : {});
         if (opts.json) return console.log(JSON.stringify(list, null, 2));
         if (list.length === 0) return console.log(`no ${opts.status ?? ''} escalations`.replace('  ', ' '));
         for (const e of list)
@@ -124,7 +124,7 @@ export function addOutcomeCommands(program: Command): void {
         await withClient(async (client) => {
           let e;
           try {
-            e = client.outcomes.moveEscalation(id, to, opts.by, opts.note);
+            e = await client.outcomes.moveEscalation(id, to, opts.by, opts.note);
           } catch (err) {
             refused(err);
           }

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import type { AppConfig } from '../config';
-import { SchedulingStore } from '../domain/store';
+import { targetOf } from '../db/open';
+import { withSchedulingStore } from '../domain/store';
 import { LocalPromptRegistry, PROMPT_NAMES, PromptError, promptHash } from '../prompts/registry';
 import { formatMove, formatRoute } from './adapt';
 import { UserError } from './session';
@@ -32,20 +32,20 @@ export function localVersionRows(
   }
 }
 
-export function labelRouteLines(config: AppConfig, name?: string): string[] {
-  if (!fs.existsSync(config.DB_PATH)) return [];
-  const store = new SchedulingStore(config.DB_PATH);
-  try {
-    const routes = store.labelRoutes(name);
-    if (routes.length === 0) return [];
-    return [
-      'label routes:',
-      ...routes.flatMap((r) => {
-        const last = store.labelRouteMoves(r.prompt, r.label, 1)[0];
-        return [`  ${formatRoute(r, r.prompt, r.label)}`, ...(last ? [`    last move: ${formatMove(last)}`] : [])];
-      }),
-    ];
-  } finally {
-    store.close();
-  }
+export async function labelRouteLines(config: AppConfig, name?: string): Promise<string[]> {
+  const lines = await withSchedulingStore(
+    targetOf(config),
+    async (store) => {
+      const routes = await store.labelRoutes(name);
+      if (routes.length === 0) return [];
+      const out = ['label routes:'];
+      for (const r of routes) {
+        const last = (await store.labelRouteMoves(r.prompt, r.label, 1))[0];
+        out.push(`  ${formatRoute(r, r.prompt, r.label)}`, ...(last ? [`    last move: ${formatMove(last)}`] : []));
+      }
+      return out;
+    },
+    config,
+  );
+  return lines ?? [];
 }

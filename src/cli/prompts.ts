@@ -54,7 +54,7 @@ export function addPromptCommands(program: Command): void {
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
       const config = loadConfig();
       const rows = config.langfuse ? await withPromptOps((ops) => ops.list(name)) : localVersionRows(config, name);
-      const routes = labelRouteLines(config, name);
+      const routes = await labelRouteLines(config, name);
       print(rows, !!opts.json, () =>
         [
           rows

@@ -1,6 +1,8 @@
-import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { SchedulingStore } from '../domain/store';
+import type { AppConfig } from '../config';
+import { targetOf } from '../db/open';
+import type { OutcomeCounts } from '../domain/outcomes';
+import { withSchedulingStore } from '../domain/store';
 import type { OutcomeFigures } from '../report/outcomeFigures';
 import { byPath, byPrompt, readRuns, type OutcomeSource, type PathRow, type ReportRow } from '../report/runReport';
 import { labelSchema } from '../prompts/schema';
@@ -78,14 +80,43 @@ function formatOutcomes<R extends { outcomes?: OutcomeFigures }>(
 }
 
 /**
- * The outcome counts from the scheduling database, when it is on this machine (the embedded mode's, or the
- * worker's shared file); without it the report has the runs' figures only. Opened for the report, then closed.
+ * The outcome counts from the scheduling database, when it is at hand (the embedded mode's file, the worker's
+ * shared file, or PostgreSQL); without it the report has the runs' figures only. The report groups runs without
+ * waiting on anything, so the counts each group asks for are read first (one query per group), then served from
+ * memory.
  */
-function outcomeSource(dbPath: string): { source?: OutcomeSource; close(): void } {
-  if (!fs.existsSync(dbPath)) return { close: () => undefined };
-  const store = new SchedulingStore(dbPath);
-  return { source: (runIds) => store.outcomeCounts(runIds), close: () => store.close() };
+async function outcomeSource<R>(
+  config: AppConfig,
+  rowsOf: (source?: OutcomeSource) => R[],
+): Promise<OutcomeSource | undefined> {
+  const wanted: string[][] = [];
+  rowsOf((ids) => {
+    wanted.push([...ids]);
+    return EMPTY_COUNTS;
+  });
+  const counts = await withSchedulingStore(
+    targetOf(config),
+    async (store) => {
+      const found = new Map<string, OutcomeCounts>();
+      for (const ids of wanted) found.set(ids.join('\n'), await store.outcomeCounts(ids));
+      return found;
+    },
+    config,
+  );
+  return counts ? (ids) => counts.get(ids.join('\n')) ?? EMPTY_COUNTS : undefined;
 }
+
+const EMPTY_COUNTS: OutcomeCounts = {
+  offered_appointments: 0,
+  offers: 0,
+  accepted: 0,
+  declined: 0,
+  no_answer: 0,
+  open: 0,
+  satisfaction_count: 0,
+  satisfaction_sum: 0,
+  escalations: 0,
+};
 
 /** --since: a duration back from now (30m, 6h, 7d) or an ISO date or time. */
 function parseSince(value: string, now = new Date()): Date {
@@ -127,26 +158,23 @@ export function addReportCommand(program: Command): void {
             ...(opts.label ? { label: opts.label } : {}),
             ...(since ? { since } : {}),
           });
-          const outcomes = outcomeSource(config.DB_PATH);
-          try {
-            if (opts.by === 'path') {
-              const rows = byPath(runs, config.prices, outcomes.source);
-              print(rows, !!opts.json, () =>
-                rows.length
-                  ? formatByPath(rows) + formatOutcomes(rows, ['path'], (r) => [r.path])
-                  : 'no completed runs match',
-              );
-            } else {
-              const rows = byPrompt(runs, config.prices, outcomes.source);
-              print(rows, !!opts.json, () =>
-                rows.length
-                  ? formatByPrompt(rows) +
-                    formatOutcomes(rows, ['prompt', 'version', 'arm'], (r) => [r.prompt, `v${r.version}`, r.arm])
-                  : 'no completed runs match',
-              );
-            }
-          } finally {
-            outcomes.close();
+          if (opts.by === 'path') {
+            const source = await outcomeSource(config, (o) => byPath(runs, config.prices, o));
+            const rows = byPath(runs, config.prices, source);
+            print(rows, !!opts.json, () =>
+              rows.length
+                ? formatByPath(rows) + formatOutcomes(rows, ['path'], (r) => [r.path])
+                : 'no completed runs match',
+            );
+          } else {
+            const source = await outcomeSource(config, (o) => byPrompt(runs, config.prices, o));
+            const rows = byPrompt(runs, config.prices, source);
+            print(rows, !!opts.json, () =>
+              rows.length
+                ? formatByPrompt(rows) +
+                  formatOutcomes(rows, ['prompt', 'version', 'arm'], (r) => [r.prompt, `v${r.version}`, r.arm])
+                : 'no completed runs match',
+            );
           }
         });
       },

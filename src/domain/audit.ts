@@ -1,4 +1,4 @@
-import type { SchedulingReads } from './reads';
+import type { AuditRule, SchedulingReads } from './reads';
 
 /**
  * The store's invariants, checked after the fact (after an incident, or after a crash test): each decided
@@ -11,10 +11,10 @@ interface Violation {
   detail: string;
 }
 
-const INVARIANTS: readonly { rule: string; sql: string }[] = [
+const INVARIANTS: readonly AuditRule[] = [
   {
     rule: 'slot double-booked',
-    sql: "SELECT provider_id, date, time, COUNT(*) AS bookings FROM appointments WHERE status = 'scheduled' GROUP BY 1, 2, 3 HAVING bookings > 1",
+    sql: "SELECT provider_id, date, time, COUNT(*) AS bookings FROM appointments WHERE status = 'scheduled' GROUP BY 1, 2, 3 HAVING COUNT(*) > 1",
   },
   {
     rule: 'assigned and waitlisted',
@@ -22,7 +22,7 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
   },
   {
     rule: 'assigned more than once from the same provider',
-    sql: 'SELECT appointment_id, from_provider_id, COUNT(*) AS n FROM assignments WHERE released_at IS NULL GROUP BY 1, 2 HAVING n > 1',
+    sql: 'SELECT appointment_id, from_provider_id, COUNT(*) AS n FROM assignments WHERE released_at IS NULL GROUP BY 1, 2 HAVING COUNT(*) > 1',
   },
   {
     rule: 'assignment not reflected in the appointment',
@@ -34,7 +34,7 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
   },
   {
     rule: 'duplicate notification',
-    sql: 'SELECT appointment_id, kind, change_ref, COUNT(*) AS n FROM notifications GROUP BY 1, 2, 3 HAVING n > 1',
+    sql: 'SELECT appointment_id, kind, change_ref, COUNT(*) AS n FROM notifications GROUP BY 1, 2, 3 HAVING COUNT(*) > 1',
   },
   {
     rule: 'assignment without a recorded call',
@@ -67,13 +67,23 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
     // A finished run (completed, cancelled or failed) decided every affected appointment, or says in its
     // result which it left (undecided), so that a new run can take them.
     rule: 'left on the unavailable provider after its run completed',
-    sql: `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
+    sql: {
+      sqlite: `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
       JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
       JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
       WHERE a.status = 'scheduled' AND r.status <> 'running'
         AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)
         AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.appointment_id = a.id AND s.released_at >= r.finished_at)
         AND (r.scope IS NULL OR EXISTS (SELECT 1 FROM json_each(r.scope) j WHERE j.value = a.id))`,
+      // The run's scope is a JSON array of appointment ids in both.
+      postgres: `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
+      JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
+      JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
+      WHERE a.status = 'scheduled' AND r.status <> 'running'
+        AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)
+        AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.appointment_id = a.id AND s.released_at >= r.finished_at)
+        AND (r.scope IS NULL OR (r.scope::jsonb @> to_jsonb(a.id)))`,
+    },
   },
   {
     // A released slot's assignment is history; the offer it made must have been answered no (or not at all).
@@ -83,7 +93,7 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
   },
   {
     rule: 'offered again a provider the patient declined',
-    sql: `SELECT o.appointment_id, o.provider_id, COUNT(*) AS offers FROM offers o GROUP BY 1, 2 HAVING offers > 1`,
+    sql: `SELECT o.appointment_id, o.provider_id, COUNT(*) AS offers FROM offers o GROUP BY 1, 2 HAVING COUNT(*) > 1`,
   },
   {
     rule: 'open offer whose assignment is not live',
@@ -92,6 +102,6 @@ const INVARIANTS: readonly { rule: string; sql: string }[] = [
   },
 ];
 
-export function checkInvariants(store: SchedulingReads): Violation[] {
+export function checkInvariants(store: SchedulingReads): Promise<Violation[]> {
   return store.findViolations(INVARIANTS);
 }

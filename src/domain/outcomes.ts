@@ -97,19 +97,17 @@ const now = () => new Date().toISOString();
 
 export class OutcomeRecords extends LabelRouteRecords {
   /** The prompts a run pinned and its path: what the outcomes of its decisions are attributed to. Idempotent. */
-  recordRunPrompts(r: {
+  async recordRunPrompts(r: {
     runId: string;
     mode: string;
     prompt: { name: string; label: string; version: number };
     scoring: { label: string; version: number };
     experiment?: { experiment: string; arm: string };
     bundle: unknown;
-  }): void {
-    this.db
-      .prepare(
-        'INSERT OR IGNORE INTO run_prompts (run_id, mode, prompt_name, prompt_label, prompt_version, scoring_label, scoring_version, experiment, arm, bundle_json) VALUES (?,?,?,?,?,?,?,?,?,?)',
-      )
-      .run(
+  }): Promise<void> {
+    await this.db.run(
+      'INSERT INTO run_prompts (run_id, mode, prompt_name, prompt_label, prompt_version, scoring_label, scoring_version, experiment, arm, bundle_json) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING',
+      [
         r.runId,
         r.mode,
         r.prompt.name,
@@ -120,13 +118,16 @@ export class OutcomeRecords extends LabelRouteRecords {
         r.experiment?.experiment ?? null,
         r.experiment?.arm ?? null,
         JSON.stringify(r.bundle),
-      );
+      ],
+    );
   }
 
   /** The prompts a run pinned, as it pinned them (a re-offer uses the same), or undefined if not recorded. */
-  runPrompts(runId: string): { mode: string; bundle: unknown } | undefined {
-    const row = this.db.prepare('SELECT mode, bundle_json FROM run_prompts WHERE run_id = ?').get(runId) as
-      { mode: string; bundle_json: string } | undefined;
+  async runPrompts(runId: string): Promise<{ mode: string; bundle: unknown } | undefined> {
+    const row = await this.db.get<{ mode: string; bundle_json: string }>(
+      'SELECT mode, bundle_json FROM run_prompts WHERE run_id = ?',
+      [runId],
+    );
     return row ? { mode: row.mode, bundle: JSON.parse(row.bundle_json) as unknown } : undefined;
   }
 
@@ -134,24 +135,18 @@ export class OutcomeRecords extends LabelRouteRecords {
    * Opens an offer for the appointment's live assignment, in the transaction that tells the patient (called by
    * `notify`). The offer is numbered after the appointment's earlier ones.
    */
-  protected openOfferFor(appointmentId: string, assignment: LiveAssignment): void {
-    const n = (
-      this.db
-        .prepare('SELECT COALESCE(MAX(offer_no), 0) AS n FROM offers WHERE appointment_id = ?')
-        .get(appointmentId) as {
-        n: number;
-      }
-    ).n;
-    this.db
-      .prepare(
-        "UPDATE offers SET status = 'no_answer', reason = 'superseded', answered_at = ? WHERE appointment_id = ? AND status = 'open'",
-      )
-      .run(now(), appointmentId);
-    this.db
-      .prepare(
-        'INSERT OR IGNORE INTO offers (appointment_id, offer_no, provider_id, from_provider_id, score, band, run_id, decided_by, assignment_key, follow_up_id) VALUES (?,?,?,?,?,?,?,?,?,?)',
-      )
-      .run(
+  protected async openOfferFor(appointmentId: string, assignment: LiveAssignment): Promise<void> {
+    const { n } = (await this.db.get<{ n: number }>(
+      'SELECT COALESCE(MAX(offer_no), 0) AS n FROM offers WHERE appointment_id = ?',
+      [appointmentId],
+    ))!;
+    await this.db.run(
+      "UPDATE offers SET status = 'no_answer', reason = 'superseded', answered_at = ? WHERE appointment_id = ? AND status = 'open'",
+      [now(), appointmentId],
+    );
+    await this.db.run(
+      'INSERT INTO offers (appointment_id, offer_no, provider_id, from_provider_id, score, band, run_id, decided_by, assignment_key, follow_up_id) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING',
+      [
         appointmentId,
         n + 1,
         assignment.to_provider_id,
@@ -162,35 +157,31 @@ export class OutcomeRecords extends LabelRouteRecords {
         assignment.decided_by,
         assignment.idempotency_key,
         followUpWorkflowId(appointmentId, assignment.run_id),
-      );
+      ],
+    );
   }
 
   /** The appointment's latest offer (open or answered), or undefined if it was never offered a slot. */
-  latestOffer(appointmentId: string): Offer | undefined {
-    return this.db
-      .prepare('SELECT * FROM offers WHERE appointment_id = ? ORDER BY offer_no DESC LIMIT 1')
-      .get(appointmentId) as Offer | undefined;
+  latestOffer(appointmentId: string): Promise<Offer | undefined> {
+    return this.db.get('SELECT * FROM offers WHERE appointment_id = ? ORDER BY offer_no DESC LIMIT 1', [appointmentId]);
   }
 
   /** Every open offer, oldest first (what patients have yet to answer). */
-  openOffers(): Offer[] {
-    return this.db
-      .prepare("SELECT * FROM offers WHERE status = 'open' ORDER BY created_at, appointment_id")
-      .all() as Offer[];
+  openOffers(): Promise<Offer[]> {
+    return this.db.all("SELECT * FROM offers WHERE status = 'open' ORDER BY created_at, appointment_id");
   }
 
-  offers(appointmentId: string): Offer[] {
-    return this.db
-      .prepare('SELECT * FROM offers WHERE appointment_id = ? ORDER BY offer_no')
-      .all(appointmentId) as Offer[];
+  offers(appointmentId: string): Promise<Offer[]> {
+    return this.db.all('SELECT * FROM offers WHERE appointment_id = ? ORDER BY offer_no', [appointmentId]);
   }
 
   /** Providers whose offer for this appointment the patient declined or let pass: never offered again. */
-  refusedProvidersOf(appointmentId: string): string[] {
-    return this.db
-      .prepare("SELECT provider_id FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')")
-      .pluck()
-      .all(appointmentId) as string[];
+  async refusedProvidersOf(appointmentId: string): Promise<string[]> {
+    const rows = await this.db.all<{ provider_id: string }>(
+      "SELECT provider_id FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')",
+      [appointmentId],
+    );
+    return rows.map((r) => r.provider_id);
   }
 
   /**
@@ -204,166 +195,156 @@ export class OutcomeRecords extends LabelRouteRecords {
     answer: OfferAnswer;
     reason?: string;
     by: string;
-  }): AnswerRecorded {
-    return this.db
-      .transaction((): AnswerRecorded => {
-        this.requireAppointment(a.appointmentId);
-        const offer = this.db
-          .prepare('SELECT * FROM offers WHERE appointment_id = ? AND offer_no = ?')
-          .get(a.appointmentId, a.offerNo) as Offer | undefined;
-        if (!offer)
-          throw new DomainRefusal(`appointment ${a.appointmentId} has no offer number ${a.offerNo}`, 'no_open_offer');
-        if (offer.status !== 'open' && offer.status !== a.answer)
-          throw new DomainRefusal(
-            `offer ${a.offerNo} of ${a.appointmentId} is closed: it was answered ${offer.status}`,
-            'offer_closed',
+  }): Promise<AnswerRecorded> {
+    return this.db.transaction(async (): Promise<AnswerRecorded> => {
+      await this.requireAppointment(a.appointmentId);
+      const offer = await this.db.get<Offer & { assignment_key: string }>(
+        'SELECT * FROM offers WHERE appointment_id = ? AND offer_no = ?',
+        [a.appointmentId, a.offerNo],
+      );
+      if (!offer)
+        throw new DomainRefusal(`appointment ${a.appointmentId} has no offer number ${a.offerNo}`, 'no_open_offer');
+      if (offer.status !== 'open' && offer.status !== a.answer)
+        throw new DomainRefusal(
+          `offer ${a.offerNo} of ${a.appointmentId} is closed: it was answered ${offer.status}`,
+          'offer_closed',
+        );
+      const released = a.answer !== 'accepted';
+      if (offer.status === 'open') {
+        await this.db.run(
+          'UPDATE offers SET status = ?, reason = ?, answered_by = ?, answered_at = ? WHERE appointment_id = ? AND offer_no = ?',
+          [a.answer, a.reason ?? null, a.by, now(), a.appointmentId, a.offerNo],
+        );
+        if (released) {
+          const live = await this.db.get<{ from_provider_id: string; released_at: string | null }>(
+            'SELECT from_provider_id, released_at FROM assignments WHERE idempotency_key = ?',
+            [offer.assignment_key],
           );
-        const released = a.answer !== 'accepted';
-        if (offer.status === 'open') {
-          this.db
-            .prepare(
-              'UPDATE offers SET status = ?, reason = ?, answered_by = ?, answered_at = ? WHERE appointment_id = ? AND offer_no = ?',
-            )
-            .run(a.answer, a.reason ?? null, a.by, now(), a.appointmentId, a.offerNo);
-          if (released) {
-            const live = this.db
-              .prepare('SELECT from_provider_id, released_at FROM assignments WHERE idempotency_key = ?')
-              .get(this.assignmentKeyOf(a.appointmentId, a.offerNo)) as
-              { from_provider_id: string; released_at: string | null } | undefined;
-            if (live && live.released_at === null) {
-              this.db
-                .prepare('UPDATE assignments SET released_at = ? WHERE idempotency_key = ?')
-                .run(now(), this.assignmentKeyOf(a.appointmentId, a.offerNo));
-              this.db
-                .prepare("UPDATE appointments SET provider_id = ?, status = 'scheduled' WHERE id = ?")
-                .run(live.from_provider_id, a.appointmentId);
-            }
+          if (live && live.released_at === null) {
+            await this.db.run('UPDATE assignments SET released_at = ? WHERE idempotency_key = ?', [
+              now(),
+              offer.assignment_key,
+            ]);
+            await this.db.run("UPDATE appointments SET provider_id = ?, status = 'scheduled' WHERE id = ?", [
+              live.from_provider_id,
+              a.appointmentId,
+            ]);
           }
         }
-        const refused = (
-          this.db
-            .prepare("SELECT COUNT(*) AS n FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')")
-            .get(a.appointmentId) as { n: number }
-        ).n;
-        return {
-          appointment_id: a.appointmentId,
-          offer_no: a.offerNo,
-          answer: a.answer,
-          provider_id: offer.provider_id,
-          run_id: offer.run_id,
-          refused_offers: refused,
-          released,
-        };
-      })
-      .immediate();
-  }
-
-  private assignmentKeyOf(appointmentId: string, offerNo: number): string {
-    return (
-      this.db
-        .prepare('SELECT assignment_key FROM offers WHERE appointment_id = ? AND offer_no = ?')
-        .get(appointmentId, offerNo) as { assignment_key: string }
-    ).assignment_key;
+      }
+      const { n: refused } = (await this.db.get<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')",
+        [a.appointmentId],
+      ))!;
+      return {
+        appointment_id: a.appointmentId,
+        offer_no: a.offerNo,
+        answer: a.answer,
+        provider_id: offer.provider_id,
+        run_id: offer.run_id,
+        refused_offers: refused,
+        released,
+      };
+    });
   }
 
   /** A patient's score of the visit (1-5), kept with the accepted offer that produced the slot. Once per appointment. */
-  recordSatisfaction(s: { appointmentId: string; score: number; by: string }): {
+  recordSatisfaction(s: { appointmentId: string; score: number; by: string }): Promise<{
     appointment_id: string;
     score: number;
     offer_no: number;
     run_id: string;
     recorded: boolean;
-  } {
-    return this.db
-      .transaction(() => {
-        this.requireAppointment(s.appointmentId);
-        if (!Number.isInteger(s.score) || s.score < 1 || s.score > 5)
-          throw new RangeError(`a satisfaction score is a whole number from 1 to 5, not ${s.score}`);
-        const offer = this.db
-          .prepare(
-            "SELECT offer_no, run_id FROM offers WHERE appointment_id = ? AND status = 'accepted' ORDER BY offer_no DESC LIMIT 1",
-          )
-          .get(s.appointmentId) as { offer_no: number; run_id: string } | undefined;
-        if (!offer)
-          throw new DomainRefusal(
-            `appointment ${s.appointmentId} has no accepted offer: there is no visit to score`,
-            'no_accepted_offer',
-          );
-        const prior = this.db
-          .prepare('SELECT score, offer_no FROM satisfaction WHERE appointment_id = ?')
-          .get(s.appointmentId) as { score: number; offer_no: number } | undefined;
-        if (prior) {
-          if (prior.score === s.score && prior.offer_no === offer.offer_no)
-            return { appointment_id: s.appointmentId, score: s.score, ...offer, recorded: false };
-          throw new DomainRefusal(`appointment ${s.appointmentId} already has a satisfaction score`, 'already_rated');
-        }
-        this.db
-          .prepare('INSERT INTO satisfaction (appointment_id, offer_no, score, run_id, recorded_by) VALUES (?,?,?,?,?)')
-          .run(s.appointmentId, offer.offer_no, s.score, offer.run_id, s.by);
-        return { appointment_id: s.appointmentId, score: s.score, ...offer, recorded: true };
-      })
-      .immediate();
+  }> {
+    return this.db.transaction(async () => {
+      await this.requireAppointment(s.appointmentId);
+      if (!Number.isInteger(s.score) || s.score < 1 || s.score > 5)
+        throw new RangeError(`a satisfaction score is a whole number from 1 to 5, not ${s.score}`);
+      const offer = await this.db.get<{ offer_no: number; run_id: string }>(
+        "SELECT offer_no, run_id FROM offers WHERE appointment_id = ? AND status = 'accepted' ORDER BY offer_no DESC LIMIT 1",
+        [s.appointmentId],
+      );
+      if (!offer)
+        throw new DomainRefusal(
+          `appointment ${s.appointmentId} has no accepted offer: there is no visit to score`,
+          'no_accepted_offer',
+        );
+      const prior = await this.db.get<{ score: number; offer_no: number }>(
+        'SELECT score, offer_no FROM satisfaction WHERE appointment_id = ?',
+        [s.appointmentId],
+      );
+      if (prior) {
+        if (prior.score === s.score && prior.offer_no === offer.offer_no)
+          return { appointment_id: s.appointmentId, score: s.score, ...offer, recorded: false };
+        throw new DomainRefusal(`appointment ${s.appointmentId} already has a satisfaction score`, 'already_rated');
+      }
+      await this.db.run(
+        'INSERT INTO satisfaction (appointment_id, offer_no, score, run_id, recorded_by) VALUES (?,?,?,?,?)',
+        [s.appointmentId, offer.offer_no, s.score, offer.run_id, s.by],
+      );
+      return { appointment_id: s.appointmentId, score: s.score, ...offer, recorded: true };
+    });
   }
 
-  satisfactionOf(appointmentId: string): { score: number; offer_no: number; run_id: string } | undefined {
-    return this.db
-      .prepare('SELECT score, offer_no, run_id FROM satisfaction WHERE appointment_id = ?')
-      .get(appointmentId) as { score: number; offer_no: number; run_id: string } | undefined;
+  satisfactionOf(appointmentId: string): Promise<{ score: number; offer_no: number; run_id: string } | undefined> {
+    return this.db.get('SELECT score, offer_no, run_id FROM satisfaction WHERE appointment_id = ?', [appointmentId]);
   }
 
   /** Raises an escalation once: the same (kind, ref) again returns the first one, unchanged. */
-  raiseEscalation(e: { kind: EscalationKind; ref: string; appointmentId?: string; runId?: string; reason: string }): {
-    escalation: Escalation;
-    raised: boolean;
-  } {
-    return this.db.transaction(() => {
-      const info = this.db
-        .prepare('INSERT OR IGNORE INTO escalations (kind, ref, appointment_id, run_id, reason) VALUES (?,?,?,?,?)')
-        .run(e.kind, e.ref, e.appointmentId ?? null, e.runId ?? null, e.reason.slice(0, 500));
-      const escalation = this.db
-        .prepare('SELECT * FROM escalations WHERE kind = ? AND ref = ?')
-        .get(e.kind, e.ref) as Escalation;
+  raiseEscalation(e: {
+    kind: EscalationKind;
+    ref: string;
+    appointmentId?: string;
+    runId?: string;
+    reason: string;
+  }): Promise<{ escalation: Escalation; raised: boolean }> {
+    return this.db.transaction(async () => {
+      const info = await this.db.run(
+        'INSERT INTO escalations (kind, ref, appointment_id, run_id, reason) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING',
+        [e.kind, e.ref, e.appointmentId ?? null, e.runId ?? null, e.reason.slice(0, 500)],
+      );
+      const escalation = (await this.db.get<Escalation>('SELECT * FROM escalations WHERE kind = ? AND ref = ?', [
+        e.kind,
+        e.ref,
+      ]))!;
       return { escalation, raised: info.changes === 1 };
-    })();
+    });
   }
 
-  escalations(filter: { status?: EscalationStatus; limit?: number } = {}): Escalation[] {
-    return this.db
-      .prepare('SELECT * FROM escalations WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit')
-      .all({ status: filter.status ?? null, limit: filter.limit ?? 500 }) as Escalation[];
+  escalations(filter: { status?: EscalationStatus; limit?: number } = {}): Promise<Escalation[]> {
+    return this.db.all(
+      'SELECT * FROM escalations WHERE (CAST(@status AS TEXT) IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit',
+      { status: filter.status ?? null, limit: filter.limit ?? 500 },
+    );
   }
 
-  escalation(id: number): Escalation | undefined {
-    return this.db.prepare('SELECT * FROM escalations WHERE id = ?').get(id) as Escalation | undefined;
+  escalation(id: number): Promise<Escalation | undefined> {
+    return this.db.get('SELECT * FROM escalations WHERE id = ?', [id]);
   }
 
   /** Acknowledge (someone is on it) or resolve (done, with an optional note), recording who and when. */
-  moveEscalation(id: number, to: 'acknowledged' | 'resolved', by: string, note?: string): Escalation {
-    return this.db
-      .transaction((): Escalation => {
-        const e = this.escalation(id);
-        if (!e) throw new DomainRefusal(`unknown escalation ${id}`, 'unknown_escalation');
-        if (e.status === 'resolved' || (to === 'acknowledged' && e.status === 'acknowledged'))
-          throw new DomainRefusal(`escalation ${id} is already ${e.status}`, 'escalation_closed');
-        if (to === 'acknowledged')
-          this.db
-            .prepare(
-              "UPDATE escalations SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ? WHERE id = ?",
-            )
-            .run(by, now(), id);
-        else
-          this.db
-            .prepare(
-              "UPDATE escalations SET status = 'resolved', resolved_by = ?, resolved_at = ?, note = COALESCE(?, note) WHERE id = ?",
-            )
-            .run(by, now(), note ?? null, id);
-        return this.escalation(id)!;
-      })
-      .immediate();
+  moveEscalation(id: number, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<Escalation> {
+    return this.db.transaction(async (): Promise<Escalation> => {
+      const e = await this.escalation(id);
+      if (!e) throw new DomainRefusal(`unknown escalation ${id}`, 'unknown_escalation');
+      if (e.status === 'resolved' || (to === 'acknowledged' && e.status === 'acknowledged'))
+        throw new DomainRefusal(`escalation ${id} is already ${e.status}`, 'escalation_closed');
+      if (to === 'acknowledged')
+        await this.db.run(
+          "UPDATE escalations SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ? WHERE id = ?",
+          [by, now(), id],
+        );
+      else
+        await this.db.run(
+          "UPDATE escalations SET status = 'resolved', resolved_by = ?, resolved_at = ?, note = COALESCE(?, note) WHERE id = ?",
+          [by, now(), note ?? null, id],
+        );
+      return (await this.escalation(id))!;
+    });
   }
 
   /** Outcome counts of the decisions made by these runs (offers by the run that decided them). */
-  outcomeCounts(runIds: readonly string[]): OutcomeCounts {
+  async outcomeCounts(runIds: readonly string[]): Promise<OutcomeCounts> {
     const empty: OutcomeCounts = {
       offered_appointments: 0,
       offers: 0,
@@ -376,23 +357,23 @@ export class OutcomeRecords extends LabelRouteRecords {
       escalations: 0,
     };
     if (runIds.length === 0) return empty;
-    const ids = JSON.stringify(runIds);
-    const offers = this.db
-      .prepare(
-        `SELECT COUNT(DISTINCT appointment_id) AS offered_appointments, COUNT(*) AS offers,
-           COALESCE(SUM(status = 'accepted'), 0) AS accepted, COALESCE(SUM(status = 'declined'), 0) AS declined,
-           COALESCE(SUM(status = 'no_answer'), 0) AS no_answer, COALESCE(SUM(status = 'open'), 0) AS open
-         FROM offers WHERE run_id IN (SELECT value FROM json_each(?))`,
-      )
-      .get(ids) as Omit<OutcomeCounts, 'satisfaction_count' | 'satisfaction_sum' | 'escalations'>;
-    const sat = this.db
-      .prepare(
-        'SELECT COUNT(*) AS satisfaction_count, COALESCE(SUM(score), 0) AS satisfaction_sum FROM satisfaction WHERE run_id IN (SELECT value FROM json_each(?))',
-      )
-      .get(ids) as { satisfaction_count: number; satisfaction_sum: number };
-    const esc = this.db
-      .prepare(`SELECT COUNT(*) AS n FROM escalations e WHERE e.run_id IN (SELECT value FROM json_each(?))`)
-      .get(ids) as { n: number };
+    const ids = [...new Set(runIds)];
+    const list = ids.map(() => '?').join(',');
+    const count = (status: string) => `COALESCE(SUM(CASE WHEN status = '${status}' THEN 1 ELSE 0 END), 0) AS ${status}`;
+    const offers = (await this.db.get<Omit<OutcomeCounts, 'satisfaction_count' | 'satisfaction_sum' | 'escalations'>>(
+      `SELECT COUNT(DISTINCT appointment_id) AS offered_appointments, COUNT(*) AS offers,
+         ${['accepted', 'declined', 'no_answer', 'open'].map(count).join(', ')}
+       FROM offers WHERE run_id IN (${list})`,
+      ids,
+    ))!;
+    const sat = (await this.db.get<{ satisfaction_count: number; satisfaction_sum: number }>(
+      `SELECT COUNT(*) AS satisfaction_count, COALESCE(SUM(score), 0) AS satisfaction_sum FROM satisfaction WHERE run_id IN (${list})`,
+      ids,
+    ))!;
+    const esc = (await this.db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM escalations WHERE run_id IN (${list})`,
+      ids,
+    ))!;
     return { ...offers, ...sat, escalations: esc.n };
   }
 }

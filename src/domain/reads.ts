@@ -1,5 +1,4 @@
-import type Database from 'better-sqlite3';
-import { openSchedulingDatabase } from './database';
+import type { Sql } from '../db/sql';
 import type { Appointment, Patient, Provider } from './model';
 import { approvalRequired, bandOf, type Policy, type Weights } from './policy';
 import { DomainRefusal } from './refusals';
@@ -67,171 +66,192 @@ interface AppointmentRecord {
 }
 
 /** A check over the whole database: rows returned are violations of the rule. */
-interface AuditRule {
+export interface AuditRule {
   rule: string;
-  sql: string;
+  /** One query for both databases, or one for each where they differ. */
+  sql: string | Record<Sql['dialect'], string>;
 }
 
 export class SchedulingReads {
-  protected readonly db: Database.Database;
+  constructor(protected readonly db: Sql) {}
 
-  constructor(readonly file: string) {
-    this.db = openSchedulingDatabase(file);
+  /** The connection itself, for tables beside the domain's in the same database (the API's log and keys). */
+  get connection(): Sql {
+    return this.db;
   }
 
-  close(): void {
-    this.db.close();
+  /** Where the data is (a file path, or a PostgreSQL URL without its password). */
+  get location(): string {
+    return this.db.location;
   }
 
-  provider(id: string): Provider | undefined {
-    const r = this.db.prepare('SELECT * FROM providers WHERE id = ?').get(id) as ProviderRow | undefined;
+  /** Queries sent and time spent in the database by this store (the bench reports them per appointment). */
+  get sqlStats(): Readonly<{ roundTrips: number; timeMs: number }> {
+    return this.db.stats;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  /** The schema migrations applied to the database, by number (src/db/schema.ts). */
+  async appliedMigrations(): Promise<number[]> {
+    const rows = await this.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    return rows.map((r) => r.version);
+  }
+
+  async provider(id: string): Promise<Provider | undefined> {
+    const r = await this.db.get<ProviderRow>('SELECT * FROM providers WHERE id = ?', [id]);
     return r && toProvider(r);
   }
 
-  patient(id: string): Patient | undefined {
-    const r = this.db.prepare('SELECT * FROM patients WHERE id = ?').get(id) as PatientRow | undefined;
+  async patient(id: string): Promise<Patient | undefined> {
+    const r = await this.db.get<PatientRow>('SELECT * FROM patients WHERE id = ?', [id]);
     return r && toPatient(r);
   }
 
-  appointment(id: string): (Appointment & { original_provider_id: string }) | undefined {
-    return this.db.prepare('SELECT * FROM appointments WHERE id = ?').get(id) as
-      (Appointment & { original_provider_id: string }) | undefined;
+  appointment(id: string): Promise<(Appointment & { original_provider_id: string }) | undefined> {
+    return this.db.get('SELECT * FROM appointments WHERE id = ?', [id]);
   }
 
-  previousVisits(patientId: string, providerId: string): number {
-    const r = this.db
-      .prepare('SELECT visits FROM patient_history WHERE patient_id = ? AND provider_id = ?')
-      .get(patientId, providerId) as { visits: number } | undefined;
+  async previousVisits(patientId: string, providerId: string): Promise<number> {
+    const r = await this.db.get<{ visits: number }>(
+      'SELECT visits FROM patient_history WHERE patient_id = ? AND provider_id = ?',
+      [patientId, providerId],
+    );
     return r?.visits ?? 0;
   }
 
-  patientHistory(patientId: string): { provider_id: string; visits: number }[] {
-    return this.db
-      .prepare('SELECT provider_id, visits FROM patient_history WHERE patient_id = ? ORDER BY provider_id')
-      .all(patientId) as { provider_id: string; visits: number }[];
+  /** Every visit count of a patient, by provider (one query where a ranking needs them all). */
+  private async visitsOf(patientId: string): Promise<Map<string, number>> {
+    const rows = await this.patientHistory(patientId);
+    return new Map(rows.map((r) => [r.provider_id, r.visits]));
   }
 
-  unavailability(providerId: string, date: string): { reason: string } | undefined {
-    return this.db
-      .prepare('SELECT reason FROM unavailability WHERE provider_id = ? AND date = ?')
-      .get(providerId, date) as { reason: string } | undefined;
+  patientHistory(patientId: string): Promise<{ provider_id: string; visits: number }[]> {
+    return this.db.all('SELECT provider_id, visits FROM patient_history WHERE patient_id = ? ORDER BY provider_id', [
+      patientId,
+    ]);
+  }
+
+  unavailability(providerId: string, date: string): Promise<{ reason: string } | undefined> {
+    return this.db.get('SELECT reason FROM unavailability WHERE provider_id = ? AND date = ?', [providerId, date]);
   }
 
   /** Appointments still booked with a provider who is unavailable that day (or on those days): the work left to do. */
-  affectedAppointments(providerId: string, date: string, until?: string): Appointment[] {
-    if (!this.provider(providerId)) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
+  async affectedAppointments(providerId: string, date: string, until?: string): Promise<Appointment[]> {
+    if (!(await this.provider(providerId)))
+      throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
     if (until === undefined) {
-      if (!this.unavailability(providerId, date)) return [];
-      return this.db
-        .prepare(
-          "SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id",
-        )
-        .all(providerId, date) as Appointment[];
+      if (!(await this.unavailability(providerId, date))) return [];
+      return this.db.all(
+        "SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id",
+        [providerId, date],
+      );
     }
-    return this.db
-      .prepare(
-        `SELECT a.id, a.patient_id, a.provider_id, a.date, a.time, a.specialty, a.status FROM appointments a
+    return this.db.all(
+      `SELECT a.id, a.patient_id, a.provider_id, a.date, a.time, a.specialty, a.status FROM appointments a
          JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
          WHERE a.provider_id = ? AND a.date BETWEEN ? AND ? AND a.status = 'scheduled' ORDER BY a.date, a.time, a.id`,
-      )
-      .all(providerId, date, until) as Appointment[];
-  }
-
-  /** Appointments of a provider on a date (or from date through until), whatever their state. */
-  appointmentCount(providerId: string, date: string, until: string = date): number {
-    return (
-      this.db
-        .prepare('SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ?')
-        .get(providerId, date, until) as { n: number }
-    ).n;
-  }
-
-  /** The appointments still booked with a provider on a date, whether or not the absence is recorded yet. */
-  scheduledAppointments(providerId: string, date: string): Appointment[] {
-    return this.db
-      .prepare(
-        "SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id",
-      )
-      .all(providerId, date) as Appointment[];
-  }
-
-  /** Appointments still booked with a provider on a date (or from date through until): what a run could move. */
-  scheduledCount(providerId: string, date: string, until: string = date): number {
-    return (
-      this.db
-        .prepare(
-          "SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ? AND status = 'scheduled'",
-        )
-        .get(providerId, date, until) as { n: number }
-    ).n;
-  }
-
-  isBooked(providerId: string, date: string, time: string): boolean {
-    return (
-      this.db
-        .prepare("SELECT 1 FROM appointments WHERE provider_id = ? AND date = ? AND time = ? AND status = 'scheduled'")
-        .get(providerId, date, time) !== undefined
+      [providerId, date, until],
     );
   }
 
+  /** Appointments of a provider on a date (or from date through until), whatever their state. */
+  async appointmentCount(providerId: string, date: string, until: string = date): Promise<number> {
+    const r = await this.db.get<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ?',
+      [providerId, date, until],
+    );
+    return r!.n;
+  }
+
+  /** The appointments still booked with a provider on a date, whether or not the absence is recorded yet. */
+  scheduledAppointments(providerId: string, date: string): Promise<Appointment[]> {
+    return this.db.all(
+      "SELECT id, patient_id, provider_id, date, time, specialty, status FROM appointments WHERE provider_id = ? AND date = ? AND status = 'scheduled' ORDER BY time, id",
+      [providerId, date],
+    );
+  }
+
+  /** Appointments still booked with a provider on a date (or from date through until): what a run could move. */
+  async scheduledCount(providerId: string, date: string, until: string = date): Promise<number> {
+    const r = await this.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM appointments WHERE provider_id = ? AND date BETWEEN ? AND ? AND status = 'scheduled'",
+      [providerId, date, until],
+    );
+    return r!.n;
+  }
+
+  async isBooked(providerId: string, date: string, time: string): Promise<boolean> {
+    const r = await this.db.get(
+      "SELECT 1 AS one FROM appointments WHERE provider_id = ? AND date = ? AND time = ? AND status = 'scheduled'",
+      [providerId, date, time],
+    );
+    return r !== undefined;
+  }
+
   /** Providers who work that slot, are not unavailable that day and are not booked then. */
-  availableProviders(date: string, time: string | undefined, specialty: string | undefined): Provider[] {
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT p.* FROM providers p JOIN provider_slots s ON s.provider_id = p.id
-         WHERE s.date = @date AND (@time IS NULL OR s.time = @time) AND (@specialty IS NULL OR p.specialty = @specialty)
+  async availableProviders(date: string, time: string | undefined, specialty: string | undefined): Promise<Provider[]> {
+    const rows = await this.db.all<ProviderRow>(
+      `SELECT DISTINCT p.* FROM providers p JOIN provider_slots s ON s.provider_id = p.id
+         WHERE s.date = @date AND (CAST(@time AS TEXT) IS NULL OR s.time = @time)
+           AND (CAST(@specialty AS TEXT) IS NULL OR p.specialty = @specialty)
            AND NOT EXISTS (SELECT 1 FROM unavailability u WHERE u.provider_id = p.id AND u.date = @date)
-           AND (@time IS NULL OR NOT EXISTS (SELECT 1 FROM appointments a WHERE a.provider_id = p.id AND a.date = @date AND a.time = @time AND a.status = 'scheduled'))
+           AND (CAST(@time AS TEXT) IS NULL OR NOT EXISTS (SELECT 1 FROM appointments a WHERE a.provider_id = p.id AND a.date = @date AND a.time = @time AND a.status = 'scheduled'))
          ORDER BY p.id`,
-      )
-      .all({ date, time: time ?? null, specialty: specialty ?? null }) as ProviderRow[];
+      { date, time: time ?? null, specialty: specialty ?? null },
+    );
     return rows.map(toProvider);
   }
 
-  score(
+  async score(
     appointmentId: string,
     providerId: string,
     weights: Weights,
-  ): MatchScore & { appointment_id: string; provider_id: string } {
-    const appointment = this.requireAppointment(appointmentId);
-    const provider = this.provider(providerId);
+  ): Promise<MatchScore & { appointment_id: string; provider_id: string }> {
+    const appointment = await this.requireAppointment(appointmentId);
+    const provider = await this.provider(providerId);
     if (!provider) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
-    const patient = this.patient(appointment.patient_id)!;
+    const patient = (await this.patient(appointment.patient_id))!;
     const match = scoreMatch({
       appointment,
       patient,
       provider,
-      previousVisits: this.previousVisits(patient.id, provider.id),
+      previousVisits: await this.previousVisits(patient.id, provider.id),
       weights,
     });
     return { appointment_id: appointmentId, provider_id: providerId, ...match };
   }
 
   /** The free providers of the appointment's specialty at its slot, best first. */
-  rankCandidates(
+  async rankCandidates(
     appointmentId: string,
     policy: Policy,
     limit: number,
-  ): { appointment: Appointment; candidates: Candidate[]; considered: number } {
-    const appointment = this.requireAppointment(appointmentId);
-    const patient = this.patient(appointment.patient_id)!;
+  ): Promise<{ appointment: Appointment; candidates: Candidate[]; considered: number }> {
+    const appointment = await this.requireAppointment(appointmentId);
+    const patient = (await this.patient(appointment.patient_id))!;
     // Never the provider it is booked with, nor one whose offer of this slot the patient turned down.
     const turnedDown = new Set(
-      this.db
-        .prepare("SELECT provider_id FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')")
-        .pluck()
-        .all(appointmentId) as string[],
+      (
+        await this.db.all<{ provider_id: string }>(
+          "SELECT provider_id FROM offers WHERE appointment_id = ? AND status IN ('declined','no_answer')",
+          [appointmentId],
+        )
+      ).map((r) => r.provider_id),
     );
-    const providers = this.availableProviders(appointment.date, appointment.time, appointment.specialty).filter(
+    const providers = (await this.availableProviders(appointment.date, appointment.time, appointment.specialty)).filter(
       (p) => p.id !== appointment.provider_id && !turnedDown.has(p.id),
     );
+    const visits = await this.visitsOf(patient.id);
     const ranked = providers
       .map((provider) => {
         const { score } = scoreMatch({
           appointment,
           patient,
           provider,
-          previousVisits: this.previousVisits(patient.id, provider.id),
+          previousVisits: visits.get(provider.id) ?? 0,
           weights: policy.weights,
         });
         const band = bandOf(score, policy.thresholds);
@@ -241,57 +261,56 @@ export class SchedulingReads {
     return { appointment, candidates: ranked.slice(0, limit), considered: ranked.length };
   }
 
-  protected requireAppointment(id: string): Appointment & { original_provider_id: string } {
-    const a = this.appointment(id);
+  protected async requireAppointment(id: string): Promise<Appointment & { original_provider_id: string }> {
+    const a = await this.appointment(id);
     if (!a) throw new DomainRefusal(`unknown appointment ${id}`, 'unknown_appointment');
     return a;
   }
 
   /** Assignments, waitlist entries, notifications and approvals recorded for one appointment, oldest first. */
-  appointmentRecord(appointmentId: string): AppointmentRecord {
-    const all = <T>(sql: string) => this.db.prepare(sql).all(appointmentId) as T[];
+  async appointmentRecord(appointmentId: string): Promise<AppointmentRecord> {
+    const all = <T>(sql: string) => this.db.all<T>(sql, [appointmentId]);
+    // Rows written in the same millisecond keep the order they were written in (SQLite's rowid, PostgreSQL's ctid).
+    const tie = this.db.dialect === 'sqlite' ? 'rowid' : 'ctid';
     return {
-      assignments: all(
-        'SELECT from_provider_id, to_provider_id, run_id, decided_by, approved_by FROM assignments WHERE appointment_id = ? ORDER BY created_at, rowid',
+      assignments: await all(
+        `SELECT from_provider_id, to_provider_id, run_id, decided_by, approved_by FROM assignments WHERE appointment_id = ? ORDER BY created_at, ${tie}`,
       ),
-      waitlist: all('SELECT reason, run_id, decided_by FROM waitlist WHERE appointment_id = ? ORDER BY created_at'),
-      notifications: all('SELECT kind, change_ref FROM notifications WHERE appointment_id = ? ORDER BY id'),
-      approvals: all(
-        'SELECT provider_id, run_id, decision, decided_by, note FROM approvals WHERE appointment_id = ? ORDER BY created_at, rowid',
+      waitlist: await all(
+        'SELECT reason, run_id, decided_by FROM waitlist WHERE appointment_id = ? ORDER BY created_at',
+      ),
+      notifications: await all('SELECT kind, change_ref FROM notifications WHERE appointment_id = ? ORDER BY id'),
+      approvals: await all(
+        `SELECT provider_id, run_id, decision, decided_by, note FROM approvals WHERE appointment_id = ? ORDER BY created_at, ${tie}`,
       ),
     };
   }
 
   /** Runs audit rules (read-only queries over the whole database) and lists each row that breaks one. */
-  findViolations(rules: readonly AuditRule[]): { rule: string; detail: string }[] {
-    return rules.flatMap(({ rule, sql }) =>
-      this.db
-        .prepare(sql)
-        .all()
-        .map((row) => ({ rule, detail: JSON.stringify(row) })),
-    );
+  async findViolations(rules: readonly AuditRule[]): Promise<{ rule: string; detail: string }[]> {
+    const found: { rule: string; detail: string }[] = [];
+    for (const { rule, sql } of rules) {
+      const text = typeof sql === 'string' ? sql : sql[this.db.dialect];
+      for (const row of await this.db.all(text)) found.push({ rule, detail: JSON.stringify(row) });
+    }
+    return found;
   }
 
   /** Every patient's name: what trace masking replaces wherever it occurs. */
-  patientNames(): string[] {
-    return this.db.prepare('SELECT name FROM patients').pluck().all() as string[];
+  async patientNames(): Promise<string[]> {
+    return (await this.db.all<{ name: string }>('SELECT name FROM patients')).map((r) => r.name);
   }
 
   /** Every patient's id: what trace masking pseudonymises wherever it occurs. */
-  patientIds(): string[] {
-    return this.db.prepare('SELECT id FROM patients').pluck().all() as string[];
+  async patientIds(): Promise<string[]> {
+    return (await this.db.all<{ id: string }>('SELECT id FROM patients')).map((r) => r.id);
   }
 
-  counts(): Record<string, number> {
-    const c = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
-    return {
-      providers: c('SELECT COUNT(*) n FROM providers'),
-      appointments: c('SELECT COUNT(*) n FROM appointments'),
-      assignments: c('SELECT COUNT(*) n FROM assignments'),
-      waitlist: c('SELECT COUNT(*) n FROM waitlist'),
-      notifications: c('SELECT COUNT(*) n FROM notifications'),
-      approvals: c('SELECT COUNT(*) n FROM approvals'),
-      tool_calls: c('SELECT COUNT(*) n FROM tool_calls'),
-    };
+  async counts(): Promise<Record<string, number>> {
+    const tables = ['providers', 'appointments', 'assignments', 'waitlist', 'notifications', 'approvals', 'tool_calls'];
+    const row = await this.db.get<Record<string, number>>(
+      `SELECT ${tables.map((t) => `(SELECT COUNT(*) FROM ${t}) AS ${t}`).join(', ')}`,
+    );
+    return row!;
   }
 }

@@ -1,4 +1,5 @@
-import fs from 'node:fs';
+import { openSql, targetExists, type DatabaseTarget } from '../db/open';
+import type { Sql } from '../db/sql';
 import { datesInRange, type Appointment, type Dataset } from './model';
 import { approvalRequired, bandOf, type Policy } from './policy';
 import { loadDataset } from './database';
@@ -23,37 +24,86 @@ export interface ActionContext {
   decidedBy: 'prompt' | 'code';
 }
 
+type PoolSettings = Parameters<typeof openSql>[1];
+
+/** PostgreSQL stores shared by the calls of this process (one pool each), by URL. */
+const sharedStores = new Map<string, Promise<SchedulingStore>>();
+
 /**
- * Runs fn on the scheduling database at file, opened for that call only; undefined when the file does not exist
- * (the API and the CLI may run where the database is not).
+ * Runs fn on the scheduling database, for the API and the CLI, which may run where the data is not: undefined
+ * when it is a SQLite file that does not exist. A SQLite file is opened for the call only; a PostgreSQL database
+ * through one pool per process, kept until closeSharedStores().
  */
-export function withSchedulingStore<T>(file: string, fn: (store: SchedulingStore) => T): T | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  const store = new SchedulingStore(file);
+export async function withSchedulingStore<T>(
+  target: DatabaseTarget | string,
+  fn: (store: SchedulingStore) => Promise<T> | T,
+  pool?: PoolSettings,
+): Promise<T | undefined> {
+  const t = typeof target === 'string' ? ({ kind: 'sqlite', file: target } as const) : target;
+  if (t.kind === 'postgres') return fn(await sharedStore(t, pool));
+  if (!targetExists(t)) return undefined;
+  const store = await SchedulingStore.open(t, pool);
   try {
-    return fn(store);
+    return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
+/** This process's store on a PostgreSQL database: one pool, opened on first use. */
+export function sharedStore(target: { kind: 'postgres'; url: string }, pool?: PoolSettings): Promise<SchedulingStore> {
+  let shared = sharedStores.get(target.url);
+  if (!shared) {
+    shared = SchedulingStore.open(target, pool);
+    sharedStores.set(target.url, shared);
+    shared.catch(() => sharedStores.delete(target.url));
+  }
+  return shared;
+}
+
+/** Closes the PostgreSQL pools withSchedulingStore opened (a server that stops). */
+export async function closeSharedStores(): Promise<void> {
+  const stores = [...sharedStores.values()];
+  sharedStores.clear();
+  await Promise.all(stores.map(async (s) => (await s.catch(() => undefined))?.close()));
+}
+
 export class SchedulingStore extends OutcomeRecords {
+  /**
+   * Opens the store on a database (a SQLite file path, or a target from the configuration), its schema brought up
+   * to date. Refused with one line (DatabaseUnavailable) when the database cannot be used.
+   */
+  static async open(target: DatabaseTarget | string, pool?: Parameters<typeof openSql>[1]): Promise<SchedulingStore> {
+    const t = typeof target === 'string' ? ({ kind: 'sqlite', file: target } as const) : target;
+    return new SchedulingStore(await openSql(t, pool), t);
+  }
+
+  constructor(
+    db: Sql,
+    /** The database it was opened on (what another process opens to share it). */
+    readonly target: DatabaseTarget,
+  ) {
+    super(db);
+  }
+
   /** Replaces the whole content of the store with a data set, in one transaction. */
-  load(data: Dataset): void {
-    loadDataset(this.db, data);
+  load(data: Dataset): Promise<void> {
+    return loadDataset(this.db, data);
   }
 
   /** Records that a provider is unavailable on a date. Idempotent: the first reason recorded stays. */
-  markUnavailable(
+  async markUnavailable(
     providerId: string,
     date: string,
     reason: string,
-  ): { provider_id: string; date: string; reason: string; newly_recorded: boolean } {
-    if (!this.provider(providerId)) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
-    const info = this.db
-      .prepare('INSERT OR IGNORE INTO unavailability (provider_id, date, reason) VALUES (?,?,?)')
-      .run(providerId, date, reason);
-    const stored = this.unavailability(providerId, date)!;
+  ): Promise<{ provider_id: string; date: string; reason: string; newly_recorded: boolean }> {
+    if (!(await this.provider(providerId)))
+      throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
+    const info = await this.db.run(
+      'INSERT INTO unavailability (provider_id, date, reason) VALUES (?,?,?) ON CONFLICT DO NOTHING',
+      [providerId, date, reason],
+    );
+    const stored = (await this.unavailability(providerId, date))!;
     return { provider_id: providerId, date, reason: stored.reason, newly_recorded: info.changes === 1 };
   }
 
@@ -63,31 +113,25 @@ export class SchedulingStore extends OutcomeRecords {
     date: string,
     until: string,
     reason: string,
-  ): { provider_id: string; date: string; until: string; days: number; newly_recorded: number } {
-    return this.db.transaction(() => {
+  ): Promise<{ provider_id: string; date: string; until: string; days: number; newly_recorded: number }> {
+    return this.db.transaction(async () => {
       const days = datesInRange(date, until);
-      const recorded = days.map((d) => this.markUnavailable(providerId, d, reason));
-      return {
-        provider_id: providerId,
-        date,
-        until,
-        days: days.length,
-        newly_recorded: recorded.filter((r) => r.newly_recorded).length,
-      };
-    })();
+      let newly = 0;
+      for (const d of days) if ((await this.markUnavailable(providerId, d, reason)).newly_recorded) newly += 1;
+      return { provider_id: providerId, date, until, days: days.length, newly_recorded: newly };
+    });
   }
 
   /** The appointment must still be booked with an unavailable provider: otherwise there is nothing to decide. */
-  private requireAffected(id: string): Appointment & { original_provider_id: string } {
-    const a = this.requireAppointment(id);
+  private async requireAffected(id: string): Promise<Appointment & { original_provider_id: string }> {
+    const a = await this.requireAppointment(id);
     if (a.status === 'waitlisted')
       throw new DomainRefusal(`appointment ${id} is already on the waitlist`, 'already_decided');
-    if (this.unavailability(a.provider_id, a.date)) return a;
-    const already = this.db
-      .prepare(
-        'SELECT to_provider_id FROM assignments WHERE appointment_id = ? AND released_at IS NULL ORDER BY created_at DESC LIMIT 1',
-      )
-      .get(id) as { to_provider_id: string } | undefined;
+    if (await this.unavailability(a.provider_id, a.date)) return a;
+    const already = await this.db.get<{ to_provider_id: string }>(
+      'SELECT to_provider_id FROM assignments WHERE appointment_id = ? AND released_at IS NULL ORDER BY created_at DESC LIMIT 1',
+      [id],
+    );
     if (already)
       throw new DomainRefusal(
         `appointment ${id} was already reassigned to ${already.to_provider_id}`,
@@ -99,35 +143,36 @@ export class SchedulingStore extends OutcomeRecords {
     );
   }
 
-  assign(appointmentId: string, providerId: string, ctx: ActionContext): AssignmentResult {
-    return this.once(ctx.idempotencyKey, 'assign_appointment', () => {
-      const a = this.requireAffected(appointmentId);
-      const provider = this.provider(providerId);
+  assign(appointmentId: string, providerId: string, ctx: ActionContext): Promise<AssignmentResult> {
+    return this.once(ctx.idempotencyKey, 'assign_appointment', async () => {
+      const a = await this.requireAffected(appointmentId);
+      const provider = await this.provider(providerId);
       if (!provider) throw new DomainRefusal(`unknown provider ${providerId}`, 'unknown_provider');
       if (provider.specialty !== a.specialty)
         throw new DomainRefusal(
           `provider ${providerId} is ${provider.specialty}, the appointment needs ${a.specialty}`,
           'wrong_specialty',
         );
-      if (this.unavailability(providerId, a.date))
+      if (await this.unavailability(providerId, a.date))
         throw new DomainRefusal(`provider ${providerId} is unavailable on ${a.date}`, 'provider_unavailable');
-      if (this.refusedProvidersOf(appointmentId).includes(providerId))
+      if ((await this.refusedProvidersOf(appointmentId)).includes(providerId))
         throw new DomainRefusal(
           `the patient of ${appointmentId} already turned down ${providerId} for this appointment`,
           'declined_by_patient',
         );
-      const works = this.db
-        .prepare('SELECT 1 FROM provider_slots WHERE provider_id = ? AND date = ? AND time = ?')
-        .get(providerId, a.date, a.time);
+      const works = await this.db.get(
+        'SELECT 1 AS one FROM provider_slots WHERE provider_id = ? AND date = ? AND time = ?',
+        [providerId, a.date, a.time],
+      );
       if (!works) throw new DomainRefusal(`provider ${providerId} does not work at ${a.date} ${a.time}`, 'no_slot');
-      if (this.isBooked(providerId, a.date, a.time))
+      if (await this.isBooked(providerId, a.date, a.time))
         throw new DomainRefusal(`provider ${providerId} is already booked at ${a.date} ${a.time}`, 'slot_taken');
-      const patient = this.patient(a.patient_id)!;
+      const patient = (await this.patient(a.patient_id))!;
       const { score } = scoreMatch({
         appointment: a,
         patient,
         provider,
-        previousVisits: this.previousVisits(patient.id, providerId),
+        previousVisits: await this.previousVisits(patient.id, providerId),
         weights: ctx.policy.weights,
       });
       const band = bandOf(score, ctx.policy.thresholds);
@@ -138,11 +183,10 @@ export class SchedulingStore extends OutcomeRecords {
         );
       let approvedBy: string | null = null;
       if (approvalRequired(band, ctx.policy.approval)) {
-        const approval = this.db
-          .prepare(
-            "SELECT decided_by FROM approvals WHERE appointment_id = ? AND provider_id = ? AND run_id = ? AND decision = 'approved'",
-          )
-          .get(appointmentId, providerId, ctx.runId) as { decided_by: string } | undefined;
+        const approval = await this.db.get<{ decided_by: string }>(
+          "SELECT decided_by FROM approvals WHERE appointment_id = ? AND provider_id = ? AND run_id = ? AND decision = 'approved'",
+          [appointmentId, providerId, ctx.runId],
+        );
         if (!approval)
           throw new DomainRefusal(
             `a ${band} match (score ${score}) needs a human approval first: call request_approval`,
@@ -150,13 +194,11 @@ export class SchedulingStore extends OutcomeRecords {
           );
         approvedBy = approval.decided_by;
       }
-      this.db.prepare('UPDATE appointments SET provider_id = ? WHERE id = ?').run(providerId, appointmentId);
-      this.closeApprovalRequest(appointmentId, ctx.runId);
-      this.db
-        .prepare(
-          'INSERT INTO assignments (appointment_id, from_provider_id, to_provider_id, date, time, score, band, approved_by, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
-        )
-        .run(
+      await this.db.run('UPDATE appointments SET provider_id = ? WHERE id = ?', [providerId, appointmentId]);
+      await this.closeApprovalRequest(appointmentId, ctx.runId);
+      await this.db.run(
+        'INSERT INTO assignments (appointment_id, from_provider_id, to_provider_id, date, time, score, band, approved_by, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+        [
           appointmentId,
           a.provider_id,
           providerId,
@@ -168,7 +210,8 @@ export class SchedulingStore extends OutcomeRecords {
           ctx.runId,
           ctx.decidedBy,
           ctx.idempotencyKey,
-        );
+        ],
+      );
       return {
         appointment_id: appointmentId,
         from_provider_id: a.provider_id,
@@ -182,17 +225,15 @@ export class SchedulingStore extends OutcomeRecords {
     });
   }
 
-  waitlist(appointmentId: string, reason: string, ctx: ActionContext): WaitlistResult {
-    return this.once(ctx.idempotencyKey, 'add_to_waitlist', () => {
-      const a = this.requireAffected(appointmentId);
-      const best = this.rankCandidates(appointmentId, ctx.policy, 1).candidates[0];
-      this.db.prepare("UPDATE appointments SET status = 'waitlisted' WHERE id = ?").run(appointmentId);
-      this.closeApprovalRequest(appointmentId, ctx.runId);
-      this.db
-        .prepare(
-          'INSERT INTO waitlist (appointment_id, patient_id, from_provider_id, reason, best_score, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?)',
-        )
-        .run(
+  waitlist(appointmentId: string, reason: string, ctx: ActionContext): Promise<WaitlistResult> {
+    return this.once(ctx.idempotencyKey, 'add_to_waitlist', async () => {
+      const a = await this.requireAffected(appointmentId);
+      const best = (await this.rankCandidates(appointmentId, ctx.policy, 1)).candidates[0];
+      await this.db.run("UPDATE appointments SET status = 'waitlisted' WHERE id = ?", [appointmentId]);
+      await this.closeApprovalRequest(appointmentId, ctx.runId);
+      await this.db.run(
+        'INSERT INTO waitlist (appointment_id, patient_id, from_provider_id, reason, best_score, run_id, decided_by, idempotency_key) VALUES (?,?,?,?,?,?,?,?)',
+        [
           appointmentId,
           a.patient_id,
           a.provider_id,
@@ -201,30 +242,30 @@ export class SchedulingStore extends OutcomeRecords {
           ctx.runId,
           ctx.decidedBy,
           ctx.idempotencyKey,
-        );
+        ],
+      );
       return { appointment_id: appointmentId, patient_id: a.patient_id, reason, best_score: best?.score ?? null };
     });
   }
 
-  recordApproval(
+  async recordApproval(
     appointmentId: string,
     providerId: string,
     decision: 'approved' | 'rejected' | 'timed_out',
     decidedBy: string,
     note: string | undefined,
     runId: string,
-  ): { recorded: boolean } {
-    this.requireAppointment(appointmentId);
-    return this.db.transaction(() => {
-      this.holdDecidedApprovalRequest(appointmentId, runId);
-      const info = this.db
-        .prepare(
-          'INSERT OR IGNORE INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?)',
-        )
-        .run(appointmentId, providerId, runId, decision, decidedBy, note ?? null);
+  ): Promise<{ recorded: boolean }> {
+    await this.requireAppointment(appointmentId);
+    return this.db.transaction(async () => {
+      await this.holdDecidedApprovalRequest(appointmentId, runId);
+      const info = await this.db.run(
+        'INSERT INTO approvals (appointment_id, provider_id, run_id, decision, decided_by, note) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING',
+        [appointmentId, providerId, runId, decision, decidedBy, note ?? null],
+      );
       // A refused or unanswered approval is something a head of department must see.
       if (decision !== 'approved' && info.changes === 1)
-        this.raiseEscalation({
+        await this.raiseEscalation({
           kind: decision === 'rejected' ? 'approval_rejected' : 'approval_timed_out',
           ref: `${appointmentId}:${runId}:${providerId}`,
           appointmentId,
@@ -235,35 +276,35 @@ export class SchedulingStore extends OutcomeRecords {
               : `nobody decided on moving ${appointmentId} to ${providerId} before the deadline`,
         });
       return { recorded: info.changes === 1 };
-    })();
+    });
   }
 
   /** Tells the patient about a change that really happened; one notification per change, whatever the retries. */
-  notify(appointmentId: string, kind: 'reassigned' | 'waitlisted', ctx: ActionContext): NotificationResult {
-    return this.once(ctx.idempotencyKey, 'notify_patient', () => {
-      const a = this.requireAppointment(appointmentId);
+  notify(appointmentId: string, kind: 'reassigned' | 'waitlisted', ctx: ActionContext): Promise<NotificationResult> {
+    return this.once(ctx.idempotencyKey, 'notify_patient', async () => {
+      const a = await this.requireAppointment(appointmentId);
       let changeRef: string;
       let message: string;
       let offerFrom: LiveAssignment | undefined;
       if (kind === 'reassigned') {
-        const row = this.db
-          .prepare(
-            'SELECT to_provider_id, from_provider_id, idempotency_key, score, band, run_id, decided_by FROM assignments WHERE appointment_id = ? AND released_at IS NULL ORDER BY created_at DESC LIMIT 1',
-          )
-          .get(appointmentId) as LiveAssignment | undefined;
+        const row = await this.db.get<LiveAssignment>(
+          'SELECT to_provider_id, from_provider_id, idempotency_key, score, band, run_id, decided_by FROM assignments WHERE appointment_id = ? AND released_at IS NULL ORDER BY created_at DESC LIMIT 1',
+          [appointmentId],
+        );
         if (!row)
           throw new DomainRefusal(
             `appointment ${appointmentId} has not been reassigned: nothing to notify`,
             'nothing_to_notify',
           );
-        const provider = this.provider(row.to_provider_id)!;
+        const provider = (await this.provider(row.to_provider_id))!;
         changeRef = `${row.from_provider_id}->${row.to_provider_id}`;
         offerFrom = row;
         message = `Your appointment on ${a.date} at ${a.time} is now with ${provider.name}.`;
       } else {
-        const row = this.db
-          .prepare('SELECT from_provider_id FROM waitlist WHERE appointment_id = ?')
-          .get(appointmentId) as { from_provider_id: string } | undefined;
+        const row = await this.db.get<{ from_provider_id: string }>(
+          'SELECT from_provider_id FROM waitlist WHERE appointment_id = ?',
+          [appointmentId],
+        );
         if (!row)
           throw new DomainRefusal(
             `appointment ${appointmentId} is not on the waitlist: nothing to notify`,
@@ -272,22 +313,22 @@ export class SchedulingStore extends OutcomeRecords {
         changeRef = `${row.from_provider_id}->waitlist`;
         message = `Your appointment on ${a.date} at ${a.time} could not be moved; you are on the waitlist and will be contacted.`;
       }
-      const dup = this.db
-        .prepare('SELECT 1 FROM notifications WHERE appointment_id = ? AND kind = ? AND change_ref = ?')
-        .get(appointmentId, kind, changeRef);
+      const dup = await this.db.get(
+        'SELECT 1 AS one FROM notifications WHERE appointment_id = ? AND kind = ? AND change_ref = ?',
+        [appointmentId, kind, changeRef],
+      );
       if (dup)
         throw new DomainRefusal(
           `the patient of ${appointmentId} was already notified of this change`,
           'already_notified',
         );
-      this.db
-        .prepare(
-          'INSERT INTO notifications (patient_id, appointment_id, kind, change_ref, channel, message, idempotency_key) VALUES (?,?,?,?,?,?,?)',
-        )
-        .run(a.patient_id, appointmentId, kind, changeRef, 'sms', message, ctx.idempotencyKey);
+      await this.db.run(
+        'INSERT INTO notifications (patient_id, appointment_id, kind, change_ref, channel, message, idempotency_key) VALUES (?,?,?,?,?,?,?)',
+        [a.patient_id, appointmentId, kind, changeRef, 'sms', message, ctx.idempotencyKey],
+      );
       // Telling a patient about a new slot offers it: the patient accepts, declines or lets it pass.
-      if (offerFrom) this.openOfferFor(appointmentId, offerFrom);
-      return { appointment_id: appointmentId, patient_id: a.patient_id, kind, channel: 'sms' };
+      if (offerFrom) await this.openOfferFor(appointmentId, offerFrom);
+      return { appointment_id: appointmentId, patient_id: a.patient_id, kind, channel: 'sms' as const };
     });
   }
 
@@ -295,16 +336,14 @@ export class SchedulingStore extends OutcomeRecords {
    * Runs `fn` inside one transaction that is always rolled back: what the writes would have done, with every
    * guard applied, and nothing kept. A shadow run's dry-run tool calls go through here.
    */
-  rolledBack<T>(fn: () => T): T {
+  async rolledBack<T>(fn: () => Promise<T>): Promise<T> {
     const rollback = Symbol('rollback');
     let out: { value: T } | undefined;
     try {
-      this.db
-        .transaction(() => {
-          out = { value: fn() };
-          throw rollback;
-        })
-        .immediate();
+      await this.db.transaction(async () => {
+        out = { value: await fn() };
+        throw rollback;
+      });
     } catch (err) {
       if (err !== rollback) throw err;
     }
@@ -315,7 +354,7 @@ export class SchedulingStore extends OutcomeRecords {
    * Raw SQL past every guard, for tests and incident drills only (tampering on purpose to show the audit
    * catches it). Never called by the product.
    */
-  unsafeExecute(sql: string): void {
-    this.db.exec(sql);
+  unsafeExecute(sql: string): Promise<void> {
+    return this.db.exec(sql);
   }
 }

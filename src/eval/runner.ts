@@ -6,6 +6,7 @@ import type { NativeConnection, WorkflowBundle } from '@temporalio/worker';
 import { decisionsOf } from '../cli/format';
 import { ReassignmentClient } from '../client';
 import type { AppConfig } from '../config';
+import { withTarget } from '../db/open';
 import { SchedulingStore } from '../domain/store';
 import type { PinnedPrompt } from '../prompts/schema';
 import { createReassignmentWorker } from '../worker';
@@ -119,14 +120,15 @@ interface PathOutcome {
 /** One scenario on one path: a fresh copy of its data, a worker of its own, its runs in order. */
 async function runScenario(options: EvalOptions, scenario: Scenario, which: Path, dir: string): Promise<PathOutcome> {
   const { config, client, connection, bundle, label } = options;
-  const store = new SchedulingStore(path.join(dir, `${scenario.name}-${which}.db`));
-  store.load(scenario.data());
+  // Each scenario and path on a SQLite file of its own, whatever the deployment's database: nothing shared.
+  const store = await SchedulingStore.open(path.join(dir, `${scenario.name}-${which}.db`));
+  await store.load(scenario.data());
   const taskQueue = `eval-${scenario.name}-${which}-${process.pid}-${Date.now().toString(36)}`;
   const model = which === 'candidate' ? (options.model ?? config.LLM_MODEL) : config.LLM_MODEL;
   const worker = await createReassignmentWorker({
     connection,
     config: {
-      ...config,
+      ...withTarget(config, store.target),
       TASK_QUEUE: taskQueue,
       ...(model ? { LLM_MODEL: model } : {}),
       // Patients answer only in the scenarios that have them; 3.6 s to answer stands for "no answer by the deadline".
@@ -143,7 +145,7 @@ async function runScenario(options: EvalOptions, scenario: Scenario, which: Path
   try {
     const results: ReassignmentResult[] = [];
     // The product's client on this scenario's task queue and data: runs start as from the CLI, checks included.
-    const runs = new ReassignmentClient(client, { ...config, TASK_QUEUE: taskQueue, DB_PATH: store.file });
+    const runs = new ReassignmentClient(client, { ...withTarget(config, store.target), TASK_QUEUE: taskQueue });
     for (const [i, run] of scenario.runs.entries()) {
       const { workflowId } = await runs.start({
         input: { ...run, reason: 'eval', promptLabel: label },
@@ -162,7 +164,7 @@ async function runScenario(options: EvalOptions, scenario: Scenario, which: Path
   } finally {
     worker.shutdown();
     await running;
-    store.close();
+    await store.close();
   }
 }
 
@@ -209,12 +211,16 @@ async function playPatients(
 ): Promise<Record<string, string>> {
   const sim = new PatientSimulator(0, script);
   const answered = new Set<string>();
-  const offered = () => [...new Set(store.openOffers().map((o) => o.appointment_id))];
-  const seen = new Set<string>(offered());
-  const settled = (id: string) =>
-    store.appointment(id)?.status === 'waitlisted' || store.latestOffer(id)?.status === 'accepted';
+  const offered = async () => [...new Set((await store.openOffers()).map((o) => o.appointment_id))];
+  const seen = new Set<string>(await offered());
+  const settled = async (id: string) =>
+    (await store.appointment(id))?.status === 'waitlisted' || (await store.latestOffer(id))?.status === 'accepted';
+  const allSettled = async () => {
+    for (const id of seen) if (!(await settled(id))) return false;
+    return true;
+  };
   for (const end = Date.now() + 120_000; Date.now() < end;) {
-    for (const o of store.openOffers()) {
+    for (const o of await store.openOffers()) {
       seen.add(o.appointment_id);
       const key = `${o.appointment_id}:${o.offer_no}`;
       if (answered.has(key)) continue;
@@ -225,13 +231,13 @@ async function playPatients(
         .answer(o.appointment_id, { answer: a.answer, by: SIMULATED_BY, ...(a.reason ? { reason: a.reason } : {}) })
         .catch(() => undefined); // closed meanwhile (its deadline passed): the follow-up goes on without it
     }
-    if ([...seen].every(settled)) break;
+    if (await allSettled()) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   const final: Record<string, string> = {};
   for (const id of seen) {
-    const a = store.appointment(id)!;
-    final[id] = a.status === 'waitlisted' ? 'waitlist' : settled(id) ? a.provider_id : 'undecided';
+    const a = (await store.appointment(id))!;
+    final[id] = a.status === 'waitlisted' ? 'waitlist' : (await settled(id)) ? a.provider_id : 'undecided';
   }
   return final;
 }

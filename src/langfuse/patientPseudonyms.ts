@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config';
@@ -77,7 +77,8 @@ export function loadPseudonymKey(settings: PseudonymKeySettings): { key: Buffer;
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     // As the payload key file: written aside and linked into place, so two processes starting at once agree.
-    const aside = `${file}.${process.pid}.tmp`;
+    // Unique per attempt: replicas in fresh containers may all be pid 1.
+    const aside = `${file}.${process.pid}.${randomUUID()}.tmp`;
     try {
       fs.writeFileSync(aside, `${randomBytes(PSEUDONYM_KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
       fs.linkSync(aside, file);

@@ -25,9 +25,9 @@ interface TracingOptions {
   /** Replace patient names, phone numbers and notes (TRACE_MASKING=on). */
   masking: boolean;
   /** Patient names to mask wherever they occur. */
-  names: () => string[];
+  names: () => string[] | Promise<string[]>;
   /** Patient ids to pseudonymise wherever they occur in text. */
-  patientIds?: () => Iterable<string>;
+  patientIds?: () => Iterable<string> | Promise<Iterable<string>>;
   /** The keyed hash that replaces a patient id (masking on); without it, patient ids are masked outright. */
   pseudonyms?: PatientPseudonyms;
 }
@@ -166,8 +166,8 @@ export class RunTracer {
       // trace's tags, input and output. The session and trace name are the workflow id (the trace id a hash of
       // it): it holds no patient data by design, so only patient ids are looked for in it. Names and ids are
       // read once per observation.
-      const names = this.options.names();
-      const ids = [...(this.options.patientIds?.() ?? [])];
+      const names = await this.options.names();
+      const ids = [...((await this.options.patientIds?.()) ?? [])];
       const mask = {
         names: () => names,
         patientIds: () => ids,

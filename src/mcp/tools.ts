@@ -1,11 +1,11 @@
-import fs from 'node:fs';
 import { z } from 'zod';
 import { roleAllows, type Principal, type Role } from '../api/auth';
 import type { ApiDeps } from '../api/deps';
 import { cancelReassignment, listApprovals, startReassignment } from '../api/operations';
 import { ApiError, detailOf, fromTemporal, linksOf } from '../api/runViews';
 import { triggerBodySchema } from '../api/schemas';
-import { SchedulingStore } from '../domain/store';
+import { targetExists, targetOf } from '../db/open';
+import { withSchedulingStore, type SchedulingStore } from '../domain/store';
 import { resolvePromptBundle } from '../prompts/registry';
 import { promptRegistryFor } from '../prompts/registryFromConfig';
 import { runFiltersSchema } from '../temporal/runList';
@@ -43,18 +43,14 @@ const workflowIdSchema = z
 /** The scheduling database and the production policy, for the domain reads (never a write). */
 async function readDomain<T>(
   { deps }: McpContext,
-  read: (store: SchedulingStore, bundle: Awaited<ReturnType<typeof resolvePromptBundle>>) => T,
+  read: (store: SchedulingStore, bundle: Awaited<ReturnType<typeof resolvePromptBundle>>) => Promise<T>,
 ): Promise<T> {
   const { config } = deps;
-  if (!fs.existsSync(config.DB_PATH))
+  const target = targetOf(config);
+  if (!targetExists(target))
     throw new ApiError(503, `the scheduling database ${config.DB_PATH} is not on this machine`);
   const bundle = await resolvePromptBundle(promptRegistryFor(config), config.PROMPT_LABEL);
-  const store = new SchedulingStore(config.DB_PATH);
-  try {
-    return read(store, bundle);
-  } finally {
-    store.close();
-  }
+  return (await withSchedulingStore(target, (store) => read(store, bundle), config))!;
 }
 
 export const mcpTools = [

@@ -71,11 +71,11 @@ async function update<R>(
 
 /** Where an appointment's follow-up is found: the store's latest offer names it. */
 export interface FollowUpLookup {
-  latestOffer(appointmentId: string): { follow_up_id: string } | undefined;
+  latestOffer(appointmentId: string): Promise<{ follow_up_id: string } | undefined>;
 }
 
-function followUpOf(offers: FollowUpLookup, appointmentId: string): string {
-  const offer = offers.latestOffer(appointmentId);
+async function followUpOf(offers: FollowUpLookup, appointmentId: string): Promise<string> {
+  const offer = await offers.latestOffer(appointmentId);
   if (!offer)
     throw new FollowUpRefusal(
       `appointment ${appointmentId} has no follow-up (no slot was offered to its patient)`,
@@ -90,7 +90,7 @@ export async function answerOffer(
   appointmentId: string,
   req: OfferAnswerRequest,
 ): Promise<AnswerAccepted> {
-  const handle = client.workflow.getHandle(followUpOf(offers, appointmentId));
+  const handle = client.workflow.getHandle(await followUpOf(offers, appointmentId));
   return update(
     appointmentId,
     () => handle.executeUpdate(answerOfferUpdate, { args: [req] }),
@@ -104,7 +104,7 @@ export async function rateVisit(
   appointmentId: string,
   req: RatingRequest,
 ): Promise<{ appointment_id: string; score: number }> {
-  const handle = client.workflow.getHandle(followUpOf(offers, appointmentId));
+  const handle = client.workflow.getHandle(await followUpOf(offers, appointmentId));
   return update(
     appointmentId,
     () => handle.executeUpdate(rateVisitUpdate, { args: [req] }),

@@ -15,7 +15,7 @@ interface ToolContext {
 }
 
 type ActivityToolName = Exclude<ToolName, 'request_approval'>;
-type Handlers = { [N in ActivityToolName]: (args: ToolInput<N>, ctx: ToolContext) => ToolResult<N> };
+type Handlers = { [N in ActivityToolName]: (args: ToolInput<N>, ctx: ToolContext) => Promise<ToolResult<N>> };
 
 function action(ctx: ToolContext): ActionContext {
   if (!ctx.idempotencyKey) throw new Error('write tools need an idempotency key from the workflow');
@@ -23,8 +23,8 @@ function action(ctx: ToolContext): ActionContext {
 }
 
 export const toolHandlers: Handlers = {
-  get_affected_appointments: ({ provider_id, date, until }, { store }) => {
-    const list = store.affectedAppointments(provider_id, date, until);
+  get_affected_appointments: async ({ provider_id, date, until }, { store }) => {
+    const list = await store.affectedAppointments(provider_id, date, until);
     // Over a range, each appointment carries its date; a single day's list stays as it always was.
     const appointments = list.map((a) => ({
       appointment_id: a.id,
@@ -35,8 +35,8 @@ export const toolHandlers: Handlers = {
     }));
     return { provider_id, date, ...(until !== undefined ? { until } : {}), count: list.length, appointments };
   },
-  get_patient_details: ({ patient_id }, { store }) => {
-    const p = store.patient(patient_id);
+  get_patient_details: async ({ patient_id }, { store }) => {
+    const p = await store.patient(patient_id);
     if (!p) throw new DomainRefusal(`unknown patient ${patient_id}`, 'unknown_patient');
     // The name stays out: the decision does not need it.
     return {
@@ -45,11 +45,11 @@ export const toolHandlers: Handlers = {
       language: p.language,
       max_distance_km: p.max_distance_km,
       notes: p.notes,
-      history: store.patientHistory(p.id),
+      history: await store.patientHistory(p.id),
     };
   },
-  get_available_providers: ({ date, time, specialty }, { store }) => {
-    const list = store.availableProviders(date, time, specialty);
+  get_available_providers: async ({ date, time, specialty }, { store }) => {
+    const list = await store.availableProviders(date, time, specialty);
     return {
       count: list.length,
       providers: list.map((p) => ({
@@ -61,8 +61,8 @@ export const toolHandlers: Handlers = {
       })),
     };
   },
-  calculate_match_score: ({ appointment_id, provider_id }, { store, policy }) => {
-    const s = store.score(appointment_id, provider_id, policy.weights);
+  calculate_match_score: async ({ appointment_id, provider_id }, { store, policy }) => {
+    const s = await store.score(appointment_id, provider_id, policy.weights);
     const band = bandOf(s.score, policy.thresholds);
     return {
       appointment_id,
@@ -74,8 +74,8 @@ export const toolHandlers: Handlers = {
       factors: s.factors,
     };
   },
-  find_candidates: ({ appointment_id }, { store, policy, candidatesPerAppointment }) => {
-    const { appointment, candidates, considered } = store.rankCandidates(
+  find_candidates: async ({ appointment_id }, { store, policy, candidatesPerAppointment }) => {
+    const { appointment, candidates, considered } = await store.rankCandidates(
       appointment_id,
       policy,
       candidatesPerAppointment,

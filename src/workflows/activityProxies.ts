@@ -25,13 +25,15 @@ import { ErrorType } from '../errorTypes';
  *   retried with back-off, and the endpoint's Retry-After replaces the back-off for that attempt. After the
  *   6th failure (about 30 s of waiting) the batch hands its remaining appointments to the code-driven
  *   fallback. A refused key or a 400 is fatal at once: retrying cannot fix it.
- * - Tools are local SQLite transactions that take milliseconds: 10 s is generous, and a killed worker's tool
- *   call is retried after at most 10 s. Every write carries an idempotency key, so retrying is always safe. A
- *   refusal by the domain is a result, not an error, so it is never retried.
+ * - Tools are database transactions (SQLite, or PostgreSQL shared by several workers) that take milliseconds: 10 s
+ *   is generous, and a killed worker's tool call is retried after at most 10 s. Every write carries an idempotency
+ *   key, so retrying is always safe. A refusal by the domain is a result, not an error, so it is never retried.
+ *   A database that does not answer (restarted, failing over) is retried for about 16 minutes before the run
+ *   gives the call up.
  * - A prompt that does not parse or validate is fatal at once; a registry that does not answer is retried.
  * - An MCP server is another service over the network: a call gets 30 s and heartbeats every second, so a killed
- *   worker's call is retried within 5 s. The tool calls' back-off, with fewer attempts (about 16 s of waiting):
- *   a server still down after that is given up, and the batch falls back to the code-driven steps.
+ *   worker's call is retried within 5 s. Back-off from 200 ms to 5 s, 8 attempts (about 16 s of waiting): a server
+ *   still down after that is given up, and the batch falls back to the code-driven steps.
  */
 
 /** A chat completion is tried this many times before the batch gives the model up. */
@@ -54,14 +56,18 @@ export const modelCheckProxy = proxyActivities<Pick<Activities, 'checkModel'>>({
   retry: { initialInterval: '1 second', maximumAttempts: 2, nonRetryableErrorTypes: [ErrorType.llmAuth] },
 });
 
-/** Tool calls and the other store activities: a local SQLite transaction each, retried often and quickly. */
+/**
+ * Tool calls and the other store activities: one database transaction each, retried quickly at first, then every
+ * 30 s for about a quarter of an hour in all, so that a database restart or failover (PostgreSQL shared by several
+ * workers) holds the run up rather than ending it.
+ */
 export const TOOL_OPTIONS = {
   startToCloseTimeout: '10 seconds',
   retry: {
     initialInterval: '200 milliseconds',
     backoffCoefficient: 2,
-    maximumInterval: '5 seconds',
-    maximumAttempts: 20,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 40,
     nonRetryableErrorTypes: [ErrorType.invalidInput],
   },
 } satisfies ActivityOptions;

@@ -110,7 +110,7 @@ describe('SmolLM2-135M-Instruct in json_schema mode (llama-server, constrained d
       env: { OPENAI_BASE_URL: llama.url, OPENAI_API_KEY: 'none', LLM_TIMEOUT_MS: '600000' },
     });
     try {
-      h.reload();
+      await h.reload();
       const handle = await h.start('promptDrivenReassignment', seedInput);
       // Approve whatever the model asks about, as a person would; the run may also ask nothing.
       const done = handle.result().then(
@@ -144,7 +144,7 @@ describe('SmolLM2-135M-Instruct in json_schema mode (llama-server, constrained d
       expect(r.llm.offline).toBe(false);
       expect(r.llm.model).toMatch(/smollm2/i);
       expect(r.llm.calls).toBeGreaterThan(0);
-      expectSound(r, auditStore(h.store));
+      expectSound(r, await auditStore(h.store));
     } finally {
       await h.close();
     }
@@ -219,12 +219,12 @@ describe('gemma-3-270m, a base model that cannot call tools (native mode)', () =
       env: { OPENAI_BASE_URL: llama.url, OPENAI_API_KEY: 'none', LLM_TIMEOUT_MS: '600000' },
     });
     try {
-      h.reload();
+      await h.reload();
       const result = await h.run('promptDrivenReassignment', { ...seedInput, promptLabel: 'staging' });
       console.log(
         `${line(`gemma (-c ${contextSize})`, result)}; ${result.status}; fallback: ${result.fallbacks[0]?.reason ?? '-'}`,
       );
-      return { result, audit: auditStore(h.store) };
+      return { result, audit: await auditStore(h.store) };
     } finally {
       await h.close();
       llama.stop();

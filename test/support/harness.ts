@@ -43,7 +43,7 @@ export interface Harness {
   /** Starts a run the way our CLI does and returns its handle. */
   start(type: RunType, input: ReassignmentInput, id?: string): Promise<WorkflowHandle>;
   run(type: RunType, input: ReassignmentInput, id?: string): Promise<ReassignmentResult>;
-  reload(data?: Dataset): void;
+  reload(data?: Dataset): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -140,8 +140,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   installQuietRuntime();
   const taskQueue = options.env?.TASK_QUEUE ?? uniqueName('tq');
   const dir = tempDir('db');
-  const store = new SchedulingStore(path.join(dir, 'scheduling.db'));
-  store.load(options.data ?? demoDataset());
+  const store = await SchedulingStore.open(path.join(dir, 'scheduling.db'));
+  await store.load(options.data ?? demoDataset());
   // A scripted model is served here; otherwise the worker starts the offline stand-in itself, as in production.
   const scripted =
     options.agent || options.faults
@@ -151,7 +151,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = loadConfig({
     TEMPORAL_ADDRESS: address,
     TASK_QUEUE: taskQueue,
-    DB_PATH: store.file,
+    ...storeEnv(store),
     PROMPTS_DIR: promptsDir,
     ...(scripted ? { OPENAI_BASE_URL: scripted.url } : {}),
     LOG_LEVEL: 'ERROR',
@@ -199,7 +199,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await native.close();
       await connection.close();
       await scripted?.close();
-      store.close();
+      await store.close();
     },
   };
 }
@@ -238,8 +238,26 @@ export async function untilVisible<T>(ask: () => Promise<T>, complete: (answer: 
 }
 
 /** The store's invariants, as the audit command checks them: an empty list when all hold. */
-export function auditStore(store: SchedulingStore): string[] {
-  return checkInvariants(store).map((v) => `${v.rule}: ${v.detail}`);
+export async function auditStore(store: SchedulingStore): Promise<string[]> {
+  return (await checkInvariants(store)).map((v) => `${v.rule}: ${v.detail}`);
+}
+
+/**
+ * The rows of a read-only query, for a test that inspects a table no store method reads (the API's access log).
+ * Through the store's audit queries (each row comes back as JSON), so it works on either database.
+ */
+export async function queryRows(store: SchedulingStore, sql: string): Promise<Record<string, unknown>[]> {
+  const rows = await store.findViolations([{ rule: 'query', sql }]);
+  return rows.map((r) => JSON.parse(r.detail) as Record<string, unknown>);
+}
+
+/**
+ * The configuration (or child-process environment) that points at the store's database: DB_PATH for a SQLite
+ * file, DATABASE_URL for PostgreSQL.
+ */
+export function storeEnv(store: SchedulingStore): Record<string, string> {
+  const target = store.target;
+  return target.kind === 'sqlite' ? { DB_PATH: target.file } : { DATABASE_URL: target.url };
 }
 
 export { temporalCli } from './processes';

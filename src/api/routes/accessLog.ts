@@ -25,6 +25,6 @@ export function registerAccessLogRoutes(fastify: FastifyInstance, accessLog: Acc
         },
       },
     },
-    async (request) => ({ entries: accessLog.entries(request.query) }),
+    async (request) => ({ entries: await accessLog.entries(request.query) }),
   );
 }

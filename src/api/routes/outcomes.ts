@@ -130,7 +130,7 @@ export function registerOutcomeRoutes(fastify: FastifyInstance, { client }: ApiD
       },
     },
     async (request) => {
-      const found = desk.offers(request.params.appointmentId);
+      const found = await desk.offers(request.params.appointmentId);
       if (!found) throw new ApiError(404, `unknown appointment ${request.params.appointmentId}`);
       return { appointment_id: request.params.appointmentId, ...found };
     },
@@ -152,7 +152,7 @@ export function registerOutcomeRoutes(fastify: FastifyInstance, { client }: ApiD
         response: { 200: z.object({ escalations: z.array(escalationSchema) }), ...refusals },
       },
     },
-    async (request) => ({ escalations: desk.escalations(request.query) }),
+    async (request) => ({ escalations: await desk.escalations(request.query) }),
   );
 
   for (const [action, to] of [
@@ -179,7 +179,7 @@ export function registerOutcomeRoutes(fastify: FastifyInstance, { client }: ApiD
       },
       async (request) => {
         try {
-          return desk.moveEscalation(request.params.id, to, request.principal.name, request.body?.note);
+          return await desk.moveEscalation(request.params.id, to, request.principal.name, request.body?.note);
         } catch (err) {
           return fromOutcome(err);
         }

@@ -106,7 +106,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
         throw err;
       });
       if (started.replayed) void reply.header('idempotent-replayed', 'true');
-      else dedup?.recordStarter(started.workflowId, who);
+      else await dedup?.recordStarter(started.workflowId, who);
       return reply.code(started.replayed ? 200 : 201).send({
         workflow_id: started.workflowId,
         run_id: started.runId,
@@ -132,7 +132,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
     async (request) => {
       const read = async () => {
         const runs = await client.list(request.query);
-        const starters = dedup?.starters(runs.map((r) => r.workflow_id)) ?? new Map<string, string>();
+        const starters = (await dedup?.starters(runs.map((r) => r.workflow_id))) ?? new Map<string, string>();
         return {
           runs: runs.map((run) => ({
             ...run,
@@ -164,7 +164,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
         throw new ApiError(403, 'patient names are for the operator role only');
       request.patientData = withPatients;
       const detail = await detailOf(client.temporal, config, request.params.id, withPatients, live);
-      return { ...detail, started_by: dedup?.starters([request.params.id]).get(request.params.id) ?? null };
+      return { ...detail, started_by: (await dedup?.starters([request.params.id]))?.get(request.params.id) ?? null };
     },
   );
 
@@ -191,7 +191,7 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
         const { status } = await handle.describe();
         if (status.name !== 'RUNNING') break;
         const queried: Progress | undefined = await handle.query(progressQuery).catch(() => undefined);
-        const progress = queried && withoutRationale(live ? live.overlay(queried) : queried);
+        const progress = queried && withoutRationale(live ? await live.overlay(queried) : queried);
         const text = JSON.stringify(progress);
         if (progress && text !== last) {
           last = text;

@@ -25,7 +25,7 @@ export function registerSchedulerRoutes(fastify: FastifyInstance, { views }: Api
         response: { 200: z.object({ appointments: z.array(attentionEntrySchema) }), ...refusals },
       },
     },
-    async () => ({ appointments: views?.needsAttention() ?? [] }),
+    async () => ({ appointments: (await views?.needsAttention()) ?? [] }),
   );
 
   app.post(

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -97,7 +97,8 @@ export function loadKeyring(settings: KeyringSettings): { keyring: Keyring; crea
     fs.mkdirSync(path.dirname(file), { recursive: true });
     // Written aside, then linked into place: two processes starting at once cannot both write a key, and neither
     // reads a half-written file; the loser reads the winner's.
-    const aside = `${file}.${process.pid}.tmp`;
+    // Unique per attempt: replicas in fresh containers may all be pid 1.
+    const aside = `${file}.${process.pid}.${randomUUID()}.tmp`;
     try {
       fs.writeFileSync(aside, `${JSON.stringify(newKeyringDocument(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       fs.linkSync(aside, file);
