@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { freePort } from '../freePort';
 import { searchAttributes } from '../workflows/contract/searchAttributes';
 import { findTemporalCli } from './cliBinary';
 
@@ -32,6 +33,8 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+export { freePort };
+
 const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
 
 function searchAttributeArgs(): string[] {
@@ -39,17 +42,6 @@ function searchAttributeArgs(): string[] {
     '--search-attribute',
     `${k.name}=${SEARCH_ATTRIBUTE_TYPES[k.type] ?? 'Keyword'}`,
   ]);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function isListening(host: string, port: number): Promise<boolean> {
@@ -67,12 +59,30 @@ export async function isListening(host: string, port: number): Promise<boolean> 
   });
 }
 
+/** The server process ended before its frontend answered; `logLines` are the last it wrote. */
+class ExitedWhileStarting extends Error {
+  logLines: string[] = [];
+}
+
 /** Waits until the frontend answers a real RPC (not just an open port). */
-async function waitForServer(address: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+async function waitForServer(address: string, timeoutMs: number, exitCode: () => number | null | undefined) {
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(':')),
+    Number(address.slice(address.lastIndexOf(':') + 1)),
+  ];
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (!alive()) throw new Error('the Temporal dev server exited while starting');
+    const code = exitCode();
+    if (code !== undefined) {
+      const how = code === null ? 'ended by a signal' : `exit code ${code}`;
+      throw new ExitedWhileStarting(`the Temporal dev server exited while starting (${how})`);
+    }
+    // A gRPC connection only once the port is open: each failed Connection.connect leaves timers behind.
+    if (!(await isListening(host, port))) {
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
@@ -89,14 +99,79 @@ async function waitForServer(address: string, timeoutMs: number, alive: () => bo
   throw new Error(`the Temporal server at ${address} did not answer within ${timeoutMs / 1000}s (${lastError})`);
 }
 
+/** The last lines the server wrote to its log from `offset` on (this start's), each cut to a readable length. */
+function logTail(logFile: string, offset: number, lines = 5): string[] {
+  let text: string;
+  try {
+    const fd = fs.openSync(logFile, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const from = Math.max(offset, size - 64 * 1024);
+      const buffer = Buffer.alloc(size - from);
+      fs.readSync(fd, buffer, 0, buffer.length, from);
+      text = buffer.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-lines)
+    .map((l) => (l.length > 500 ? `${l.slice(0, 500)}…` : l));
+}
+
+/** Whether the log says one of the ports the caller chose is taken: another attempt on it cannot start either. */
+function callerPortInUse(lines: string[], ports: (number | undefined)[]): boolean {
+  return ports.some(
+    (port) =>
+      port !== undefined &&
+      lines.some((l) => /address already in use/i.test(l) && new RegExp(`[: ]${port}(?!\\d)`).test(l)),
+  );
+}
+
+const START_ATTEMPTS = 3;
+
+/**
+ * Starts the dev server and waits until it answers. A server that exits while starting was most often beaten to a
+ * port: one of ours (free when chosen, but other processes start servers too) or one of the internal ports the dev
+ * server picks for itself. Then it is started again, on new ports for those the caller left to us, up to three
+ * times in all; not when the log says a port the caller chose is taken. Every failure quotes the end of the log.
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
-  const port = options.port ?? (await freePort());
   fs.mkdirSync(path.dirname(path.resolve(options.dbFile)), { recursive: true });
   // WAL makes the dev server's SQLite writes much cheaper on a small machine.
   const pragmas = ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'];
   const binary = findTemporalCli();
-  if (!binary) return startWithSdkDownload(options, ip, port, pragmas);
+  if (!binary) return startWithSdkDownload(options, ip, options.port ?? (await freePort()), pragmas);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCliServer(binary, options, ip, options.port ?? (await freePort()), pragmas);
+    } catch (err) {
+      const again =
+        err instanceof ExitedWhileStarting &&
+        attempt < START_ATTEMPTS &&
+        !callerPortInUse(err.logLines, [options.port, options.uiPort]);
+      if (!again) {
+        if (attempt > 1 && err instanceof Error)
+          err.message = `attempt ${attempt} of ${START_ATTEMPTS}: ${err.message}`;
+        throw err;
+      }
+    }
+  }
+}
+
+async function startCliServer(
+  binary: string,
+  options: DevServerOptions,
+  ip: string,
+  port: number,
+  pragmas: string[],
+): Promise<DevServer> {
   const args = [
     'server',
     'start-dev',
@@ -117,24 +192,36 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   else args.push('--headless');
   if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   let stdio: ('inherit' | 'ignore' | number)[] = ['ignore', 'inherit', 'inherit'];
+  const logFile = `${options.dbFile}.log`;
   let logFd: number | undefined;
+  let logOffset = 0;
   if (!options.foreground) {
-    logFd = fs.openSync(`${options.dbFile}.log`, 'a');
+    logFd = fs.openSync(logFile, 'a');
+    logOffset = fs.fstatSync(logFd).size;
     stdio = ['ignore', logFd, logFd];
   }
   const child = spawn(binary, args, { stdio, detached: false });
   if (logFd !== undefined) fs.closeSync(logFd);
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
+  // undefined while it runs, then its exit code (null when a signal ended it).
+  let exitCode: number | null | undefined;
+  child.once('exit', (code) => {
+    exitCode = code;
   });
   const address = `${ip}:${port}`;
   try {
-    await waitForServer(address, options.startTimeoutMs ?? 60_000, () => !exited);
+    await waitForServer(address, options.startTimeoutMs ?? 60_000, () => exitCode);
   } catch (err) {
     child.kill('SIGKILL');
-    const logTail = options.foreground ? '' : ` (log: ${options.dbFile}.log)`;
-    throw new Error(`${(err as Error).message}${logTail}`, { cause: err });
+    const tail = options.foreground ? [] : logTail(logFile, logOffset);
+    let detail = ` (its log, ${logFile}, is empty)`;
+    if (options.foreground) detail = ' (its output is above)';
+    else if (tail.length)
+      detail = `: ${tail[tail.length - 1]}\nthe last lines of its log (${logFile}):\n${tail.map((l) => `  ${l}`).join('\n')}`;
+    const message = `${(err as Error).message}${detail}`;
+    if (!(err instanceof ExitedWhileStarting)) throw new Error(message, { cause: err });
+    const exited = new ExitedWhileStarting(message);
+    exited.logLines = tail;
+    throw exited;
   }
   return {
     address,
@@ -142,7 +229,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (exited) return resolve();
+        if (exitCode !== undefined) return resolve();
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         child.once('exit', () => {
           clearTimeout(timer);
