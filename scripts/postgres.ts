@@ -41,7 +41,13 @@ async function main(): Promise<void> {
   const parsed = envSchema.safeParse(process.env);
   if (!parsed.success) fail(describeZodError(parsed.error, 'environment'));
   const { PG_DATA_DIR: dir, PG_PORT: port } = parsed.data;
-  const server = await startPostgres({ dir, port, log: (line) => console.error(`postgres: ${line}`) });
+  const server = await startPostgres({
+    dir,
+    port,
+    log: (line) => console.error(`postgres: ${line}`),
+    // Killed outright (no Ctrl-C), this process leaves no server behind either.
+    stopWithProcess: true,
+  });
   console.log(
     `DATABASE_URL=${server.url}  # PostgreSQL on 127.0.0.1:${server.port}, cluster in ${shown(dir)} (the password is stored in ${shown(path.join(dir, 'password'))}, the log in ${shown(path.join(dir, 'server.log'))}); Ctrl-C stops it`,
   );

@@ -350,6 +350,23 @@ describe('npm run postgres', () => {
     },
   );
 
+  test('killed outright (SIGKILL), the script leaves no server behind all the same', async () => {
+    const dir = path.join(base, 'script');
+    const port = await freePort();
+    const started = run(tsx, ['scripts/postgres.ts'], { PG_DATA_DIR: dir, PG_PORT: String(port) });
+    try {
+      await urlLine(started, dir, port);
+      const pid = postmasterPid(dir);
+      started.signalGroup('SIGKILL');
+      await started.done;
+      // Its watchdog, in a process group of its own, saw it go and asked the server to stop.
+      await waitFor(() => !isAlive(pid), 15_000);
+      expect(fs.existsSync(path.join(dir, 'postmaster.pid'))).toBe(false);
+    } finally {
+      started.signalGroup('SIGKILL');
+    }
+  });
+
   test('a port in use: one line on stderr, exit 1', async () => {
     const holder = net.createServer();
     const port = await freePort();

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +29,11 @@ export interface PostgresServerOptions {
   foreground?: boolean;
   /** What is being done, one line at a time (initialising, a stale pid file removed, another port tried). */
   log?: (line: string) => void;
+  /**
+   * Stop the server when this process ends, however it ends (killed too): a small watchdog shell checks every
+   * second. For test runs and `npm run postgres`, so a killed run leaves no server behind.
+   */
+  stopWithProcess?: boolean;
 }
 
 export interface PostgresServer {
@@ -401,6 +406,22 @@ async function startServer(
   }
 }
 
+/**
+ * A shell, in its own process group (a Ctrl-C that ends us leaves it), that waits for this process to end and then
+ * asks the postmaster for a fast shutdown, if the pid file still names it. It runs as us: it may signal both.
+ */
+function watchOwner(dir: string, postmaster: number): ChildProcess {
+  const script = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+[ "$(head -n 1 "$3/postmaster.pid" 2>/dev/null)" = "$2" ] && kill -INT "$2"`;
+  const child = spawn('sh', ['-c', script, 'watchdog', String(process.pid), String(postmaster), dir], {
+    detached: true,
+    stdio: 'ignore',
+    cwd: '/',
+  });
+  child.unref();
+  return child;
+}
+
 function stopServer(bin: string, dir: string, user: ClusterUser): Promise<CommandResult> {
   return runAs(user, path.join(bin, 'pg_ctl'), ['stop', '-D', dir, '-m', 'fast', '-w', '-t', '60', '-s']);
 }
@@ -557,9 +578,12 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
     removeSocketDir();
     throw err;
   }
+  const started = postmasterPid(dir);
+  const watchdog = options.stopWithProcess && started !== undefined ? watchOwner(dir, started) : undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      watchdog?.kill();
       const pid = postmasterPid(dir);
       const r = await stopServer(bin, dir, user);
       removeSocketDir();
