@@ -8,10 +8,13 @@ import { projectRoot } from '../src/config';
  * `npm test`, after the test tools and the type check: the whole suite in two jest runs, then one plain line
  * "N passed, N failed" for both (the line CI reads).
  * 1. The unit and integration projects (jest.config.js), against one real Temporal dev server.
- * 2. The tests against a real model server (jest.llama.config.js): llama.cpp's llama-server with SmolLM2 and
+ * 2. The domain, tool, workflow and crash suites again with the scheduling data in PostgreSQL (TEST_STORE=postgres,
+ *    jest.postgres.config.js): both stores pass the same tests. The global setup starts the PostgreSQL cluster
+ *    (Debian's postgresql, as the `postgres` user when run as root).
+ * 3. The tests against a real model server (jest.llama.config.js): llama.cpp's llama-server with SmolLM2 and
  *    gemma, built by scripts/llamaServer.sh and cached outside the clone (~10 minutes the first time only). They
  *    run alone, after the rest: the model server needs both cores.
- * SKIP_LLAMA=1 leaves out the second run, and says so in the last line.
+ * SKIP_POSTGRES=1 and SKIP_LLAMA=1 leave out the second and third runs, and say so in the last line.
  */
 
 interface JestJson {
@@ -26,11 +29,15 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-jest-'));
 // The per-run lines would read like the total: only this script's last line is.
 const env = { ...process.env, JEST_SUMMARY_LINE: 'off' };
 
-function runJest(name: string, args: string[]): { passed: number; failed: number; skipped: number } {
+function runJest(
+  name: string,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): { passed: number; failed: number; skipped: number } {
   const out = path.join(dir, `${name}.json`);
   spawnSync(process.execPath, ['--experimental-vm-modules', jest, ...args, '--json', `--outputFile=${out}`], {
     stdio: 'inherit',
-    env,
+    env: { ...env, ...extraEnv },
     cwd: projectRoot,
   });
   if (!fs.existsSync(out)) return { passed: 0, failed: 1, skipped: 0 };
@@ -43,8 +50,13 @@ function runJest(name: string, args: string[]): { passed: number; failed: number
 }
 
 const runs = [runJest('suite', process.argv.slice(2))];
-let note = '';
-if (process.env.SKIP_LLAMA === '1') note = ' (llama tests skipped: SKIP_LLAMA=1)';
+const notes: string[] = [];
+if (process.env.SKIP_POSTGRES === '1') notes.push('PostgreSQL run skipped: SKIP_POSTGRES=1');
+else {
+  console.log('\n== the domain, tool, workflow and crash suites again, on PostgreSQL');
+  runs.push(runJest('postgres', ['-c', 'jest.postgres.config.js'], { TEST_STORE: 'postgres' }));
+}
+if (process.env.SKIP_LLAMA === '1') notes.push('llama tests skipped: SKIP_LLAMA=1');
 else {
   console.log('\n== the tests against a real model server (llama.cpp)');
   const built = spawnSync('bash', [path.join(projectRoot, 'scripts', 'llamaServer.sh')], { stdio: 'inherit' });
@@ -53,6 +65,7 @@ else {
     runs.push({ passed: 0, failed: 1, skipped: 0 });
   } else runs.push(runJest('llama', ['-c', 'jest.llama.config.js']));
 }
+const note = notes.length > 0 ? ` (${notes.join('; ')})` : '';
 const total = runs.reduce((a, b) => ({
   passed: a.passed + b.passed,
   failed: a.failed + b.failed,

@@ -11,6 +11,7 @@ import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { decisionsOf } from '../src/cli/format';
 import { auditStore, startHarness, tempDir, testDataConverter, uniqueName, waitForProgress } from './support/harness';
+import { newTestTarget, targetEnv } from './support/testStore';
 import { WorkerProcess, type ActivityEvent } from './support/workerProcess';
 import { reassignmentWorkflowId } from '../src/workflowIds';
 
@@ -102,15 +103,15 @@ function diff(a: Decisions, b: Decisions, what: string): string[] {
 async function runTrial(spec: TrialSpec): Promise<TrialReport> {
   const dir = tempDir('crash');
   const data = datasets[spec.data]();
-  const dbFile = path.join(dir, 'scheduling.db');
-  const seedStore = await SchedulingStore.open(dbFile);
+  const target = await newTestTarget(dir);
+  const seedStore = await SchedulingStore.open(target);
   await seedStore.load(data);
   await seedStore.close();
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
     TASK_QUEUE: uniqueName('crash-tq'),
-    DB_PATH: dbFile,
+    ...targetEnv(target),
     PROMPTS_DIR: path.join(projectRoot, 'prompts'),
     WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
     OFFLINE_MODEL_LATENCY_MS: '100',
@@ -149,7 +150,7 @@ async function runTrial(spec: TrialSpec): Promise<TrialReport> {
     }
     const result = (await handle.result()) as ReassignmentResult;
     await worker.stop();
-    const store = await SchedulingStore.open(dbFile);
+    const store = await SchedulingStore.open(target);
     try {
       const seen = await inspect(store, data);
       const expected = spec.data === 'demo' ? DEMO_DECISIONS : reference;
@@ -321,15 +322,15 @@ describe(`crash suite (seed ${SEED})`, () => {
 async function runTrialCountingEvents(): Promise<{ decisions: Decisions; events: number }> {
   const dir = tempDir('crash-ref');
   const data = datasets.synthetic();
-  const dbFile = path.join(dir, 'scheduling.db');
-  const s = await SchedulingStore.open(dbFile);
+  const target = await newTestTarget(dir);
+  const s = await SchedulingStore.open(target);
   await s.load(data);
   await s.close();
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
     TASK_QUEUE: uniqueName('crash-ref'),
-    DB_PATH: dbFile,
+    ...targetEnv(target),
     PROMPTS_DIR: path.join(projectRoot, 'prompts'),
     WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
     LOG_LEVEL: 'ERROR',
@@ -348,7 +349,7 @@ async function runTrialCountingEvents(): Promise<{ decisions: Decisions; events:
     });
     const result = (await handle.result()) as ReassignmentResult;
     expect(result.status).toBe('completed');
-    const store = await SchedulingStore.open(dbFile);
+    const store = await SchedulingStore.open(target);
     try {
       return {
         decisions: (await inspect(store, data)).decisions,

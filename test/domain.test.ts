@@ -4,7 +4,7 @@ import path from 'node:path';
 import { demoDataset } from '../src/domain/demoData';
 import { bandOf, durationMs, policySchema, weightsSchema, type Policy } from '../src/domain/policy';
 import { scoreMatch } from '../src/domain/scoring';
-import { SchedulingStore, DomainRefusal } from '../src/domain/store';
+import { type SchedulingStore, DomainRefusal } from '../src/domain/store';
 import { syntheticDataset, syntheticDays } from '../src/domain/syntheticData';
 import { datesInRange } from '../src/domain/model';
 import { decideNextTurn, readPolicy } from '../src/llm/offline/agent';
@@ -13,6 +13,7 @@ import { LocalPromptRegistry, resolvePromptBundle } from '../src/prompts/registr
 import { tools, toolNames } from '../src/tools/catalog';
 import { projectRoot } from '../src/config';
 import { promptsCopy, tempDir } from './support/harness';
+import { openTestStore } from './support/testStore';
 
 /** The domain, the tool catalog, the prompt registry and the offline model, without Temporal. */
 
@@ -64,7 +65,7 @@ describe('the store guards its invariants', () => {
 
   beforeEach(async () => {
     policy = (await production()).policy;
-    store = await SchedulingStore.open(path.join(tempDir('store'), 'db.sqlite'));
+    store = await openTestStore(tempDir('store'));
     await store.load(demoDataset());
     await store.markUnavailable('T001', '2025-11-21', 'sick');
   });
@@ -124,8 +125,9 @@ describe('the store guards its invariants', () => {
   });
 
   test('the database itself refuses a double booking', async () => {
+    // SQLite: "UNIQUE constraint failed"; PostgreSQL: "duplicate key value violates unique constraint".
     await expect(store.unsafeExecute("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'")).rejects.toThrow(
-      /UNIQUE/,
+      /UNIQUE|one_booking_per_slot/,
     );
   });
 
@@ -160,7 +162,7 @@ describe('approval claims across runs: one appointment is put to one person once
 
   beforeEach(async () => {
     policy = (await production()).policy;
-    store = await SchedulingStore.open(path.join(tempDir('claims'), 'db.sqlite'));
+    store = await openTestStore(tempDir('claims'));
     await store.load(demoDataset());
     await store.markUnavailable('T001', '2025-11-21', 'sick');
   });
@@ -330,7 +332,7 @@ describe('the offline stand-in model follows the prompt', () => {
 describe('audit', () => {
   test('a store changed only through its operations has no violation; tampering is found', async () => {
     const { policy } = await production();
-    const store = await SchedulingStore.open(path.join(tempDir('audit'), 'db.sqlite'));
+    const store = await openTestStore(tempDir('audit'));
     try {
       await store.load(demoDataset());
       await store.markUnavailable('T001', '2025-11-21', 'sick');
@@ -357,7 +359,7 @@ describe('audit', () => {
   /** The seed example after a run that assigned A001 and waitlisted A003, telling whom `tell` names. */
   async function afterRun(tell: string[]) {
     const { policy } = await production();
-    const store = await SchedulingStore.open(path.join(tempDir('audit'), 'db.sqlite'));
+    const store = await openTestStore(tempDir('audit'));
     await store.load(demoDataset());
     await store.markUnavailable('T001', '2025-11-21', 'sick');
     await store.recordRunStart({ runId: 'r1', providerId: 'T001', date: '2025-11-21' });

@@ -19,6 +19,7 @@ import {
   waitForProgress,
   type Harness,
 } from './support/harness';
+import { newTestTarget, targetEnv } from './support/testStore';
 import { seedInput } from './support/seed';
 import { WorkerProcess } from './support/workerProcess';
 
@@ -311,8 +312,8 @@ describe('the HTTP API for answers, scores and escalations', () => {
 
 describe('a worker killed between a decline and its re-offer', () => {
   test('the patient is re-offered exactly once, nothing lost, audit clean', async () => {
-    const dbFile = path.join(tempDir('kill'), 'scheduling.db');
-    const seed = await SchedulingStore.open(dbFile);
+    const target = await newTestTarget(tempDir('kill'));
+    const seed = await SchedulingStore.open(target);
     await seed.load(outcomesDemoDataset());
     await seed.close();
     const env = {
@@ -320,7 +321,7 @@ describe('a worker killed between a decline and its re-offer', () => {
       ...encryptionEnv(),
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
       TASK_QUEUE: uniqueName('kill-tq'),
-      DB_PATH: dbFile,
+      ...targetEnv(target),
       PROMPTS_DIR: path.join(projectRoot, 'prompts'),
       WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
       PATIENT_FOLLOW_UP: 'on',
@@ -333,7 +334,7 @@ describe('a worker killed between a decline and its re-offer', () => {
       dataConverter: dataConverterFor(loadConfig(env as Record<string, string>)),
     });
     let worker = await WorkerProcess.start(env);
-    const store = await SchedulingStore.open(dbFile);
+    const store = await SchedulingStore.open(target);
     try {
       await seedRun(client, env.TASK_QUEUE);
       await offerWhen(store, 'A001', 1);

@@ -123,6 +123,10 @@ export class PostgresSql implements Sql {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      // A connection lost while the client is checked out (the server restarted between two queries) is an
+      // 'error' event: kept, so that the client is thrown away, and never an uncaught exception.
+      const lost = (err: Error) => (broken = err);
+      client.on('error', lost);
       try {
         await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
         this.stats.roundTrips += 2;
@@ -137,6 +141,7 @@ export class PostgresSql implements Sql {
           (RETRYABLE.has(code ?? '') || (code === '23505' && uniqueRetries++ < UNIQUE_RETRIES));
         if (!again) throw err;
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
       await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
@@ -146,6 +151,8 @@ export class PostgresSql implements Sql {
   async withLock<T>(key: number, fn: () => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    const lost = (err: Error) => (broken = err);
+    client.on('error', lost);
     try {
       await client.query('SELECT pg_advisory_lock($1)', [key]);
       try {
@@ -154,6 +161,7 @@ export class PostgresSql implements Sql {
         await client.query('SELECT pg_advisory_unlock($1)', [key]).catch((e: Error) => (broken = e));
       }
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

@@ -7,7 +7,9 @@ import { loadConfig, projectRoot, type AppConfig } from '../../src/config';
 import { checkInvariants } from '../../src/domain/audit';
 import { demoDataset } from '../../src/domain/demoData';
 import type { Dataset } from '../../src/domain/model';
+import type { DatabaseTarget } from '../../src/db/open';
 import { SchedulingStore } from '../../src/domain/store';
+import { openTestStore, targetEnv } from './testStore';
 import type { ChatMessage } from '../../src/llm/chatTypes';
 import type { AgentReply } from '../../src/llm/offline/agent';
 import type { Fault } from '../../src/llm/offline/faults';
@@ -49,6 +51,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   data?: Dataset;
+  /** The scheduling database (a test that stops its own PostgreSQL); by default a new one of the run's kind. */
+  target?: DatabaseTarget;
   /** Another Temporal server than the shared one (a test that restarts its own). */
   address?: string;
   /** Edits applied to the project's prompt files (a temp copy) before the worker starts. */
@@ -140,7 +144,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   installQuietRuntime();
   const taskQueue = options.env?.TASK_QUEUE ?? uniqueName('tq');
   const dir = tempDir('db');
-  const store = await SchedulingStore.open(path.join(dir, 'scheduling.db'));
+  const store = options.target ? await SchedulingStore.open(options.target) : await openTestStore(dir);
   await store.load(options.data ?? demoDataset());
   // A scripted model is served here; otherwise the worker starts the offline stand-in itself, as in production.
   const scripted =
@@ -256,8 +260,7 @@ export async function queryRows(store: SchedulingStore, sql: string): Promise<Re
  * file, DATABASE_URL for PostgreSQL.
  */
 export function storeEnv(store: SchedulingStore): Record<string, string> {
-  const target = store.target;
-  return target.kind === 'sqlite' ? { DB_PATH: target.file } : { DATABASE_URL: target.url };
+  return targetEnv(store.target);
 }
 
 export { temporalCli } from './processes';

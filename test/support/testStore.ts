@@ -31,8 +31,9 @@ export async function createTestDatabase(prefix: string): Promise<string> {
     .toLowerCase()
     .replace(/[^a-z0-9_]/g, '_');
   const admin = new pg.Client({ connectionString: pgAdminUrl() });
-  await admin.connect();
   try {
+    // end() even when connect() fails: a half-open client would hold PostgreSQL's DROP DATABASE up.
+    await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
@@ -53,7 +54,10 @@ export async function openTestStore(dir: string, kind: TestStoreKind = testStore
   return SchedulingStore.open(await newTestTarget(dir, kind));
 }
 
-/** The environment that points a worker process (or a config) at a store's database. */
+/**
+ * The environment that points a worker process (or a config) at a database. For a SQLite file DATABASE_URL is
+ * emptied (empty is unset), so that a process that inherits the test run's environment does not go elsewhere.
+ */
 export function targetEnv(target: DatabaseTarget): Record<string, string> {
-  return target.kind === 'sqlite' ? { DB_PATH: target.file } : { DATABASE_URL: target.url };
+  return target.kind === 'sqlite' ? { DB_PATH: target.file, DATABASE_URL: '' } : { DATABASE_URL: target.url };
 }
