@@ -159,10 +159,13 @@ describe.each(kinds)('several processes on one %s database', (kind) => {
     expect(await stores[0]!.escalations()).toHaveLength(1);
   });
 
-  test('processes opening a new database at once migrate it once', async () => {
-    const target = await newTestTarget(tempDir(`migrate-${kind}`), kind);
-    stores = await Promise.all(Array.from({ length: 4 }, () => SchedulingStore.open(target)));
-    expect(await stores[0]!.appliedMigrations()).toEqual(Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+  test('processes opening a new database at once migrate it once (five rounds of four)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const target = await newTestTarget(tempDir(`migrate-${kind}-${round}`), kind);
+      const opened = await Promise.all(Array.from({ length: 4 }, () => SchedulingStore.open(target)));
+      stores.push(...opened);
+      expect(await opened[0]!.appliedMigrations()).toEqual(Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+    }
   });
 
   test('a database whose schema is newer than the program is refused in one line, and nothing is written', async () => {
@@ -206,6 +209,51 @@ describe('PostgreSQL settings and failures', () => {
     expect(message).toMatch(/^cannot reach PostgreSQL at postgres:\/\//);
     expect(message).not.toContain('not-the-password-x9');
     expect(message).not.toContain('\n');
+  });
+
+  test('a worker started on a bad DATABASE_URL, an unreachable server or a newer schema: one line, exit 1', async () => {
+    const worker = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/worker.ts')], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+          TASK_QUEUE: `bad-db-${process.pid}`,
+          LOG_LEVEL: 'ERROR',
+          ...env,
+        },
+      });
+    const newer = await createTestDatabase('newer_worker');
+    const store = await SchedulingStore.open({ kind: 'postgres', url: newer });
+    await store.unsafeExecute(
+      `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${LATEST_VERSION + 1}, 'from the future', '2030-01-01T00:00:00.000Z')`,
+    );
+    await store.close();
+    const unreachable = new URL(newer);
+    unreachable.port = '1';
+    for (const [env, line] of [
+      [
+        { DATABASE_URL: 'mysql://root:secret@localhost/db' },
+        /^worker: invalid configuration: DATABASE_URL must be a PostgreSQL URL/,
+      ],
+      [
+        { DATABASE_URL: unreachable.toString() },
+        /^worker: cannot reach PostgreSQL at postgres:\/\/.*:\*\*\*@127\.0\.0\.1:1\//,
+      ],
+      [
+        { DATABASE_URL: newer },
+        new RegExp(`^worker: the scheduling database at .* has schema version ${LATEST_VERSION + 1}`),
+      ],
+    ] as const) {
+      const r = worker(env);
+      expect(r.status).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(line);
+      expect(r.stderr).not.toMatch(/secret| {4}at /);
+    }
   });
 
   test('a query past PG_STATEMENT_TIMEOUT_MS is cancelled by the server', async () => {
@@ -287,5 +335,20 @@ describe('db copy', () => {
     expect(cli.status).toBe(1);
     expect(cli.stderr.trim()).toMatch(/^error: PostgreSQL postgres:\/\/.* already holds data .*: add --replace/);
     expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+
+    // The audit on PostgreSQL, as on the file.
+    const audit = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(projectRoot, 'src/cli/index.ts'), 'audit'],
+      {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        env: { ...process.env, DATABASE_URL: pgUrl, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS },
+      },
+    );
+    expect(audit.status).toBe(0);
+    expect(audit.stdout).toMatch(
+      /^PostgreSQL postgres:\/\/.*: 5 appointments, 1 assignments, 0 waitlisted, 1 notifications; 0 violation\(s\)$/m,
+    );
   });
 });
