@@ -4,11 +4,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
-import { machine, ratios, table, verdicts, type CodecFigures, type LatencyFigures } from '../src/bench/analysis';
+import {
+  machine,
+  ratios,
+  table,
+  verdicts,
+  type CodecFigures,
+  type LatencyFigures,
+  type StoreRow,
+} from '../src/bench/analysis';
 import { benchBatching, writeBenchPrompts } from '../src/bench/prompts';
 import { countViolations, historyStats, measureReassignment, TARGETS, type Measurement } from '../src/bench/measure';
 import { loadConfig, projectRoot } from '../src/config';
 import { dataConverterFor } from '../src/temporal/dataConverter';
+import type { DatabaseTarget } from '../src/db/open';
+import { startPostgres } from '../src/db/postgresServer';
+import { redactUrl } from '../src/db/sql';
 import { SchedulingStore } from '../src/domain/store';
 import { syntheticDataset, syntheticDays } from '../src/domain/syntheticData';
 import { findTemporalCli, temporalCliVersion } from '../src/temporal/cliBinary';
@@ -37,6 +48,10 @@ interface Options {
   batchSize?: number;
   parallel?: number;
   seed: number;
+  /** The stores of the "several workers, one database" section (SQLite always beside PostgreSQL); none: no section. */
+  store?: ('sqlite' | 'postgres')[];
+  workers: number[];
+  storeN: number;
 }
 
 const positiveInt = (v: string) => {
@@ -45,6 +60,17 @@ const positiveInt = (v: string) => {
   return n;
 };
 const intList = (v: string) => v.split(',').map((x) => positiveInt(x.trim()));
+const storeList = (v: string) => {
+  const stores = v.split(',').map((x) => x.trim());
+  if (!stores.every((x) => x === 'sqlite' || x === 'postgres'))
+    throw new InvalidArgumentError('stores are sqlite and postgres');
+  return stores as ('sqlite' | 'postgres')[];
+};
+const workerList = (v: string) => {
+  const list = intList(v);
+  if (list.some((w) => w < 1 || w > 8)) throw new InvalidArgumentError('from 1 to 8 workers');
+  return list;
+};
 const modeList = (v: string) => {
   const modes = v.split(',').map((x) => x.trim());
   if (!modes.every((m) => m === 'prompt' || m === 'code')) throw new InvalidArgumentError('modes are prompt and code');
@@ -55,7 +81,10 @@ const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
 interface WorkerProcess {
   taskQueue: string;
+  /** Stops it; its peak memory. */
   stop(): Promise<number | undefined>;
+  /** Its store's queries and time in the database, once it has stopped. */
+  sql?: { roundTrips: number; timeMs: number };
 }
 
 async function main(opts: Options): Promise<number> {
@@ -86,16 +115,18 @@ async function main(opts: Options): Promise<number> {
     dataConverter: dataConverterFor(loadConfig({ ...process.env, PAYLOAD_ENCRYPTION: 'off' })),
   });
   const startWorker = async (
-    dbFile: string,
+    db: string | DatabaseTarget,
     latencyMs = 0,
     extraEnv: NodeJS.ProcessEnv = {},
+    sharedQueue?: string,
   ): Promise<WorkerProcess> => {
-    const taskQueue = `bench-${process.pid}-${++workers}`;
+    const taskQueue = sharedQueue ?? `bench-${process.pid}-${++workers}`;
+    const target: DatabaseTarget = typeof db === 'string' ? { kind: 'sqlite', file: db } : db;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       TEMPORAL_ADDRESS: server.address,
       TASK_QUEUE: taskQueue,
-      DB_PATH: dbFile,
+      ...(target.kind === 'sqlite' ? { DB_PATH: target.file, DATABASE_URL: '' } : { DATABASE_URL: target.url }),
       PROMPTS_DIR: promptsDir,
       OFFLINE_MODEL_LATENCY_MS: String(latencyMs),
       BENCH_WORKFLOW_BUNDLE: bundlePath,
@@ -110,8 +141,12 @@ async function main(opts: Options): Promise<number> {
     });
     let peak: number | undefined;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.on('message', (m: { type: string; peakRss?: number }) => {
-      if (m.type === 'done') peak = m.peakRss;
+    const handle: WorkerProcess = { taskQueue, stop: () => Promise.resolve(undefined) };
+    child.on('message', (m: { type: string; peakRss?: number; sql?: { roundTrips: number; timeMs: number } }) => {
+      if (m.type === 'done') {
+        peak = m.peakRss;
+        handle.sql = m.sql;
+      }
     });
     await new Promise<void>((resolve, reject) => {
       child.on('message', (m: { type: string }) => m.type === 'ready' && resolve());
@@ -119,17 +154,15 @@ async function main(opts: Options): Promise<number> {
     });
     await client.workflow.execute('floorWorkflow', {
       taskQueue,
-      workflowId: `${taskQueue}-warmup`,
+      workflowId: `${taskQueue}-warmup-${workers}-${Date.now()}`,
       args: [{ activities: 20, parallel: 10 }],
     });
-    return {
-      taskQueue,
-      stop: async () => {
-        child.send('stop');
-        await exited;
-        return peak;
-      },
+    handle.stop = async () => {
+      child.send('stop');
+      await exited;
+      return peak;
     };
+    return handle;
   };
 
   const report: Record<string, unknown> = {
@@ -261,6 +294,69 @@ async function main(opts: Options): Promise<number> {
       );
     }
     report.codec = codec;
+
+    // Several workers, one database: the same run on SQLite and on PostgreSQL, by 1, 2, 3… worker processes on one
+    // task queue, each with its store's round trips and time in the database.
+    if (opts.store) {
+      const stores: StoreRow[] = [];
+      const kinds = [...new Set<'sqlite' | 'postgres'>(['sqlite', ...opts.store])];
+      const pg = kinds.includes('postgres') ? await startPostgres({ dir: path.join(dir, 'pg') }) : undefined;
+      if (pg) say(`bench: PostgreSQL at ${redactUrl(pg.url)}`);
+      try {
+        for (const kind of kinds)
+          for (const w of opts.workers) {
+            const name = `stores-${kind}-${w}`;
+            const target: DatabaseTarget =
+              kind === 'sqlite'
+                ? { kind: 'sqlite', file: path.join(dir, `${name}.db`) }
+                : { kind: 'postgres', url: await pg!.createDatabase(name.replace(/-/g, '_')) };
+            const store = await SchedulingStore.open(target);
+            await store.load(syntheticDataset({ appointments: opts.storeN, seed: opts.seed }));
+            await store.close();
+            const queue = `bench-${name}-${process.pid}`;
+            const pool = await Promise.all(Array.from({ length: w }, () => startWorker(target, 0, {}, queue)));
+            try {
+              const m = await measureReassignment({
+                client,
+                taskQueue: queue,
+                mode: 'prompt',
+                n: opts.storeN,
+                input: { providerId: 'T001', date: '2025-11-21', reason: 'bench' },
+                workflowId: reassignmentWorkflowId({
+                  providerId: 'T001',
+                  date: '2025-11-21',
+                  tag: `bench-${name}`,
+                  stamp: idStamp(new Date()),
+                }),
+              });
+              await Promise.all(pool.map((p) => p.stop()));
+              const trips = pool.reduce((t, p) => t + (p.sql?.roundTrips ?? 0), 0);
+              const dbMs = pool.reduce((t, p) => t + (p.sql?.timeMs ?? 0), 0);
+              const row: StoreRow = {
+                store: kind,
+                workers: w,
+                n: opts.storeN,
+                wall_ms: m.wall_ms,
+                appointments_per_s: m.appointments_per_s,
+                db_round_trips_per_appointment: Math.round((trips / opts.storeN) * 10) / 10,
+                db_ms_per_appointment: Math.round((dbMs / opts.storeN) * 100) / 100,
+                decided: m.decided,
+                status: m.status,
+              };
+              stores.push(row);
+              say(
+                `${kind}, ${w} worker(s), N=${opts.storeN}: ${m.wall_ms} ms, ${row.appointments_per_s} appointments/s, ${row.db_round_trips_per_appointment} round trips and ${row.db_ms_per_appointment} ms in the database per appointment`,
+              );
+            } catch (err) {
+              await Promise.all(pool.map((p) => p.stop()));
+              throw err;
+            }
+          }
+      } finally {
+        await pg?.stop();
+      }
+      report.stores = stores;
+    }
     report.ratios = ratios(runs, floor);
     report.verdicts = verdicts(runs, floor, latency);
     const violations = runs.flatMap(countViolations);
@@ -307,6 +403,13 @@ const program = new Command('bench')
   .option('--batch-size <n>', "override the prompt config's batch_size", positiveInt)
   .option('--parallel <n>', "override the prompt config's max_parallel_batches", positiveInt)
   .option('--seed <n>', 'synthetic data seed', positiveInt, 42)
+  .option(
+    '--store <list>',
+    'also measure several workers on one database: sqlite, postgres (SQLite is always measured beside PostgreSQL; a local cluster is started)',
+    storeList,
+  )
+  .option('--workers <list>', 'worker processes on one task queue, for --store', workerList, [1, 2, 3])
+  .option('--store-n <n>', 'appointments in each --store run', positiveInt, 1000)
   .action(async (opts: Options, command: Command) => {
     // A quick run must not overwrite the last full results.
     if (opts.quick && command.getOptionValueSource('out') === 'default') opts.out = 'bench/results-quick.json';

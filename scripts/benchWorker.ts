@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   await handle.run();
   clearInterval(timer);
   await connection.close();
-  process.send?.({ type: 'done', peakRss: Math.max(peakRss(), sampled) }, () => process.exit(0));
+  process.send?.({ type: 'done', peakRss: Math.max(peakRss(), sampled), sql: { ...handle.store.sqlStats } }, () =>
+    process.exit(0),
+  );
 }
 
 main().catch((err) => {

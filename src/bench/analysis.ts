@@ -230,3 +230,18 @@ export function table(
     lines.push(`| ${v.target} | ${v.measured} | ${v.holds === undefined ? '–' : v.holds ? 'yes' : '**no**'} |`);
   return lines.join('\n');
 }
+
+/** One row of the "several workers, one database" section. */
+export interface StoreRow {
+  store: 'sqlite' | 'postgres';
+  workers: number;
+  n: number;
+  wall_ms: number;
+  appointments_per_s: number;
+  /** Queries sent by all the workers, per appointment (a transaction's BEGIN and COMMIT count). */
+  db_round_trips_per_appointment: number;
+  /** Time the workers spent waiting for the database's answers, per appointment. */
+  db_ms_per_appointment: number;
+  decided: number;
+  status: string;
+}
