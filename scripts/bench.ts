@@ -300,7 +300,10 @@ async function main(opts: Options): Promise<number> {
     if (opts.store) {
       const stores: StoreRow[] = [];
       const kinds = [...new Set<'sqlite' | 'postgres'>(['sqlite', ...opts.store])];
-      const pg = kinds.includes('postgres') ? await startPostgres({ dir: path.join(dir, 'pg') }) : undefined;
+      // A folder of its own that the postgres user may enter (the bench's temp folder is its owner's only).
+      const pgDir = kinds.includes('postgres') ? fs.mkdtempSync(path.join(os.tmpdir(), 'reassign-bench-pg-')) : '';
+      if (pgDir) fs.chmodSync(pgDir, 0o755);
+      const pg = pgDir ? await startPostgres({ dir: path.join(pgDir, 'cluster'), stopWithProcess: true }) : undefined;
       if (pg) say(`bench: PostgreSQL at ${redactUrl(pg.url)}`);
       try {
         for (const kind of kinds)
@@ -354,6 +357,7 @@ async function main(opts: Options): Promise<number> {
           }
       } finally {
         await pg?.stop();
+        if (pgDir) fs.rmSync(pgDir, { recursive: true, force: true });
       }
       report.stores = stores;
     }

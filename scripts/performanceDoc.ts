@@ -42,6 +42,8 @@ export interface BenchResults {
   codec?: CodecFigures;
   /** Several workers, one database (npm run bench -- --store postgres --workers 1,2,3). */
   stores?: StoreRow[];
+  /** When the stores rows were measured, if apart from the rest (a run with --store only). */
+  stores_measured_at?: string;
   ratios: {
     per_n: {
       n: number;
@@ -201,7 +203,8 @@ ${
 The same prompt-driven run (N=${fmt(r.stores![0]!.n)}, no think time) by 1, 2 and 3 worker processes on one task queue,
 with the scheduling data in SQLite (one file, the embedded default) and in PostgreSQL 15 (a local cluster the bench
 starts; [deployment.md](deployment.md)). Round trips are the queries all the workers' stores sent (a transaction's
-BEGIN and COMMIT included); the time is how long they waited for the answers, summed over the workers.
+BEGIN and COMMIT included); the time is how long they waited for the answers, summed over every query of every
+worker (queries in flight at once count each, and on PostgreSQL the wait for a free pooled connection counts too).${r.stores_measured_at ? ` Measured ${r.stores_measured_at.replace('T', ' ').slice(0, 16)} UTC on the same machine.` : ''}
 
 ${stores}
 
@@ -210,9 +213,11 @@ ${stores}
   compete for the same cores, and most of a run's time is Temporal's round trips between activities, not the
   database. Several workers are for availability (one dies, the others go on: the multi-worker crash trial in
   [reliability.md](reliability.md)) and for hosts with cores to spare; on one small machine, one worker is as fast.
-- **Why PostgreSQL costs more round trips.** The store's SQL is the same for both; PostgreSQL adds a BEGIN and a
-  COMMIT per transaction, and each query crosses a socket instead of a function call into the SQLite library.
-  SERIALIZABLE transactions retried after a conflict count again.
+- **Why PostgreSQL costs more round trips and more time.** The store's SQL is the same for both; PostgreSQL adds a
+  BEGIN and a COMMIT per transaction, and each query crosses a socket to another process on the same two cores
+  instead of a function call into the SQLite library; up to a hundred activities in flight share a pool of
+  PG_POOL_SIZE (10) connections and wait for one. SERIALIZABLE transactions retried after a conflict count again.
+  What PostgreSQL buys is not speed on one machine but workers on several.
 `
     : ''
 }

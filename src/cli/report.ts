@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { AppConfig } from '../config';
 import { targetOf } from '../db/open';
-import type { OutcomeCounts } from '../domain/outcomes';
+import { EMPTY_OUTCOME_COUNTS, type OutcomeCounts } from '../domain/outcomes';
 import { withSchedulingStore } from '../domain/store';
 import type { OutcomeFigures } from '../report/outcomeFigures';
 import { byPath, byPrompt, readRuns, type OutcomeSource, type PathRow, type ReportRow } from '../report/runReport';
@@ -92,7 +92,7 @@ async function outcomeSource<R>(
   const wanted: string[][] = [];
   rowsOf((ids) => {
     wanted.push([...ids]);
-    return EMPTY_COUNTS;
+    return EMPTY_OUTCOME_COUNTS;
   });
   const counts = await withSchedulingStore(
     targetOf(config),
@@ -103,20 +103,8 @@ async function outcomeSource<R>(
     },
     config,
   );
-  return counts ? (ids) => counts.get(ids.join('\n')) ?? EMPTY_COUNTS : undefined;
+  return counts ? (ids) => counts.get(ids.join('\n')) ?? EMPTY_OUTCOME_COUNTS : undefined;
 }
-
-const EMPTY_COUNTS: OutcomeCounts = {
-  offered_appointments: 0,
-  offers: 0,
-  accepted: 0,
-  declined: 0,
-  no_answer: 0,
-  open: 0,
-  satisfaction_count: 0,
-  satisfaction_sum: 0,
-  escalations: 0,
-};
 
 /** --since: a duration back from now (30m, 6h, 7d) or an ISO date or time. */
 function parseSince(value: string, now = new Date()): Date {

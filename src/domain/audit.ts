@@ -11,6 +11,15 @@ interface Violation {
   detail: string;
 }
 
+/** Appointments left with the unavailable provider by a finished run that neither decided them nor listed them. */
+const LEFT_BEHIND = `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
+      JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
+      JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
+      WHERE a.status = 'scheduled' AND r.status <> 'running'
+        AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)
+        AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.appointment_id = a.id AND s.released_at >= r.finished_at)
+        AND (r.scope IS NULL OR EXISTS (SELECT 1 FROM json_each(r.scope) j WHERE j.value = a.id))`;
+
 const INVARIANTS: readonly AuditRule[] = [
   {
     rule: 'slot double-booked',
@@ -68,21 +77,12 @@ const INVARIANTS: readonly AuditRule[] = [
     // result which it left (undecided), so that a new run can take them.
     rule: 'left on the unavailable provider after its run completed',
     sql: {
-      sqlite: `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
-      JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
-      JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
-      WHERE a.status = 'scheduled' AND r.status <> 'running'
-        AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)
-        AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.appointment_id = a.id AND s.released_at >= r.finished_at)
-        AND (r.scope IS NULL OR EXISTS (SELECT 1 FROM json_each(r.scope) j WHERE j.value = a.id))`,
+      sqlite: LEFT_BEHIND,
       // The run's scope is a JSON array of appointment ids in both.
-      postgres: `SELECT a.id AS appointment_id, a.provider_id, a.date, r.run_id, r.status FROM appointments a
-      JOIN unavailability u ON u.provider_id = a.provider_id AND u.date = a.date
-      JOIN runs r ON r.provider_id = a.provider_id AND a.date BETWEEN r.date AND r.until
-      WHERE a.status = 'scheduled' AND r.status <> 'running'
-        AND NOT EXISTS (SELECT 1 FROM run_undecided x WHERE x.run_id = r.run_id AND x.appointment_id = a.id)
-        AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.appointment_id = a.id AND s.released_at >= r.finished_at)
-        AND (r.scope IS NULL OR (r.scope::jsonb @> to_jsonb(a.id)))`,
+      postgres: LEFT_BEHIND.replace(
+        'EXISTS (SELECT 1 FROM json_each(r.scope) j WHERE j.value = a.id)',
+        '(r.scope::jsonb @> to_jsonb(a.id))',
+      ),
     },
   },
   {

@@ -93,6 +93,19 @@ export interface AnswerRecorded {
   released: boolean;
 }
 
+/** The counts of no decision at all. */
+export const EMPTY_OUTCOME_COUNTS: Readonly<OutcomeCounts> = {
+  offered_appointments: 0,
+  offers: 0,
+  accepted: 0,
+  declined: 0,
+  no_answer: 0,
+  open: 0,
+  satisfaction_count: 0,
+  satisfaction_sum: 0,
+  escalations: 0,
+};
+
 const now = () => new Date().toISOString();
 
 export class OutcomeRecords extends LabelRouteRecords {
@@ -345,18 +358,7 @@ export class OutcomeRecords extends LabelRouteRecords {
 
   /** Outcome counts of the decisions made by these runs (offers by the run that decided them). */
   async outcomeCounts(runIds: readonly string[]): Promise<OutcomeCounts> {
-    const empty: OutcomeCounts = {
-      offered_appointments: 0,
-      offers: 0,
-      accepted: 0,
-      declined: 0,
-      no_answer: 0,
-      open: 0,
-      satisfaction_count: 0,
-      satisfaction_sum: 0,
-      escalations: 0,
-    };
-    if (runIds.length === 0) return empty;
+    if (runIds.length === 0) return { ...EMPTY_OUTCOME_COUNTS };
     const ids = [...new Set(runIds)];
     const list = ids.map(() => '?').join(',');
     const count = (status: string) => `COALESCE(SUM(CASE WHEN status = '${status}' THEN 1 ELSE 0 END), 0) AS ${status}`;

@@ -17,6 +17,18 @@ export type ApprovalClaim =
   /** A human rejected this very move in another run: the rejection stands. */
   | { claimed: false; rejected: { run_id: string; decided_by: string } };
 
+/** An appointment a cancelled or failed run left undecided, with the run. */
+export interface LeftUndecided {
+  appointment_id: string;
+  provider_id: string;
+  date: string;
+  time: string;
+  specialty: string;
+  run_id: string;
+  run_status: string;
+  reason: string;
+}
+
 export class RunRecords extends SchedulingReads {
   /** Runs fn in one transaction; a key seen before returns its first result and writes nothing. */
   protected once<T>(key: string, tool: string, fn: () => Promise<T>): Promise<T> {
@@ -210,29 +222,8 @@ export class RunRecords extends SchedulingReads {
    * Appointments that cancelled or failed runs left undecided and that are still booked with the absent provider:
    * one line per appointment, from the latest run that left it.
    */
-  async leftUndecided(): Promise<
-    {
-      appointment_id: string;
-      provider_id: string;
-      date: string;
-      time: string;
-      specialty: string;
-      run_id: string;
-      run_status: string;
-      reason: string;
-    }[]
-  > {
-    const rows = await this.db.all<{
-      appointment_id: string;
-      provider_id: string;
-      date: string;
-      time: string;
-      specialty: string;
-      run_id: string;
-      run_status: string;
-      reason: string;
-      finished_at: string | null;
-    }>(
+  async leftUndecided(): Promise<LeftUndecided[]> {
+    const rows = await this.db.all<LeftUndecided & { finished_at: string | null }>(
       `SELECT ru.appointment_id, a.provider_id, a.date, a.time, a.specialty, r.run_id, r.status AS run_status,
               ru.reason, r.finished_at
        FROM run_undecided ru JOIN runs r ON r.run_id = ru.run_id JOIN appointments a ON a.id = ru.appointment_id
