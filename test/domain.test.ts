@@ -125,6 +125,9 @@ describe('the store guards its invariants', () => {
   });
 
   test('the database itself refuses a double booking', async () => {
+    // The slot is taken (A010 with P001 at 11:00), and the guard is the schema's own partial unique index.
+    expect(await store.isBooked('P001', '2025-11-21', '11:00')).toBe(true);
+    expect(await store.appliedMigrations()).toEqual([1]);
     // SQLite: "UNIQUE constraint failed"; PostgreSQL: "duplicate key value violates unique constraint".
     await expect(store.unsafeExecute("UPDATE appointments SET provider_id = 'P001' WHERE id = 'A003'")).rejects.toThrow(
       /UNIQUE|one_booking_per_slot/,
