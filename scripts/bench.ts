@@ -17,7 +17,7 @@ import { benchBatching, writeBenchPrompts } from '../src/bench/prompts';
 import { countViolations, historyStats, measureReassignment, TARGETS, type Measurement } from '../src/bench/measure';
 import { loadConfig, projectRoot } from '../src/config';
 import { dataConverterFor } from '../src/temporal/dataConverter';
-import type { DatabaseTarget } from '../src/db/open';
+import { asTarget, targetEnv, type DatabaseTarget } from '../src/db/open';
 import { startPostgres } from '../src/db/postgresServer';
 import { redactUrl } from '../src/db/sql';
 import { SchedulingStore } from '../src/domain/store';
@@ -121,12 +121,12 @@ async function main(opts: Options): Promise<number> {
     sharedQueue?: string,
   ): Promise<WorkerProcess> => {
     const taskQueue = sharedQueue ?? `bench-${process.pid}-${++workers}`;
-    const target: DatabaseTarget = typeof db === 'string' ? { kind: 'sqlite', file: db } : db;
+    const target = asTarget(db);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       TEMPORAL_ADDRESS: server.address,
       TASK_QUEUE: taskQueue,
-      ...(target.kind === 'sqlite' ? { DB_PATH: target.file, DATABASE_URL: '' } : { DATABASE_URL: target.url }),
+      ...targetEnv(target),
       PROMPTS_DIR: promptsDir,
       OFFLINE_MODEL_LATENCY_MS: String(latencyMs),
       BENCH_WORKFLOW_BUNDLE: bundlePath,

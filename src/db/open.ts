@@ -8,7 +8,8 @@ import { openSharedSqlite } from './sqlite';
 /** Where the scheduling data is: a SQLite file (the embedded default), or a PostgreSQL database. */
 export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
-type PoolSettings = Pick<AppConfig, 'PG_POOL_SIZE' | 'PG_STATEMENT_TIMEOUT_MS' | 'PG_APPLICATION_NAME'>;
+/** The PostgreSQL pool's settings (from the configuration); SQLite ignores them. */
+export type PoolSettings = Pick<AppConfig, 'PG_POOL_SIZE' | 'PG_STATEMENT_TIMEOUT_MS' | 'PG_APPLICATION_NAME'>;
 
 const DEFAULT_POOL: PoolSettings = {
   PG_POOL_SIZE: 10,
@@ -34,6 +35,19 @@ export function parseTarget(spec: string): DatabaseTarget {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec))
     throw new DatabaseUnavailable(`unsupported database URL scheme in ${redactUrl(spec)}: use postgres:// or sqlite:`);
   return { kind: 'sqlite', file: spec };
+}
+
+/** A target, or a plain file path (SQLite), as the store's callers may give it. */
+export function asTarget(target: DatabaseTarget | string): DatabaseTarget {
+  return typeof target === 'string' ? { kind: 'sqlite', file: target } : target;
+}
+
+/**
+ * The environment that points a process (a worker, a config) at a database. For a SQLite file DATABASE_URL is
+ * emptied (empty is unset), so that a process that inherits another's environment does not go elsewhere.
+ */
+export function targetEnv(target: DatabaseTarget): Record<string, string> {
+  return target.kind === 'sqlite' ? { DB_PATH: target.file, DATABASE_URL: '' } : { DATABASE_URL: target.url };
 }
 
 /** A target as it may be printed (no password). */

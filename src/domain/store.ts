@@ -1,4 +1,4 @@
-import { openSql, targetExists, type DatabaseTarget } from '../db/open';
+import { asTarget, openSql, targetExists, type DatabaseTarget, type PoolSettings } from '../db/open';
 import type { Sql } from '../db/sql';
 import { datesInRange, type Appointment, type Dataset } from './model';
 import { approvalRequired, bandOf, type Policy } from './policy';
@@ -24,8 +24,6 @@ export interface ActionContext {
   decidedBy: 'prompt' | 'code';
 }
 
-type PoolSettings = Parameters<typeof openSql>[1];
-
 /** PostgreSQL stores shared by the calls of this process (one pool each), by URL. */
 const sharedStores = new Map<string, Promise<SchedulingStore>>();
 
@@ -37,9 +35,9 @@ const sharedStores = new Map<string, Promise<SchedulingStore>>();
 export async function withSchedulingStore<T>(
   target: DatabaseTarget | string,
   fn: (store: SchedulingStore) => Promise<T> | T,
-  pool?: PoolSettings,
+  pool?: Partial<PoolSettings>,
 ): Promise<T | undefined> {
-  const t = typeof target === 'string' ? ({ kind: 'sqlite', file: target } as const) : target;
+  const t = asTarget(target);
   if (t.kind === 'postgres') return fn(await sharedStore(t, pool));
   if (!targetExists(t)) return undefined;
   const store = await SchedulingStore.open(t, pool);
@@ -51,7 +49,10 @@ export async function withSchedulingStore<T>(
 }
 
 /** This process's store on a PostgreSQL database: one pool, opened on first use. */
-export function sharedStore(target: { kind: 'postgres'; url: string }, pool?: PoolSettings): Promise<SchedulingStore> {
+export function sharedStore(
+  target: { kind: 'postgres'; url: string },
+  pool?: Partial<PoolSettings>,
+): Promise<SchedulingStore> {
   let shared = sharedStores.get(target.url);
   if (!shared) {
     shared = SchedulingStore.open(target, pool);
@@ -73,8 +74,8 @@ export class SchedulingStore extends OutcomeRecords {
    * Opens the store on a database (a SQLite file path, or a target from the configuration), its schema brought up
    * to date. Refused with one line (DatabaseUnavailable) when the database cannot be used.
    */
-  static async open(target: DatabaseTarget | string, pool?: Parameters<typeof openSql>[1]): Promise<SchedulingStore> {
-    const t = typeof target === 'string' ? ({ kind: 'sqlite', file: target } as const) : target;
+  static async open(target: DatabaseTarget | string, pool?: Partial<PoolSettings>): Promise<SchedulingStore> {
+    const t = asTarget(target);
     return new SchedulingStore(await openSql(t, pool), t);
   }
 

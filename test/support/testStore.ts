@@ -54,10 +54,4 @@ export async function openTestStore(dir: string, kind: TestStoreKind = testStore
   return SchedulingStore.open(await newTestTarget(dir, kind));
 }
 
-/**
- * The environment that points a worker process (or a config) at a database. For a SQLite file DATABASE_URL is
- * emptied (empty is unset), so that a process that inherits the test run's environment does not go elsewhere.
- */
-export function targetEnv(target: DatabaseTarget): Record<string, string> {
-  return target.kind === 'sqlite' ? { DB_PATH: target.file, DATABASE_URL: '' } : { DATABASE_URL: target.url };
-}
+export { targetEnv } from '../../src/db/open';
