@@ -15,6 +15,8 @@ import { projectRoot } from '../src/config';
  *    gemma, built by scripts/llamaServer.sh and cached outside the clone (~10 minutes the first time only). They
  *    run alone, after the rest: the model server needs both cores.
  * SKIP_POSTGRES=1 and SKIP_LLAMA=1 leave out the second and third runs, and say so in the last line.
+ * Arguments (`npm test -- outcomes`) go to all three runs as jest's path patterns: each runs only the files that
+ * match, and a run with no matching file is left out (the llama server is then not built).
  */
 
 interface JestJson {
@@ -49,21 +51,39 @@ function runJest(
   };
 }
 
-const runs = [runJest('suite', process.argv.slice(2))];
+const patterns = process.argv.slice(2);
+
+/** Whether a configuration has a test file matching the command line's patterns (always, without patterns). */
+function hasTests(config: string): boolean {
+  if (patterns.length === 0) return true;
+  const listed = spawnSync(process.execPath, [jest, '-c', config, '--listTests', '--json', ...patterns], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+  });
+  try {
+    return (JSON.parse(listed.stdout) as string[]).length > 0;
+  } catch {
+    return true;
+  }
+}
+
+const runs = [runJest('suite', patterns)];
 const notes: string[] = [];
 if (process.env.SKIP_POSTGRES === '1') notes.push('PostgreSQL run skipped: SKIP_POSTGRES=1');
+else if (!hasTests('jest.postgres.config.js')) notes.push('no PostgreSQL test matches the arguments');
 else {
   console.log('\n== the domain, tool, workflow and crash suites again, on PostgreSQL');
-  runs.push(runJest('postgres', ['-c', 'jest.postgres.config.js'], { TEST_STORE: 'postgres' }));
+  runs.push(runJest('postgres', ['-c', 'jest.postgres.config.js', ...patterns], { TEST_STORE: 'postgres' }));
 }
 if (process.env.SKIP_LLAMA === '1') notes.push('llama tests skipped: SKIP_LLAMA=1');
+else if (!hasTests('jest.llama.config.js')) notes.push('no llama test matches the arguments');
 else {
   console.log('\n== the tests against a real model server (llama.cpp)');
   const built = spawnSync('bash', [path.join(projectRoot, 'scripts', 'llamaServer.sh')], { stdio: 'inherit' });
   if (built.status !== 0) {
     console.log('llama-server could not be built or fetched: its tests count as one failure');
     runs.push({ passed: 0, failed: 1, skipped: 0 });
-  } else runs.push(runJest('llama', ['-c', 'jest.llama.config.js']));
+  } else runs.push(runJest('llama', ['-c', 'jest.llama.config.js', ...patterns]));
 }
 const note = notes.length > 0 ? ` (${notes.join('; ')})` : '';
 const total = runs.reduce((a, b) => ({
