@@ -1,4 +1,3 @@
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig, type AppConfig } from '../config';
@@ -7,11 +6,10 @@ import { targetExists, targetOf } from '../db/open';
 import { SchedulingStore } from '../domain/store';
 import { PROMPT_NAMES, PromptError, SCORING_PROMPT } from '../prompts/registry';
 import { promptRegistryFor } from '../prompts/registryFromConfig';
-import { labelSchema } from '../prompts/schema';
-import { adaptScheduleId, adaptWorkflowId, idStamp } from '../workflowIds';
+import { adaptScheduleId, adaptWorkflowId } from '../workflowIds';
 import { adaptInputSchema, type AdaptInput, type AdaptResult } from '../workflows/adapt/adaptVerdict';
-import { minutes } from './guard';
-import { parseWith, print, UserError, withClient } from './session';
+import { addScheduledPolicyCommands, count, labelOption as label, minutes, rate } from './scheduledPolicy';
+import { parseWith, print, UserError } from './session';
 
 /**
  * `adapt`: the adaptation policy (docs/adaptation.md). `schedule` creates (or updates) a Temporal Schedule that
@@ -20,10 +18,7 @@ import { parseWith, print, UserError, withClient } from './session';
  * `unpin` let a person hold a route where it is (or move it) and hand it back to the policy.
  */
 
-const rate = z.coerce.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
-const count = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1');
 const per100 = z.coerce.number().min(0, 'must be 0 or more').max(10_000, 'must be at most 10000');
-const label = parseWith(labelSchema, 'label');
 
 interface AdaptOptions {
   label: string;
@@ -176,115 +171,25 @@ async function withStore<T>(fn: (store: SchedulingStore) => Promise<T>): Promise
 
 const promptName = parseWith(z.enum(PROMPT_NAMES), 'prompt');
 
-async function runNow(client: Client, taskQueue: string, input: AdaptInput): Promise<AdaptResult> {
-  const workflowId = adaptWorkflowId(input.label ?? 'production', idStamp(new Date()));
-  return (await client.workflow.execute('adaptationPolicy', { taskQueue, workflowId, args: [input] })) as AdaptResult;
-}
-
 export function addAdaptCommands(program: Command): void {
   const adapt = program
     .command('adapt')
     .description(
       'the adaptation policy: a Temporal Schedule that moves which scoring strategy a label follows on patient outcomes',
     );
-
-  withAdaptOptions(
-    adapt
-      .command('schedule')
-      .description('create or update the Temporal Schedule that runs the policy')
-      .option('--every <duration>', 'how often: minutes, 30m, 6h, 1d', parseWith(minutes, 'every'), 60),
-  ).action(async (opts: AdaptOptions & { every: number }) => {
-    const input = await adaptInput(opts, loadConfig());
-    await withClient(async ({ temporal: client, config }) => {
-      const scheduleId = adaptScheduleId(opts.label);
-      const action = {
-        type: 'startWorkflow' as const,
-        workflowType: 'adaptationPolicy',
-        taskQueue: config.TASK_QUEUE,
-        workflowId: scheduleId,
-        args: [input],
-      };
-      const spec = { intervals: [{ every: opts.every * 60_000 }] };
-      let verb = 'created';
-      try {
-        await client.schedule.create({
-          scheduleId,
-          spec,
-          action,
-          policies: { overlap: ScheduleOverlapPolicy.SKIP },
-          memo: { purpose: `adaptation policy of scoring-strategy label ${opts.label}` },
-        });
-      } catch (err) {
-        if ((err as { name?: string }).name !== 'ScheduleAlreadyRunning') throw err;
-        await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
-        verb = 'updated';
-      }
-      const info = await client.schedule.getHandle(scheduleId).describe();
-      const next = info.info.nextActionTimes[0]?.toISOString() ?? 'none';
-      print({ scheduleId, every_minutes: opts.every, input, next }, !!opts.json, () =>
-        [
-          `${verb} schedule ${scheduleId}: every ${opts.every} min, next at ${next}`,
-          `  input ${JSON.stringify(input)}`,
-        ].join('\n'),
-      );
-    });
+  addScheduledPolicyCommands(adapt, {
+    command: 'adapt',
+    noun: 'policy',
+    scheduleNoun: 'adaptation schedule',
+    workflowType: 'adaptationPolicy',
+    scheduleId: adaptScheduleId,
+    workflowId: adaptWorkflowId,
+    purpose: (l) => `adaptation policy of scoring-strategy label ${l}`,
+    defaultEvery: 60,
+    withOptions: withAdaptOptions,
+    input: (opts: AdaptOptions) => adaptInput(opts, loadConfig()),
+    format: formatResult,
   });
-
-  adapt
-    .command('trigger')
-    .description('run the scheduled policy now and print what it did')
-    .option('-l, --label <label>', 'the label the schedule watches', label, 'production')
-    .option('--json', 'print JSON')
-    .action(async (opts: { label: string; json?: boolean }) => {
-      await withClient(async ({ temporal: client }) => {
-        const handle = client.schedule.getHandle(adaptScheduleId(opts.label));
-        let before: number;
-        try {
-          before = (await handle.describe()).info.numActionsTaken;
-        } catch (err) {
-          if (err instanceof ScheduleNotFoundError)
-            throw new UserError(`no adaptation schedule for label ${opts.label}: create it with \`adapt schedule\``);
-          throw err;
-        }
-        await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-        let workflowId: string | undefined;
-        for (let i = 0; i < 100 && !workflowId; i++) {
-          const info = (await handle.describe()).info;
-          if (info.numActionsTaken > before) workflowId = info.recentActions.at(-1)?.action.workflow.workflowId;
-          else await new Promise((r) => setTimeout(r, 200));
-        }
-        if (!workflowId) throw new UserError('the schedule did not start the policy within 20 s: is a worker running?');
-        const result = (await client.workflow.getHandle(workflowId).result()) as AdaptResult;
-        print({ workflowId, ...result }, !!opts.json, () => `${workflowId}\n${formatResult(result)}`);
-      });
-    });
-
-  withAdaptOptions(adapt.command('run').description('run the policy once now (without a schedule)')).action(
-    async (opts: AdaptOptions) => {
-      const input = await adaptInput(opts, loadConfig());
-      await withClient(async ({ temporal: client, config }) => {
-        const result = await runNow(client, config.TASK_QUEUE, input);
-        print(result, !!opts.json, () => formatResult(result));
-      });
-    },
-  );
-
-  adapt
-    .command('unschedule')
-    .description('remove the adaptation schedule of a label')
-    .option('-l, --label <label>', 'the label the schedule watches', label, 'production')
-    .action(async (opts: { label: string }) => {
-      await withClient(async ({ temporal: client }) => {
-        try {
-          await client.schedule.getHandle(adaptScheduleId(opts.label)).delete();
-        } catch (err) {
-          if (err instanceof ScheduleNotFoundError)
-            throw new UserError(`no adaptation schedule for label ${opts.label}`);
-          throw err;
-        }
-        console.log(`removed schedule ${adaptScheduleId(opts.label)}`);
-      });
-    });
 
   adapt
     .command('status')
