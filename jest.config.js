@@ -10,6 +10,7 @@ const unitTests = [
   'mcpSource',
   'outcomeFigures',
   'patientSimulator',
+  'settings',
   'payloadCodec',
   'toolCalling',
   'workflowPieces',

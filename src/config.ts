@@ -208,29 +208,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
-function parseExperiment(raw: string | undefined): Experiment | undefined {
-  if (raw === undefined) return undefined;
+/**
+ * A setting holding JSON, or `@path` to a JSON file, checked with its schema. Every failure is one line naming the
+ * setting (and the file): it cannot be read, it is not JSON (with an example), or what the schema refuses.
+ */
+export function parseJsonSetting<T>(
+  name: string,
+  raw: string,
+  schema: z.ZodType<T>,
+  example: string,
+  subject: string,
+): T {
   let text = raw;
   if (raw.startsWith('@')) {
     try {
       text = fs.readFileSync(raw.slice(1), 'utf8');
     } catch {
-      throw new ConfigError(`invalid configuration: PROMPT_EXPERIMENT file ${raw.slice(1)} cannot be read`);
+      throw new ConfigError(`invalid configuration: ${name} file ${raw.slice(1)} cannot be read`);
     }
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new ConfigError(
-      'invalid configuration: PROMPT_EXPERIMENT is not JSON, e.g. {"name":"exp1","arms":[{"label":"production","share":0.5},{"label":"candidate","share":0.5}]}',
-    );
+    throw new ConfigError(`invalid configuration: ${name} is not JSON, e.g. ${example}`);
   }
-  const parsed = experimentSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new ConfigError(`invalid configuration: PROMPT_EXPERIMENT ${describeZodError(parsed.error, '(experiment)')}`);
-  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success)
+    throw new ConfigError(`invalid configuration: ${name} ${describeZodError(parsed.error, subject)}`);
   return parsed.data;
+}
+
+function parseExperiment(raw: string | undefined): Experiment | undefined {
+  if (raw === undefined) return undefined;
+  return parseJsonSetting(
+    'PROMPT_EXPERIMENT',
+    raw,
+    experimentSchema,
+    '{"name":"exp1","arms":[{"label":"production","share":0.5},{"label":"candidate","share":0.5}]}',
+    '(experiment)',
+  );
 }
 
 function pricesOf(c: {

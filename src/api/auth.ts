@@ -1,8 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import fs from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../config';
-import { describeZodError } from '../zodIssue';
+import { parseJsonSetting } from '../config';
 
 /**
  * Who may use the API: API keys from the configuration (API_KEYS), each with a name and a role. A viewer reads
@@ -45,26 +43,14 @@ export class ApiKeys {
   /** Parses API_KEYS (JSON, or @path to a JSON file); a bad value is one line naming the variable. */
   static fromSetting(raw: string | undefined): ApiKeys | undefined {
     if (raw === undefined) return undefined;
-    let text = raw;
-    if (raw.startsWith('@')) {
-      try {
-        text = fs.readFileSync(raw.slice(1), 'utf8');
-      } catch {
-        throw new ConfigError(`invalid configuration: API_KEYS file ${raw.slice(1)} cannot be read`);
-      }
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new ConfigError(
-        'invalid configuration: API_KEYS is not JSON, e.g. [{"name":"alice","key":"<16+ characters>","role":"operator"}]',
-      );
-    }
-    const parsed = apiKeysSchema.safeParse(json);
-    if (!parsed.success)
-      throw new ConfigError(`invalid configuration: API_KEYS ${describeZodError(parsed.error, '(keys)')}`);
-    return new ApiKeys(parsed.data.map((k) => ({ digest: digest(k.key), principal: { name: k.name, role: k.role } })));
+    const keys = parseJsonSetting(
+      'API_KEYS',
+      raw,
+      apiKeysSchema,
+      '[{"name":"alice","key":"<16+ characters>","role":"operator"}]',
+      '(keys)',
+    );
+    return new ApiKeys(keys.map((k) => ({ digest: digest(k.key), principal: { name: k.name, role: k.role } })));
   }
 
   /** The principal a presented key belongs to; compared in constant time. */
