@@ -22,6 +22,7 @@ import {
 import { newTestTarget, targetEnv } from './support/testStore';
 import { seedInput } from './support/seed';
 import { WorkerProcess } from './support/workerProcess';
+import { until } from './support/until';
 
 /**
  * Patients answer the slots they are offered: accept, decline (released and re-offered), no answer by the
@@ -32,22 +33,6 @@ import { WorkerProcess } from './support/workerProcess';
  * worker has not cached arrives as a "legacy query", and the SDK fails the worker that gets one in the same task
  * as an Update (docs/outcomes.md).
  */
-
-async function until<T>(
-  what: string,
-  read: () => T | Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what} never happened; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
 
 /** The seed example to its end (A002 approved or rejected): A001 → P001, A002 → P001 or waitlist, A003 → waitlist. */
 async function seedRun(client: Client, taskQueue: string, decide: 'approve' | 'reject' = 'approve'): Promise<string> {
