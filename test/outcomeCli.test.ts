@@ -107,12 +107,16 @@ describe('outcomes from the command line', () => {
     );
     const resolved = await cli(['escalations', 'resolve', String(a003.id), '--by', 'hod-ana', '--note', 'called']);
     expect(resolved.stdout.trim()).toBe(`#${a003.id} resolved by hod-ana`);
-    expect((await h.store.escalations({})).find((e) => e.id === a003.id)).toMatchObject({
+    const done = (await h.store.escalations({})).find((e) => e.id === a003.id)!;
+    expect(done).toMatchObject({
       status: 'resolved',
       acknowledged_by: 'hod-ana',
       resolved_by: 'hod-ana',
       note: 'called',
     });
+    // Who, and when.
+    expect(done.acknowledged_at).toMatch(/^\d{4}-\d{2}-\d{2}.\d{2}:\d{2}/);
+    expect(done.resolved_at).toMatch(/^\d{4}-\d{2}-\d{2}.\d{2}:\d{2}/);
     expect((await cli(['escalations', 'list', '--status', 'resolved'])).stdout).toMatch(
       new RegExp(`^#${a003.id} resolved .* · resolved by hod-ana$`, 'm'),
     );
