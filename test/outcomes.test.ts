@@ -206,6 +206,41 @@ describe('no answer by the deadline, and refusals until the waitlist', () => {
   });
 });
 
+describe('a waitlisted patient is escalated only when the appointment is near', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { ESCALATE_WAITLIST_DAYS: '3' } });
+  });
+  afterAll(() => h.close());
+
+  /** The seed example moved to `days` days from today (UTC), run to its end: A003 goes to the waitlist. */
+  async function seedRunIn(days: number): Promise<{ date: string; runId: string }> {
+    const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+    const date = day(days);
+    const moved = JSON.stringify(outcomesDemoDataset())
+      .replaceAll(seedInput.date, date)
+      .replaceAll('2025-11-22', day(days + 1));
+    await h.reload(JSON.parse(moved) as ReturnType<typeof outcomesDemoDataset>);
+    const handle = await h.start('promptDrivenReassignment', { ...seedInput, date });
+    await waitForProgress(handle, (p) => p.pending_approvals.length > 0, 60_000);
+    await handle.signal(approveSignal, { appointmentId: 'A002', by: 'dr-lead' });
+    const result = (await handle.result()) as { waitlisted: { appointment_id: string }[] };
+    expect(result.waitlisted.map((w) => w.appointment_id)).toEqual(['A003']);
+    return { date, runId: handle.workflowId };
+  }
+
+  test('a month ahead: waitlisted, no escalation; two days ahead (ESCALATE_WAITLIST_DAYS=3): escalated', async () => {
+    const far = await seedRunIn(30);
+    expect((await h.store.escalations({})).filter((e) => e.run_id === far.runId)).toEqual([]);
+    const near = await seedRunIn(2);
+    const raised = (await h.store.escalations({})).filter((e) => e.run_id === near.runId);
+    expect(raised.map((e) => [e.kind, e.appointment_id])).toEqual([['waitlisted_soon', 'A003']]);
+    expect(raised[0]!.reason).toMatch(
+      new RegExp(`^A003 \\(${near.date} \\d\\d:\\d\\d\\) is on the waitlist \\d day\\(s\\) before it$`),
+    );
+  });
+});
+
 describe('the HTTP API for answers, scores and escalations', () => {
   let h: Harness;
   let api: RunningApi;
