@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config';
 import type { Escalation, EscalationStatus, Offer } from './domain/outcomes';
+import type { LabelRoute, LabelRouteMove } from './domain/labelRoutes';
 import { targetOf } from './db/open';
 import { withSchedulingStore, type SchedulingStore } from './domain/store';
 import { answerOffer, rateVisit, type FollowUpLookup } from './temporal/followUps';
@@ -49,6 +50,20 @@ export class OutcomeDesk {
 
   async moveEscalation(id: number, to: 'acknowledged' | 'resolved', by: string, note?: string): Promise<Escalation> {
     return (await this.withStore((store) => store.moveEscalation(id, to, by, note)))!;
+  }
+
+  /**
+   * The label routes (the adaptation policy's, or a person's pin; docs/adaptation.md), each with its last move:
+   * which scoring strategy runs use now, and why.
+   */
+  async labelRoutes(): Promise<(LabelRoute & { last_move: LabelRouteMove | null })[]> {
+    const found = await this.withStore(async (store) => {
+      const routes = await store.labelRoutes();
+      return Promise.all(
+        routes.map(async (r) => ({ ...r, last_move: (await store.labelRouteMoves(r.prompt, r.label, 1))[0] ?? null })),
+      );
+    });
+    return found ?? [];
   }
 
   private withStore<T>(fn: (store: SchedulingStore) => Promise<T>): Promise<T | undefined> {

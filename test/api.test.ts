@@ -262,6 +262,7 @@ describe('the HTTP API', () => {
       '/api/escalations',
       '/api/escalations/{id}/acknowledge',
       '/api/escalations/{id}/resolve',
+      '/api/label-routes',
       '/api/me',
       '/api/needs-attention',
       '/api/preview',

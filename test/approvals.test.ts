@@ -189,6 +189,10 @@ describe('approval deadline from the prompt config', () => {
       expect(r.approvals).toMatchObject({ requested: 1, timed_out: 1 });
       expect(r.waitlisted.map((w) => w.appointment_id).sort()).toEqual(['A002', 'A003']);
       expect((await h.store.appointmentRecord('A002')).approvals.map((a) => a.decision)).toEqual(['timed_out']);
+      // Nobody decided in time: a head of department sees it (docs/outcomes.md, escalations).
+      const timedOut = (await h.store.escalations({})).filter((e) => e.kind === 'approval_timed_out');
+      expect(timedOut.map((e) => [e.appointment_id, e.run_id, e.status])).toEqual([['A002', r.workflow_id, 'open']]);
+      expect(timedOut[0]!.reason).toBe('nobody decided on moving A002 to P001 before the deadline');
     } finally {
       await h.close();
     }

@@ -179,4 +179,38 @@ describe("the scheduler's console in Chromium", () => {
     expect(await h.store.escalation(rejected.id)).toMatchObject({ status: 'resolved', resolved_by: 'local operator' });
     await row.waitFor({ state: 'detached' });
   });
+
+  test('the scoring strategy: a route a person pinned shows what production follows, who pinned it, and the last move', async () => {
+    await page.goto(api.url);
+    await page.getByText('No label routes').waitFor();
+    await h.store.pinLabelRoute({
+      prompt: 'scoring-strategy',
+      label: 'production',
+      to: 'conservative',
+      by: 'alice',
+      reason: 'escalations',
+    });
+    const listed = (await (await fetch(`${api.url}/api/label-routes`)).json()) as { routes: unknown[] };
+    expect(listed.routes).toEqual([
+      expect.objectContaining({
+        prompt: 'scoring-strategy',
+        label: 'production',
+        follows: 'conservative',
+        pinned_by: 'alice',
+        last_move: expect.objectContaining({
+          from_label: 'production',
+          to_label: 'conservative',
+          moved_by: 'alice',
+          reason: 'pinned by alice: escalations',
+        }),
+      }),
+    ]);
+    await page.reload();
+    const row = page.getByTestId('route-scoring-strategy-production');
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(
+      /^scoring-strategyproductionconservativepinned by alice \(.+\).+: production → conservative by alice \(pinned by alice: escalations\)$/,
+    );
+    expect(await page.getByText('No label routes').isHidden()).toBe(true);
+  });
 });

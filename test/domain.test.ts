@@ -112,6 +112,24 @@ describe('the store guards its invariants', () => {
     });
   });
 
+  test('a provider the patient declined is neither a candidate again nor assignable, and the refusal writes nothing', async () => {
+    const candidates = async () =>
+      (await store.rankCandidates('A001', policy, 10)).candidates.map((c) => c.provider_id);
+    expect(await candidates()).toContain('P001');
+    await store.assign('A001', 'P001', ctx('a'));
+    await store.notify('A001', 'reassigned', ctx('n1'));
+    expect(await store.answerOffer({ appointmentId: 'A001', offerNo: 1, answer: 'declined', by: 'x' })).toMatchObject({
+      released: true,
+    });
+    expect(await store.appointment('A001')).toMatchObject({ provider_id: 'T001', status: 'scheduled' });
+    expect((await store.rankCandidates('A001', policy, 10)).candidates.map((c) => c.provider_id)).not.toContain('P001');
+    const before = await store.counts();
+    await expect(store.assign('A001', 'P001', ctx('again'))).rejects.toThrow(
+      expect.objectContaining({ code: 'declined_by_patient' }),
+    );
+    expect(await store.counts()).toEqual(before);
+  });
+
   test('one notification per change, whatever the keys', async () => {
     await store.assign('A001', 'P001', ctx('a'));
     await store.notify('A001', 'reassigned', ctx('n1'));

@@ -97,8 +97,13 @@ describe('the eval suite', () => {
       A002: 'P001',
       A003: 'waitlist',
     });
-    // Declined twice: nobody good is left for A001.
+    // Declined twice: nobody good is left for A001, and a head of department is told, on both paths alike.
     expect(byName['patient-declines-twice']!.decisions.candidate.A001).toBe('waitlist');
+    const twice = byName['patient-declines-twice']!.escalations!;
+    expect(twice.candidate.A001).toContain('second_decline');
+    expect(twice.candidate).toEqual(twice.oracle);
+    // One decline, re-offered and accepted: no escalation about A001.
+    expect(byName['patient-declines']!.escalations!.candidate.A001).toBeUndefined();
     expect(report.total.agreement).toBe(1);
   }, 300_000);
 

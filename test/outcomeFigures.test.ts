@@ -154,6 +154,22 @@ describe('rows with outcomes', () => {
     ]);
   });
 
+  test('the arms of an A/B experiment are rows of their own, each with the outcomes of its runs', () => {
+    const inArm = (r: ReadRun, arm: string): ReadRun => ({
+      ...r,
+      result: { ...r.result, prompt: { ...r.result.prompt, experiment: { experiment: 'weights-ab', arm } } },
+    });
+    const rows = byPrompt(
+      [inArm(run('reassign-a', 3, 'prompt', 3), 'control'), inArm(run('reassign-b', 3, 'prompt', 3), 'treatment')],
+      undefined,
+      source,
+    );
+    expect(rows.map((r) => [r.version, r.experiment, r.arm, r.outcomes?.accepted, r.outcomes?.no_answer])).toEqual([
+      [3, 'weights-ab', 'control', 1, 0],
+      [3, 'weights-ab', 'treatment', 0, 3],
+    ]);
+  });
+
   test('without a database the rows are as before: no outcomes field', () => {
     const rows = byPrompt(runs);
     expect(rows.every((r) => !('outcomes' in r))).toBe(true);

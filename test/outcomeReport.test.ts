@@ -8,28 +8,13 @@ import { approveSignal } from '../src/workflows/contract/signals';
 import { startHarness, storeEnv, tempDir, untilVisible, waitForProgress, type Harness } from './support/harness';
 import { cliJson, runCli } from './support/processes';
 import { seedInput } from './support/seed';
+import { until } from './support/until';
 
 /**
  * `report` with outcomes: the seed example run for real (Temporal dev server, worker, SQLite), patients answer,
  * a declined slot is re-offered by a re-offer run, and the CLI's report shows the figures from the database.
  * Never queries the follow-up workflow (see test/outcomes.test.ts): the re-offer run is a reassignment run.
  */
-
-async function until<T>(
-  what: string,
-  read: () => T | Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what} never happened; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
 
 /** A run's result, once it has been started (a child the follow-up starts in a moment). */
 async function resultOf(h: Harness, workflowId: string): Promise<ReassignmentResult> {

@@ -8,6 +8,7 @@ import { approveSignal } from '../src/workflows/contract/signals';
 import { startHarness, waitForProgress, type Harness } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
 import { seedInput } from './support/seed';
+import { until } from './support/until';
 
 /**
  * Outcomes as Langfuse scores (src/langfuse/outcomeScores.ts), sent by the follow-up's publishOutcomeScore
@@ -17,22 +18,6 @@ import { seedInput } from './support/seed';
  */
 
 const SCORES = '/api/public/scores';
-
-async function until<T>(
-  what: string,
-  read: () => T | Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what} never happened; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
 
 /**
  * The seed's data with its appointment ids made unique to one test: a follow-up's workflow id is the

@@ -22,6 +22,7 @@ import {
 import { newTestTarget, targetEnv } from './support/testStore';
 import { seedInput } from './support/seed';
 import { WorkerProcess } from './support/workerProcess';
+import { until } from './support/until';
 
 /**
  * Patients answer the slots they are offered: accept, decline (released and re-offered), no answer by the
@@ -32,22 +33,6 @@ import { WorkerProcess } from './support/workerProcess';
  * worker has not cached arrives as a "legacy query", and the SDK fails the worker that gets one in the same task
  * as an Update (docs/outcomes.md).
  */
-
-async function until<T>(
-  what: string,
-  read: () => T | Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what} never happened; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
 
 /** The seed example to its end (A002 approved or rejected): A001 → P001, A002 → P001 or waitlist, A003 → waitlist. */
 async function seedRun(client: Client, taskQueue: string, decide: 'approve' | 'reject' = 'approve'): Promise<string> {
@@ -218,6 +203,41 @@ describe('no answer by the deadline, and refusals until the waitlist', () => {
       .sort();
     expect(kinds).toEqual(['offers_exhausted', 'second_decline']);
     expect(await auditStore(h.store)).toEqual([]);
+  });
+});
+
+describe('a waitlisted patient is escalated only when the appointment is near', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { ESCALATE_WAITLIST_DAYS: '3' } });
+  });
+  afterAll(() => h.close());
+
+  /** The seed example moved to `days` days from today (UTC), run to its end: A003 goes to the waitlist. */
+  async function seedRunIn(days: number): Promise<{ date: string; runId: string }> {
+    const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+    const date = day(days);
+    const moved = JSON.stringify(outcomesDemoDataset())
+      .replaceAll(seedInput.date, date)
+      .replaceAll('2025-11-22', day(days + 1));
+    await h.reload(JSON.parse(moved) as ReturnType<typeof outcomesDemoDataset>);
+    const handle = await h.start('promptDrivenReassignment', { ...seedInput, date });
+    await waitForProgress(handle, (p) => p.pending_approvals.length > 0, 60_000);
+    await handle.signal(approveSignal, { appointmentId: 'A002', by: 'dr-lead' });
+    const result = (await handle.result()) as { waitlisted: { appointment_id: string }[] };
+    expect(result.waitlisted.map((w) => w.appointment_id)).toEqual(['A003']);
+    return { date, runId: handle.workflowId };
+  }
+
+  test('a month ahead: waitlisted, no escalation; two days ahead (ESCALATE_WAITLIST_DAYS=3): escalated', async () => {
+    const far = await seedRunIn(30);
+    expect((await h.store.escalations({})).filter((e) => e.run_id === far.runId)).toEqual([]);
+    const near = await seedRunIn(2);
+    const raised = (await h.store.escalations({})).filter((e) => e.run_id === near.runId);
+    expect(raised.map((e) => [e.kind, e.appointment_id])).toEqual([['waitlisted_soon', 'A003']]);
+    expect(raised[0]!.reason).toMatch(
+      new RegExp(`^A003 \\(${near.date} \\d\\d:\\d\\d\\) is on the waitlist \\d day\\(s\\) before it$`),
+    );
   });
 });
 

@@ -8,6 +8,12 @@ import type { Fault } from '../src/llm/offline/faults';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { batchWorkflowId } from '../src/workflowIds';
 import { seedInput } from './support/seed';
+import { outcomesDemoDataset } from '../src/domain/demoData';
+import { answerOffer, rateVisit } from '../src/temporal/followUps';
+import type { FollowUpState } from '../src/workflows/contract/outcomes';
+import type { AdaptResult } from '../src/workflows/adapt/adaptVerdict';
+import { scored, writeOutcomes } from './support/outcomeRows';
+import { until } from './support/until';
 
 /**
  * Determinism guard: histories of both workflows (parents and their batches, with an approval and a
@@ -129,6 +135,71 @@ describe('replay', () => {
       return handle.result();
     });
     expect(switched.llm.mode_switches).toBe(1);
+    /**
+     * A patient's follow-up (issue 18) on a harness of its own (follow-ups on, the outcomes' demo data): the seed
+     * run, then `play` drives A001's follow-up to its end; recorded with each re-offer run and its batch.
+     */
+    const captureFollowUp = async (
+      name: string,
+      settings: Record<string, string>,
+      play: (own: Harness, followUpId: string) => Promise<void>,
+    ): Promise<FollowUpState> => {
+      const own = await startHarness({
+        data: outcomesDemoDataset(),
+        env: { ...(recording ? { PAYLOAD_ENCRYPTION: 'off' } : {}), PATIENT_FOLLOW_UP: 'on', ...settings },
+      });
+      try {
+        const run = await own.start('promptDrivenReassignment', input, `replay-${name}-${Date.now()}`);
+        await waitForProgress(run, (p) => p.pending_approvals.length > 0);
+        await run.signal(approveSignal, { appointmentId: 'A002' });
+        await run.result();
+        const followUpId = (await own.store.latestOffer('A001'))!.follow_up_id;
+        await play(own, followUpId);
+        const state = (await own.client.workflow.getHandle(followUpId).result()) as FollowUpState;
+        const shown = async (workflowId: string) =>
+          (await temporalCli(own.address, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']))
+            .stdout;
+        recorded.push({ name, workflowId: followUpId, json: await shown(followUpId) });
+        for (let n = 1; n <= state.reoffers; n++) {
+          const reoffer = `${followUpId}-reoffer-${n}`;
+          recorded.push({ name: `${name}-reoffer-${n}`, workflowId: reoffer, json: await shown(reoffer) });
+          const batch = batchWorkflowId(reoffer, 1);
+          recorded.push({ name: `${name}-reoffer-${n}-batch`, workflowId: batch, json: await shown(batch) });
+        }
+        return state;
+      } finally {
+        await own.close();
+      }
+    };
+    // Declined (an Update), re-offered by a child run, accepted and scored (Updates).
+    const declined = await captureFollowUp('followUp-declined', { PATIENT_RESPONSE_HOURS: '1' }, async (own) => {
+      await answerOffer(own.client, own.store, 'A001', { answer: 'declined', reason: 'too far', by: 'replay' });
+      await until(
+        'offer 2 of A001',
+        () => own.store.offers('A001'),
+        (o) => o.length === 2 && o[1]!.status === 'open',
+      );
+      await answerOffer(own.client, own.store, 'A001', { answer: 'accepted', by: 'replay' });
+      await rateVisit(own.client, own.store, 'A001', { score: 4, by: 'replay' });
+    });
+    expect(declined).toMatchObject({ outcome: 'accepted', reoffers: 1, satisfaction: 4 });
+    // Nobody answers (the deadline's timer, 3.6 s), re-offered once, nobody answers again: the waitlist.
+    const unanswered = await captureFollowUp(
+      'followUp-unanswered',
+      { PATIENT_RESPONSE_HOURS: '0.001', MAX_OFFERS: '1' },
+      async () => undefined,
+    );
+    expect(unanswered).toMatchObject({ outcome: 'waitlisted', reoffers: 1 });
+    // The adaptation policy moving production to conservative on bad outcomes (rows as a follow-up leaves them).
+    await writeOutcomes(h.store, scored('production', 1, 10));
+    const adaptId = `replay-adaptationPolicy-${Date.now()}`;
+    const adapted = (await h.client.workflow.execute('adaptationPolicy', {
+      taskQueue: h.taskQueue,
+      workflowId: adaptId,
+      args: [{ minOutcomes: 10 }],
+    })) as AdaptResult;
+    expect(adapted.moved).toMatchObject({ from: 'production', to: 'conservative' });
+    await capture('adaptationPolicy', adaptId, false);
     if (recording) {
       fs.mkdirSync(fixtures, { recursive: true });
       for (const r of recorded) fs.writeFileSync(path.join(fixtures, `${r.workflowId}.json`), r.json);
@@ -137,7 +208,7 @@ describe('replay', () => {
   afterAll(() => h.close());
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
-    expect(recorded).toHaveLength(15);
+    expect(recorded).toHaveLength(22);
     if (!recording) {
       // What the Temporal CLI exports without the codec is ciphertext: no patient's name, note or id.
       for (const r of recorded) {

@@ -47,6 +47,8 @@ export interface ScenarioReport {
   time_s: number;
   statuses: string[];
   workflow_ids: { oracle: string[]; candidate: string[] };
+  /** With patients: the escalations raised about each appointment (kinds, sorted), on each path. */
+  escalations?: { oracle: Record<string, string[]>; candidate: Record<string, string[]> };
 }
 
 export interface EvalReport {
@@ -56,7 +58,10 @@ export interface EvalReport {
   offline: boolean;
   prompt: { orchestrator: PinnedPrompt; scoring: PinnedPrompt };
   scenarios: ScenarioReport[];
-  total: Omit<ScenarioReport, 'name' | 'description' | 'decisions' | 'disagreements' | 'statuses' | 'workflow_ids'> & {
+  total: Omit<
+    ScenarioReport,
+    'name' | 'description' | 'decisions' | 'disagreements' | 'statuses' | 'workflow_ids' | 'escalations'
+  > & {
     scenarios: number;
   };
   /** The agreement a version needs to be promoted (EVAL_MIN_AGREEMENT), and whether this one has it. */
@@ -115,6 +120,8 @@ interface PathOutcome {
   seconds: number;
   /** With patients: where each appointment ended up, in the database, after the answers and re-offers. */
   final?: Record<string, string>;
+  /** With patients: the escalations raised about each appointment (kinds, sorted). */
+  escalations?: Record<string, string[]>;
 }
 
 /** One scenario on one path: a fresh copy of its data, a worker of its own, its runs in order. */
@@ -160,7 +167,8 @@ async function runScenario(options: EvalOptions, scenario: Scenario, which: Path
       results.push(await answerApprovals(runs, workflowId, scenario.approvals ?? {}));
     }
     const final = scenario.patients ? await playPatients(runs, store, scenario.patients) : undefined;
-    return { results, seconds: (Date.now() - began) / 1000, ...(final ? { final } : {}) };
+    const escalations = final ? await escalationsOf(store) : undefined;
+    return { results, seconds: (Date.now() - began) / 1000, ...(final ? { final, escalations } : {}) };
   } finally {
     worker.shutdown();
     await running;
@@ -242,6 +250,14 @@ async function playPatients(
   return final;
 }
 
+/** The escalations of a scenario's database, appointment by appointment: each one's kinds, sorted. */
+async function escalationsOf(store: SchedulingStore): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const e of await store.escalations({})) if (e.appointment_id) (out[e.appointment_id] ??= []).push(e.kind);
+  for (const kinds of Object.values(out)) kinds.sort();
+  return out;
+}
+
 function decisionsOfAll(results: ReassignmentResult[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const r of results) {
@@ -284,6 +300,9 @@ function compare(config: AppConfig, scenario: Scenario, oracle: PathOutcome, can
     time_s: Math.round(candidate.seconds * 100) / 100,
     statuses: rs.map((r) => r.status),
     workflow_ids: { oracle: oracle.results.map((r) => r.workflow_id), candidate: rs.map((r) => r.workflow_id) },
+    ...(oracle.escalations || candidate.escalations
+      ? { escalations: { oracle: oracle.escalations ?? {}, candidate: candidate.escalations ?? {} } }
+      : {}),
   };
 }
 

@@ -346,6 +346,25 @@ async function refreshEscalations() {
   $('no-escalations').hidden = shown.length > 0;
 }
 
+/** The label routes: which scoring strategy runs use now, who pinned it, and the last move with its reason. */
+async function refreshRoutes() {
+  const { routes } = await api('/api/label-routes');
+  const body = $('routes');
+  body.replaceChildren();
+  for (const r of routes) {
+    const tr = document.createElement('tr');
+    tr.dataset.testid = `route-${r.prompt}-${r.label}`;
+    const m = r.last_move;
+    const move = m
+      ? `${when(m.created_at)}: ${m.from_label ?? '–'} → ${m.to_label} by ${m.moved_by} (${m.reason})`
+      : undefined;
+    const pinned = r.pinned_by ? `pinned by ${r.pinned_by} (${when(r.pinned_at)})` : 'no';
+    tr.append(cell(r.prompt), cell(r.label), cell(r.follows), cell(pinned), cell(move));
+    body.append(tr);
+  }
+  $('no-routes').hidden = routes.length > 0;
+}
+
 async function refreshRuns() {
   const { runs } = await api('/api/reassignments?limit=25');
   const body = $('runs');
@@ -530,7 +549,7 @@ async function preview() {
 
 async function refresh() {
   try {
-    await Promise.all([refreshApprovals(), refreshRuns(), refreshAttention(), refreshEscalations()]);
+    await Promise.all([refreshApprovals(), refreshRuns(), refreshAttention(), refreshEscalations(), refreshRoutes()]);
   } catch (err) {
     notice(err.message);
   }
@@ -555,7 +574,7 @@ $('sign-out').addEventListener('click', () => {
   sessionStorage.removeItem('reassign.apiKey');
   if (state.stream) state.stream.abort();
   state.selected = null;
-  for (const id of ['approvals', 'runs', 'decisions', 'escalations']) $(id).replaceChildren();
+  for (const id of ['approvals', 'runs', 'decisions', 'escalations', 'routes']) $(id).replaceChildren();
   $('run-section').hidden = true;
   whoAmI().then(() => notice('Signed out.', true));
 });

@@ -65,6 +65,23 @@ const escalationSchema = z.object({
   note: z.string().nullable(),
   created_at: z.string(),
 });
+const labelRouteSchema = z.object({
+  prompt: z.string(),
+  label: z.string(),
+  follows: z.string(),
+  pinned_by: z.string().nullable(),
+  pinned_at: z.string().nullable(),
+  updated_at: z.string(),
+  last_move: z
+    .object({
+      from_label: z.string().nullable(),
+      to_label: z.string(),
+      reason: z.string(),
+      moved_by: z.string(),
+      created_at: z.string(),
+    })
+    .nullable(),
+});
 const escalationParams = z.object({
   id: z.coerce
     .number()
@@ -153,6 +170,20 @@ export function registerOutcomeRoutes(fastify: FastifyInstance, { client }: ApiD
       },
     },
     async (request) => ({ escalations: await desk.escalations(request.query) }),
+  );
+
+  app.get(
+    '/api/label-routes',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary:
+          'Label routes: which label a label of a prompt follows (production → conservative), moved by the adaptation policy or pinned by a person, with the last move',
+        tags: ['outcomes'],
+        response: { 200: z.object({ routes: z.array(labelRouteSchema) }), ...refusals },
+      },
+    },
+    async () => ({ routes: await desk.labelRoutes() }),
   );
 
   for (const [action, to] of [
