@@ -195,6 +195,12 @@ describe('the MCP server', () => {
       await operator('get_reassignment', { workflow_id: id, include_patients: true }),
     );
     expect(Object.keys(withNames.patients)).toContain('A002');
+    // While the run runs, get_reassignment is its progress: A002 waiting for a human.
+    const running = json<{ execution_status: string; progress: { pending_approvals: { appointment_id: string }[] } }>(
+      await viewer('get_reassignment', { workflow_id: id }),
+    );
+    expect(running.execution_status).toBe('RUNNING');
+    expect(running.progress.pending_approvals.map((p) => p.appointment_id)).toEqual(['A002']);
     // Without the operator's ask, no patient name in what a viewer reads.
     const names_ = Object.values(withNames.patients);
     expect(names_.length).toBeGreaterThan(0);
@@ -226,6 +232,26 @@ describe('the MCP server', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(bare.status).toBe(401);
+    // Stateless: a request with a key is answered on its own, no session to carry to the next one.
+    const keyed = await fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${VIEWER}`,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
+    });
+    expect(keyed.status).toBe(200);
+    expect(keyed.headers.get('mcp-session-id')).toBeNull();
+    expect(((await keyed.json()) as { result: { serverInfo: { name: string } } }).result.serverInfo.name).toBe(
+      'prompt-driven-reassignment',
+    );
     await expect(overHttp('not-a-key-000000000000')).rejects.toThrow();
   });
 
@@ -277,11 +303,11 @@ describe('the MCP server', () => {
     expect(result.assignments.find((a) => a.appointment_id === 'A002')).toMatchObject({ approved_by: 'alice' });
   });
 
-  test('over stdio, started as `npm run -s mcp` is in the docs: the same errand, decided under the local operator name', async () => {
+  test('over stdio, started as the Claude Desktop configuration in the docs starts it (`npm run -s --prefix <repository> mcp`, from another directory): the same errand, decided under the local operator name', async () => {
     const transport = new StdioClientTransport({
       command: 'npm',
-      args: ['run', '-s', 'mcp'],
-      cwd: projectRoot,
+      args: ['run', '-s', '--prefix', projectRoot, 'mcp'],
+      cwd: tempDir('mcp-stdio'),
       env: { ...(process.env as Record<string, string>), ...env, MCP_OPERATOR_NAME: 'dr-stdio' },
       stderr: 'pipe',
     });
