@@ -7,6 +7,7 @@ import path from 'node:path';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
+import { REASSIGNMENT_TYPES } from '../src/workflowIds';
 import { auditStore, encryptionEnv, startHarness, storeEnv, tempDir, type Harness } from './support/harness';
 
 /**
@@ -173,6 +174,16 @@ describe('the MCP server', () => {
         (a) => a.workflow_id === id,
       ),
     );
+    // The start went through the API's own start: its starter is recorded under the key's name, and an identical
+    // start while the run is running gets that run, not a second one.
+    const detail = (await (
+      await fetch(`${api.url}/api/reassignments/${id}`, { headers: { authorization: `Bearer ${VIEWER}` } })
+    ).json()) as { started_by: string | null };
+    expect(detail.started_by).toBe('alice');
+    const again = json<{ workflow_id: string }>(
+      await operator('start_reassignment', { provider_id: 'T001', date: '2025-11-21' }),
+    );
+    expect(again.workflow_id).toBe(id);
     const refused = await viewer('decide_approval', { workflow_id: id, appointment_id: 'A002', decision: 'approve' });
     expect(refused).toMatchObject({ isError: true });
     expect(text(refused)).toBe('the viewer role may not do this: it needs the operator role');
@@ -184,6 +195,26 @@ describe('the MCP server', () => {
       await operator('get_reassignment', { workflow_id: id, include_patients: true }),
     );
     expect(Object.keys(withNames.patients)).toContain('A002');
+    // While the run runs, get_reassignment is its progress: A002 waiting for a human.
+    const running = json<{ execution_status: string; progress: { pending_approvals: { appointment_id: string }[] } }>(
+      await viewer('get_reassignment', { workflow_id: id }),
+    );
+    expect(running.execution_status).toBe('RUNNING');
+    expect(running.progress.pending_approvals.map((p) => p.appointment_id)).toEqual(['A002']);
+    // Without the operator's ask, no patient name in what a viewer reads.
+    const names_ = Object.values(withNames.patients);
+    expect(names_.length).toBeGreaterThan(0);
+    for (const read of [
+      await viewer('get_reassignment', { workflow_id: id }),
+      await viewer('list_approvals'),
+      await viewer('list_reassignments', { provider: 'T001' }),
+    ]) {
+      expect(read.isError).toBeFalsy();
+      for (const n of names_) expect(JSON.stringify(read)).not.toContain(n);
+    }
+    const notCancelled = await viewer('cancel_reassignment', { workflow_id: id });
+    expect(text(notCancelled)).toBe('the viewer role may not do this: it needs the operator role');
+    expect((await h.client.workflow.getHandle(id).describe()).status.name).toBe('RUNNING');
     const score = json<{ score: number; band: string }>(
       await viewer('calculate_match_score', { appointment_id: 'A002', provider_id: 'P001' }),
     );
@@ -201,11 +232,38 @@ describe('the MCP server', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(bare.status).toBe(401);
+    // Stateless: a request with a key is answered on its own, no session to carry to the next one.
+    const keyed = await fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${VIEWER}`,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
+    });
+    expect(keyed.status).toBe(200);
+    expect(keyed.headers.get('mcp-session-id')).toBeNull();
+    expect(((await keyed.json()) as { result: { serverInfo: { name: string } } }).result.serverInfo.name).toBe(
+      'prompt-driven-reassignment',
+    );
     await expect(overHttp('not-a-key-000000000000')).rejects.toThrow();
   });
 
   test('bad input: an unknown tool or a malformed argument is an MCP error in one line, and nothing is started or written', async () => {
     const call = caller(await overHttp(OPERATOR));
+    const reassignments = async () => {
+      const ids = [];
+      for await (const e of h.client.workflow.list({ query: `TaskQueue = '${h.taskQueue}'` }))
+        if (REASSIGNMENT_TYPES.includes(e.type)) ids.push(e.workflowId);
+      return ids.sort();
+    };
+    const runsBefore = await reassignments();
     const before = await h.store.counts();
     const unknown = call('start_reasignment', { provider_id: 'T001', date: '2025-11-21' });
     await expect(unknown).rejects.toThrow(
@@ -221,9 +279,7 @@ describe('the MCP server', () => {
     expect(text(notStarted)).toMatch(/^unknown provider T999/);
     expect(await h.store.counts()).toEqual(before);
     expect(await h.store.unavailability('T001', '2025-11-21')).toBeFalsy();
-    const runs = [];
-    for await (const e of h.client.workflow.list({ query: `TaskQueue = '${h.taskQueue}'` })) runs.push(e.workflowId);
-    expect(runs.filter((r) => r.includes('T999'))).toEqual([]);
+    expect(await reassignments()).toEqual(runsBefore);
   });
 
   test('the MCP Inspector CLI, over streamable HTTP with an operator key: the same errand', async () => {
@@ -247,11 +303,11 @@ describe('the MCP server', () => {
     expect(result.assignments.find((a) => a.appointment_id === 'A002')).toMatchObject({ approved_by: 'alice' });
   });
 
-  test('over stdio, started as `npm run -s mcp` is in the docs: the same errand, decided under the local operator name', async () => {
+  test('over stdio, started as the Claude Desktop configuration in the docs starts it (`npm run -s --prefix <repository> mcp`, from another directory): the same errand, decided under the local operator name', async () => {
     const transport = new StdioClientTransport({
       command: 'npm',
-      args: ['run', '-s', 'mcp'],
-      cwd: projectRoot,
+      args: ['run', '-s', '--prefix', projectRoot, 'mcp'],
+      cwd: tempDir('mcp-stdio'),
       env: { ...(process.env as Record<string, string>), ...env, MCP_OPERATOR_NAME: 'dr-stdio' },
       stderr: 'pipe',
     });

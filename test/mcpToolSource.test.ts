@@ -333,6 +333,31 @@ describe('an MCP server as a tool source', () => {
     }
   }, 120_000);
 
+  test("a shadow run's dry run is never offered the MCP tools: their calls are real and the shadow writes nothing", async () => {
+    const h = await startHarness({ editPrompts: withEhr(ehr.url) });
+    const before = { received: ehr.received.length, unkeyed: ehr.unkeyed };
+    try {
+      const result = await h.run('reassignment', {
+        providerId: 'T001',
+        date: DATE,
+        reason: 'sick',
+        promptLabel: 'mcp',
+        mode: 'shadow',
+        shadowWriter: 'code',
+      });
+      expect(result.status).toBe('completed');
+      // The prompt path decided beside the code (its model read the prompt that names the EHR's tool)...
+      expect(result.shadow).toMatchObject({ writer: 'code', shadow: 'prompt', agreed: 3 });
+      expect(result.shadow!.llm.calls).toBeGreaterThan(0);
+      expect(result.shadow!.llm.invalid_tool_calls).toBe(0);
+      // ... and the EHR heard nothing from it.
+      expect({ received: ehr.received.length, unkeyed: ehr.unkeyed }).toEqual(before);
+      expect(await auditStore(h.store)).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
+
   test('an MCP server that stops answering calls: each call is retried, then the batch ends, and the result says why', async () => {
     const h = await startHarness({ editPrompts: withEhr(ehr.url) });
     ehr.failCalls = true;

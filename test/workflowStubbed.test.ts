@@ -261,4 +261,118 @@ describe('the reassignment workflows with stubbed activities', () => {
     ]);
     expect(result.llm).toMatchObject({ model: 'scripted-model', calls: 4 });
   });
+  test("an MCP tool the prompt config names: offered beside the catalog's, arguments checked against the pinned schema before anything is sent, a write keyed and a read not", async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        appointment_id: { type: 'string', pattern: '^A\\d+$' },
+        outcome: { type: 'string', enum: ['reassigned', 'waitlisted'] },
+        provider_id: { type: 'string' },
+      },
+      required: ['appointment_id', 'outcome'],
+      additionalProperties: false,
+    };
+    const pinned = [
+      {
+        server: 'ehr',
+        tool: 'record_outcome',
+        name: 'ehr__record_outcome',
+        description: 'Record how an appointment ended.',
+        input_schema: schema,
+        read_only: false,
+      },
+      {
+        server: 'ehr',
+        tool: 'chart',
+        name: 'ehr__chart',
+        description: 'Read a chart.',
+        input_schema: { type: 'object', properties: { appointment_id: { type: 'string' } } },
+        read_only: true,
+      },
+    ];
+    const sent: { tool: string; args: Record<string, unknown>; idempotencyKey?: string }[] = [];
+    const asked: ChatInput[] = [];
+    const script = scriptedChat([
+      {
+        calls: [
+          ['find_candidates', { appointment_id: 'A001' }],
+          ['find_candidates', { appointment_id: 'A002' }],
+        ],
+      },
+      {
+        calls: [
+          ['assign_appointment', { appointment_id: 'A002', new_provider_id: 'P001' }],
+          ['add_to_waitlist', { appointment_id: 'A001', reason: 'no candidate' }],
+        ],
+      },
+      {
+        calls: [
+          ['notify_patient', { appointment_id: 'A002', kind: 'reassigned' }],
+          ['notify_patient', { appointment_id: 'A001', kind: 'waitlisted' }],
+        ],
+      },
+      {
+        calls: [
+          ['ehr__record_outcome', { appointment_id: 'A002', outcome: 'lost' }],
+          ['ehr__record_outcome', { appointment_id: 'A002', outcome: 'reassigned', provider_id: 'P001' }],
+          ['ehr__chart', { appointment_id: 'A002' }],
+        ],
+      },
+      {
+        content: JSON.stringify({
+          total_affected: 2,
+          successful_assignments: 1,
+          waitlist_entries: 1,
+          assignments: [{ appointment_id: 'A002', new_provider_id: 'P001' }],
+          waitlisted: [{ appointment_id: 'A001' }],
+        }),
+      },
+    ]);
+    const stubs = stubActivities(appointmentIds(2), (input) => (asked.push(input), script(input)), []);
+    const activities = {
+      ...stubs,
+      resolvePrompts: async ({ label }: { label: string }) => {
+        const bundle = await resolvePromptBundle(new LocalPromptRegistry(path.join(projectRoot, 'prompts')), label);
+        bundle.config.mcp_servers = [
+          { name: 'ehr', url: 'http://127.0.0.1:9/mcp', tools: ['record_outcome', 'chart'] },
+        ];
+        return bundle;
+      },
+      listMcpTools: async () => pinned,
+      callMcpTool: async (input: { tool: string; args: Record<string, unknown>; idempotencyKey?: string }) => {
+        sent.push({
+          tool: input.tool,
+          args: input.args,
+          ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
+        });
+        return { ok: true, result: { recorded: true } };
+      },
+    } as unknown as Activities;
+
+    const result = await reassignWith(activities);
+
+    expect(result.status).toBe('completed');
+    // Offered to the model after the catalog's tools, with the server's own description and schema.
+    expect(asked[0]!.tools).toContain('find_candidates');
+    expect(asked[0]!.externalTools).toEqual([
+      { name: 'ehr__record_outcome', description: 'Record how an appointment ended.', parameters: schema },
+      { name: 'ehr__chart', description: 'Read a chart.', parameters: pinned[1]!.input_schema },
+    ]);
+    // The call whose arguments do not fit the pinned schema never reached the server: the model read why.
+    sent.sort((a, b) => a.tool.localeCompare(b.tool)); // the two calls of one turn run side by side
+    expect(sent.map((c) => [c.tool, c.args])).toEqual([
+      ['chart', { appointment_id: 'A002' }],
+      ['record_outcome', { appointment_id: 'A002', outcome: 'reassigned', provider_id: 'P001' }],
+    ]);
+    const answers = asked[4]!.messages.filter((m) => m.role === 'tool').slice(-3);
+    expect(JSON.parse(answers[0]!.content as string)).toMatchObject({
+      ok: false,
+      code: 'invalid_arguments',
+      error: expect.stringMatching(/^invalid arguments for ehr__record_outcome: outcome /),
+    });
+    expect(result.llm.invalid_tool_calls).toBe(1);
+    // The write carries a key made by the workflow from the run and the arguments; the read carries none.
+    expect(sent[1]!.idempotencyKey).toMatch(new RegExp(`^${result.workflow_id}:mcp:ehr:record_outcome:[0-9a-f]{16}$`));
+    expect(sent[0]!.idempotencyKey).toBeUndefined();
+  });
 });

@@ -6,6 +6,7 @@ import { REASSIGNMENT_TYPES } from '../workflowIds';
 import { describeZodError } from '../zodIssue';
 import type { Principal } from './auth';
 import type { ApiDeps } from './deps';
+import { fingerprintOf, KeyReused, StartDedup } from './startDedup';
 import { ApiError, fromTemporal, linksOf } from './runViews';
 import type { inboxSchema, triggerBodySchema, triggerResponseSchema } from './schemas';
 
@@ -15,19 +16,26 @@ import type { inboxSchema, triggerBodySchema, triggerResponseSchema } from './sc
  * Temporal; a refusal is an ApiError (or the client's LaunchRefused) in one line.
  */
 
-/** Starts a reassignment (POST /api/trigger-workflow-dynamic, MCP start_reassignment). */
+/**
+ * Starts a reassignment (POST /api/trigger-workflow-dynamic, MCP start_reassignment), once per request: the body
+ * checked as the workflow will check it (a request of the documented shape that asks for what cannot be done is a
+ * 422), then started through the API's dedup when there is one (an Idempotency-Key, or identical concurrent starts:
+ * one run), and its starter recorded. `replayed`: an earlier request's run answers this one.
+ */
 export async function startReassignment(
-  { config, client }: ApiDeps,
+  { config, client, dedup }: ApiDeps,
   body: z.infer<typeof triggerBodySchema>,
-): Promise<z.infer<typeof triggerResponseSchema>> {
+  who: string,
+  key?: string,
+): Promise<z.infer<typeof triggerResponseSchema> & { replayed: boolean }> {
   const mode = body.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
   if (body.shadow_writer && mode !== 'shadow')
-    throw new ApiError(400, 'invalid body: shadow_writer goes with mode shadow only');
+    throw new ApiError(422, 'invalid body: shadow_writer goes with mode shadow only');
   const candidate = {
     providerId: body.provider_id,
     date: body.date,
     ...(body.until !== undefined ? { until: body.until } : {}),
-    reason: body.reason ?? 'unavailable',
+    reason: body.reason?.trim() ?? 'unavailable',
     promptLabel: body.label ?? config.PROMPT_LABEL,
     ...(body.shadow_writer ? { shadowWriter: body.shadow_writer } : {}),
   };
@@ -35,20 +43,41 @@ export async function startReassignment(
   const parsed = reassignmentInputSchema.safeParse(candidate);
   if (!parsed.success)
     throw new ApiError(
-      400,
+      422,
       `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
     );
-  const started = await client.start({ input: candidate, mode }).catch((err: unknown) => {
-    if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
-      throw new ApiError(409, 'a run with that workflow id is already running');
+  const workflowId = key ? StartDedup.workflowIdFor(who, key, body.provider_id, body.date) : undefined;
+  const launch = async () => {
+    const s = await client
+      .start({ input: candidate, mode, ...(workflowId ? { workflowId } : {}) })
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
+          throw new ApiError(409, 'a run with that workflow id is already running');
+        throw err;
+      });
+    return { ...s, mode };
+  };
+  const existing = async (id: string) => {
+    const d = await client.temporal.workflow.getHandle(id).describe();
+    return { workflowId: id, runId: d.runId, type: d.type, mode };
+  };
+  const isRunning = async (id: string) =>
+    (await client.temporal.workflow.getHandle(id).describe()).status.name === 'RUNNING';
+  const request = { who, fingerprint: fingerprintOf({ ...candidate, mode }), ...(key ? { key, workflowId } : {}) };
+  const started = await (
+    dedup ? dedup.start(request, launch, isRunning, existing) : launch().then((s) => ({ ...s, replayed: false }))
+  ).catch((err: unknown) => {
+    if (err instanceof KeyReused) throw new ApiError(422, err.message);
     throw err;
   });
+  if (!started.replayed) await dedup?.recordStarter(started.workflowId, who);
   return {
     workflow_id: started.workflowId,
     run_id: started.runId,
     type: started.type,
     mode,
     links: linksOf(config, started.workflowId),
+    replayed: started.replayed,
   };
 }
 

@@ -61,7 +61,10 @@ export const mcpTools = [
     input: triggerBodySchema,
     role: 'operator',
     readOnly: false,
-    run: (args, { deps }) => startReassignment(deps, args),
+    run: async (args, { deps, principal }) => {
+      const { replayed: _replayed, ...started } = await startReassignment(deps, args, principal.name);
+      return started;
+    },
   }),
   define({
     name: 'get_reassignment',

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { progressQuery } from '../../workflows/contract/signals';
-import { reassignmentInputSchema, type Progress, type ReassignmentResult } from '../../workflows/contract/types';
-import { describeZodError } from '../../zodIssue';
+import type { Progress, ReassignmentResult } from '../../workflows/contract/types';
 import { REASSIGNMENT_TYPES } from '../../workflowIds';
 import { detailOf, fromTemporal, linksOf, withoutRationale, ApiError } from '../runViews';
 import {
@@ -19,9 +18,8 @@ import {
   triggerHeadersSchema,
   triggerResponseSchema,
 } from '../schemas';
-import { fingerprintOf, KeyReused, StartDedup } from '../startDedup';
 import type { ApiDeps } from '../deps';
-import { cancelReassignment } from '../operations';
+import { cancelReassignment, startReassignment } from '../operations';
 
 /** Runs: start one (the seed's trigger-workflow-dynamic), list them, read one, follow it live, cancel it. */
 
@@ -59,61 +57,14 @@ export function registerRunRoutes(fastify: FastifyInstance, deps: ApiDeps): void
       },
     },
     async (request, reply) => {
-      const b = request.body;
-      const mode = b.mode ?? (config.ROLLOUT_PROMPT_SHARE !== undefined ? 'auto' : 'prompt');
-      if (b.shadow_writer && mode !== 'shadow')
-        throw new ApiError(422, 'invalid body: shadow_writer goes with mode shadow only');
-      const candidate = {
-        providerId: b.provider_id,
-        date: b.date,
-        ...(b.until !== undefined ? { until: b.until } : {}),
-        reason: b.reason?.trim() ?? 'unavailable',
-        promptLabel: b.label ?? config.PROMPT_LABEL,
-        ...(b.shadow_writer ? { shadowWriter: b.shadow_writer } : {}),
-      };
-      // The workflow's own schema has the last word (date ranges), in the API's field names: a request of the
-      // documented shape that asks for what cannot be done is a 422.
-      const parsed = reassignmentInputSchema.safeParse(candidate);
-      if (!parsed.success)
-        throw new ApiError(
-          422,
-          `invalid body: ${describeZodError(parsed.error, '(body)').replace(/^providerId\b/, 'provider_id')}`,
-        );
-      const key = request.headers['idempotency-key'];
-      const who = request.principal.name;
-      const workflowId = key ? StartDedup.workflowIdFor(who, key, b.provider_id, b.date) : undefined;
-      const launch = async () => {
-        const s = await client
-          .start({ input: candidate, mode, ...(workflowId ? { workflowId } : {}) })
-          .catch((err: unknown) => {
-            if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError')
-              throw new ApiError(409, 'a run with that workflow id is already running');
-            throw err;
-          });
-        return { ...s, mode };
-      };
-      const existing = async (id: string) => {
-        const d = await client.temporal.workflow.getHandle(id).describe();
-        return { workflowId: id, runId: d.runId, type: d.type, mode };
-      };
-      const isRunning = async (id: string) =>
-        (await client.temporal.workflow.getHandle(id).describe()).status.name === 'RUNNING';
-      const request_ = { who, fingerprint: fingerprintOf({ ...candidate, mode }), ...(key ? { key, workflowId } : {}) };
-      const started = await (
-        dedup ? dedup.start(request_, launch, isRunning, existing) : launch().then((s) => ({ ...s, replayed: false }))
-      ).catch((err: unknown) => {
-        if (err instanceof KeyReused) throw new ApiError(422, err.message);
-        throw err;
-      });
-      if (started.replayed) void reply.header('idempotent-replayed', 'true');
-      else await dedup?.recordStarter(started.workflowId, who);
-      return reply.code(started.replayed ? 200 : 201).send({
-        workflow_id: started.workflowId,
-        run_id: started.runId,
-        type: started.type,
-        mode,
-        links: linksOf(config, started.workflowId),
-      });
+      const { replayed, ...started } = await startReassignment(
+        deps,
+        request.body,
+        request.principal.name,
+        request.headers['idempotency-key'],
+      );
+      if (replayed) void reply.header('idempotent-replayed', 'true');
+      return reply.code(replayed ? 200 : 201).send(started);
     },
   );
 
