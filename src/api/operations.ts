@@ -81,24 +81,51 @@ export async function startReassignment(
   };
 }
 
-/** Every approval awaited by a running reassignment, soonest deadline first (GET /api/approvals, MCP list_approvals). */
-export async function listApprovals({ config, client }: ApiDeps): Promise<z.infer<typeof inboxSchema>> {
-  const approvals = [];
-  for await (const e of client.temporal.workflow.list({
-    query: listQuery(config.TASK_QUEUE, { status: 'running' }),
-  })) {
-    if (e.status.name !== 'RUNNING') continue;
-    const progress = await client.progress(e.workflowId).catch(() => undefined);
-    // The model's stated reason is free text that may name the patient: it stays out of this list.
-    for (const { rationale: _rationale, ...p } of progress?.pending_approvals ?? [])
-      approvals.push({
-        ...p,
-        details: null,
-        workflow_id: e.workflowId,
-        provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
-      });
-  }
-  return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
+/**
+ * Every approval awaited by a running reassignment, soonest deadline first, with the decision explained (GET
+ * /api/approvals, MCP list_approvals). The runs' progress queries go side by side; the list is shared through the
+ * API's list cache when there is one. Patient names and the model's stated reason (free text that may name the
+ * patient) are added only `withPatients`, for this answer only: never in the shared cache.
+ */
+export async function listApprovals(
+  { config, client, lists, views }: ApiDeps,
+  withPatients = false,
+): Promise<z.infer<typeof inboxSchema>> {
+  const read = async () => {
+    const running = [];
+    for await (const e of client.temporal.workflow.list({
+      query: listQuery(config.TASK_QUEUE, { status: 'running' }),
+    }))
+      if (e.status.name === 'RUNNING') running.push(e);
+    const answers = await Promise.all(
+      running.map(async (e) => ({ e, progress: await client.progress(e.workflowId).catch(() => undefined) })),
+    );
+    const approvals = await Promise.all(
+      answers.flatMap(({ e, progress }) =>
+        (progress?.pending_approvals ?? []).map(async (p) => ({
+          ...p,
+          workflow_id: e.workflowId,
+          provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
+          label: progress?.prompt?.label ?? config.PROMPT_LABEL,
+          details: (await views?.approvalDetails(p, progress?.prompt?.label ?? config.PROMPT_LABEL, false)) ?? null,
+        })),
+      ),
+    );
+    return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
+  };
+  const inbox = await (lists ? (lists.get('approvals', read) as ReturnType<typeof read>) : read());
+  const approvals = await Promise.all(
+    inbox.approvals.map(async ({ label, rationale, ...a }) =>
+      withPatients
+        ? {
+            ...a,
+            ...(rationale !== undefined ? { rationale } : {}),
+            details: a.details && ((await views?.approvalDetails(a, label, true)) ?? a.details),
+          }
+        : a,
+    ),
+  );
+  return { approvals };
 }
 
 /** Asks a running reassignment to stop after the step in flight (POST …/cancel, MCP cancel_reassignment). */

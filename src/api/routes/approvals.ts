@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { searchAttributes } from '../../workflows/contract/searchAttributes';
-import { listQuery } from '../../temporal/runList';
 import { ApiError, describeReassignment, fromTemporal } from '../runViews';
 import {
   approvalParamsSchema,
@@ -15,17 +13,15 @@ import {
   healthSchema,
 } from '../schemas';
 import type { ApiDeps } from '../deps';
+import { listApprovals } from '../operations';
 import type { TemporalWatch } from '../temporalWatch';
 
 /** The approvals inbox and its decisions, and who the caller is. */
 
 const refusals = refusalResponses;
 
-export function registerApprovalRoutes(
-  fastify: FastifyInstance,
-  { config, client, lists, views }: ApiDeps,
-  watch: TemporalWatch,
-): void {
+export function registerApprovalRoutes(fastify: FastifyInstance, deps: ApiDeps, watch: TemporalWatch): void {
+  const { config, client } = deps;
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.post(
@@ -76,43 +72,7 @@ export function registerApprovalRoutes(
       if (withPatients && request.principal.role !== 'operator')
         throw new ApiError(403, 'patient names are for the operator role only');
       request.patientData = withPatients;
-      const read = async () => {
-        const running = [];
-        for await (const e of client.temporal.workflow.list({
-          query: listQuery(config.TASK_QUEUE, { status: 'running' }),
-        }))
-          if (e.status.name === 'RUNNING') running.push(e);
-        // The runs' progress queries side by side, not one after the other.
-        const answers = await Promise.all(
-          running.map(async (e) => ({ e, progress: await client.progress(e.workflowId).catch(() => undefined) })),
-        );
-        const approvals = await Promise.all(
-          answers.flatMap(({ e, progress }) =>
-            (progress?.pending_approvals ?? []).map(async (p) => ({
-              ...p,
-              workflow_id: e.workflowId,
-              provider_of_run: e.typedSearchAttributes.get(searchAttributes.providerId) ?? null,
-              label: progress?.prompt?.label ?? config.PROMPT_LABEL,
-              details: (await views?.approvalDetails(p, progress?.prompt?.label ?? config.PROMPT_LABEL, false)) ?? null,
-            })),
-          ),
-        );
-        return { approvals: approvals.sort((a, b) => a.deadline.localeCompare(b.deadline)) };
-      };
-      const inbox = await (lists ? (lists.get('approvals', read) as ReturnType<typeof read>) : read());
-      // Patient names never go into the shared cache: added for this operator's answer only.
-      const approvals = await Promise.all(
-        inbox.approvals.map(async ({ label, rationale, ...a }) =>
-          withPatients
-            ? {
-                ...a,
-                ...(rationale !== undefined ? { rationale } : {}),
-                details: a.details && ((await views?.approvalDetails(a, label, true)) ?? a.details),
-              }
-            : a,
-        ),
-      );
-      return { approvals };
+      return listApprovals(deps, withPatients);
     },
   );
 
