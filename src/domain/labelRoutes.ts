@@ -1,3 +1,4 @@
+import type { OutcomeFigures } from './results';
 import { RunRecords } from './runRecords';
 
 /**
@@ -32,23 +33,9 @@ export interface LabelRouteMove {
 }
 
 /** The outcome figures of the runs that used one label of the scoring strategy, over a window. */
-export interface LabelOutcomeFigures {
+export interface LabelOutcomeFigures extends OutcomeFigures {
   /** The label whose runs were counted (the one the route follows now). */
   label: string;
-  /** Offers created since this time were counted (the window's start, or the route's last move if later). */
-  since: string;
-  runs: number;
-  offered_appointments: number;
-  /** Offers answered accepted, declined or not at all by their deadline (an offer superseded is no answer). */
-  answered: number;
-  accepted: number;
-  acceptance_rate: number | null;
-  satisfaction_count: number;
-  /** Mean satisfaction score over 5 (a 0-1 scale), null without scores. */
-  satisfaction: number | null;
-  escalations: number;
-  /** Escalations raised about those runs' decisions per 100 offered appointments, null without offers. */
-  escalations_per_100: number | null;
 }
 
 interface MoveRow extends Omit<LabelRouteMove, 'figures'> {

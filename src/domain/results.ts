@@ -43,3 +43,21 @@ export const notificationResultSchema = z.object({
   channel: z.string(),
 });
 export type NotificationResult = z.infer<typeof notificationResultSchema>;
+
+/** The outcome figures of a scoring strategy's runs over a window (the store counts them, the adaptation policy judges). */
+export interface OutcomeFigures {
+  /** Offers created since this time were counted (the window's start, or the route's last move if later). */
+  since: string;
+  runs: number;
+  offered_appointments: number;
+  /** Offers answered accepted, declined or not at all by their deadline (an offer superseded is no answer). */
+  answered: number;
+  accepted: number;
+  acceptance_rate: number | null;
+  satisfaction_count: number;
+  /** Mean satisfaction score over 5 (a 0-1 scale), null without scores. */
+  satisfaction: number | null;
+  escalations: number;
+  /** Escalations raised about those runs' decisions per 100 offered appointments, null without offers. */
+  escalations_per_100: number | null;
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { OutcomeFigures } from '../../domain/results';
 import { labelSchema } from '../../prompts/schema';
 
 /**
@@ -70,23 +71,13 @@ export type AdaptInput = z.input<typeof adaptInputSchema>;
 export type AdaptSettings = z.output<typeof adaptInputSchema>;
 
 /** The route as the policy read it, and the figures of the strategy it follows now. */
-export interface AdaptFigures {
+export interface AdaptFigures extends OutcomeFigures {
   /** The label the route follows now (the label itself when there is no route). */
   follows: string;
   pinned_by: string | null;
   pinned_at: string | null;
   /** When the route last moved (by the policy or a person), if ever. */
   last_move_at: string | null;
-  since: string;
-  runs: number;
-  offered_appointments: number;
-  answered: number;
-  accepted: number;
-  acceptance_rate: number | null;
-  satisfaction_count: number;
-  satisfaction: number | null;
-  escalations: number;
-  escalations_per_100: number | null;
 }
 
 export interface AdaptVerdict {
