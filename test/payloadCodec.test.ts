@@ -327,6 +327,25 @@ describe('the codec server', () => {
     expect(none.json()).toEqual({ payloads: [] });
     await app.close();
   });
+
+  test('a malformed body (not JSON, empty, not a list of payloads, data not base64) is a 400 with one line', async () => {
+    const app = await server();
+    const bodies = ['{"payloads": [', '', '[1]', '{"payloads":[{"data":"not base64!"}]}', '{"payloads":"x"}'];
+    for (const body of bodies) {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/decode',
+        headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+        payload: body,
+      });
+      expect({ body, status: r.statusCode }).toEqual({ body, status: 400 });
+      expect(Object.keys(r.json() as object)).toEqual(['error']);
+      const { error } = r.json() as { error: string };
+      expect(error).toMatch(/^invalid body: .*expected \{"payloads":/);
+      expect(error.split('\n')).toHaveLength(1);
+    }
+    await app.close();
+  });
 });
 
 describe('the patient id pseudonym key', () => {

@@ -45,6 +45,7 @@ const toJson = (p: Payload): JsonPayload => ({
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
+const EXPECTED_BODY = 'expected {"payloads":[{"metadata":{…},"data":"<base64>"}]}';
 const ALLOWED_HEADERS = 'content-type, x-namespace, authorization, x-api-key';
 
 export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyInstance> {
@@ -98,10 +99,7 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
       const who = authenticate(request, need);
       if (!who.principal) return reply.code(who.status).send({ error: who.error });
       const body = bodySchema.safeParse(request.body);
-      if (!body.success)
-        return reply
-          .code(400)
-          .send({ error: 'invalid body: expected {"payloads":[{"metadata":{…},"data":"<base64>"}]}' });
+      if (!body.success) return reply.code(400).send({ error: `invalid body: ${EXPECTED_BODY}` });
       const payloads = body.data.payloads.map(fromJson);
       const namespace = typeof request.headers['x-namespace'] === 'string' ? request.headers['x-namespace'] : '-';
       try {
@@ -123,6 +121,14 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
   // Decoded payloads hold patient data, which the API shows to operators only (`?include=patients`).
   route('/decode', 'operator');
   route('/encode', 'operator');
+  // What Fastify refuses before a route runs (a body that is not JSON, or too large): one line, as the routes answer.
+  app.setErrorHandler((err, request, reply) => {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 400) return reply.code(400).send({ error: `invalid body: ${describeError(err)}; ${EXPECTED_BODY}` });
+    if (status && status > 400 && status < 500) return reply.code(status).send({ error: describeError(err) });
+    deps.log(`codec server: ${request.method} ${request.url.split('?')[0]}: ${describeError(err)}`);
+    return reply.code(500).send({ error: 'internal error: the codec server could not answer (its log says why)' });
+  });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
