@@ -15,7 +15,9 @@ import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { batchWorkflowId } from '../src/workflowIds';
 import {
+  auditStore,
   encryptionEnv,
+  queryRows,
   startHarness,
   tempDir,
   temporalCli,
@@ -226,6 +228,40 @@ describe('key rotation and a missing key', () => {
     }
   }, 180_000);
 
+  test('a run started under key 1 and waiting when the keyring becomes {2 current, 1 old} finishes: its history holds both key ids and replays, the store audits clean', async () => {
+    const before = await startHarness({ env: { PAYLOAD_KEYS: ring('k1', { k1 }) } });
+    const handle = await before.start('promptDrivenReassignment', seedInput);
+    await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+    expect(await keyIdsIn(handle)).toEqual(new Set(['k1']));
+    // The rotation: every process stops and starts again with the new keyring, on the same task queue and data.
+    await before.close();
+    const after = await startHarness({
+      target: before.store.target,
+      keepData: true,
+      env: { TASK_QUEUE: before.taskQueue, PAYLOAD_KEYS: ring('k2', { k1, k2 }) },
+    });
+    try {
+      const resumed = after.client.workflow.getHandle(handle.workflowId);
+      await resumed.signal(approveSignal, { appointmentId: 'A002', by: 'test' });
+      const r = (await resumed.result()) as ReassignmentResult;
+      expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+      // Written under k1 before the rotation, under k2 after it (the signal, the rest of the run, its result).
+      expect(await keyIdsIn(resumed)).toEqual(new Set(['k1', 'k2']));
+      for (const id of [handle.workflowId, batchWorkflowId(handle.workflowId, 1)])
+        await Worker.runReplayHistory(
+          {
+            workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
+            dataConverter: testDataConverter({ PAYLOAD_KEYS: ring('k2', { k1, k2 }) }),
+          },
+          await after.client.workflow.getHandle(id).fetchHistory(),
+          id,
+        );
+      expect(await auditStore(after.store)).toEqual([]);
+    } finally {
+      await after.close();
+    }
+  }, 180_000);
+
   test('a run under a key the worker lacks fails its workflow task (not the run) with a line naming the key id, and goes on once the key is there', async () => {
     const taskQueue = uniqueName('missing-key');
     const stranger = newKey();
@@ -260,6 +296,13 @@ describe('key rotation and a missing key', () => {
       expect(said).toContainEqual(expect.stringMatching(new RegExp(`cannot decrypt \\(workflow ${id}\\).*"stranger"`)));
       expect(said.join('\n')).not.toContain(stranger);
       expect((await handle.describe()).status.name).toBe('RUNNING');
+      // Nothing was done under the unreadable input: no decision, no notification written.
+      expect(
+        await queryRows(
+          lacking.store,
+          'SELECT run_id AS id FROM runs UNION ALL SELECT idempotency_key FROM tool_calls',
+        ),
+      ).toEqual([]);
     } finally {
       await lacking.close();
     }
@@ -270,6 +313,7 @@ describe('key rotation and a missing key', () => {
     try {
       const r = (await fixed.client.workflow.getHandle(id).result()) as ReassignmentResult;
       expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+      expect(await auditStore(fixed.store)).toEqual([]);
     } finally {
       await fixed.close();
       await connection.close();
