@@ -53,6 +53,25 @@ export function temporalCli(
   return runProcess(binary, [...args, '--address', address, ...codecArgs]);
 }
 
+/**
+ * The encoding of every payload in a Temporal CLI JSON answer (`schedule describe`, `workflow show` …, without a
+ * codec): `binary/encrypted` for each one our codec wrote. Search attributes are never encoded, so not counted.
+ */
+export function payloadEncodings(cliJsonText: string): string[] {
+  const found: string[] = [];
+  const walk = (v: unknown, key = ''): void => {
+    if (key === 'searchAttributes' || key === 'indexedFields') return;
+    if (Array.isArray(v)) v.forEach((x) => walk(x));
+    else if (v && typeof v === 'object') {
+      const encoding = (v as { metadata?: { encoding?: unknown } }).metadata?.encoding;
+      if (typeof encoding === 'string') found.push(Buffer.from(encoding, 'base64').toString('utf8'));
+      else for (const [k, x] of Object.entries(v)) walk(x, k);
+    }
+  };
+  walk(JSON.parse(cliJsonText));
+  return found;
+}
+
 /** `npm run cli -- <args>`. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
   return runScript(scripts.cli, args, env);
