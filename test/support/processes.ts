@@ -55,20 +55,23 @@ export function temporalCli(
 
 /**
  * The encoding of every payload in a Temporal CLI JSON answer (`schedule describe`, `workflow show` …, without a
- * codec): `binary/encrypted` for each one our codec wrote. Search attributes are never encoded, so not counted.
+ * codec): `binary/encrypted` for each one our codec wrote. Not counted, since no codec ever encodes them (and
+ * nothing identifying goes there): search attributes, and what the SDK's core writes into markers itself (a
+ * `patched()` id; a local activity's sequence number, type and times; its result is ours, and counted).
  */
 export function payloadEncodings(cliJsonText: string): string[] {
   const found: string[] = [];
-  const walk = (v: unknown, key = ''): void => {
-    if (key === 'searchAttributes' || key === 'indexedFields') return;
-    if (Array.isArray(v)) v.forEach((x) => walk(x));
+  const notOurs = /(searchAttributes|markerRecordedEventAttributes\.details\.(patch-data|data))$/;
+  const walk = (v: unknown, at: string): void => {
+    if (notOurs.test(at)) return;
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
     else if (v && typeof v === 'object') {
       const encoding = (v as { metadata?: { encoding?: unknown } }).metadata?.encoding;
       if (typeof encoding === 'string') found.push(Buffer.from(encoding, 'base64').toString('utf8'));
-      else for (const [k, x] of Object.entries(v)) walk(x, k);
+      else for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
     }
   };
-  walk(JSON.parse(cliJsonText));
+  walk(JSON.parse(cliJsonText), '');
   return found;
 }
 
