@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -346,4 +347,60 @@ describe('bad key settings', () => {
     },
     120_000,
   );
+});
+
+/**
+ * A long-running entry point of ours, started as a user does (tsx), until its start-up banner shows on stdout (or
+ * it exits): what it printed by then, and its exit code if it ended. Stopped with SIGTERM.
+ */
+async function startedUntil(
+  script: string,
+  env: Record<string, string>,
+  banner: RegExp,
+): Promise<{ out: string; code: number | null }> {
+  const child = spawn(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let code: number | null = null;
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', (c) => ((code = c), resolve())));
+  const deadline = Date.now() + 60_000;
+  while (code === null && !banner.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (code === null) child.kill('SIGTERM');
+  await exited;
+  return { out, code: banner.test(out) ? null : code };
+}
+
+describe('PAYLOAD_ENCRYPTION=off', () => {
+  test('the worker, the API and the codec server warn at every start, and the CLI at every command', async () => {
+    const dir = tempDir('encryption-off');
+    const env = {
+      PAYLOAD_ENCRYPTION: 'off',
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
+      TASK_QUEUE: uniqueName('encryption-off'),
+      DB_PATH: path.join(dir, 'scheduling.db'),
+      API_PORT: '0',
+      CODEC_PORT: '0',
+    };
+    const src = path.join(__dirname, '..', 'src');
+    const started = await Promise.all([
+      startedUntil(scripts.worker, env, /^worker polling task queue/m),
+      startedUntil(path.join(src, 'api', 'main.ts'), env, /^operator console and API on /m),
+      startedUntil(path.join(src, 'codecServer', 'main.ts'), env, /^codec server on /m),
+    ]);
+    const cli = await runCli(['list'], env);
+    expect(cli.code).toBe(0);
+    for (const { out } of [...started, { out: `${cli.stdout}${cli.stderr}` }]) {
+      expect(out).toMatch(
+        /^warning: PAYLOAD_ENCRYPTION=off: inputs, results and patient data are stored in Temporal as plain JSON$/m,
+      );
+      expect(out.split('warning: PAYLOAD_ENCRYPTION=off')).toHaveLength(2);
+    }
+    // And the start-up banners of the worker and the codec server say it too.
+    expect(started[0]!.out).toMatch(/worker polling task queue .*payload encryption OFF/);
+    expect(started[2]!.out).toMatch(/codec server on .*payload encryption OFF/);
+  }, 120_000);
 });
