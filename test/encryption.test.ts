@@ -10,6 +10,8 @@ import { decisionsOf } from '../src/cli/format';
 import { startCodecServer } from '../src/codecServer/main';
 import { loadConfig } from '../src/config';
 import { demoDataset } from '../src/domain/demoData';
+import { syntheticDataset } from '../src/domain/syntheticData';
+import { decideApproval } from '../src/temporal/approvalDecision';
 import { KEY_ID_METADATA } from '../src/temporal/codec/encryptionCodec';
 import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
 import { approveSignal } from '../src/workflows/contract/signals';
@@ -24,10 +26,11 @@ import {
   temporalCli,
   testDataConverter,
   uniqueName,
+  untilVisible,
   waitForProgress,
   type Harness,
 } from './support/harness';
-import { expectOneLineError, runCli, runScript, scripts } from './support/processes';
+import { expectOneLineError, payloadEncodings, runCli, runScript, scripts } from './support/processes';
 import { seedInput } from './support/seed';
 
 /**
@@ -320,6 +323,111 @@ describe('key rotation and a missing key', () => {
       await connection.close();
     }
   }, 180_000);
+});
+
+describe('every kind of payload', () => {
+  /** `temporal workflow show` of one run, without a codec: its JSON text and its events. */
+  async function shown(address: string, workflowId: string, runId?: string) {
+    const r = await temporalCli(address, [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      ...(runId ? ['--run-id', runId] : []),
+      '--output',
+      'json',
+    ]);
+    expect(r.code).toBe(0);
+    return { text: r.stdout, events: (JSON.parse(r.stdout) as { events: Record<string, unknown>[] }).events };
+  }
+
+  test('an Update, and failures (their messages and stack traces), are ciphertext in the stored history', async () => {
+    const h = await startHarness();
+    // A model endpoint that refuses the key: the model check's activity fails (non-retryable), and so does the run.
+    const refused = await startHarness({ faults: [{ mode: 'unauthorized' }] });
+    try {
+      const handle = await h.start('promptDrivenReassignment', seedInput);
+      await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+      await decideApproval(h.client, handle.workflowId, { appointmentId: 'A002', decision: 'approve', by: 'test' });
+      expect(decisionsOf((await handle.result()) as ReassignmentResult)).toEqual({
+        A001: 'P001',
+        A002: 'P001',
+        A003: 'waitlist',
+      });
+      const decided = await shown(h.address, handle.workflowId);
+      expect(decided.events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+      expect(decided.events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(1);
+
+      const failing = await refused.start('promptDrivenReassignment', seedInput);
+      // Through our codec the reason reads in clear (so the scan below has something to miss).
+      await expect(failing.result()).rejects.toThrow();
+      const reason = await failing.result().catch((e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
+      expect(reason).toMatch(/refused the API key \(401\)/);
+      const failed = await shown(refused.address, failing.workflowId);
+      const failures = failed.events
+        .map(
+          (e) =>
+            (
+              (e.activityTaskFailedEventAttributes ?? e.workflowExecutionFailedEventAttributes) as
+                { failure: { message: string; stackTrace?: string } } | undefined
+            )?.failure,
+        )
+        .filter((f) => f !== undefined);
+      expect(failures.length).toBeGreaterThanOrEqual(2); // the activity's, and the run's
+      // A failure's own message and stack trace are in its encoded attributes, encrypted like any payload.
+      for (const f of failures) expect(f.message).toBe('Encoded failure');
+      for (const { text } of [decided, failed]) {
+        expect(new Set(payloadEncodings(text))).toEqual(new Set(['binary/encrypted']));
+        expect(withDataDecoded(text)).not.toMatch(/refused the API key|\.ts:\d+|PAT00\d|Maria Lopez/);
+      }
+    } finally {
+      await h.close();
+      await refused.close();
+    }
+  }, 120_000);
+
+  test('the input each continued-as-new run starts with is ciphertext, as are all its other payloads', async () => {
+    const n = 200;
+    const h = await startHarness({
+      data: syntheticDataset({ appointments: n, seed: 9 }),
+      editPrompts: ({ orchestrator }) => {
+        const production = orchestrator.versions.find((v) => v.labels.includes('production'))!;
+        production.config.approval = { bands: [], timeout: '24h', on_timeout: 'waitlist' };
+      },
+    });
+    try {
+      const handle = await h.start('promptDrivenReassignment', { ...seedInput, historyEventLimit: 100 });
+      const result = (await handle.result()) as ReassignmentResult;
+      expect(result.total_affected).toBe(n);
+      expect(result.runs).toBeGreaterThan(1);
+      const runs = await untilVisible(
+        async () => {
+          const ids: string[] = [];
+          for await (const w of h.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
+            ids.push(w.runId);
+          return ids;
+        },
+        (ids) => ids.length === result.runs,
+      );
+      expect(runs).toHaveLength(result.runs);
+      let continued = 0;
+      for (const runId of runs) {
+        const { text, events } = await shown(h.address, handle.workflowId, runId);
+        const started = events[0]!.workflowExecutionStartedEventAttributes as {
+          continuedExecutionRunId?: string;
+          input: { payloads: unknown[] };
+        };
+        if (started.continuedExecutionRunId) continued++;
+        expect(payloadEncodings(JSON.stringify(started.input))).toEqual(
+          started.input.payloads.map(() => 'binary/encrypted'),
+        );
+        expect(new Set(payloadEncodings(text))).toEqual(new Set(['binary/encrypted']));
+      }
+      expect(continued).toBe(result.runs - 1);
+    } finally {
+      await h.close();
+    }
+  }, 300_000);
 });
 
 describe('bad key settings', () => {
