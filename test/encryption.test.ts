@@ -139,6 +139,46 @@ describe('what the Temporal server holds', () => {
     expect(settings.Codec.Endpoint).toBe(codecEndpoint);
   });
 
+  test('`npm run server` starts the dev server with its Web UI decoding through the codec server (CODEC_PORT)', async () => {
+    const dir = tempDir('npm-run-server');
+    const [port, uiPort, codecPort] = [await freePort(), await freePort(), await freePort()];
+    // Its own process group, so that the dev server it starts goes with it whatever happens.
+    const child = spawn(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), ['scripts/server.ts'], {
+      cwd: path.join(__dirname, '..'),
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+        TEMPORAL_UI_PORT: String(uiPort),
+        CODEC_PORT: String(codecPort),
+        TEMPORAL_DB_PATH: path.join(dir, 'temporal.db'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/Web UI (http\S+);/.test(out) && child.exitCode === null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const uiUrl = /Web UI (http\S+);/.exec(out)?.[1];
+      expect(uiUrl).toBeDefined();
+      const settings = (await (await fetch(`${uiUrl}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+      expect(settings.Codec.Endpoint).toBe(`http://localhost:${codecPort}`);
+      expect(out).toContain(`The Web UI decodes payloads through http://localhost:${codecPort}`);
+    } finally {
+      process.kill(-child.pid!, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise((r) => (timer = setTimeout(r, 15_000, false))),
+      ]);
+      clearTimeout(timer);
+      if (!stopped) process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 90_000);
+
   test("after the seed example, its SQLite file, its log, the worker's lines and `temporal workflow show` hold no patient name, note or id", async () => {
     const said: string[] = [];
     const h = await startHarness({ address: server.address, say: (l) => said.push(l) });
