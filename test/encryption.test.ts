@@ -160,7 +160,8 @@ describe('what the Temporal server holds', () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       const deadline = Date.now() + 60_000;
-      while (!/Web UI (http\S+);/.test(out) && child.exitCode === null && Date.now() < deadline)
+      // Its two lines: the dev server's addresses, then where its Web UI decodes.
+      while (!/The Web UI decodes payloads through/.test(out) && child.exitCode === null && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 100));
       const uiUrl = /Web UI (http\S+);/.exec(out)?.[1];
       expect(uiUrl).toBeDefined();
