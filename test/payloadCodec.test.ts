@@ -358,6 +358,19 @@ describe('the codec server', () => {
       const { error } = r.json() as { error: string };
       expect(error).toMatch(/^invalid body: .*expected \{"payloads":/);
       expect(error.split('\n')).toHaveLength(1);
+      // Who asks is checked before the body is read: without a key, or with a viewer's, the same body is a 401 or 403.
+      for (const [headers, status] of [
+        [{}, 401],
+        [{ authorization: `Bearer ${VIEWER}` }, 403],
+      ] as const) {
+        const refused = await app.inject({
+          method: 'POST',
+          url: '/decode',
+          headers: { ...headers, 'content-type': 'application/json' },
+          payload: body,
+        });
+        expect({ body, status: refused.statusCode }).toEqual({ body, status });
+      }
     }
     await app.close();
   });
