@@ -376,7 +376,7 @@ async function main(opts: Options): Promise<number> {
     console.log(table(report, runs, floor, latency));
     if (codec)
       console.log(
-        `\nPayload codec, N=${codec.n} prompt-driven: encrypted ${(codec.on.wall_ms / 1000).toFixed(1)} s, plain ${(codec.off.wall_ms / 1000).toFixed(1)} s (${codec.time_on_over_off}×); history ${codec.on.history_bytes_per_appointment} vs ${codec.off.history_bytes_per_appointment} bytes per appointment.`,
+        `\nPayload codec, N=${codec.n} prompt-driven: encrypted ${(codec.on.wall_ms / 1000).toFixed(1)} s (${codec.on.ms_per_appointment} ms per appointment), plain ${(codec.off.wall_ms / 1000).toFixed(1)} s (${codec.off.ms_per_appointment} ms) (${codec.time_on_over_off}×); history ${codec.on.history_bytes_per_appointment} vs ${codec.off.history_bytes_per_appointment} bytes per appointment.`,
       );
     console.log(`\nJSON: ${path.relative(process.cwd(), out)}`);
     // The committed results are what docs/performance.md shows: they are rewritten together.

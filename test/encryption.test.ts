@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,22 +10,27 @@ import { decisionsOf } from '../src/cli/format';
 import { startCodecServer } from '../src/codecServer/main';
 import { loadConfig } from '../src/config';
 import { demoDataset } from '../src/domain/demoData';
+import { syntheticDataset } from '../src/domain/syntheticData';
+import { decideApproval } from '../src/temporal/approvalDecision';
 import { KEY_ID_METADATA } from '../src/temporal/codec/encryptionCodec';
 import { freePort, startDevServer, type DevServer } from '../src/temporal/devServer';
 import { approveSignal } from '../src/workflows/contract/signals';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { batchWorkflowId } from '../src/workflowIds';
 import {
+  auditStore,
   encryptionEnv,
+  queryRows,
   startHarness,
   tempDir,
   temporalCli,
   testDataConverter,
   uniqueName,
+  untilVisible,
   waitForProgress,
   type Harness,
 } from './support/harness';
-import { expectOneLineError, runCli, runScript, scripts } from './support/processes';
+import { expectOneLineError, payloadEncodings, runCli, runScript, scripts } from './support/processes';
 import { seedInput } from './support/seed';
 
 /**
@@ -133,6 +139,47 @@ describe('what the Temporal server holds', () => {
     expect(settings.Codec.Endpoint).toBe(codecEndpoint);
   });
 
+  test('`npm run server` starts the dev server with its Web UI decoding through the codec server (CODEC_PORT)', async () => {
+    const dir = tempDir('npm-run-server');
+    const [port, uiPort, codecPort] = [await freePort(), await freePort(), await freePort()];
+    // Its own process group, so that the dev server it starts goes with it whatever happens.
+    const child = spawn(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), ['scripts/server.ts'], {
+      cwd: path.join(__dirname, '..'),
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+        TEMPORAL_UI_PORT: String(uiPort),
+        CODEC_PORT: String(codecPort),
+        TEMPORAL_DB_PATH: path.join(dir, 'temporal.db'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 60_000;
+      // Its two lines: the dev server's addresses, then where its Web UI decodes.
+      while (!/The Web UI decodes payloads through/.test(out) && child.exitCode === null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const uiUrl = /Web UI (http\S+);/.exec(out)?.[1];
+      expect(uiUrl).toBeDefined();
+      const settings = (await (await fetch(`${uiUrl}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+      expect(settings.Codec.Endpoint).toBe(`http://localhost:${codecPort}`);
+      expect(out).toContain(`The Web UI decodes payloads through http://localhost:${codecPort}`);
+    } finally {
+      process.kill(-child.pid!, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise((r) => (timer = setTimeout(r, 15_000, false))),
+      ]);
+      clearTimeout(timer);
+      if (!stopped) process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 90_000);
+
   test("after the seed example, its SQLite file, its log, the worker's lines and `temporal workflow show` hold no patient name, note or id", async () => {
     const said: string[] = [];
     const h = await startHarness({ address: server.address, say: (l) => said.push(l) });
@@ -226,6 +273,40 @@ describe('key rotation and a missing key', () => {
     }
   }, 180_000);
 
+  test('a run started under key 1 and waiting when the keyring becomes {2 current, 1 old} finishes: its history holds both key ids and replays, the store audits clean', async () => {
+    const before = await startHarness({ env: { PAYLOAD_KEYS: ring('k1', { k1 }) } });
+    const handle = await before.start('promptDrivenReassignment', seedInput);
+    await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+    expect(await keyIdsIn(handle)).toEqual(new Set(['k1']));
+    // The rotation: every process stops and starts again with the new keyring, on the same task queue and data.
+    await before.close();
+    const after = await startHarness({
+      target: before.store.target,
+      keepData: true,
+      env: { TASK_QUEUE: before.taskQueue, PAYLOAD_KEYS: ring('k2', { k1, k2 }) },
+    });
+    try {
+      const resumed = after.client.workflow.getHandle(handle.workflowId);
+      await resumed.signal(approveSignal, { appointmentId: 'A002', by: 'test' });
+      const r = (await resumed.result()) as ReassignmentResult;
+      expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+      // Written under k1 before the rotation, under k2 after it (the signal, the rest of the run, its result).
+      expect(await keyIdsIn(resumed)).toEqual(new Set(['k1', 'k2']));
+      for (const id of [handle.workflowId, batchWorkflowId(handle.workflowId, 1)])
+        await Worker.runReplayHistory(
+          {
+            workflowBundle: { code: fs.readFileSync(process.env.TEST_WORKFLOW_BUNDLE!, 'utf8') },
+            dataConverter: testDataConverter({ PAYLOAD_KEYS: ring('k2', { k1, k2 }) }),
+          },
+          await after.client.workflow.getHandle(id).fetchHistory(),
+          id,
+        );
+      expect(await auditStore(after.store)).toEqual([]);
+    } finally {
+      await after.close();
+    }
+  }, 180_000);
+
   test('a run under a key the worker lacks fails its workflow task (not the run) with a line naming the key id, and goes on once the key is there', async () => {
     const taskQueue = uniqueName('missing-key');
     const stranger = newKey();
@@ -260,6 +341,13 @@ describe('key rotation and a missing key', () => {
       expect(said).toContainEqual(expect.stringMatching(new RegExp(`cannot decrypt \\(workflow ${id}\\).*"stranger"`)));
       expect(said.join('\n')).not.toContain(stranger);
       expect((await handle.describe()).status.name).toBe('RUNNING');
+      // Nothing was done under the unreadable input: no decision, no notification written.
+      expect(
+        await queryRows(
+          lacking.store,
+          'SELECT run_id AS id FROM runs UNION ALL SELECT idempotency_key FROM tool_calls',
+        ),
+      ).toEqual([]);
     } finally {
       await lacking.close();
     }
@@ -270,11 +358,117 @@ describe('key rotation and a missing key', () => {
     try {
       const r = (await fixed.client.workflow.getHandle(id).result()) as ReassignmentResult;
       expect(decisionsOf(r)).toEqual({ A001: 'P001', A002: 'P001', A003: 'waitlist' });
+      expect(await auditStore(fixed.store)).toEqual([]);
     } finally {
       await fixed.close();
       await connection.close();
     }
   }, 180_000);
+});
+
+describe('every kind of payload', () => {
+  /** `temporal workflow show` of one run, without a codec: its JSON text and its events. */
+  async function shown(address: string, workflowId: string, runId?: string) {
+    const r = await temporalCli(address, [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      ...(runId ? ['--run-id', runId] : []),
+      '--output',
+      'json',
+    ]);
+    expect(r.code).toBe(0);
+    return { text: r.stdout, events: (JSON.parse(r.stdout) as { events: Record<string, unknown>[] }).events };
+  }
+
+  test('an Update, and failures (their messages and stack traces), are ciphertext in the stored history', async () => {
+    const h = await startHarness();
+    // A model endpoint that refuses the key: the model check's activity fails (non-retryable), and so does the run.
+    const refused = await startHarness({ faults: [{ mode: 'unauthorized' }] });
+    try {
+      const handle = await h.start('promptDrivenReassignment', seedInput);
+      await waitForProgress(handle, (p) => p.pending_approvals.length > 0);
+      await decideApproval(h.client, handle.workflowId, { appointmentId: 'A002', decision: 'approve', by: 'test' });
+      expect(decisionsOf((await handle.result()) as ReassignmentResult)).toEqual({
+        A001: 'P001',
+        A002: 'P001',
+        A003: 'waitlist',
+      });
+      const decided = await shown(h.address, handle.workflowId);
+      expect(decided.events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+      expect(decided.events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(1);
+
+      const failing = await refused.start('promptDrivenReassignment', seedInput);
+      // Through our codec the reason reads in clear (so the scan below has something to miss).
+      await expect(failing.result()).rejects.toThrow();
+      const reason = await failing.result().catch((e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
+      expect(reason).toMatch(/refused the API key \(401\)/);
+      const failed = await shown(refused.address, failing.workflowId);
+      const failures = failed.events
+        .map(
+          (e) =>
+            (
+              (e.activityTaskFailedEventAttributes ?? e.workflowExecutionFailedEventAttributes) as
+                { failure: { message: string; stackTrace?: string } } | undefined
+            )?.failure,
+        )
+        .filter((f) => f !== undefined);
+      expect(failures.length).toBeGreaterThanOrEqual(2); // the activity's, and the run's
+      // A failure's own message and stack trace are in its encoded attributes, encrypted like any payload.
+      for (const f of failures) expect(f.message).toBe('Encoded failure');
+      for (const { text } of [decided, failed]) {
+        expect(new Set(payloadEncodings(text))).toEqual(new Set(['binary/encrypted']));
+        expect(withDataDecoded(text)).not.toMatch(/refused the API key|\.ts:\d+|PAT00\d|Maria Lopez/);
+      }
+    } finally {
+      await h.close();
+      await refused.close();
+    }
+  }, 120_000);
+
+  test('the input each continued-as-new run starts with is ciphertext, as are all its other payloads', async () => {
+    const n = 200;
+    const h = await startHarness({
+      data: syntheticDataset({ appointments: n, seed: 9 }),
+      editPrompts: ({ orchestrator }) => {
+        const production = orchestrator.versions.find((v) => v.labels.includes('production'))!;
+        production.config.approval = { bands: [], timeout: '24h', on_timeout: 'waitlist' };
+      },
+    });
+    try {
+      const handle = await h.start('promptDrivenReassignment', { ...seedInput, historyEventLimit: 100 });
+      const result = (await handle.result()) as ReassignmentResult;
+      expect(result.total_affected).toBe(n);
+      expect(result.runs).toBeGreaterThan(1);
+      const runs = await untilVisible(
+        async () => {
+          const ids: string[] = [];
+          for await (const w of h.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
+            ids.push(w.runId);
+          return ids;
+        },
+        (ids) => ids.length === result.runs,
+      );
+      expect(runs).toHaveLength(result.runs);
+      let continued = 0;
+      for (const runId of runs) {
+        const { text, events } = await shown(h.address, handle.workflowId, runId);
+        const started = events[0]!.workflowExecutionStartedEventAttributes as {
+          continuedExecutionRunId?: string;
+          input: { payloads: unknown[] };
+        };
+        if (started.continuedExecutionRunId) continued++;
+        expect(payloadEncodings(JSON.stringify(started.input))).toEqual(
+          started.input.payloads.map(() => 'binary/encrypted'),
+        );
+        expect(new Set(payloadEncodings(text))).toEqual(new Set(['binary/encrypted']));
+      }
+      expect(continued).toBe(result.runs - 1);
+    } finally {
+      await h.close();
+    }
+  }, 300_000);
 });
 
 describe('bad key settings', () => {
@@ -302,4 +496,60 @@ describe('bad key settings', () => {
     },
     120_000,
   );
+});
+
+/**
+ * A long-running entry point of ours, started as a user does (tsx), until its start-up banner shows on stdout (or
+ * it exits): what it printed by then, and its exit code if it ended. Stopped with SIGTERM.
+ */
+async function startedUntil(
+  script: string,
+  env: Record<string, string>,
+  banner: RegExp,
+): Promise<{ out: string; code: number | null }> {
+  const child = spawn(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let code: number | null = null;
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', (c) => ((code = c), resolve())));
+  const deadline = Date.now() + 60_000;
+  while (code === null && !banner.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (code === null) child.kill('SIGTERM');
+  await exited;
+  return { out, code: banner.test(out) ? null : code };
+}
+
+describe('PAYLOAD_ENCRYPTION=off', () => {
+  test('the worker, the API and the codec server warn at every start, and the CLI at every command', async () => {
+    const dir = tempDir('encryption-off');
+    const env = {
+      PAYLOAD_ENCRYPTION: 'off',
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
+      TASK_QUEUE: uniqueName('encryption-off'),
+      DB_PATH: path.join(dir, 'scheduling.db'),
+      API_PORT: '0',
+      CODEC_PORT: '0',
+    };
+    const src = path.join(__dirname, '..', 'src');
+    const started = await Promise.all([
+      startedUntil(scripts.worker, env, /^worker polling task queue/m),
+      startedUntil(path.join(src, 'api', 'main.ts'), env, /^operator console and API on /m),
+      startedUntil(path.join(src, 'codecServer', 'main.ts'), env, /^codec server on /m),
+    ]);
+    const cli = await runCli(['list'], env);
+    expect(cli.code).toBe(0);
+    for (const { out } of [...started, { out: `${cli.stdout}${cli.stderr}` }]) {
+      expect(out).toMatch(
+        /^warning: PAYLOAD_ENCRYPTION=off: inputs, results and patient data are stored in Temporal as plain JSON$/m,
+      );
+      expect(out.split('warning: PAYLOAD_ENCRYPTION=off')).toHaveLength(2);
+    }
+    // And the start-up banners of the worker and the codec server say it too.
+    expect(started[0]!.out).toMatch(/worker polling task queue .*payload encryption OFF/);
+    expect(started[2]!.out).toMatch(/codec server on .*payload encryption OFF/);
+  }, 120_000);
 });

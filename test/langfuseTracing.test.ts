@@ -260,9 +260,10 @@ describe('patient ids pseudonymised in traces', () => {
     );
   });
 
-  test('patient ids in observation names, metadata, status messages, tags and the trace input are pseudonymised too', async () => {
+  test('patient ids in observation names, metadata, status messages, tags, the session and the trace input are pseudonymised too', async () => {
     await h.worker.tracer!.tool({
-      runId: 'pseudonyms-everywhere',
+      // A session (run) id holds no patient id by design; one that did would be pseudonymised as well.
+      runId: 'pseudonyms-everywhere-PAT003',
       name: 'get_patient_details PAT010',
       input: { patient_ids: ['PAT010', 'PAT011'] },
       output: 'PAT010 is Ana Rocha',
@@ -271,10 +272,11 @@ describe('patient ids pseudonymised in traces', () => {
       statusMessage: 'no slot for PAT010',
       trace: { tags: ['patient:PAT010'], input: { patientId: 'PAT011' } },
     });
-    const [span] = await spansOf(lf, h, 'pseudonyms-everywhere');
+    const [span] = await spansOf(lf, h, 'pseudonyms-everywhere-PAT003');
     const text = JSON.stringify(span);
     expect(text).not.toMatch(/PAT0\d\d|Ana Rocha|912 345 678/);
-    const p = await lookedUp('PAT010', 'PAT011');
+    const p = await lookedUp('PAT010', 'PAT011', 'PAT003');
+    expect(span!.attributes['session.id']).toBe(`pseudonyms-everywhere-${p.PAT003}`);
     expect(span!.name).toBe(`get_patient_details ${p.PAT010}`);
     expect(span!.attributes).toMatchObject({
       'langfuse.observation.status_message': `no slot for ${p.PAT010}`,

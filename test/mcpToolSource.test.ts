@@ -34,11 +34,14 @@ import { WorkerProcess } from './support/workerProcess';
 const DATE = '2025-11-21';
 
 /**
- * RECORD_HISTORIES=1 writes the crashed run's parent and batch histories into test/fixtures/histories (unencrypted:
- * the test run's key is thrown away), where test/replay.test.ts replays them from then on.
+ * RECORD_HISTORIES=1 writes the crashed run's parent and batch histories into test/fixtures/histories, encrypted
+ * under the fixtures' keyring (test/fixtures/replay-keyring.json: the test run's key is thrown away), where
+ * test/replay.test.ts replays them from then on.
  */
 const recording = process.env.RECORD_HISTORIES === '1';
-const codecEnv: Record<string, string> = recording ? { PAYLOAD_ENCRYPTION: 'off' } : {};
+const codecEnv: Record<string, string> = recording
+  ? { PAYLOAD_KEYS: fs.readFileSync(path.join(__dirname, 'fixtures', 'replay-keyring.json'), 'utf8') }
+  : {};
 
 interface EhrServer {
   url: string;

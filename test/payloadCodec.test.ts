@@ -161,10 +161,14 @@ describe('the codec server', () => {
   const UI = 'http://localhost:8233';
   const VIEWER = 'viewer-key-0123456789';
   const OPERATOR = 'operator-key-0123456789';
+  const AUDITOR = 'auditor-key-0123456789';
+  const GATEWAY = 'gateway-key-0123456789';
   const keys = ApiKeys.fromSetting(
     JSON.stringify([
       { name: 'vera', key: VIEWER, role: 'viewer' },
       { name: 'otto', key: OPERATOR, role: 'operator' },
+      { name: 'aude', key: AUDITOR, role: 'auditor' },
+      { name: 'gate', key: GATEWAY, role: 'gateway' },
     ]),
   );
   const logged: string[] = [];
@@ -197,13 +201,24 @@ describe('the codec server', () => {
     await app.close();
   });
 
-  test('decode and encode need an operator (a viewer sees no patient data); no key or an unknown key is a 401', async () => {
+  test('decode and encode need an operator (a viewer, an auditor or a gateway sees no patient data); no key or an unknown key is a 401', async () => {
     const app = await server();
     const payload = { payloads: [asJson(plain())] };
     const post = (headers: Record<string, string>, url = '/encode') =>
       app.inject({ method: 'POST', url, headers, payload });
-    expect((await post({ authorization: `Bearer ${VIEWER}` })).statusCode).toBe(403);
-    expect((await post({ authorization: `Bearer ${VIEWER}` }, '/decode')).statusCode).toBe(403);
+    for (const [role, key] of [
+      ['viewer', VIEWER],
+      ['auditor', AUDITOR],
+      ['gateway', GATEWAY],
+    ])
+      for (const url of ['/encode', '/decode']) {
+        const r = await post({ authorization: `Bearer ${key}` }, url);
+        expect({ role, url, status: r.statusCode }).toEqual({ role, url, status: 403 });
+        expect((r.json() as { error: string }).error).toBe(
+          `the ${role} role may not do this: it needs the operator role`,
+        );
+      }
+    expect(logged.filter((l) => /decode by (vera|aude|gate)/.test(l))).toEqual([]);
     expect((await post({})).statusCode).toBe(401);
     expect((await post({}, '/decode')).statusCode).toBe(401);
     expect((await post({ authorization: 'Bearer not-a-known-key-at-all' })).statusCode).toBe(401);
@@ -325,6 +340,38 @@ describe('the codec server', () => {
       payload: {},
     });
     expect(none.json()).toEqual({ payloads: [] });
+    await app.close();
+  });
+
+  test('a malformed body (not JSON, empty, not a list of payloads, data not base64) is a 400 with one line', async () => {
+    const app = await server();
+    const bodies = ['{"payloads": [', '', '[1]', '{"payloads":[{"data":"not base64!"}]}', '{"payloads":"x"}'];
+    for (const body of bodies) {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/decode',
+        headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+        payload: body,
+      });
+      expect({ body, status: r.statusCode }).toEqual({ body, status: 400 });
+      expect(Object.keys(r.json() as object)).toEqual(['error']);
+      const { error } = r.json() as { error: string };
+      expect(error).toMatch(/^invalid body: .*expected \{"payloads":/);
+      expect(error.split('\n')).toHaveLength(1);
+      // Who asks is checked before the body is read: without a key, or with a viewer's, the same body is a 401 or 403.
+      for (const [headers, status] of [
+        [{}, 401],
+        [{ authorization: `Bearer ${VIEWER}` }, 403],
+      ] as const) {
+        const refused = await app.inject({
+          method: 'POST',
+          url: '/decode',
+          headers: { ...headers, 'content-type': 'application/json' },
+          payload: body,
+        });
+        expect({ body, status: refused.statusCode }).toEqual({ body, status });
+      }
+    }
     await app.close();
   });
 });

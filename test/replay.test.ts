@@ -3,7 +3,14 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { approveSignal, cancelSignal } from '../src/workflows/contract/signals';
-import { startHarness, temporalCli, testDataConverter, waitForProgress, type Harness } from './support/harness';
+import {
+  encryptionEnv,
+  startHarness,
+  temporalCli,
+  testDataConverter,
+  waitForProgress,
+  type Harness,
+} from './support/harness';
 import type { Fault } from '../src/llm/offline/faults';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
 import { batchWorkflowId } from '../src/workflowIds';
@@ -31,16 +38,37 @@ function bundle() {
 }
 
 /**
- * Histories are recorded encrypted (the test run's keyring): the replayer needs the same data converter, codec
- * and keys, as production's would. Histories recorded before encryption have no codec metadata and pass through.
- * RECORD_HISTORIES=1 records with encryption off, since the test run's key is thrown away after the run.
+ * Histories are recorded encrypted: the replayer needs the same data converter, codec and keys, as production's
+ * would. A fresh history is written under the test run's keyring (thrown away after the run); RECORD_HISTORIES=1
+ * records under the fixtures' keyring, committed beside them (a test key, for nothing else), so that the
+ * committed histories are ciphertext the replayer must decode. Histories recorded before encryption have no codec
+ * metadata and pass through.
  */
 const recording = process.env.RECORD_HISTORIES === '1';
-const env = recording ? { env: { PAYLOAD_ENCRYPTION: 'off' } } : {};
+type KeyringDoc = { current: string; keys: Record<string, string> };
+const fixtureKeyring = JSON.parse(
+  fs.readFileSync(path.join(__dirname, 'fixtures', 'replay-keyring.json'), 'utf8'),
+) as KeyringDoc;
+const env = recording ? { env: { PAYLOAD_KEYS: JSON.stringify(fixtureKeyring) } } : {};
 
-async function replayAll(histories: { workflowId: string; history: unknown }[]): Promise<string[]> {
+/** The test run's keyring, with the fixtures' keys too unless told otherwise: it reads both kinds of history. */
+function replayKeys(withFixtureKeys = true): string {
+  const run = JSON.parse(encryptionEnv().PAYLOAD_KEYS!) as KeyringDoc;
+  return JSON.stringify({
+    current: run.current,
+    keys: { ...run.keys, ...(withFixtureKeys ? fixtureKeyring.keys : {}) },
+  });
+}
+
+async function replayAll(
+  histories: { workflowId: string; history: unknown }[],
+  withFixtureKeys = true,
+): Promise<string[]> {
   const errors: string[] = [];
-  const options = { ...bundle(), dataConverter: testDataConverter() };
+  const options = {
+    ...bundle(),
+    dataConverter: testDataConverter({ PAYLOAD_KEYS: replayKeys(withFixtureKeys) }),
+  };
   for await (const r of Worker.runReplayHistories(options, histories as never)) {
     if (r.error) errors.push(`${r.workflowId}: ${r.error.message}`);
   }
@@ -146,7 +174,11 @@ describe('replay', () => {
     ): Promise<FollowUpState> => {
       const own = await startHarness({
         data: outcomesDemoDataset(),
-        env: { ...(recording ? { PAYLOAD_ENCRYPTION: 'off' } : {}), PATIENT_FOLLOW_UP: 'on', ...settings },
+        env: {
+          ...(recording ? { PAYLOAD_KEYS: JSON.stringify(fixtureKeyring) } : {}),
+          PATIENT_FOLLOW_UP: 'on',
+          ...settings,
+        },
       });
       try {
         const run = await own.start('promptDrivenReassignment', input, `replay-${name}-${Date.now()}`);
@@ -209,24 +241,51 @@ describe('replay', () => {
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
     expect(recorded).toHaveLength(22);
-    if (!recording) {
-      // What the Temporal CLI exports without the codec is ciphertext: no patient's name, note or id.
-      for (const r of recorded) {
-        expect(r.json).toContain(Buffer.from('binary/encrypted').toString('base64'));
-        expect(r.json).not.toMatch(/Maria Lopez|Wei Chen|Joan Silva|PAT00\d|Knee follow-up/);
-      }
+    // What the Temporal CLI exports without the codec is ciphertext: no patient's name, note or id.
+    for (const r of recorded) {
+      expect(r.json).toContain(Buffer.from('binary/encrypted').toString('base64'));
+      expect(r.json).not.toMatch(/Maria Lopez|Wei Chen|Joan Silva|PAT00\d|Knee follow-up/);
     }
     expect(await replayAll(asHistories(recorded))).toEqual([]);
   });
 
+  const committed = () =>
+    fs
+      .readdirSync(fixtures)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => {
+        const json = fs.readFileSync(path.join(fixtures, f), 'utf8');
+        return { workflowId: f.replace(/\.json$/, ''), json, history: historyFromJSON(JSON.parse(json)) };
+      });
+  const ENCRYPTED = Buffer.from('binary/encrypted').toString('base64');
+
   test('the committed histories of earlier runs still replay', async () => {
-    const files = fs.readdirSync(fixtures).filter((f) => f.endsWith('.json'));
+    const files = committed();
     expect(files.length).toBeGreaterThanOrEqual(18);
-    const histories = files.map((f) => ({
-      workflowId: f.replace(/\.json$/, ''),
-      history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8'))),
-    }));
-    expect(await replayAll(histories)).toEqual([]);
+    expect(await replayAll(files)).toEqual([]);
+  });
+
+  test("the committed histories recorded encrypted are ciphertext, replayed by decoding them with the fixtures' keyring", async () => {
+    const encrypted = committed().filter((f) => f.json.includes(ENCRYPTED));
+    // A parent and its batch at least, written under the fixtures' key id and holding no patient data in clear.
+    expect(encrypted.length).toBeGreaterThanOrEqual(2);
+    for (const f of encrypted) {
+      expect(f.json).toContain(Buffer.from(fixtureKeyring.current).toString('base64'));
+      expect(f.json).not.toMatch(/PAT00\d/);
+      expect(
+        Buffer.from(f.json)
+          .toString()
+          .match(/"data":\s*"([^"]+)"/g)
+          ?.map((d) => Buffer.from(d.split('"')[3]!, 'base64').toString('latin1'))
+          .join('\n'),
+      ).not.toMatch(/Maria Lopez|Wei Chen|Joan Silva|PAT00\d|Knee follow-up/);
+    }
+    expect(await replayAll(encrypted)).toEqual([]);
+    // Without the fixtures' key the same histories do not replay (the task fails on the missing key, its message
+    // encrypted in turn): the replay above decoded them.
+    const without = await replayAll(encrypted, false);
+    expect(without).toHaveLength(encrypted.length);
+    for (const e of without) expect(e).toMatch(/workflow task failure/);
   });
 
   test('replay catches a workflow whose code changed its commands', async () => {

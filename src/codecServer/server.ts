@@ -45,6 +45,7 @@ const toJson = (p: Payload): JsonPayload => ({
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
+const EXPECTED_BODY = 'expected {"payloads":[{"metadata":{…},"data":"<base64>"}]}';
 const ALLOWED_HEADERS = 'content-type, x-namespace, authorization, x-api-key';
 
 export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyInstance> {
@@ -93,36 +94,53 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
     return { principal };
   };
 
+  // Who asks is settled before the body is read (onRequest): a caller without the role gets its 401 or 403 without
+  // the server parsing up to 16 MB for it, and whatever the body holds.
+  const principals = new WeakMap<FastifyRequest, Principal>();
   const route = (path: '/encode' | '/decode', need: Role) =>
-    app.post(path, async (request, reply) => {
-      const who = authenticate(request, need);
-      if (!who.principal) return reply.code(who.status).send({ error: who.error });
-      const body = bodySchema.safeParse(request.body);
-      if (!body.success)
-        return reply
-          .code(400)
-          .send({ error: 'invalid body: expected {"payloads":[{"metadata":{…},"data":"<base64>"}]}' });
-      const payloads = body.data.payloads.map(fromJson);
-      const namespace = typeof request.headers['x-namespace'] === 'string' ? request.headers['x-namespace'] : '-';
-      try {
-        const out = !deps.codec
-          ? payloads
-          : path === '/decode'
-            ? await deps.codec.decode(payloads)
-            : await deps.codec.encode(payloads);
-        if (path === '/decode')
-          deps.log(
-            `codec server: decode by ${who.principal.name} (${who.principal.role}): ${payloads.length} payload(s), namespace ${namespace}`,
-          );
-        return reply.send({ payloads: out.map(toJson) });
-      } catch (err) {
-        deps.log(`codec server: ${path.slice(1)} by ${who.principal.name} refused: ${describeError(err)}`);
-        return reply.code(400).send({ error: describeError(err) });
-      }
-    });
+    app.post(
+      path,
+      {
+        onRequest: async (request, reply) => {
+          const who = authenticate(request, need);
+          if (!who.principal) return reply.code(who.status).send({ error: who.error });
+          principals.set(request, who.principal);
+        },
+      },
+      async (request, reply) => {
+        const who = { principal: principals.get(request)! };
+        const body = bodySchema.safeParse(request.body);
+        if (!body.success) return reply.code(400).send({ error: `invalid body: ${EXPECTED_BODY}` });
+        const payloads = body.data.payloads.map(fromJson);
+        const namespace = typeof request.headers['x-namespace'] === 'string' ? request.headers['x-namespace'] : '-';
+        try {
+          const out = !deps.codec
+            ? payloads
+            : path === '/decode'
+              ? await deps.codec.decode(payloads)
+              : await deps.codec.encode(payloads);
+          if (path === '/decode')
+            deps.log(
+              `codec server: decode by ${who.principal.name} (${who.principal.role}): ${payloads.length} payload(s), namespace ${namespace}`,
+            );
+          return reply.send({ payloads: out.map(toJson) });
+        } catch (err) {
+          deps.log(`codec server: ${path.slice(1)} by ${who.principal.name} refused: ${describeError(err)}`);
+          return reply.code(400).send({ error: describeError(err) });
+        }
+      },
+    );
   // Decoded payloads hold patient data, which the API shows to operators only (`?include=patients`).
   route('/decode', 'operator');
   route('/encode', 'operator');
+  // What Fastify refuses before a route runs (a body that is not JSON, or too large): one line, as the routes answer.
+  app.setErrorHandler((err, request, reply) => {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 400) return reply.code(400).send({ error: `invalid body: ${describeError(err)}; ${EXPECTED_BODY}` });
+    if (status && status > 400 && status < 500) return reply.code(status).send({ error: describeError(err) });
+    deps.log(`codec server: ${request.method} ${request.url.split('?')[0]}: ${describeError(err)}`);
+    return reply.code(500).send({ error: 'internal error: the codec server could not answer (its log says why)' });
+  });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );

@@ -53,6 +53,8 @@ export interface HarnessOptions {
   data?: Dataset;
   /** The scheduling database (a test that stops its own PostgreSQL); by default a new one of the run's kind. */
   target?: DatabaseTarget;
+  /** With `target`: keep the data that database holds (a worker taking over another's store) instead of loading. */
+  keepData?: boolean;
   /** Another Temporal server than the shared one (a test that restarts its own). */
   address?: string;
   /** Edits applied to the project's prompt files (a temp copy) before the worker starts. */
@@ -145,7 +147,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const taskQueue = options.env?.TASK_QUEUE ?? uniqueName('tq');
   const dir = tempDir('db');
   const store = options.target ? await SchedulingStore.open(options.target) : await openTestStore(dir);
-  await store.load(options.data ?? demoDataset());
+  if (!(options.target && options.keepData)) await store.load(options.data ?? demoDataset());
   // A scripted model is served here; otherwise the worker starts the offline stand-in itself, as in production.
   const scripted =
     options.agent || options.faults

@@ -53,6 +53,28 @@ export function temporalCli(
   return runProcess(binary, [...args, '--address', address, ...codecArgs]);
 }
 
+/**
+ * The encoding of every payload in a Temporal CLI JSON answer (`schedule describe`, `workflow show` …, without a
+ * codec): `binary/encrypted` for each one our codec wrote. Not counted, since no codec ever encodes them (and
+ * nothing identifying goes there): search attributes, and what the SDK's core writes into markers itself (a
+ * `patched()` id; a local activity's sequence number, type and times; its result is ours, and counted).
+ */
+export function payloadEncodings(cliJsonText: string): string[] {
+  const found: string[] = [];
+  const notOurs = /(searchAttributes|markerRecordedEventAttributes\.details\.(patch-data|data))$/;
+  const walk = (v: unknown, at: string): void => {
+    if (notOurs.test(at)) return;
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    else if (v && typeof v === 'object') {
+      const encoding = (v as { metadata?: { encoding?: unknown } }).metadata?.encoding;
+      if (typeof encoding === 'string') found.push(Buffer.from(encoding, 'base64').toString('utf8'));
+      else for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+    }
+  };
+  walk(JSON.parse(cliJsonText), '');
+  return found;
+}
+
 /** `npm run cli -- <args>`. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
   return runScript(scripts.cli, args, env);
