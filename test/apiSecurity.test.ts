@@ -182,6 +182,26 @@ describe('the API front door', () => {
     expect(named.status).toBe(200);
     const names = Object.values(named.json().patients as Record<string, string>);
     expect(names.length).toBe(3);
+    // The approvals inbox with patients, and a run read with patients through MCP, are patient-data views too.
+    expect((await request(`${api.url}/api/approvals?include=patients`, { headers: bearer(OPERATOR) })).status).toBe(
+      200,
+    );
+    const mcp = await request(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        ...bearer(OPERATOR),
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'get_reassignment', arguments: { workflow_id: id, include_patients: true } },
+      }),
+    });
+    expect(mcp.status).toBe(200);
+    expect(mcp.text).toContain(names[0]);
 
     for (const key of [VIEWER, OPERATOR])
       expectOneLine(
@@ -210,6 +230,8 @@ describe('the API front door', () => {
     ).toBeTruthy();
     expect(find({ who: 'victor', path: `/api/reassignments/${id}`, status: 403, outcome: 'forbidden' })).toBeTruthy();
     expect(find({ who: 'alice', path: `/api/reassignments/${id}`, patient_data: true, status: 200 })).toBeTruthy();
+    expect(find({ who: 'alice', path: '/api/approvals', patient_data: true, status: 200 })).toBeTruthy();
+    expect(find({ who: 'alice', method: 'POST', path: '/mcp', patient_data: true, status: 200 })).toBeTruthy();
     expect(find({ who: 'victor', path: '/api/access-log', status: 403 })).toBeTruthy();
     expect(entries.every((e) => typeof e.at === 'string' && !Number.isNaN(Date.parse(String(e.at))))).toBe(true);
     // Newest first, filterable.
