@@ -195,4 +195,69 @@ describe('the API contract', () => {
     await call(`/api/reassignments/${older}/cancel`, { method: 'POST' });
     await handle(older).result();
   });
+
+  test('the OpenAPI document refuses what the server refuses: dates that are not on the calendar, blank free text', async () => {
+    interface Schema {
+      pattern?: string;
+      allOf?: Schema[];
+      properties?: Record<string, Schema>;
+    }
+    interface Operation {
+      parameters?: { name: string; schema: Schema }[];
+      requestBody?: { content: Record<string, { schema: Schema }> };
+    }
+    const doc = (await call('/openapi.json')).body as unknown as { paths: Record<string, Record<string, Operation>> };
+    const fields: { where: string; name: string; schema: Schema }[] = [];
+    for (const [path, operations] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(operations)) {
+        for (const p of op.parameters ?? []) fields.push({ where: `${method} ${path} ?${p.name}`, ...p });
+        const body = op.requestBody?.content['application/json']?.schema;
+        for (const [name, schema] of Object.entries(body?.properties ?? {}))
+          fields.push({ where: `${method} ${path} .${name}`, name, schema });
+      }
+    const dates = fields.filter((f) => ['date', 'until'].includes(f.name));
+    // A run's reason (start, cancel): free text that must not be blank.
+    const texts = fields.filter((f) => f.name === 'reason' && /(trigger-workflow-dynamic|\/cancel) \./.test(f.where));
+    // The premise: the list's filter, the start's body and the preview's body have dates; start and cancel a reason.
+    expect(dates.map((f) => f.where)).toEqual(
+      expect.arrayContaining([
+        'get /api/reassignments ?date',
+        'post /api/trigger-workflow-dynamic .date',
+        'post /api/trigger-workflow-dynamic .until',
+        'post /api/preview .date',
+      ]),
+    );
+    expect(texts.map((f) => f.where)).toEqual(
+      expect.arrayContaining([
+        'post /api/trigger-workflow-dynamic .reason',
+        'post /api/reassignments/{id}/cancel .reason',
+      ]),
+    );
+    // As a JSON Schema validator reads it: the schema's pattern and those of its allOf, all of them.
+    const patterns = (schema: Schema): string[] => [
+      ...(schema.pattern ? [schema.pattern] : []),
+      ...(schema.allOf ?? []).flatMap(patterns),
+    ];
+    const accepts = (f: { schema: Schema }, value: string) =>
+      patterns(f.schema).every((p) => new RegExp(p, 'u').test(value));
+    for (const f of [...dates, ...texts]) expect(`${f.where} ${patterns(f.schema).length > 0}`).toBe(`${f.where} true`);
+    for (const f of dates) {
+      for (const bad of ['0000-00-00', '2025-02-29', '2025-04-31', '2025-13-01', '1900-02-29'])
+        expect(`${f.where} ${bad} ${accepts(f, bad)}`).toBe(`${f.where} ${bad} false`);
+      for (const good of ['2025-11-21', '2024-02-29', '2000-02-29', '0100-01-01'])
+        expect(`${f.where} ${good} ${accepts(f, good)}`).toBe(`${f.where} ${good} true`);
+    }
+    for (const f of texts) {
+      for (const bad of ['\r', ' ', '\t\n'])
+        expect(`${f.where} ${JSON.stringify(bad)} ${accepts(f, bad)}`).toBe(`${f.where} ${JSON.stringify(bad)} false`);
+      expect(accepts(f, ' sick ')).toBe(true);
+    }
+    // And the server refuses them, with a 400, as the document says.
+    expect((await call('/api/reassignments?date=0000-00-00')).status).toBe(400);
+    expect((await trigger({ date: '2025-02-29' })).status).toBe(400);
+    expect((await trigger({ reason: '\r' })).status).toBe(400);
+    expect(
+      (await call('/api/reassignments/reassign-T001-2025-11-21-x/cancel', { body: { reason: '\r' } })).status,
+    ).toBe(400);
+  });
 });
