@@ -216,8 +216,11 @@ describe('the API contract', () => {
           fields.push({ where: `${method} ${path} .${name}`, name, schema });
       }
     const dates = fields.filter((f) => ['date', 'until'].includes(f.name));
-    // A run's reason (start, cancel): free text that must not be blank.
-    const texts = fields.filter((f) => f.name === 'reason' && /(trigger-workflow-dynamic|\/cancel) \./.test(f.where));
+    // Free text that must not be blank: a run's reason (start, cancel), a patient's reason for declining, an
+    // escalation's note. (An approval's note may be empty: it is documented so.)
+    const texts = fields.filter((f) =>
+      /(trigger-workflow-dynamic|\/cancel|\/answer) \.reason$|\/(acknowledge|resolve) \.note$/.test(f.where),
+    );
     // The premise: the list's filter, the start's body and the preview's body have dates; start and cancel a reason.
     expect(dates.map((f) => f.where)).toEqual(
       expect.arrayContaining([
@@ -231,6 +234,8 @@ describe('the API contract', () => {
       expect.arrayContaining([
         'post /api/trigger-workflow-dynamic .reason',
         'post /api/reassignments/{id}/cancel .reason',
+        'post /api/appointments/{appointmentId}/answer .reason',
+        'post /api/escalations/{id}/resolve .note',
       ]),
     );
     // As a JSON Schema validator reads it: the schema's pattern and those of its allOf, all of them.
@@ -256,6 +261,10 @@ describe('the API contract', () => {
     expect((await call('/api/reassignments?date=0000-00-00')).status).toBe(400);
     expect((await trigger({ date: '2025-02-29' })).status).toBe(400);
     expect((await trigger({ reason: '\r' })).status).toBe(400);
+    expect((await call('/api/appointments/A002/answer', { body: { answer: 'declined', reason: ' ' } })).status).toBe(
+      400,
+    );
+    expect((await call('/api/escalations/1/resolve', { body: { note: '\r' } })).status).toBe(400);
     expect(
       (await call('/api/reassignments/reassign-T001-2025-11-21-x/cancel', { body: { reason: '\r' } })).status,
     ).toBe(400);
