@@ -134,8 +134,15 @@ describe('the API front door', () => {
 
   test('security headers: no other origin may frame the console, content types are not sniffed', async () => {
     const api = await startWith();
-    for (const p of ['/', '/console.js', '/api/me', '/api/nothing-here']) {
-      const a = await request(`${api.url}${p}`);
+    // Every answer, refusals included: a host name not served (421) too.
+    for (const [p, host] of [
+      ['/', undefined],
+      ['/console.js', undefined],
+      ['/api/me', undefined],
+      ['/api/nothing-here', undefined],
+      ['/', 'evil.example.com'],
+    ] as const) {
+      const a = await request(`${api.url}${p}`, host ? { headers: { host } } : {});
       expect(a.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
       expect(a.headers['content-security-policy']).toMatch(/default-src 'self'/);
       expect(a.headers['x-frame-options']).toBe('DENY');
@@ -264,6 +271,21 @@ describe('the API front door', () => {
     expect(tooLong.text).not.toContain('yyyy');
     const headers = await request(`${api.url}/api/me`, { headers: { 'x-filler': 'z'.repeat(20_000) } });
     expectOneLine(headers, 431, /headers are too large/);
+    // A body too large (413), of a type not served (415), not JSON (400), a URL badly percent-encoded (400).
+    const post = (headers: Record<string, string>, body: string) =>
+      request(`${api.url}/api/trigger-workflow-dynamic`, { method: 'POST', headers, body });
+    const big = await post({ 'content-type': 'application/json' }, JSON.stringify({ reason: 'r'.repeat(70_000) }));
+    expectOneLine(big, 413, /too large/);
+    expect(big.text).not.toContain('rrrr');
+    expectOneLine(
+      await post({ 'content-type': 'application/xml' }, '<provider>T001</provider>'),
+      415,
+      /media type|content type/i,
+    );
+    const malformed = await post({ 'content-type': 'application/json' }, '{"provider_id": "T001",');
+    expectOneLine(malformed, 400, /JSON/);
+    expect(malformed.text).not.toContain('T001');
+    expectOneLine(await request(`${api.url}/api/reassignments/%E0%A4%A`), 400, /percent-encoding/);
     // An id the schema accepts (up to 200 characters) is the schema's answer, not the router's.
     const accepted = await request(`${api.url}/api/reassignments/${'a'.repeat(180)}`);
     expectOneLine(accepted, 404, /no reassignment with workflow id/);
