@@ -291,6 +291,30 @@ describe('the API front door', () => {
     expectOneLine(accepted, 404, /no reassignment with workflow id/);
   });
 
+  test('errors through MCP name no file either: a scheduling database gone from the machine', async () => {
+    const dir = tempDir('mcp-gone');
+    const file = path.join(dir, 'scheduling.db');
+    const api = await startWith({ DB_PATH: file });
+    expect(fs.existsSync(file)).toBe(true);
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+    const answer = await request(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'find_candidates', arguments: { appointment_id: 'A002' } },
+      }),
+    });
+    expect(answer.status).toBe(200);
+    const result = answer.json().result as { isError: boolean; content: { text: string }[] };
+    expect(result.isError).toBe(true);
+    expect(result.content[0]!.text).toMatch(/the scheduling database .*is not on this machine/);
+    expect(answer.text).not.toContain(dir);
+    expect(answer.text).not.toContain('scheduling.db');
+  });
+
   test('the scheduling database is created readable by its owner only (0600)', async () => {
     const file = path.join(tempDir('mode'), 'scheduling.db');
     const store = await SchedulingStore.open(file);

@@ -50,7 +50,8 @@ async function readDomain<T>(
   const { config } = deps;
   const target = targetOf(config);
   if (!targetExists(target))
-    throw new ApiError(503, `the scheduling database ${config.DB_PATH} is not on this machine`);
+    // Named by its variable, never by its path: error messages name no file (the API's rule).
+    throw new ApiError(503, 'the scheduling database (DB_PATH) is not on this machine');
   const bundle = await resolvePromptBundle(promptRegistryFor(config), config.PROMPT_LABEL);
   return (await withSchedulingStore(target, (store) => read(store, bundle), config))!;
 }
