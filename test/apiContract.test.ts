@@ -109,7 +109,7 @@ describe('the API contract', () => {
     });
   });
 
-  test('Idempotency-Key: a retry gets the first run (200, Idempotent-Replayed), another request with it is 422', async () => {
+  test('Idempotency-Key: a retry gets the first run (200, Idempotent-Replayed), another request with it is 422; who started each', async () => {
     const first = await trigger({ label: 'staging' }, { 'idempotency-key': 'retry-me-1' });
     expect(first.status).toBe(201);
     const id = first.body.workflow_id as string;
@@ -130,6 +130,16 @@ describe('the API contract', () => {
     expect(bobs.status).toBe(201);
     expect(bobs.body.workflow_id).not.toBe(id);
     await handle(bobs.body.workflow_id as string).result();
+    // Who started each run, in the run and in the list.
+    expect((await call(`/api/reassignments/${id}`)).body.started_by).toBe('alice');
+    expect((await call(`/api/reassignments/${bobs.body.workflow_id as string}`)).body.started_by).toBe('bob');
+    const listed = await untilVisible(
+      async () =>
+        (await call('/api/reassignments?limit=200')).body.runs as { workflow_id: string; started_by: string }[],
+      (runs) => runs.some((r) => r.workflow_id === bobs.body.workflow_id),
+    );
+    expect(listed.find((r) => r.workflow_id === id)?.started_by).toBe('alice');
+    expect(listed.find((r) => r.workflow_id === bobs.body.workflow_id)?.started_by).toBe('bob');
   });
 
   test('ten identical concurrent starts make one run; the others are told which (200)', async () => {
