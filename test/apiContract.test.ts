@@ -142,6 +142,26 @@ describe('the API contract', () => {
     expect(listed.find((r) => r.workflow_id === bobs.body.workflow_id)?.started_by).toBe('bob');
   });
 
+  test('Idempotency-Key: the same request sent five times at once (a retry while the first is in flight) starts one run', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => trigger({ label: 'staging' }, { 'idempotency-key': 'at-once-1' })),
+    );
+    expect(new Set(answers.map((a) => a.body.workflow_id)).size).toBe(1);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    const id = answers[0]!.body.workflow_id as string;
+    await handle(id).result();
+    // One execution under that id (a second start would have made a second, or failed).
+    const runs = await untilVisible(
+      async () => {
+        const found = [];
+        for await (const e of h.client.workflow.list({ query: `WorkflowId = '${id}'` })) found.push(e.runId);
+        return found;
+      },
+      (found) => found.length > 0,
+    );
+    expect(runs).toHaveLength(1);
+  });
+
   test('ten identical concurrent starts make one run; the others are told which (200)', async () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => trigger()));
     const ids = new Set(answers.map((a) => a.body.workflow_id));
