@@ -5,6 +5,7 @@
  */
 const unitTests = [
   'docs',
+  'compose',
   'domain',
   'lint',
   'mcpSource',

@@ -109,7 +109,7 @@ describe('the API contract', () => {
     });
   });
 
-  test('Idempotency-Key: a retry gets the first run (200, Idempotent-Replayed), another request with it is 422', async () => {
+  test('Idempotency-Key: a retry gets the first run (200, Idempotent-Replayed), another request with it is 422; who started each', async () => {
     const first = await trigger({ label: 'staging' }, { 'idempotency-key': 'retry-me-1' });
     expect(first.status).toBe(201);
     const id = first.body.workflow_id as string;
@@ -130,6 +130,36 @@ describe('the API contract', () => {
     expect(bobs.status).toBe(201);
     expect(bobs.body.workflow_id).not.toBe(id);
     await handle(bobs.body.workflow_id as string).result();
+    // Who started each run, in the run and in the list.
+    expect((await call(`/api/reassignments/${id}`)).body.started_by).toBe('alice');
+    expect((await call(`/api/reassignments/${bobs.body.workflow_id as string}`)).body.started_by).toBe('bob');
+    const listed = await untilVisible(
+      async () =>
+        (await call('/api/reassignments?limit=200')).body.runs as { workflow_id: string; started_by: string }[],
+      (runs) => runs.some((r) => r.workflow_id === bobs.body.workflow_id),
+    );
+    expect(listed.find((r) => r.workflow_id === id)?.started_by).toBe('alice');
+    expect(listed.find((r) => r.workflow_id === bobs.body.workflow_id)?.started_by).toBe('bob');
+  });
+
+  test('Idempotency-Key: the same request sent five times at once (a retry while the first is in flight) starts one run', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => trigger({ label: 'staging' }, { 'idempotency-key': 'at-once-1' })),
+    );
+    expect(new Set(answers.map((a) => a.body.workflow_id)).size).toBe(1);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    const id = answers[0]!.body.workflow_id as string;
+    await handle(id).result();
+    // One execution under that id (a second start would have made a second, or failed).
+    const runs = await untilVisible(
+      async () => {
+        const found = [];
+        for await (const e of h.client.workflow.list({ query: `WorkflowId = '${id}'` })) found.push(e.runId);
+        return found;
+      },
+      (found) => found.length > 0,
+    );
+    expect(runs).toHaveLength(1);
   });
 
   test('ten identical concurrent starts make one run; the others are told which (200)', async () => {
@@ -194,5 +224,79 @@ describe('the API contract', () => {
     );
     await call(`/api/reassignments/${older}/cancel`, { method: 'POST' });
     await handle(older).result();
+  });
+
+  test('the OpenAPI document refuses what the server refuses: dates that are not on the calendar, blank free text', async () => {
+    interface Schema {
+      pattern?: string;
+      allOf?: Schema[];
+      properties?: Record<string, Schema>;
+    }
+    interface Operation {
+      parameters?: { name: string; schema: Schema }[];
+      requestBody?: { content: Record<string, { schema: Schema }> };
+    }
+    const doc = (await call('/openapi.json')).body as unknown as { paths: Record<string, Record<string, Operation>> };
+    const fields: { where: string; name: string; schema: Schema }[] = [];
+    for (const [path, operations] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(operations)) {
+        for (const p of op.parameters ?? []) fields.push({ where: `${method} ${path} ?${p.name}`, ...p });
+        const body = op.requestBody?.content['application/json']?.schema;
+        for (const [name, schema] of Object.entries(body?.properties ?? {}))
+          fields.push({ where: `${method} ${path} .${name}`, name, schema });
+      }
+    const dates = fields.filter((f) => ['date', 'until'].includes(f.name));
+    // Free text that must not be blank: a run's reason (start, cancel), a patient's reason for declining, an
+    // escalation's note. (An approval's note may be empty: it is documented so.)
+    const texts = fields.filter((f) =>
+      /(trigger-workflow-dynamic|\/cancel|\/answer) \.reason$|\/(acknowledge|resolve) \.note$/.test(f.where),
+    );
+    // The premise: the list's filter, the start's body and the preview's body have dates; start and cancel a reason.
+    expect(dates.map((f) => f.where)).toEqual(
+      expect.arrayContaining([
+        'get /api/reassignments ?date',
+        'post /api/trigger-workflow-dynamic .date',
+        'post /api/trigger-workflow-dynamic .until',
+        'post /api/preview .date',
+      ]),
+    );
+    expect(texts.map((f) => f.where)).toEqual(
+      expect.arrayContaining([
+        'post /api/trigger-workflow-dynamic .reason',
+        'post /api/reassignments/{id}/cancel .reason',
+        'post /api/appointments/{appointmentId}/answer .reason',
+        'post /api/escalations/{id}/resolve .note',
+      ]),
+    );
+    // As a JSON Schema validator reads it: the schema's pattern and those of its allOf, all of them.
+    const patterns = (schema: Schema): string[] => [
+      ...(schema.pattern ? [schema.pattern] : []),
+      ...(schema.allOf ?? []).flatMap(patterns),
+    ];
+    const accepts = (f: { schema: Schema }, value: string) =>
+      patterns(f.schema).every((p) => new RegExp(p, 'u').test(value));
+    for (const f of [...dates, ...texts]) expect(`${f.where} ${patterns(f.schema).length > 0}`).toBe(`${f.where} true`);
+    for (const f of dates) {
+      for (const bad of ['0000-00-00', '2025-02-29', '2025-04-31', '2025-13-01', '1900-02-29'])
+        expect(`${f.where} ${bad} ${accepts(f, bad)}`).toBe(`${f.where} ${bad} false`);
+      for (const good of ['2025-11-21', '2024-02-29', '2000-02-29', '0100-01-01'])
+        expect(`${f.where} ${good} ${accepts(f, good)}`).toBe(`${f.where} ${good} true`);
+    }
+    for (const f of texts) {
+      for (const bad of ['\r', ' ', '\t\n'])
+        expect(`${f.where} ${JSON.stringify(bad)} ${accepts(f, bad)}`).toBe(`${f.where} ${JSON.stringify(bad)} false`);
+      expect(accepts(f, ' sick ')).toBe(true);
+    }
+    // And the server refuses them, with a 400, as the document says.
+    expect((await call('/api/reassignments?date=0000-00-00')).status).toBe(400);
+    expect((await trigger({ date: '2025-02-29' })).status).toBe(400);
+    expect((await trigger({ reason: '\r' })).status).toBe(400);
+    expect((await call('/api/appointments/A002/answer', { body: { answer: 'declined', reason: ' ' } })).status).toBe(
+      400,
+    );
+    expect((await call('/api/escalations/1/resolve', { body: { note: '\r' } })).status).toBe(400);
+    expect(
+      (await call('/api/reassignments/reassign-T001-2025-11-21-x/cancel', { body: { reason: '\r' } })).status,
+    ).toBe(400);
   });
 });

@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
 import { SchedulingStore } from '../src/domain/store';
@@ -132,8 +134,15 @@ describe('the API front door', () => {
 
   test('security headers: no other origin may frame the console, content types are not sniffed', async () => {
     const api = await startWith();
-    for (const p of ['/', '/console.js', '/api/me', '/api/nothing-here']) {
-      const a = await request(`${api.url}${p}`);
+    // Every answer, refusals included: a host name not served (421) too.
+    for (const [p, host] of [
+      ['/', undefined],
+      ['/console.js', undefined],
+      ['/api/me', undefined],
+      ['/api/nothing-here', undefined],
+      ['/', 'evil.example.com'],
+    ] as const) {
+      const a = await request(`${api.url}${p}`, host ? { headers: { host } } : {});
       expect(a.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
       expect(a.headers['content-security-policy']).toMatch(/default-src 'self'/);
       expect(a.headers['x-frame-options']).toBe('DENY');
@@ -180,6 +189,26 @@ describe('the API front door', () => {
     expect(named.status).toBe(200);
     const names = Object.values(named.json().patients as Record<string, string>);
     expect(names.length).toBe(3);
+    // The approvals inbox with patients, and a run read with patients through MCP, are patient-data views too.
+    expect((await request(`${api.url}/api/approvals?include=patients`, { headers: bearer(OPERATOR) })).status).toBe(
+      200,
+    );
+    const mcp = await request(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        ...bearer(OPERATOR),
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'get_reassignment', arguments: { workflow_id: id, include_patients: true } },
+      }),
+    });
+    expect(mcp.status).toBe(200);
+    expect(mcp.text).toContain(names[0]);
 
     for (const key of [VIEWER, OPERATOR])
       expectOneLine(
@@ -208,6 +237,8 @@ describe('the API front door', () => {
     ).toBeTruthy();
     expect(find({ who: 'victor', path: `/api/reassignments/${id}`, status: 403, outcome: 'forbidden' })).toBeTruthy();
     expect(find({ who: 'alice', path: `/api/reassignments/${id}`, patient_data: true, status: 200 })).toBeTruthy();
+    expect(find({ who: 'alice', path: '/api/approvals', patient_data: true, status: 200 })).toBeTruthy();
+    expect(find({ who: 'alice', method: 'POST', path: '/mcp', patient_data: true, status: 200 })).toBeTruthy();
     expect(find({ who: 'victor', path: '/api/access-log', status: 403 })).toBeTruthy();
     expect(entries.every((e) => typeof e.at === 'string' && !Number.isNaN(Date.parse(String(e.at))))).toBe(true);
     // Newest first, filterable.
@@ -240,9 +271,48 @@ describe('the API front door', () => {
     expect(tooLong.text).not.toContain('yyyy');
     const headers = await request(`${api.url}/api/me`, { headers: { 'x-filler': 'z'.repeat(20_000) } });
     expectOneLine(headers, 431, /headers are too large/);
+    // A body too large (413), of a type not served (415), not JSON (400), a URL badly percent-encoded (400).
+    const post = (headers: Record<string, string>, body: string) =>
+      request(`${api.url}/api/trigger-workflow-dynamic`, { method: 'POST', headers, body });
+    const big = await post({ 'content-type': 'application/json' }, JSON.stringify({ reason: 'r'.repeat(70_000) }));
+    expectOneLine(big, 413, /too large/);
+    expect(big.text).not.toContain('rrrr');
+    expectOneLine(
+      await post({ 'content-type': 'application/xml' }, '<provider>T001</provider>'),
+      415,
+      /media type|content type/i,
+    );
+    const malformed = await post({ 'content-type': 'application/json' }, '{"provider_id": "T001",');
+    expectOneLine(malformed, 400, /JSON/);
+    expect(malformed.text).not.toContain('T001');
+    expectOneLine(await request(`${api.url}/api/reassignments/%E0%A4%A`), 400, /percent-encoding/);
     // An id the schema accepts (up to 200 characters) is the schema's answer, not the router's.
     const accepted = await request(`${api.url}/api/reassignments/${'a'.repeat(180)}`);
     expectOneLine(accepted, 404, /no reassignment with workflow id/);
+  });
+
+  test('errors through MCP name no file either: a scheduling database gone from the machine', async () => {
+    const dir = tempDir('mcp-gone');
+    const file = path.join(dir, 'scheduling.db');
+    const api = await startWith({ DB_PATH: file });
+    expect(fs.existsSync(file)).toBe(true);
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+    const answer = await request(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'find_candidates', arguments: { appointment_id: 'A002' } },
+      }),
+    });
+    expect(answer.status).toBe(200);
+    const result = answer.json().result as { isError: boolean; content: { text: string }[] };
+    expect(result.isError).toBe(true);
+    expect(result.content[0]!.text).toMatch(/the scheduling database .*is not on this machine/);
+    expect(answer.text).not.toContain(dir);
+    expect(answer.text).not.toContain('scheduling.db');
   });
 
   test('the scheduling database is created readable by its owner only (0600)', async () => {
@@ -298,7 +368,71 @@ describe('the API front door', () => {
   });
 });
 
-test('Temporal gone after start: every endpoint answers 503 in one line (not 500), and /healthz says unreachable', async () => {
+/**
+ * A call made straight through the SDK (its default retries, no deadline), to compare with: the API must answer
+ * while this one is still retrying. An ordering, not a wall-clock time: without the API's probe each request would
+ * wait out the same twenty seconds of retries, and answer after it. Connected while the server answers; `call`
+ * once it does not; `stop` ends its retries.
+ */
+async function sdkCaller(address: string) {
+  let stopping = false;
+  const base = defaultGrpcRetryOptions();
+  const connection = await Connection.connect({
+    address,
+    interceptors: [
+      makeGrpcRetryInterceptor({
+        ...base,
+        retryableDecider: (attempt, status) => !stopping && base.retryableDecider(attempt, status),
+      }),
+    ],
+  });
+  const controller = new AbortController();
+  let call: Promise<void> | undefined;
+  let settled = false;
+  return {
+    call: () => {
+      call = connection
+        .withAbortSignal(controller.signal, () => connection.workflowService.getSystemInfo({}))
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => (settled = true));
+    },
+    settled: () => settled,
+    stop: async () => {
+      stopping = true;
+      controller.abort();
+      await call;
+      await connection.close();
+    },
+  };
+}
+
+/** Asks every endpoint in turn, timing each answer (figures for docs/api.md, not assertions). */
+async function askWhileUnreachable(url: string, figures: string[]): Promise<void> {
+  const timed = async (p: string) => {
+    const t0 = performance.now();
+    const a = await request(`${url}${p}`);
+    figures.push(`${p}: ${a.status} in ${Math.round(performance.now() - t0)} ms`);
+    return a;
+  };
+  for (const p of [
+    '/api/reassignments',
+    '/api/approvals',
+    '/api/reassignments/reassign-T001-2025-11-21-x',
+    '/api/reassignments',
+  ])
+    expectOneLine(await timed(p), 503, /the Temporal server at .* does not answer/);
+  expect((await timed('/healthz')).json()).toEqual({ ok: true, temporal: 'unreachable' });
+}
+
+function writeFigures(name: string, figures: string[]): void {
+  fs.mkdirSync(path.join(__dirname, '..', 'test-results'), { recursive: true });
+  fs.writeFileSync(path.join(__dirname, '..', 'test-results', name), `${figures.join('\n')}\n`);
+}
+
+test('Temporal gone after start: every endpoint answers 503 in one line (not 500), and /healthz says unreachable, before the SDK has given up', async () => {
   const port = await freePort();
   const server = await startDevServer({ dbFile: path.join(tempDir('gone'), 'temporal.db'), port });
   let stopped = false;
@@ -307,34 +441,75 @@ test('Temporal gone after start: every endpoint answers 503 in one line (not 500
       TEMPORAL_ADDRESS: server.address,
       API_PORT: '0',
       DB_PATH: path.join(tempDir('gone-db'), 's.db'),
+      // Every answer from Temporal, none from the list cache.
+      API_LIST_CACHE_MS: '0',
       ...encryptionEnv(),
     }),
     () => undefined,
   );
-  // Figures, not assertions (tests assert no wall-clock times): how long each answer took, for docs/api.md.
+  const sdk = await sdkCaller(server.address);
   const figures: string[] = [];
-  const timed = async (p: string) => {
-    const t0 = performance.now();
-    const a = await request(`${api.url}${p}`);
-    figures.push(`${p}: ${a.status} in ${Math.round(performance.now() - t0)} ms`);
-    return a;
-  };
   try {
     expect((await request(`${api.url}/api/reassignments`)).status).toBe(200);
     await server.stop();
     stopped = true;
-    for (const p of [
-      '/api/reassignments',
-      '/api/approvals',
-      '/api/reassignments/reassign-T001-2025-11-21-x',
-      '/api/reassignments',
-    ])
-      expectOneLine(await timed(p), 503, /the Temporal server at .* does not answer/);
-    expect((await timed('/healthz')).json()).toEqual({ ok: true, temporal: 'unreachable' });
+    sdk.call();
+    await askWhileUnreachable(api.url, figures);
+    // Every answer came while a call made before them was still in the SDK's retries.
+    expect(sdk.settled()).toBe(false);
   } finally {
-    fs.mkdirSync(path.join(__dirname, '..', 'test-results'), { recursive: true });
-    fs.writeFileSync(path.join(__dirname, '..', 'test-results', 'api-unreachable.txt'), `${figures.join('\n')}\n`);
+    writeFigures('api-unreachable.txt', figures);
+    await sdk.stop();
     await api.close();
     if (!stopped) await server.stop();
+  }
+});
+
+test('Temporal that stops answering (connections open, nothing comes back): 503 in one line too, and /healthz says unreachable', async () => {
+  const port = await freePort();
+  const server = await startDevServer({ dbFile: path.join(tempDir('silent'), 'temporal.db'), port });
+  // A TCP relay in front of the server that can go silent: what a network partition looks like to a client.
+  let silent = false;
+  const sockets = new Set<net.Socket>();
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('data', (d) => void (silent || upstream.write(d)));
+    upstream.on('data', (d) => void (silent || client.write(d)));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  const api = await startApi(
+    loadConfig({
+      TEMPORAL_ADDRESS: address,
+      API_PORT: '0',
+      DB_PATH: path.join(tempDir('silent-db'), 's.db'),
+      // Every answer from Temporal, none from the list cache.
+      API_LIST_CACHE_MS: '0',
+      ...encryptionEnv(),
+    }),
+    () => undefined,
+  );
+  const sdk = await sdkCaller(address);
+  const figures: string[] = [];
+  try {
+    expect((await request(`${api.url}/api/reassignments`)).status).toBe(200);
+    silent = true;
+    sdk.call();
+    await askWhileUnreachable(api.url, figures);
+    expect(sdk.settled()).toBe(false);
+  } finally {
+    writeFigures('api-silent.txt', figures);
+    await sdk.stop();
+    for (const s of sockets) s.destroy();
+    relay.close();
+    await api.close();
+    await server.stop();
   }
 });

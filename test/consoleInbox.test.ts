@@ -75,6 +75,19 @@ describe("the scheduler's console in Chromium", () => {
     for (const factor of ['specialty', 'gender', 'language', 'distance', 'continuity', 'experience'])
       expect(text).toMatch(new RegExp(`${factor} [\\d.]+/\\d+`));
     expect(text).toMatch(/hidden/);
+    // The next-best free colleagues with their scores: not the proposed one, nor the absent one, best first.
+    const inbox = (await (await fetch(`${api.url}/api/approvals`)).json()) as {
+      approvals: {
+        appointment_id: string;
+        details: { alternatives: { provider_id: string; score: number; band: string }[] };
+      }[];
+    };
+    const alternatives = inbox.approvals.find((a) => a.appointment_id === 'A002')!.details.alternatives;
+    expect(alternatives.length).toBeGreaterThan(0);
+    expect(alternatives.map((x) => x.provider_id)).not.toContain('P001');
+    expect(alternatives.map((x) => x.provider_id)).not.toContain('T001');
+    expect(alternatives.map((x) => x.score)).toEqual(alternatives.map((x) => x.score).sort((x, y) => y - x));
+    expect(text).toContain(alternatives.map((x) => `${x.provider_id} ${x.score} (${x.band})`).join(', '));
     const deadline = (await page.getByTestId('deadline-A002').textContent()) ?? '';
     expect(deadline).toMatch(/\(Europe\/Berlin\)/);
     expect(deadline).toMatch(/in \d+ h \d+ min/);
@@ -96,7 +109,14 @@ describe("the scheduler's console in Chromium", () => {
     await waitForProgress(handle(id), (p) => p.pending_approvals.length > 0);
     await page.goto(api.url);
     await page.getByTestId('approval-A002').waitFor();
-    await page.fill('#approvals-filter', 'good');
+    // A filter that leaves A002 out: it is not shown, and "Select all shown" selects nothing.
+    await page.fill('#approvals-filter', 'cardiology');
+    await page.getByTestId('approval-A002').waitFor({ state: 'detached' });
+    await page.getByTestId('select-shown').click();
+    expect(await page.getByTestId('approve-selected').isDisabled()).toBe(true);
+    // One that matches it (its band and specialty).
+    await page.fill('#approvals-filter', 'good orthopedics');
+    await page.getByTestId('approval-A002').waitFor();
     await page.getByTestId('select-shown').click();
     await page.getByTestId('approve-selected').filter({ hasText: '(1)' }).waitFor();
     page.once('dialog', (d) => void d.accept());

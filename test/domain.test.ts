@@ -154,6 +154,25 @@ describe('the store guards its invariants', () => {
     ).rejects.toMatchObject({ message: expect.stringMatching(/UNIQUE|one_booking_per_slot/) });
   });
 
+  test('needs attention: what cancelled and failed runs left with the absent provider, until another run moves it', async () => {
+    const outcome = (runId: string, status: string, appointmentId: string) =>
+      store.recordRunOutcome({
+        runId,
+        providerId: 'T001',
+        date: '2025-11-21',
+        status,
+        undecided: [{ appointment_id: appointmentId, reason: `the run was ${status}` }],
+      });
+    await outcome('run-cancelled', 'cancelled', 'A001');
+    await outcome('run-failed', 'failed', 'A002');
+    await outcome('run-completed', 'completed', 'A003');
+    const listed = async () =>
+      (await store.leftUndecided()).map((r) => `${r.appointment_id} ${r.provider_id} ${r.run_id} ${r.run_status}`);
+    expect(await listed()).toEqual(['A001 T001 run-cancelled cancelled', 'A002 T001 run-failed failed']);
+    await store.assign('A001', 'P001', ctx('a-later-run'));
+    expect(await listed()).toEqual(['A002 T001 run-failed failed']);
+  });
+
   test('the synthetic generator is deterministic and loads', async () => {
     const a = syntheticDataset({ appointments: 200, seed: 3 });
     expect(syntheticDataset({ appointments: 200, seed: 3 })).toEqual(a);

@@ -27,6 +27,23 @@ test('seed --unavailable records each provider as unavailable on the day, and sa
   }
 });
 
+test('seed --unavailable --date: another day; --date alone is one line, and nothing is written', async () => {
+  const db = path.join(tempDir('seed-date'), 'scheduling.db');
+  const r = await seed(['--unavailable', 'T001', '--date', '2025-11-22'], { DB_PATH: db });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/T001 is unavailable on 2025-11-22: 1 appointment\(s\)/);
+  const store = await SchedulingStore.open(db);
+  try {
+    expect(await store.unavailability('T001', '2025-11-22')).toEqual({ reason: 'unavailable' });
+    expect(await store.unavailability('T001', '2025-11-21')).toBeUndefined();
+  } finally {
+    await store.close();
+  }
+  const alone = path.join(tempDir('seed-date-alone'), 'scheduling.db');
+  expectOneLineError(await seed(['--date', '2025-11-22'], { DB_PATH: alone }), /--date goes with --unavailable/);
+  expect(fs.existsSync(alone)).toBe(false);
+});
+
 test('an unknown provider is one line, and nothing is written', async () => {
   const db = path.join(tempDir('seed-bad'), 'scheduling.db');
   expectOneLineError(

@@ -33,7 +33,7 @@ export const refusalResponses = {
  * Free text as the document states it: 1 to max characters, not all blank. (Not trimmed here: a schema that trims
  * before it counts would accept what the document refuses; the handlers trim.)
  */
-const textSchema = (max: number) => z.string().min(1).max(max).regex(/\S/, 'must not be blank');
+export const textSchema = (max: number) => z.string().min(1).max(max).regex(/\S/, 'must not be blank');
 
 /** A workflow id as our tools and the Temporal CLI write them (letters, digits and . _ : @ -). */
 const workflowIdSchema = z.string().regex(/^[\w.:@-]{1,200}$/, 'a workflow id such as reassign-T001-2025-11-21-a');

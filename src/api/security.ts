@@ -46,15 +46,7 @@ export function hostName(header: string | undefined): string | undefined {
 
 export async function registerSecurity(app: FastifyInstance, config: AppConfig, tls: boolean): Promise<void> {
   const hosts = allowedHosts(config);
-  app.addHook('onRequest', async (request, reply) => {
-    if (hosts === 'any') return;
-    const name = hostName(request.headers.host);
-    if (!name || !hosts.has(name))
-      return reply.code(421).send({
-        error: `this server does not answer to the host name ${JSON.stringify((name ?? '').slice(0, 100))} (API_ALLOWED_HOSTS)`,
-      });
-  });
-
+  // The headers first, so that every answer carries them, the Host check's refusals too.
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
       useDefaults: true,
@@ -74,6 +66,15 @@ export async function registerSecurity(app: FastifyInstance, config: AppConfig, 
     frameguard: { action: 'deny' },
     strictTransportSecurity: tls ? { maxAge: 15_552_000, includeSubDomains: false } : false,
     referrerPolicy: { policy: 'no-referrer' },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (hosts === 'any') return;
+    const name = hostName(request.headers.host);
+    if (!name || !hosts.has(name))
+      return reply.code(421).send({
+        error: `this server does not answer to the host name ${JSON.stringify((name ?? '').slice(0, 100))} (API_ALLOWED_HOSTS)`,
+      });
   });
 
   if (config.API_RATE_LIMIT > 0)

@@ -165,7 +165,7 @@ export async function buildApiServer(
       status === 403 ||
       status === 429 ||
       path === '/api/access-log' ||
-      (path.startsWith('/api/') && !['GET', 'HEAD', 'OPTIONS'].includes(request.method));
+      ((path.startsWith('/api/') || path === '/mcp') && !['GET', 'HEAD', 'OPTIONS'].includes(request.method));
     if (!logged) return;
     try {
       await accessLog.record({

@@ -10,7 +10,7 @@ import type { Principal } from '../api/auth';
 import type { ApiDeps } from '../api/deps';
 import { describeError } from '../errors';
 import { describeZodError } from '../zodIssue';
-import { mayCall, mcpTools } from './tools';
+import { mayCall, mcpTools, type McpContext } from './tools';
 
 /**
  * The product as an MCP server (the official SDK's low-level Server): the tool list generated from the tools' zod
@@ -38,7 +38,11 @@ const toolList = mcpTools.map((t) => ({
   annotations: { readOnlyHint: t.readOnly, destructiveHint: false, openWorldHint: false },
 }));
 
-export function createMcpServer(deps: () => Promise<ApiDeps>, principal: Principal): Server {
+export function createMcpServer(
+  deps: () => Promise<ApiDeps>,
+  principal: Principal,
+  hooks: Pick<McpContext, 'viewedPatientData'> = {},
+): Server {
   const server = new Server(
     { name: MCP_SERVER_NAME, version: MCP_SERVER_VERSION },
     {
@@ -59,7 +63,10 @@ export function createMcpServer(deps: () => Promise<ApiDeps>, principal: Princip
     const refused = mayCall(tool, principal);
     if (refused) return toolError(refused);
     try {
-      const result = (await tool.run(args.data as never, { deps: await deps(), principal })) as Record<string, unknown>;
+      const result = (await tool.run(args.data as never, { deps: await deps(), principal, ...hooks })) as Record<
+        string,
+        unknown
+      >;
       return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
     } catch (err) {
       return toolError(describeError(err));

@@ -22,6 +22,8 @@ import { toolHandlers } from '../tools/handlers';
 export interface McpContext {
   deps: ApiDeps;
   principal: Principal;
+  /** The answer carries patient data (over HTTP, the API's access log records it). */
+  viewedPatientData?: () => void;
 }
 
 interface McpTool<I extends z.ZodType = z.ZodType> {
@@ -48,7 +50,8 @@ async function readDomain<T>(
   const { config } = deps;
   const target = targetOf(config);
   if (!targetExists(target))
-    throw new ApiError(503, `the scheduling database ${config.DB_PATH} is not on this machine`);
+    // Named by its variable, never by its path: error messages name no file (the API's rule).
+    throw new ApiError(503, 'the scheduling database (DB_PATH) is not on this machine');
   const bundle = await resolvePromptBundle(promptRegistryFor(config), config.PROMPT_LABEL);
   return (await withSchedulingStore(target, (store) => read(store, bundle), config))!;
 }
@@ -73,9 +76,10 @@ export const mcpTools = [
     input: z.object({ workflow_id: workflowIdSchema, include_patients: z.boolean().optional() }).strict(),
     role: 'viewer',
     readOnly: true,
-    run: ({ workflow_id, include_patients }, { deps, principal }) => {
+    run: ({ workflow_id, include_patients }, { deps, principal, viewedPatientData }) => {
       if (include_patients && principal.role !== 'operator')
         throw new ApiError(403, 'patient names are for the operator role only');
+      if (include_patients) viewedPatientData?.();
       return detailOf(deps.client.temporal, deps.config, workflow_id, include_patients === true);
     },
   }),

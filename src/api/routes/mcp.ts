@@ -10,7 +10,10 @@ import type { ApiDeps } from '../deps';
  */
 export function registerMcpRoute(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/mcp', { config: { role: 'viewer' }, schema: { hide: true } }, async (request, reply) => {
-    const server = createMcpServer(() => Promise.resolve(deps), request.principal);
+    // A patient-data view through MCP goes into the access log like one through the API.
+    const server = createMcpServer(() => Promise.resolve(deps), request.principal, {
+      viewedPatientData: () => (request.patientData = true),
+    });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     reply.hijack();
     reply.raw.on('close', () => {

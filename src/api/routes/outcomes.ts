@@ -5,7 +5,7 @@ import { appointmentIdSchema } from '../../domain/model';
 import { DomainRefusal } from '../../domain/refusals';
 import { FollowUpRefusal } from '../../temporal/followUps';
 import { ApiError } from '../runViews';
-import { errorSchema, refusalResponses } from '../schemas';
+import { errorSchema, refusalResponses, textSchema } from '../schemas';
 import type { ApiDeps } from '../deps';
 
 /**
@@ -19,7 +19,7 @@ const appointmentParams = z.object({ appointmentId: appointmentIdSchema });
 const answerBody = z
   .object({
     answer: z.enum(['accepted', 'declined']),
-    reason: z.string().trim().min(1).max(200).optional().describe('why the patient declined (optional)'),
+    reason: textSchema(200).optional().describe('why the patient declined (optional)'),
     offer: z.number().int().min(1).max(100).optional().describe('the offer answered; default the open one'),
   })
   .strict();
@@ -114,7 +114,13 @@ export function registerOutcomeRoutes(fastify: FastifyInstance, { client }: ApiD
       },
     },
     async (request) =>
-      desk.answer(request.params.appointmentId, { ...request.body, by: request.principal.name }).catch(fromOutcome),
+      desk
+        .answer(request.params.appointmentId, {
+          ...request.body,
+          ...(request.body.reason !== undefined ? { reason: request.body.reason.trim() } : {}),
+          by: request.principal.name,
+        })
+        .catch(fromOutcome),
   );
 
   app.post(
@@ -202,7 +208,7 @@ export function registerOutcomeRoutes(fastify: FastifyInstance, { client }: ApiD
           tags: ['outcomes'],
           params: escalationParams,
           body: z
-            .object({ note: z.string().trim().min(1).max(500).optional() })
+            .object({ note: textSchema(500).optional() })
             .strict()
             .optional(),
           response: { 200: escalationSchema, ...refusals },
@@ -210,7 +216,7 @@ export function registerOutcomeRoutes(fastify: FastifyInstance, { client }: ApiD
       },
       async (request) => {
         try {
-          return await desk.moveEscalation(request.params.id, to, request.principal.name, request.body?.note);
+          return await desk.moveEscalation(request.params.id, to, request.principal.name, request.body?.note?.trim());
         } catch (err) {
           return fromOutcome(err);
         }
