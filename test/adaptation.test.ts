@@ -10,7 +10,7 @@ import {
 } from '../src/workflows/adapt/adaptVerdict';
 import { startHarness, storeEnv, uniqueName, waitForProgress, type Harness } from './support/harness';
 import { scored, writeOutcomes, type OutcomeRow } from './support/outcomeRows';
-import { expectOneLineError, payloadEncodings, runCli, temporalCli } from './support/processes';
+import { expectOneLineError, expectStoredEncrypted, runCli } from './support/processes';
 import { seedInput } from './support/seed';
 
 /**
@@ -162,18 +162,7 @@ describe('the adaptation policy against Temporal and the store', () => {
     expect(scheduled.stderr).toBe('');
     expect(scheduled.stdout).toMatch(/^created schedule adaptation-policy-production: every 1440 min, next at /);
     // The schedule's action input and memo are stored encrypted, as every payload the CLI's client writes.
-    const described = await temporalCli(h.address, [
-      'schedule',
-      'describe',
-      '--schedule-id',
-      'adaptation-policy-production',
-      '--output',
-      'json',
-    ]);
-    expect(described.code).toBe(0);
-    const encodings = payloadEncodings(described.stdout);
-    expect(encodings.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(encodings)).toEqual(new Set(['binary/encrypted']));
+    await expectStoredEncrypted(h.address, { scheduleId: 'adaptation-policy-production' }, 2);
     const triggered = await cli(['adapt', 'trigger', '--json']);
     expect(triggered.stderr).toBe('');
     const g = JSON.parse(triggered.stdout) as AdaptResult & { workflowId: string };
@@ -190,8 +179,7 @@ describe('the adaptation policy against Temporal and the store', () => {
     const d = await h.client.workflow.getHandle(g.workflowId).describe();
     expect((d.memo?.adaptation as AdaptResult).moved).toEqual(g.moved);
     // The scheduled run's input, activities, result and memo: all ciphertext in its stored history.
-    const shown = await temporalCli(h.address, ['workflow', 'show', '--workflow-id', g.workflowId, '--output', 'json']);
-    expect(new Set(payloadEncodings(shown.stdout))).toEqual(new Set(['binary/encrypted']));
+    await expectStoredEncrypted(h.address, { workflowId: g.workflowId });
 
     // The next run asks for production and pins the conservative strategy (v2), saying so.
     const after = await runSeed();

@@ -13,7 +13,7 @@ import {
   type Harness,
 } from './support/harness';
 import { startLangfuseServer, type LangfuseTestServer } from './support/langfuseServer';
-import { expectOneLineError, payloadEncodings, runCli, temporalCli } from './support/processes';
+import { expectOneLineError, expectStoredEncrypted, runCli } from './support/processes';
 import { seedInput } from './support/seed';
 
 /**
@@ -124,18 +124,7 @@ describe('the rollback guard against Temporal and Langfuse', () => {
     expect(scheduled.code).toBe(0);
     expect(scheduled.stdout).toMatch(/^created schedule rollback-guard-production: every 1440 min, next at /);
     // The schedule's action input and memo are stored encrypted, as every payload the CLI's client writes.
-    const described = await temporalCli(failing.address, [
-      'schedule',
-      'describe',
-      '--schedule-id',
-      'rollback-guard-production',
-      '--output',
-      'json',
-    ]);
-    expect(described.code).toBe(0);
-    const encodings = payloadEncodings(described.stdout);
-    expect(encodings.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(encodings)).toEqual(new Set(['binary/encrypted']));
+    await expectStoredEncrypted(failing.address, { scheduleId: 'rollback-guard-production' }, 2);
     const triggered = await cli(['guard', 'trigger', '--json']);
     expect(triggered.stderr).toBe('');
     const g = JSON.parse(triggered.stdout) as GuardResult & { workflowId: string };
@@ -160,15 +149,7 @@ describe('the rollback guard against Temporal and Langfuse', () => {
     const d = await failing.client.workflow.getHandle(g.workflowId).describe();
     expect((d.memo?.guard as GuardResult).moved).toEqual(g.moved);
     // The scheduled run's input, activities, result and memo: all ciphertext in its stored history.
-    const shown = await temporalCli(failing.address, [
-      'workflow',
-      'show',
-      '--workflow-id',
-      g.workflowId,
-      '--output',
-      'json',
-    ]);
-    expect(new Set(payloadEncodings(shown.stdout))).toEqual(new Set(['binary/encrypted']));
+    await expectStoredEncrypted(failing.address, { workflowId: g.workflowId });
 
     // The next check sees no run of v3 yet: nothing judged, nothing moved.
     const again = await cli(['guard', 'trigger', '--json']);

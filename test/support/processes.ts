@@ -75,6 +75,26 @@ export function payloadEncodings(cliJsonText: string): string[] {
   return found;
 }
 
+/**
+ * What `temporal <kind> describe|show --output json` prints for a schedule or a workflow, without a codec: its
+ * payloads' encodings (at least `atLeast` of them), which must all be `binary/encrypted`.
+ */
+export async function expectStoredEncrypted(
+  address: string,
+  what: { scheduleId: string } | { workflowId: string },
+  atLeast = 1,
+): Promise<void> {
+  const args =
+    'scheduleId' in what
+      ? ['schedule', 'describe', '--schedule-id', what.scheduleId]
+      : ['workflow', 'show', '--workflow-id', what.workflowId];
+  const shown = await temporalCli(address, [...args, '--output', 'json']);
+  expect(shown.code).toBe(0);
+  const encodings = payloadEncodings(shown.stdout);
+  expect(encodings.length).toBeGreaterThanOrEqual(atLeast);
+  expect(new Set(encodings)).toEqual(new Set(['binary/encrypted']));
+}
+
 /** `npm run cli -- <args>`. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
   return runScript(scripts.cli, args, env);
