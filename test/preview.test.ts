@@ -136,6 +136,37 @@ describe('preview with a model that answers in prose', () => {
   });
 });
 
+describe('preview over several batches', () => {
+  let h: Harness;
+  let client: ReassignmentClient;
+  beforeAll(async () => {
+    h = await startHarness({
+      editPrompts: ({ orchestrator }) => {
+        for (const v of orchestrator.versions) v.config.batch_size = 1;
+      },
+    });
+    client = await ReassignmentClient.connect(
+      loadConfig({ TEMPORAL_ADDRESS: h.address, TASK_QUEUE: h.taskQueue, ...storeEnv(h.store), ...encryptionEnv() }),
+    );
+  });
+  afterAll(async () => {
+    await client?.close();
+    await h?.close();
+  });
+
+  test('one batch per appointment, one after the other: the same decisions, one conversation each, nothing written', async () => {
+    const before = await snapshot(h.store);
+    const p = await client.preview(SEED);
+    expect(await snapshot(h.store)).toEqual(before);
+    expect(p.appointments.map((a) => `${a.appointment_id} ${a.outcome} ${a.provider_id} ${a.decided_by}`)).toEqual([
+      'A001 assign P001 prompt',
+      'A002 ask_approval P001 prompt',
+      'A003 waitlist null prompt',
+    ]);
+    expect(p.llm.calls).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe('POST /api/preview and the preview command', () => {
   let h: Harness;
   let api: RunningApi;
