@@ -18,6 +18,8 @@ import type {
   RequestedMode,
 } from './workflows/contract/types';
 import { idStamp, reassignmentWorkflowId } from './workflowIds';
+import { runPreview } from './previewRun';
+import type { PreviewInput, PreviewResult } from './workflows/preview/previewContract';
 
 /**
  * The product's Temporal client, the one every caller goes through: our CLI, the HTTP API, the eval runner and
@@ -167,6 +169,15 @@ export class ReassignmentClient {
   async start(request: LaunchRequest): Promise<{ workflowId: string; runId: string; type: string }> {
     await preflight(this.config, request.input);
     return launchReassignment(this.temporal, this.config, request);
+  }
+
+  /**
+   * What a prompt-driven run would decide, with nothing written (the preview workflow, a dry run of the same loop):
+   * checked as a start is (preflight), then waited for, at most PREVIEW_TIMEOUT_MS (a PreviewTimedOut past it).
+   */
+  async preview(input: PreviewInput & { promptLabel: string }): Promise<PreviewResult> {
+    await preflight(this.config, { ...input, reason: input.reason ?? 'unavailable' });
+    return runPreview(this.temporal, this.config, input, (message, kind) => new LaunchRefused(message, kind));
   }
 
   /** The run's live progress (the `progress` query). */

@@ -107,6 +107,8 @@ const configSchema = z.object({
   API_RATE_LIMIT: z.coerce.number().int().min(0).max(10_000_000).default(600),
   /** How long the API reuses a list it read (the runs, the approvals inbox); 0 reads anew for every request. */
   API_LIST_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  /** How long a preview (a dry run of the prompt-driven path, POST /api/preview, `preview`) may take before a 504. */
+  PREVIEW_TIMEOUT_MS: z.coerce.number().int().min(1000).max(900_000).default(120_000),
   /** Failed authentications per address in 15 minutes before that address is refused (429) until the window passes. */
   API_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10),
   /** Where people open the Temporal Web UI (links in the API and console). */

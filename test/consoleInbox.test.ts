@@ -173,7 +173,9 @@ describe("the scheduler's console in Chromium", () => {
     expect(await page.getByTestId('preview-summary').textContent()).toMatch(
       /3 appointment\(s\): 1 moved at once, 1 waiting for approval, 1 to the waitlist/,
     );
-    expect(await page.getByTestId('preview-A002').textContent()).toMatch(/ask approval.*P001.*129.*good/);
+    expect(await page.getByTestId('preview-A002').textContent()).toMatch(/ask approval.*P001.*129.*good.*prompt$/);
+    // The prompt-driven loop ran (a dry run in Temporal): the model's calls are in the summary.
+    expect(await page.getByTestId('preview-summary').textContent()).toMatch(/Model: [1-9]\d* call\(s\), \d+ tokens\.$/);
     expect(await h.store.counts()).toMatchObject({ assignments: 0, waitlist: 0 });
     expect(await h.store.unavailability('T001', '2025-11-21')).toBeUndefined();
   });

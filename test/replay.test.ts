@@ -13,6 +13,7 @@ import {
 } from './support/harness';
 import type { Fault } from '../src/llm/offline/faults';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
+import type { PreviewResult } from '../src/workflows/preview/previewContract';
 import { batchWorkflowId } from '../src/workflowIds';
 import { seedInput } from './support/seed';
 import { outcomesDemoDataset } from '../src/domain/demoData';
@@ -232,6 +233,16 @@ describe('replay', () => {
     })) as AdaptResult;
     expect(adapted.moved).toMatchObject({ from: 'production', to: 'conservative' });
     await capture('adaptationPolicy', adaptId, false);
+    // A preview (a dry run of the prompt-driven path, its approval assumed), on the seed day as it was.
+    await h.reload();
+    const previewId = `replay-previewReassignment-${Date.now()}`;
+    const preview = (await h.client.workflow.execute('previewReassignment', {
+      taskQueue: h.taskQueue,
+      workflowId: previewId,
+      args: [{ providerId: input.providerId, date: input.date, promptLabel: 'production' }],
+    })) as PreviewResult;
+    expect(preview.appointments.map((a) => a.outcome)).toEqual(['assign', 'ask_approval', 'waitlist']);
+    await capture('previewReassignment', previewId, false);
     if (recording) {
       fs.mkdirSync(fixtures, { recursive: true });
       for (const r of recorded) fs.writeFileSync(path.join(fixtures, `${r.workflowId}.json`), r.json);
@@ -240,7 +251,7 @@ describe('replay', () => {
   afterAll(() => h.close());
 
   test('fresh histories of both workflows replay without nondeterminism', async () => {
-    expect(recorded).toHaveLength(22);
+    expect(recorded).toHaveLength(23);
     // What the Temporal CLI exports without the codec is ciphertext: no patient's name, note or id.
     for (const r of recorded) {
       expect(r.json).toContain(Buffer.from('binary/encrypted').toString('base64'));

@@ -43,6 +43,8 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
       run?: { providerId: string; date: string; until?: string; reason: string };
       /** Pin what that run pinned instead of resolving (a re-offer decides with the first decision's prompts). */
       pinFrom?: string;
+      /** false: a preview's, which records nothing in the scheduling database (no run's pinned prompts). */
+      record?: boolean;
     }): Promise<PromptBundle> {
       if (input.pinFrom !== undefined) {
         const earlier = await deps.store?.runPrompts(input.pinFrom);
@@ -94,7 +96,7 @@ export function promptActivities(deps: PromptDeps, trace: Trace) {
           ...(arm ? { experiment: arm } : {}),
           ...(rollout ? { rollout } : {}),
         };
-        await recordPinned(deps, input, pinned);
+        if (input.record !== false) await recordPinned(deps, input, pinned);
         return pinned;
       } catch (err) {
         if (err instanceof PromptError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.prompt);

@@ -27,10 +27,14 @@ export interface ToolCallInput {
   dryRun?: { writes: DryWrite[] };
 }
 
-/** A write a shadow would have made: a tool call (with its key), or an approval assumed given. */
+/**
+ * A write a dry run would have made: a tool call (with its key), an approval assumed given, or (a preview's first)
+ * the provider's unavailability, which a preview never records but its tools must see.
+ */
 export type DryWrite =
   | { kind: 'tool'; name: string; args: unknown; idempotencyKey?: string }
-  | { kind: 'approval'; appointmentId: string; providerId: string; decidedBy: string };
+  | { kind: 'approval'; appointmentId: string; providerId: string; decidedBy: string }
+  | { kind: 'unavailable'; providerId: string; date: string; reason: string };
 
 /** What the workflow sends at the end of a run: its result without the long lists (ids of the undecided kept). */
 export interface RunSummary {
@@ -272,6 +276,7 @@ export function toolActivities(store: SchedulingStore, trace: Trace, hooks: Tool
       for (const w of writes) {
         if (w.kind === 'approval')
           await store.recordApproval(w.appointmentId, w.providerId, 'approved', w.decidedBy, undefined, input.runId);
+        else if (w.kind === 'unavailable') await store.markUnavailable(w.providerId, w.date, w.reason);
         else await runTool({ ...input, name: w.name, args: w.args, idempotencyKey: w.idempotencyKey });
       }
       return runTool(input);

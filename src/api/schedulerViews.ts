@@ -3,7 +3,6 @@ import type { AppConfig } from '../config';
 import { calendarDateSchema, providerIdSchema } from '../domain/model';
 import { FACTORS, bandOf, type Policy } from '../domain/policy';
 import { labelSchema } from '../prompts/schema';
-import { ApiError } from './runViews';
 import { targetOf } from '../db/open';
 import { withSchedulingStore, type SchedulingStore } from '../domain/store';
 import { LocalPromptRegistry, resolvePromptBundle } from '../prompts/registry';
@@ -11,9 +10,9 @@ import { LocalPromptRegistry, resolvePromptBundle } from '../prompts/registry';
 /**
  * What a scheduler needs beside the ids: for an approval, the appointment (date, time, specialty), the score's six
  * factors, the band, the next-best colleagues and what happens when the deadline passes; the appointments that
- * cancelled or failed runs left with the absent provider (needs attention); and a preview of what a run would do
- * (the code-driven decision of each appointment under the prompt's policy), written nowhere. All read from the
- * scheduling database when it is on this machine; nothing here writes.
+ * cancelled or failed runs left with the absent provider (needs attention); and the body of a preview (the preview
+ * itself is a dry run of the prompt-driven path in Temporal: src/workflows/preview/). All read from the scheduling
+ * database when it is on this machine; nothing here writes.
  */
 
 const factorSchema = z.object({ points: z.number(), max: z.number(), detail: z.string() });
@@ -50,24 +49,6 @@ export const previewBodySchema = z
     label: labelSchema.optional(),
   })
   .strict();
-
-export const previewSchema = z.object({
-  provider_id: z.string(),
-  date: z.string(),
-  prompt: z.object({ label: z.string(), version: z.number().int() }),
-  appointments: z.array(
-    z.object({
-      appointment_id: z.string(),
-      time: z.string(),
-      specialty: z.string(),
-      outcome: z.enum(['assign', 'ask_approval', 'waitlist']),
-      provider_id: z.string().nullable(),
-      score: z.number().nullable(),
-      band: z.string().nullable(),
-    }),
-  ),
-  written: z.literal(false),
-});
 
 export class SchedulerViews {
   private readonly policies = new Map<string, { at: number; policy: Policy; version: number }>();
@@ -123,36 +104,5 @@ export class SchedulerViews {
   async needsAttention(): Promise<z.infer<typeof attentionEntrySchema>[]> {
     const rows = await this.withStore((store) => store.leftUndecided()).catch(() => undefined);
     return (rows ?? []) as z.infer<typeof attentionEntrySchema>[];
-  }
-
-  /** What a code-driven run would decide for each affected appointment, under the label's policy; nothing written. */
-  async preview(input: z.infer<typeof previewBodySchema>): Promise<z.infer<typeof previewSchema> | undefined> {
-    const label = input.label ?? this.config.PROMPT_LABEL;
-    const { policy, version } = await this.policyOf(label);
-    return this.withStore(async (store) => {
-      if (!(await store.provider(input.provider_id))) throw new ApiError(404, `unknown provider ${input.provider_id}`);
-      const appointments = [];
-      for (const appointment of await store.scheduledAppointments(input.provider_id, input.date)) {
-        const { candidates } = await store.rankCandidates(appointment.id, policy, 1);
-        const best = candidates[0];
-        const outcome = !best || best.band === 'poor' ? 'waitlist' : best.approval_required ? 'ask_approval' : 'assign';
-        appointments.push({
-          appointment_id: appointment.id,
-          time: appointment.time,
-          specialty: appointment.specialty,
-          outcome: outcome as 'assign' | 'ask_approval' | 'waitlist',
-          provider_id: best && outcome !== 'waitlist' ? best.provider_id : null,
-          score: best?.score ?? null,
-          band: best?.band ?? null,
-        });
-      }
-      return {
-        provider_id: input.provider_id,
-        date: input.date,
-        prompt: { label, version },
-        appointments,
-        written: false as const,
-      };
-    });
   }
 }

@@ -7,6 +7,7 @@ import { addDbCommands } from './db';
 import { addEvalCommand } from './eval';
 import { addGuardCommands } from './guard';
 import { addListCommand } from './list';
+import { addPreviewCommand } from './preview';
 import { addPromptCommands } from './prompts';
 import { addPseudonymCommand } from './pseudonym';
 import { addOutcomeCommands } from './outcomes';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
   addRunCommands(program);
+  addPreviewCommand(program);
   addListCommand(program);
   addApprovalCommands(program);
   addAuditCommand(program);

@@ -6,3 +6,4 @@ export { shadowBatch } from './batch/shadowBatch';
 export { rollbackGuard } from './guard/rollbackGuard';
 export { patientFollowUp } from './outcomes/patientFollowUp';
 export { adaptationPolicy } from './adapt/adaptationPolicy';
+export { previewReassignment } from './preview/previewReassignment';

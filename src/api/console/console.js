@@ -516,7 +516,7 @@ async function start(event) {
   }
 }
 
-/** What a run would do, with nothing written: the code-driven decisions under the label's policy. */
+/** What a prompt-driven run would do, with nothing written: a dry run of the same loop (the model is asked). */
 async function preview() {
   const form = new FormData($('start-form'));
   const body = {};
@@ -526,19 +526,35 @@ async function preview() {
   }
   try {
     const p = await api('/api/preview', { method: 'POST', body: JSON.stringify(body) });
-    const counts = { assign: 0, ask_approval: 0, waitlist: 0 };
+    const counts = { assign: 0, ask_approval: 0, waitlist: 0, undecided: 0 };
     for (const a of p.appointments) counts[a.outcome] += 1;
+    const llm = p.llm;
     $('preview-summary').textContent =
       `Preview for ${p.provider_id} on ${p.date} (prompt ${p.prompt.label} v${p.prompt.version}), nothing written: ` +
       `${p.appointments.length} appointment(s): ${counts.assign} moved at once, ${counts.ask_approval} waiting for ` +
-      `approval, ${counts.waitlist} to the waitlist.`;
+      `approval, ${counts.waitlist} to the waitlist` +
+      (counts.undecided ? `, ${counts.undecided} undecided` : '') +
+      `. Model: ${llm.calls} call(s), ${llm.prompt_tokens + llm.completion_tokens} tokens` +
+      (llm.fallback_used ? `; fallback used (${llm.fallback_reasons.join('; ')})` : '') +
+      '.';
     const rows = $('preview-rows');
     rows.replaceChildren();
     for (const a of p.appointments) {
       const tr = document.createElement('tr');
       tr.dataset.testid = `preview-${a.appointment_id}`;
-      const would = { assign: 'move', ask_approval: 'ask approval', waitlist: 'waitlist' }[a.outcome];
-      tr.append(cell(a.appointment_id), cell(a.time), cell(would), cell(a.provider_id), cell(a.score), cell(a.band));
+      const would = { assign: 'move', ask_approval: 'ask approval', waitlist: 'waitlist', undecided: 'undecided' }[
+        a.outcome
+      ];
+      const by = a.decided_by === 'code_fallback' ? 'code (fallback)' : (a.decided_by ?? '');
+      tr.append(
+        cell(a.appointment_id),
+        cell(a.time),
+        cell(would),
+        cell(a.provider_id),
+        cell(a.score),
+        cell(a.band),
+        cell(by),
+      );
       rows.append(tr);
     }
     $('preview').hidden = false;

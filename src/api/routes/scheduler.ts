@@ -3,14 +3,16 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../runViews';
-import { attentionEntrySchema, previewBodySchema, previewSchema } from '../schedulerViews';
+import { attentionEntrySchema, previewBodySchema } from '../schedulerViews';
+import { PreviewTimedOut } from '../../previewRun';
+import { previewResultSchema } from '../../workflows/preview/previewContract';
 import { errorSchema } from '../schemas';
 
 /** The scheduler's lists beside the inbox: what needs attention, and a preview before a start (src/api/schedulerViews.ts). */
 
 const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 429: errorSchema, 503: errorSchema };
 
-export function registerSchedulerRoutes(fastify: FastifyInstance, { views }: ApiDeps): void {
+export function registerSchedulerRoutes(fastify: FastifyInstance, { views, client, config }: ApiDeps): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   app.get(
@@ -34,19 +36,21 @@ export function registerSchedulerRoutes(fastify: FastifyInstance, { views }: Api
       config: { role: 'operator' },
       schema: {
         operationId: 'previewRun',
-        summary: 'What a run would decide for each appointment (the policy of the prompt label), with nothing written',
+        summary:
+          'What a prompt-driven run would decide for each appointment: a dry run of the same loop in Temporal (the model is asked, the tools run in transactions rolled back), with nothing written',
         tags: ['scheduler'],
         body: previewBodySchema,
-        response: { 200: previewSchema, ...refusals, 404: errorSchema, 422: errorSchema },
+        response: { 200: previewResultSchema, ...refusals, 404: errorSchema, 422: errorSchema, 504: errorSchema },
       },
     },
     async (request) => {
-      const preview = await views?.preview(request.body).catch((err: unknown) => {
-        if (err instanceof ApiError) throw err;
-        throw new ApiError(422, `cannot preview: ${(err as Error).message}`);
-      });
-      if (!preview) throw new ApiError(422, 'cannot preview: the scheduling database is not on this machine');
-      return preview;
+      const { provider_id, date, label } = request.body;
+      try {
+        return await client.preview({ providerId: provider_id, date, promptLabel: label ?? config.PROMPT_LABEL });
+      } catch (err) {
+        if (err instanceof PreviewTimedOut) throw new ApiError(504, err.message);
+        throw err;
+      }
     },
   );
 }

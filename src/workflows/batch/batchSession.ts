@@ -28,11 +28,13 @@ const LIVE_LLM_PROGRESS_BESIDE = 'live-llm-progress-beside';
  * what the tools really did, the approval gate, and clean cancellation (after the step in flight).
  */
 
-/** A session that decides without writing: a shadow's, in a shadow run. */
+/** A session that decides without writing: a shadow's, in a shadow run, or a preview's. */
 export interface DryRunOptions {
   dryRun: true;
-  /** The session that writes: its cancellation is this one's too. */
-  follows: BatchSession;
+  /** The session that writes (a shadow's): its cancellation is this one's too. A preview's has none. */
+  follows?: BatchSession;
+  /** Would-be writes made before this session (a preview's earlier batches), replayed before each of its calls. */
+  writes?: DryWrite[];
 }
 
 export class BatchSession {
@@ -61,10 +63,16 @@ export class BatchSession {
     this.outcome = emptyOutcome(input.batch);
     this.workflowId = parentWorkflowId(input);
     this.approvals = new ApprovalGate(this);
+    if (dry?.writes) this.dryWrites.push(...dry.writes);
   }
 
   get cancelled(): boolean {
-    return this.dry ? this.dry.follows.cancelled : this.cancelledHere;
+    return this.dry?.follows ? this.dry.follows.cancelled : this.cancelledHere;
+  }
+
+  /** A dry session's would-be writes so far (those it was given first included), for the next batch of a preview. */
+  dryWritesSoFar(): DryWrite[] {
+    return [...this.dryWrites];
   }
 
   set cancelled(value: boolean) {
