@@ -7,13 +7,14 @@ import { tempDir, temporalCli, uniqueName } from './support/harness';
 import { payloadEncodings, runScript } from './support/processes';
 
 /**
- * `npm run demo` on the embedded defaults, as a newcomer runs it (no PAYLOAD_KEYS): it encrypts by default,
- * creating its key file once, and prints the codec server's address beside the Web UI's. It runs on the test
+ * `npm run demo` on the embedded defaults, as a newcomer runs it (no PAYLOAD_KEYS): it shows the outcome loop the
+ * README shows (a decline re-offered, the outcome report), encrypts by default, creating its key file once, and
+ * prints the codec server's address beside the Web UI's. It runs on the test
  * run's Temporal server (so it starts none), with its own task queue, database, key file and ports.
  */
 
 describe('npm run demo', () => {
-  test('encrypts by default: it creates its key file (0600, said once, never the key), its runs hold only ciphertext under that key, and it prints the codec server next to the Web UI', async () => {
+  test('shows the outcome loop and encrypts by default: it creates its key file (0600, said once, never the key), its runs hold only ciphertext under that key, and it prints the codec server next to the Web UI', async () => {
     const dir = tempDir('demo');
     const keyFile = path.join(dir, 'payload-keys.json');
     const codecPort = await freePort();
@@ -26,10 +27,25 @@ describe('npm run demo', () => {
       // The defaults: no keyring configured (the test run's is unset here), a key file of its own.
       PAYLOAD_KEYS: '',
       PAYLOAD_KEY_FILE: keyFile,
-      // The patients' answers are the outcome tests' subject; the demo's runs end at the notification.
-      PATIENT_FOLLOW_UP: 'off',
     });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+
+    // The outcome loop as the README shows it: simulated patients (said so), A001 declines P001 and is re-offered
+    // the next best (P004), which she accepts; A002 accepts; both visits scored; the run's outcome figures.
+    expect(r.stdout).toMatch(/Patients answer their new slots \(simulated patients: .*not real patients\)/);
+    expect(r.stdout).toMatch(/^ {2}A001: offer 1 \(P001, excellent\) declined → the slot is released and re-offered$/m);
+    const reoffer = /^ {2}A001: re-offered P004 \(score \d+, excellent\) by (follow-up-A001-\S+)$/m.exec(r.stdout);
+    expect(reoffer).not.toBeNull();
+    expect(r.stdout).toMatch(/^ {2}A001: offer 2 \(P004, excellent\) accepted → the visit stands$/m);
+    expect(r.stdout).toMatch(/^ {2}A002: offer 1 \(P001, good\) accepted → the visit stands$/m);
+    expect(r.stdout).toMatch(/^ {2}A001: the visit with P004 scored [1-5]\/5$/m);
+    expect(r.stdout).toMatch(
+      /^ {4}offers 3 to 2 patients · accepted 2\/3 = 67% \(95% interval \d+%–\d+%, a small sample\)$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^ {4}satisfaction \d\.\d\/5 \(n=2\) · escalations \d+ · offers per offered patient 1\.50$/m,
+    );
+    expect(r.stdout).toMatch(/Prompt-driven and code-driven agree on every appointment/);
 
     // The key file, made once, owner-only, announced once by its path, its key never printed.
     expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
@@ -49,7 +65,8 @@ describe('npm run demo', () => {
     const promptRun = /\/workflows\/(reassign-\S+-prompt-\S+)/.exec(r.stdout)?.[1];
     expect(promptRun).toBeDefined();
     const codeRun = promptRun!.replace('-prompt-', '-code-');
-    for (const id of [promptRun!, batchWorkflowId(promptRun!, 1), codeRun, batchWorkflowId(codeRun, 1)]) {
+    const runs = [promptRun!, batchWorkflowId(promptRun!, 1), codeRun, batchWorkflowId(codeRun, 1), reoffer![1]!];
+    for (const id of runs) {
       const shown = await temporalCli(process.env.TEST_TEMPORAL_ADDRESS!, [
         'workflow',
         'show',
@@ -65,5 +82,5 @@ describe('npm run demo', () => {
       expect(shown.stdout).toContain(Buffer.from(ring.current).toString('base64'));
       expect(shown.stdout).not.toMatch(/Maria Lopez|PAT00\d/);
     }
-  }, 120_000);
+  }, 240_000);
 });
