@@ -1,8 +1,7 @@
-import { startApi, type RunningApi } from '../src/api/main';
-import { loadConfig } from '../src/config';
+import type { RunningApi } from '../src/api/main';
 import { batchWorkflowId } from '../src/workflowIds';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { encryptionEnv, startHarness, storeEnv, untilVisible, waitForProgress, type Harness } from './support/harness';
+import { startHarness, startHarnessApi, type Harness, untilVisible, waitForProgress } from './support/harness';
 
 /**
  * The API's contract against the real Temporal dev server: progress that counts each decision as it is written,
@@ -54,20 +53,11 @@ describe('the API contract', () => {
 
   beforeAll(async () => {
     h = await startHarness();
-    api = await startApi(
-      loadConfig({
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-        ...storeEnv(h.store),
-        PROMPTS_DIR: h.promptsDir,
-        API_PORT: '0',
-        API_KEYS: keys,
-        API_RATE_LIMIT: '0',
-        LOG_LEVEL: 'ERROR',
-        ...encryptionEnv(),
-      }),
-      () => undefined,
-    );
+    api = await startHarnessApi(h, {
+      API_KEYS: keys,
+      API_RATE_LIMIT: '0',
+      LOG_LEVEL: 'ERROR',
+    });
   });
   afterAll(async () => {
     await api?.close();

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startApi, type RunningApi } from '../src/api/main';
-import { loadConfig, projectRoot } from '../src/config';
-import { encryptionEnv, startHarness, storeEnv, type Harness } from './support/harness';
+import type { RunningApi } from '../src/api/main';
+import { projectRoot } from '../src/config';
+import { startHarness, startHarnessApi, type Harness } from './support/harness';
 
 /**
  * The API fuzzed from its own OpenAPI document with schemathesis (PyPI; .ci/run installs it into .cache/venv):
@@ -53,25 +53,16 @@ describe('the API against its own OpenAPI document (schemathesis)', () => {
         `no schemathesis at ${schemathesis}: .ci/run installs it (python3 -m venv .cache/venv; pip install schemathesis)`,
       );
     h = await startHarness();
-    api = await startApi(
-      loadConfig({
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-        ...storeEnv(h.store),
-        PROMPTS_DIR: h.promptsDir,
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        API_KEYS: JSON.stringify([
-          { name: 'fuzzer', key: OPERATOR, role: 'operator' },
-          { name: 'fuzz-auditor', key: AUDITOR, role: 'auditor' },
-        ]),
-        // Thousands of requests a minute, many without a key on purpose: the limits are tested in apiSecurity.test.ts.
-        API_RATE_LIMIT: '0',
-        API_AUTH_FAILURE_LIMIT: '100000',
-        ...encryptionEnv(),
-      }),
-      () => undefined,
-    );
+    api = await startHarnessApi(h, {
+      API_HOST: '127.0.0.1',
+      API_KEYS: JSON.stringify([
+        { name: 'fuzzer', key: OPERATOR, role: 'operator' },
+        { name: 'fuzz-auditor', key: AUDITOR, role: 'auditor' },
+      ]),
+      // Thousands of requests a minute, many without a key on purpose: the limits are tested in apiSecurity.test.ts.
+      API_RATE_LIMIT: '0',
+      API_AUTH_FAILURE_LIMIT: '100000',
+    });
   });
   afterAll(async () => {
     await api?.close();

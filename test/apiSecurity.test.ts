@@ -9,7 +9,7 @@ import { startApi, type RunningApi } from '../src/api/main';
 import { loadConfig } from '../src/config';
 import { SchedulingStore } from '../src/domain/store';
 import { freePort, startDevServer } from '../src/temporal/devServer';
-import { encryptionEnv, queryRows, startHarness, storeEnv, tempDir, type Harness } from './support/harness';
+import { encryptionEnv, queryRows, startHarness, startHarnessApi, tempDir, type Harness } from './support/harness';
 
 /**
  * The API's front-door controls against the real Temporal dev server: the Host allow-list (DNS rebinding),
@@ -79,19 +79,10 @@ describe('the API front door', () => {
   let h: Harness;
   const apis: RunningApi[] = [];
   const startWith = async (env: Record<string, string> = {}) => {
-    const api = await startApi(
-      loadConfig({
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-        ...storeEnv(h.store),
-        PROMPTS_DIR: h.promptsDir,
-        API_PORT: '0',
-        LOG_LEVEL: 'ERROR',
-        ...encryptionEnv(),
-        ...env,
-      }),
-      () => undefined,
-    );
+    const api = await startHarnessApi(h, {
+      LOG_LEVEL: 'ERROR',
+      ...env,
+    });
     apis.push(api);
     return api;
   };

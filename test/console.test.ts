@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { startApi, type RunningApi } from '../src/api/main';
-import { loadConfig, projectRoot } from '../src/config';
+import type { RunningApi } from '../src/api/main';
+import { projectRoot } from '../src/config';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { encryptionEnv, startHarness, storeEnv, waitForProgress, type Harness } from './support/harness';
+import { startHarness, startHarnessApi, type Harness, waitForProgress } from './support/harness';
 
 /**
  * The operator console in a real browser (Debian's Chromium, driven by playwright-core): the seed example's
@@ -24,16 +24,7 @@ describe('the operator console in Chromium', () => {
         `no Chromium at ${executablePath}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`,
       );
     h = await startHarness();
-    api = await startApi(
-      loadConfig({
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-        ...storeEnv(h.store),
-        API_PORT: '0',
-        ...encryptionEnv(),
-      }),
-      () => undefined,
-    );
+    api = await startHarnessApi(h);
     browser = await chromium.launch({
       executablePath,
       args: [

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startApi, type RunningApi } from '../src/api/main';
-import { loadConfig } from '../src/config';
+import type { RunningApi } from '../src/api/main';
 import type { ReassignmentResult } from '../src/workflows/contract/types';
-import { encryptionEnv, startHarness, storeEnv, waitForProgress, type Harness } from './support/harness';
+import { startHarness, startHarnessApi, type Harness, waitForProgress } from './support/harness';
 
 /**
  * The scheduler's inbox and run page in Chromium: what an approval is about (the appointment, the patient for an
@@ -35,17 +34,7 @@ describe("the scheduler's console in Chromium", () => {
         `no Chromium at ${executablePath}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`,
       );
     h = await startHarness();
-    api = await startApi(
-      loadConfig({
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-        ...storeEnv(h.store),
-        PROMPTS_DIR: h.promptsDir,
-        API_PORT: '0',
-        ...encryptionEnv(),
-      }),
-      () => undefined,
-    );
+    api = await startHarnessApi(h);
     browser = await chromium.launch({
       executablePath,
       args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],

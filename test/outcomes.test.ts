@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startApi, type RunningApi } from '../src/api/main';
+import type { RunningApi } from '../src/api/main';
 import { loadConfig, projectRoot } from '../src/config';
 import { outcomesDemoDataset } from '../src/domain/demoData';
 import { SchedulingStore } from '../src/domain/store';
@@ -13,11 +13,11 @@ import {
   auditStore,
   encryptionEnv,
   startHarness,
-  storeEnv,
+  startHarnessApi,
   tempDir,
+  type Harness,
   uniqueName,
   waitForProgress,
-  type Harness,
 } from './support/harness';
 import { newTestTarget, targetEnv } from './support/testStore';
 import { seedInput } from './support/seed';
@@ -262,19 +262,10 @@ describe('the HTTP API for answers, scores and escalations', () => {
   };
   beforeAll(async () => {
     h = await startHarness({ data: outcomesDemoDataset(), env: { PATIENT_FOLLOW_UP: 'on', MAX_OFFERS: '2' } });
-    api = await startApi(
-      loadConfig({
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-        ...storeEnv(h.store),
-        PROMPTS_DIR: h.promptsDir,
-        API_PORT: '0',
-        API_KEYS: JSON.stringify(Object.entries(keys).map(([role, key]) => ({ name: `${role}-1`, key, role }))),
-        LOG_LEVEL: 'ERROR',
-        ...encryptionEnv(),
-      }),
-      () => undefined,
-    );
+    api = await startHarnessApi(h, {
+      API_KEYS: JSON.stringify(Object.entries(keys).map(([role, key]) => ({ name: `${role}-1`, key, role }))),
+      LOG_LEVEL: 'ERROR',
+    });
   });
   afterAll(async () => {
     await api?.close();

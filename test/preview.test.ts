@@ -8,10 +8,11 @@ import {
   encryptionEnv,
   queryRows,
   startHarness,
+  startHarnessApi,
   storeEnv,
+  type Harness,
   untilVisible,
   waitForProgress,
-  type Harness,
 } from './support/harness';
 import { expectOneLineError, runCli } from './support/processes';
 
@@ -180,17 +181,7 @@ describe('POST /api/preview and the preview command', () => {
   };
   beforeAll(async () => {
     h = await startHarness();
-    api = await startApi(
-      loadConfig({
-        TEMPORAL_ADDRESS: h.address,
-        TASK_QUEUE: h.taskQueue,
-        ...storeEnv(h.store),
-        PROMPTS_DIR: h.promptsDir,
-        API_PORT: '0',
-        ...encryptionEnv(),
-      }),
-      () => undefined,
-    );
+    api = await startHarnessApi(h);
   });
   afterAll(async () => {
     await api?.close();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { startApi, type RunningApi } from '../../src/api/main';
 import { loadConfig, projectRoot, type AppConfig } from '../../src/config';
 import { checkInvariants } from '../../src/domain/audit';
 import { demoDataset } from '../../src/domain/demoData';
@@ -263,6 +264,25 @@ export async function queryRows(store: SchedulingStore, sql: string): Promise<Re
  */
 export function storeEnv(store: SchedulingStore): Record<string, string> {
   return targetEnv(store.target);
+}
+
+/**
+ * The HTTP API in this process on a free port, pointed at the harness's Temporal server, task queue, store and
+ * prompts, encrypting as the workers do; `env` adds to (or overrides) that configuration. Its log lines are dropped.
+ */
+export function startHarnessApi(h: Harness, env: Record<string, string> = {}): Promise<RunningApi> {
+  return startApi(
+    loadConfig({
+      TEMPORAL_ADDRESS: h.address,
+      TASK_QUEUE: h.taskQueue,
+      ...storeEnv(h.store),
+      PROMPTS_DIR: h.promptsDir,
+      API_PORT: '0',
+      ...encryptionEnv(),
+      ...env,
+    }),
+    () => undefined,
+  );
 }
 
 export { temporalCli } from './processes';
