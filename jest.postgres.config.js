@@ -21,6 +21,7 @@ const suites = [
   'durability',
   'faults',
   'outcomes',
+  'preview',
   'toolCallingModes',
 ];
 
