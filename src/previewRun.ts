@@ -2,16 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { AppConfig } from './config';
 import { describeError } from './errors';
+import { previewWorkflowId } from './workflowIds';
 import { ErrorType } from './errorTypes';
 import { previewResultSchema, type PreviewInput, type PreviewResult } from './workflows/preview/previewContract';
 
 /** A preview that got no answer in time (no worker polls, or the model is slow): one line, 504-like. */
 export class PreviewTimedOut extends Error {}
-
-/** `preview-<provider>-<date>-<8 hex>`: no patient data, unique per request (previews are never deduplicated). */
-export function previewWorkflowId(providerId: string, date: string): string {
-  return `preview-${providerId}-${date}-${randomUUID().slice(0, 8)}`;
-}
 
 /**
  * Runs the preview workflow (a dry run of the prompt-driven path) and waits for its result, at most
@@ -25,7 +21,7 @@ export async function runPreview(
   input: PreviewInput,
   refused: (message: string, kind: 'not_found' | 'invalid') => Error,
 ): Promise<PreviewResult> {
-  const workflowId = previewWorkflowId(input.providerId, input.date);
+  const workflowId = previewWorkflowId(input.providerId, input.date, randomUUID().slice(0, 8));
   const timeoutMs = config.PREVIEW_TIMEOUT_MS;
   const handle = await client.workflow.start('previewReassignment', {
     taskQueue: config.TASK_QUEUE,

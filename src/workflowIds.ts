@@ -54,3 +54,8 @@ export function followUpWorkflowId(appointmentId: string, runId: string): string
   for (let i = 0; i < runId.length; i++) h = Math.imul(h ^ runId.charCodeAt(i), 0x01000193);
   return `follow-up-${appointmentId}-${(h >>> 0).toString(16).padStart(8, '0')}`;
 }
+
+/** `preview-<provider>-<date>-<suffix>` (8 random hex): no patient data, unique per request (previews are never deduplicated). */
+export function previewWorkflowId(providerId: string, date: string, suffix: string): string {
+  return `preview-${providerId}-${date}-${suffix}`;
+}
