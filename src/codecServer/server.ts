@@ -108,7 +108,7 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
         },
       },
       async (request, reply) => {
-        const who = { principal: principals.get(request)! };
+        const principal = principals.get(request)!;
         const body = bodySchema.safeParse(request.body);
         if (!body.success) return reply.code(400).send({ error: `invalid body: ${EXPECTED_BODY}` });
         const payloads = body.data.payloads.map(fromJson);
@@ -121,11 +121,11 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
               : await deps.codec.encode(payloads);
           if (path === '/decode')
             deps.log(
-              `codec server: decode by ${who.principal.name} (${who.principal.role}): ${payloads.length} payload(s), namespace ${namespace}`,
+              `codec server: decode by ${principal.name} (${principal.role}): ${payloads.length} payload(s), namespace ${namespace}`,
             );
           return reply.send({ payloads: out.map(toJson) });
         } catch (err) {
-          deps.log(`codec server: ${path.slice(1)} by ${who.principal.name} refused: ${describeError(err)}`);
+          deps.log(`codec server: ${path.slice(1)} by ${principal.name} refused: ${describeError(err)}`);
           return reply.code(400).send({ error: describeError(err) });
         }
       },
